@@ -1,0 +1,257 @@
+"""Typed configuration loaded from TOML. Every problem in a file is reported at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from generator.errors import ConfigError
+
+DEFAULT_CONFIG = "stats.toml"
+
+# PEP 508 / core metadata: ASCII letters and digits, with . _ - only between them.
+_VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+SOURCE_KINDS = ("local", "bigquery", "clickpy")
+# Columns the aggregate query can drop to cut BigQuery cost (see `plan`).
+BREAKDOWNS = (
+    "installer_version",
+    "python_minor",
+    "implementation",
+    "system",
+    "distro",
+    "country",
+    "file_type",
+    "version",
+)
+TIB = 1024**4
+GIB = 1024**3
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalization: runs of -, _ and . become one -, lower-cased."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def is_valid_name(name: str) -> bool:
+    """True if `name` is a valid distribution name (rejects paths, quotes, spaces, SQL)."""
+    return bool(_VALID_NAME.match(name)) and len(name) <= 200
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "PyPI download stats"
+    """Shown in every page's header and <title>."""
+    base_url: str = ""
+    """Absolute URL the site is published at; used only for sitemap, feed and Open Graph tags."""
+    description: str = "How many people really install these packages, and why every site gives a different number."
+    """Meta description of the index page."""
+    change_threshold: float = 0.2
+    """Share by which the honest 30-day number must move between builds to enter the Atom feed."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: str = "local"
+    """Where raw events come from: "local" (files), "bigquery" or "clickpy"."""
+    path: Path | None = None
+    """local: directory of *.parquet / *.jsonl / *.ndjson in the file_downloads schema."""
+    billing_project: str = ""
+    """bigquery: Google Cloud project billed for queries (else $GOOGLE_CLOUD_PROJECT)."""
+    location: str = "US"
+    """bigquery: job location; the public PyPI dataset lives in US."""
+    api_endpoint: str = ""
+    """bigquery/clickpy: override the service URL (tests and proxies only)."""
+    history_days: int = 181
+    """How many UTC days, ending on the as-of date, the store should hold."""
+    refetch_days: int = 2
+    """Re-fetch this many latest days on every run, because late log rows arrive."""
+    breakdowns: tuple[str, ...] = BREAKDOWNS
+    """Breakdown columns to query; dropping one cuts the BigQuery ceiling by that column's bytes."""
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    max_bytes_per_query: int = 200 * GIB
+    """Refuse any single job whose guaranteed ceiling is above this many bytes."""
+    max_bytes_per_run: int = 1 * TIB
+    """Refuse to start a job that would take the run's total ceiling above this."""
+    price_per_tib: float = 6.25
+    """On-demand USD price per TiB billed, used for every dollar figure."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path = Path("data/store.duckdb")
+    """DuckDB file holding daily aggregates, day coverage and the cost ledger."""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    """The config file this was loaded from."""
+    packages: tuple[str, ...]
+    """PEP 503-normalized package names, in config order, without duplicates."""
+    site: SiteConfig = field(default_factory=SiteConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    as_of: str = ""
+    """Optional fixed report date (YYYY-MM-DD); --as-of overrides it; default is yesterday UTC."""
+
+    @property
+    def billing_project(self) -> str:
+        return self.source.billing_project or os.environ.get("GOOGLE_CLOUD_PROJECT", "")
+
+
+_SECTIONS: dict[str, type] = {
+    "site": SiteConfig,
+    "source": SourceConfig,
+    "budget": BudgetConfig,
+    "store": StoreConfig,
+}
+
+
+def _allowed(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def _check_type(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, tuple):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, str)
+
+
+def _section(name: str, raw: Any, base_dir: Path, errors: list[str]) -> Any:
+    cls = _SECTIONS[name]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        errors.append(f"[{name}] must be a table")
+        return cls()
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _allowed(cls):
+            errors.append(f"unknown key [{name}].{key} (allowed: {', '.join(_allowed(cls))})")
+            continue
+        default = getattr(defaults, key)
+        if key == "path":
+            if not isinstance(value, str) or not value:
+                errors.append(f"[{name}].path must be a non-empty string")
+                continue
+            p = Path(value).expanduser()
+            values[key] = p if p.is_absolute() else (base_dir / p)
+            continue
+        if not _check_type(value, default):
+            kind = type(default).__name__ if not isinstance(default, tuple) else "list of strings"
+            errors.append(f"[{name}].{key} must be a {kind}, got {value!r}")
+            continue
+        values[key] = tuple(value) if isinstance(default, tuple) else value
+    return cls(**values)
+
+
+def _validate_packages(raw: Any, errors: list[str]) -> tuple[str, ...]:
+    if not isinstance(raw, dict):
+        errors.append("[packages] must be a table with names = [...]")
+        return ()
+    for key in raw:
+        if key != "names":
+            errors.append(f"unknown key [packages].{key} (allowed: names)")
+    names = raw.get("names")
+    if not isinstance(names, list) or not names:
+        errors.append("[packages].names must be a non-empty list of package names")
+        return ()
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or not is_valid_name(name):
+            errors.append(
+                f"[packages].names has invalid package name {name!r} (letters, digits, and . _ - between them only)"
+            )
+            continue
+        norm = normalize_name(name)
+        if norm not in out:
+            out.append(norm)
+    return tuple(out)
+
+
+def _validate_values(cfg: Config, errors: list[str]) -> None:
+    src = cfg.source
+    if src.kind not in SOURCE_KINDS:
+        errors.append(f"[source].kind must be one of {', '.join(SOURCE_KINDS)}, got {src.kind!r}")
+    if src.kind == "local" and src.path is None:
+        errors.append('[source].path is required when kind = "local" (a directory of event files)')
+    if not 1 <= src.history_days <= 5000:
+        errors.append(f"[source].history_days must be between 1 and 5000, got {src.history_days}")
+    if not 0 <= src.refetch_days <= 30:
+        errors.append(f"[source].refetch_days must be between 0 and 30, got {src.refetch_days}")
+    for b in src.breakdowns:
+        if b not in BREAKDOWNS:
+            errors.append(f"[source].breakdowns has unknown breakdown {b!r} (allowed: {', '.join(BREAKDOWNS)})")
+    b = cfg.budget
+    if b.max_bytes_per_query <= 0 or b.max_bytes_per_run <= 0:
+        errors.append("[budget] byte limits must be positive")
+    if b.price_per_tib < 0:
+        errors.append("[budget].price_per_tib must not be negative")
+    if cfg.as_of:
+        from generator.dates import parse_day
+
+        try:
+            parse_day(cfg.as_of)
+        except ValueError as exc:
+            errors.append(f"as_of: {exc}")
+
+
+TOP_LEVEL = ("site", "packages", "source", "budget", "store", "as_of")
+
+
+def parse(raw: dict[str, Any], path: Path) -> Config:
+    """Build a Config from parsed TOML; raise one ConfigError listing every problem."""
+    errors: list[str] = []
+    base_dir = path.parent
+    for key in raw:
+        if key not in TOP_LEVEL:
+            errors.append(f"unknown key {key!r} (allowed: {', '.join(TOP_LEVEL)})")
+    packages = _validate_packages(raw.get("packages"), errors)
+    sections = {name: _section(name, raw.get(name), base_dir, errors) for name in _SECTIONS}
+    store = sections["store"]
+    if not store.path.is_absolute():
+        store = StoreConfig(path=base_dir / store.path)
+    as_of = raw.get("as_of", "")
+    if not isinstance(as_of, str):
+        errors.append("as_of must be a string YYYY-MM-DD")
+        as_of = ""
+    cfg = Config(
+        path=path,
+        packages=packages,
+        site=sections["site"],
+        source=sections["source"],
+        budget=sections["budget"],
+        store=store,
+        as_of=as_of,
+    )
+    _validate_values(cfg, errors)
+    if errors:
+        raise ConfigError(f"{path}: " + "; ".join(errors))
+    return cfg
+
+
+def load(path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Config:
+    """Read and validate a TOML config file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found (pass --config, or create {DEFAULT_CONFIG})")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse(raw, p.resolve())

@@ -1,0 +1,32 @@
+"""The error hierarchy. The CLI turns any GeneratorError into one line and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class GeneratorError(Exception):
+    """Base for every error the user can act on."""
+
+
+class ConfigError(GeneratorError):
+    """The config file is missing, unreadable, or holds a bad value."""
+
+
+class SourceError(GeneratorError):
+    """A data source could not be read or queried."""
+
+
+class StoreError(GeneratorError):
+    """The aggregate store is unreadable, corrupt or locked."""
+
+
+class RenderError(GeneratorError):
+    """A page could not be rendered or the site could not be written."""
+
+
+class CostLimitExceeded(GeneratorError):
+    """A query's guaranteed ceiling does not fit the per-query cap or the remaining run budget."""
+
+    def __init__(self, message: str, *, ceiling_bytes: int = 0, cap_bytes: int = 0) -> None:
+        super().__init__(message)
+        self.ceiling_bytes = ceiling_bytes
+        self.cap_bytes = cap_bytes

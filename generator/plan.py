@@ -1,0 +1,68 @@
+"""Plan a run: which (package, day) pairs the store lacks, and the fewest jobs that fetch them.
+
+Pure: takes the config's packages and windows and the store's coverage, returns jobs. The
+BigQuery source prices each job (dry run) before anything billable runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from generator.dates import Window, contiguous_ranges, last_days
+from generator.sources import Job
+
+
+@dataclass(frozen=True)
+class Plan:
+    as_of: dt.date
+    window: Window
+    """The days the store should hold: history_days ending on as_of."""
+    jobs: tuple[Job, ...]
+    missing: dict[str, tuple[dt.date, ...]]
+    """Per package, the days missing from the store before this run (refetched days excluded)."""
+    refetch: tuple[dt.date, ...]
+    """The latest days fetched again because late log rows arrive."""
+
+    @property
+    def days_to_fetch(self) -> int:
+        return sum(job.window.days for job in self.jobs)
+
+
+def make_plan(
+    packages: tuple[str, ...],
+    covered: dict[str, set[dt.date]],
+    as_of: dt.date,
+    *,
+    history_days: int,
+    refetch_days: int,
+    breakdowns: tuple[str, ...],
+    max_days_per_job: int | None = None,
+) -> Plan:
+    """One scan for all packages per contiguous day range; long ranges split by `max_days_per_job`.
+
+    A day is fetched for every package if any package lacks it: under BigQuery's worst-case
+    pricing a scan costs the same whatever the number of packages in it, and one job per
+    range keeps the job count (and the 10 MB minimum per job) down.
+    """
+    window = last_days(as_of, history_days)
+    refetch = tuple(last_days(as_of, refetch_days)) if refetch_days else ()
+    missing = {p: tuple(d for d in window if d not in covered.get(p, set())) for p in packages}
+    need = {d for days in missing.values() for d in days} | set(refetch)
+    jobs: list[Job] = []
+    for run in contiguous_ranges(sorted(need)):
+        for part in _split(run, max_days_per_job):
+            jobs.append(Job(window=part, projects=packages, breakdowns=breakdowns))
+    return Plan(as_of=as_of, window=window, jobs=tuple(jobs), missing=missing, refetch=refetch)
+
+
+def _split(run: Window, max_days: int | None) -> list[Window]:
+    if not max_days or run.days <= max_days:
+        return [run]
+    out = []
+    start = run.start
+    while start <= run.end:
+        end = min(run.end, start + dt.timedelta(days=max_days - 1))
+        out.append(Window(start, end))
+        start = end + dt.timedelta(days=1)
+    return out

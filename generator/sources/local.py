@@ -1,0 +1,254 @@
+"""The local source: the canonical SQL on embedded DuckDB over files in the file_downloads schema.
+
+Input is a directory of `*.parquet` and/or `*.jsonl`/`*.ndjson` files, nested as BigQuery exports
+them. Missing fields are NULL. Timestamps may be BigQuery's export text (`2024-11-07 03:57:04.000000
+UTC`) or ISO 8601 with an offset; they are read as text and cast, so both work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from generator import queries
+from generator.errors import SourceError
+from generator.sources import FetchResult, Job
+from generator.sql import to_duckdb
+from generator.store import AGGREGATE_COLUMNS
+
+VIEW = "file_downloads"
+SYNTHETIC_MARKER = "SYNTHETIC.json"
+JSON_SUFFIXES = (".jsonl", ".ndjson")
+
+# The file_downloads schema (contract), as nested DuckDB types. Leaves are types; dicts are STRUCTs.
+SCHEMA: dict[str, Any] = {
+    "timestamp": "TIMESTAMPTZ",
+    "country_code": "VARCHAR",
+    "url": "VARCHAR",
+    "project": "VARCHAR",
+    "file": {"filename": "VARCHAR", "project": "VARCHAR", "version": "VARCHAR", "type": "VARCHAR"},
+    "details": {
+        "installer": {"name": "VARCHAR", "version": "VARCHAR"},
+        "python": "VARCHAR",
+        "implementation": {"name": "VARCHAR", "version": "VARCHAR"},
+        "distro": {
+            "name": "VARCHAR",
+            "version": "VARCHAR",
+            "id": "VARCHAR",
+            "libc": {"lib": "VARCHAR", "version": "VARCHAR"},
+        },
+        "system": {"name": "VARCHAR", "release": "VARCHAR"},
+        "cpu": "VARCHAR",
+        "openssl_version": "VARCHAR",
+        "setuptools_version": "VARCHAR",
+        "rustc_version": "VARCHAR",
+        "ci": "BOOLEAN",
+    },
+    "tls_protocol": "VARCHAR",
+    "tls_cipher": "VARCHAR",
+}
+
+
+def duck_type(spec: Any) -> str:
+    """The DuckDB type string for a schema node."""
+    if isinstance(spec, dict):
+        return "STRUCT(" + ", ".join(f'"{k}" {duck_type(v)}' for k, v in spec.items()) + ")"
+    return spec
+
+
+def _json_columns() -> dict[str, str]:
+    # Timestamps are read as text and cast after, so both export forms are accepted.
+    return {k: ("VARCHAR" if k == "timestamp" else duck_type(v)) for k, v in SCHEMA.items()}
+
+
+def _field_expr(ref: str, spec: Any, arrow_type: pa.DataType | None) -> str:
+    """A projection that yields `spec`'s type from a column that may lack fields or be absent."""
+    if arrow_type is None:
+        return f"NULL::{duck_type(spec)}"
+    if isinstance(spec, dict):
+        if not pa.types.is_struct(arrow_type):
+            return f"NULL::{duck_type(spec)}"
+        present = {arrow_type.field(i).name: arrow_type.field(i).type for i in range(arrow_type.num_fields)}
+        parts = [f'"{k}" := {_field_expr(_child(ref, k), v, present.get(k))}' for k, v in spec.items()]
+        return "struct_pack(" + ", ".join(parts) + ")"
+    if spec == "TIMESTAMPTZ" and pa.types.is_timestamp(arrow_type) and arrow_type.tz is None:
+        # A naive Parquet timestamp is UTC by BigQuery's export convention.
+        return f"timezone('UTC', {ref})"
+    return f"CAST({ref} AS {spec})"
+
+
+# Timestamps are cast from text after reading; every other column is read as typed.
+_JSON_SELECT = ", ".join(
+    "TRY_CAST(timestamp AS TIMESTAMPTZ) AS timestamp" if k == "timestamp" else f'"{k}"' for k in SCHEMA
+)
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'
+
+
+def _child(ref: str, key: str) -> str:
+    return f'{ref}."{key}"'
+
+
+def _parquet_projection(path: Path) -> str:
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's data problem
+        raise SourceError(f"{path}: not a readable Parquet file ({_short(exc)})") from None
+    present = {f.name: f.type for f in schema}
+    for required in ("timestamp", "project"):
+        if required not in present:
+            raise SourceError(f"{path}: column {required!r} is missing (expected the file_downloads schema)")
+    return ", ".join(f"{_field_expr(_quote(k), v, present.get(k))} AS {_quote(k)}" for k, v in SCHEMA.items())
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+class LocalSource:
+    """Runs the canonical queries over a directory of event files."""
+
+    name = "local"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        if not directory.is_dir():
+            raise SourceError(f"{directory}: events directory not found ([source].path in the config)")
+        self.parquet = sorted(directory.glob("*.parquet"))
+        self.json = sorted(p for p in directory.iterdir() if p.suffix in JSON_SUFFIXES)
+        if not self.parquet and not self.json:
+            raise SourceError(
+                f"{directory}: no *.parquet, *.jsonl or *.ndjson event files (run `sample` for demo data,"
+                " or export rows from bigquery-public-data.pypi.file_downloads)"
+            )
+        self.synthetic = (directory / SYNTHETIC_MARKER).is_file()
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        self._create_view()
+        self._available = self._days_with_events()
+
+    # -- reading ------------------------------------------------------------------------
+    def _json_relation(self, paths: list[Path]) -> duckdb.DuckDBPyRelation:
+        # Paths go through DuckDB's relational API as values, never into SQL text.
+        return self.con.read_json(
+            [str(p) for p in paths],
+            format="newline_delimited",
+            columns=_json_columns(),
+            maximum_object_size=16 * 1024 * 1024,
+        )
+
+    def _parquet_relation(self, path: Path) -> duckdb.DuckDBPyRelation:
+        projection = _parquet_projection(path)
+        try:
+            return self.con.read_parquet(str(path)).select(projection)
+        except duckdb.Error as exc:
+            raise SourceError(f"{path}: not a readable Parquet file ({_short(exc)})") from None
+
+    def _create_view(self) -> None:
+        relations = [self._parquet_relation(p) for p in self.parquet]
+        if self.json:
+            relations.append(self._json_relation(self.json).select(_JSON_SELECT))
+        self._validate()
+        view = functools.reduce(lambda a, b: a.union(b), relations)
+        view.create_view(VIEW)
+
+    def _validate(self) -> None:
+        """Fail on the first malformed file, by name and line, before anything is written."""
+        for path in self.json:
+            self._check_json_file(path)
+        for path in self.parquet:
+            try:
+                self._parquet_relation(path).aggregate("count(*)").fetchall()
+            except duckdb.Error as exc:
+                raise SourceError(f"{path}: unreadable Parquet ({_short(exc)})") from None
+
+    def _check_json_file(self, path: Path) -> None:
+        try:
+            bad = (
+                self._json_relation([path])
+                .filter("timestamp IS NULL OR TRY_CAST(timestamp AS TIMESTAMPTZ) IS NULL")
+                .aggregate("count(*)")
+                .fetchall()[0][0]
+            )
+        except duckdb.Error as exc:
+            line, why = _find_bad_json_line(path)
+            where = f"line {line}: {why}" if line else _short(exc)
+            raise SourceError(f"{path}: malformed event file at {where}") from None
+        if bad:
+            line, why = _find_bad_json_line(path)
+            raise SourceError(f"{path}: malformed event file at line {line}: {why}")
+
+    def _days_with_events(self) -> set[dt.date]:
+        # A day with no events at all in the export is "not available", shown as a gap, not zero.
+        rows = self.con.execute(f"SELECT DISTINCT CAST(timestamp AS DATE) FROM {VIEW}").fetchall()  # noqa: S608
+        return {r[0] for r in rows if r[0] is not None}
+
+    # -- Source protocol ----------------------------------------------------------------
+    def fetch(self, job: Job) -> FetchResult:
+        """Run the canonical aggregate query for the job's projects and days."""
+        sql = to_duckdb(queries.load("daily_aggregates"), table=VIEW)
+        params = {"projects": list(job.projects), "start": job.window.start, "end": job.window.end}
+        try:
+            table = self.con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise SourceError(f"local query failed: {_short(exc)}") from None
+        rows = _conform(table)
+        return FetchResult(rows=rows, available_days=[d for d in job.window if d in self._available])
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    """Cast query output to the store's schema (column order and types)."""
+    con = duckdb.connect()
+    con.register("incoming", table)
+    cols = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in AGGREGATE_COLUMNS)
+    return con.sql(f"SELECT {cols} FROM incoming").to_arrow_table()  # noqa: S608 - fixed names
+
+
+def _find_bad_json_line(path: Path) -> tuple[int, str]:
+    """Scan line by line to name the first line DuckDB could not read."""
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return number, f"not valid JSON ({exc.msg})"
+        if not isinstance(obj, dict):
+            return number, "not a JSON object"
+        why = _check_event(obj)
+        if why:
+            return number, why
+    return 0, "unreadable (no single bad line found)"
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        yield from enumerate(fh, start=1)
+
+
+def _check_event(obj: dict[str, Any]) -> str:
+    ts = obj.get("timestamp")
+    if not isinstance(ts, str) or not ts:
+        return "timestamp is missing or not a string"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if con.execute("SELECT TRY_CAST($t AS TIMESTAMPTZ)", {"t": ts}).fetchone()[0] is None:
+        return f"timestamp {ts[:60]!r} is neither '2024-11-07 03:57:04 UTC' nor ISO 8601 with an offset"
+    for key, spec in SCHEMA.items():
+        if isinstance(spec, dict) and obj.get(key) is not None and not isinstance(obj[key], dict):
+            return f"{key!r} must be an object"
+    return ""

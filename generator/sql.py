@@ -1,0 +1,99 @@
+"""Turn the canonical BigQuery SQL into DuckDB SQL. There is one SQL, not two."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+
+PUBLIC_TABLE = ("bigquery-public-data", "pypi", "file_downloads")
+
+
+@lru_cache(maxsize=64)
+def to_duckdb(bigquery_sql: str, table: str | None = None) -> str:
+    """Transpile BigQuery Standard SQL to DuckDB; `@name` parameters become `$name`.
+
+    With `table`, references to `bigquery-public-data.pypi.file_downloads` are pointed at
+    that DuckDB table or view instead (the local source registers its files under a name).
+    """
+    tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
+    if table is not None:
+        for node in tree.find_all(exp.Table):
+            if (node.catalog, node.db, node.name) == PUBLIC_TABLE:
+                node.replace(exp.to_table(table, dialect="duckdb").as_(node.alias_or_name))
+    return tree.sql(dialect="duckdb")
+
+
+# Which output column of daily_aggregates.sql each breakdown (the names in config.BREAKDOWNS)
+# fills. Dropping a breakdown drops that column from the scan, which is what cuts the cost.
+BREAKDOWN_OUTPUT_COLUMNS: dict[str, str] = {
+    "installer_version": "installer_major",
+    "python_minor": "python_minor",
+    "implementation": "implementation",
+    "system": "system",
+    "distro": "distro",
+    "country": "country",
+    "file_type": "file_type",
+    "version": "version",
+}
+
+
+def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[str]) -> str:
+    """Derive a cheaper daily_aggregates query that computes only `breakdowns` (plus the total).
+
+    The unused dimensions leave the CTE projection, so BigQuery no longer reads (or bills) their
+    source columns; their grouping sets and CASE branches go too. The output keeps every column,
+    NULL where dropped, so the result still has the one aggregate schema. With every breakdown
+    kept, the canonical text is returned unchanged.
+    """
+    unknown = sorted(set(breakdowns) - set(BREAKDOWN_OUTPUT_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown breakdown(s): {', '.join(unknown)}")
+    drop = {col for name, col in BREAKDOWN_OUTPUT_COLUMNS.items() if name not in breakdowns}
+    if not drop:
+        return bigquery_sql
+    tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
+    for cte in tree.find_all(exp.CTE):
+        inner = cte.this
+        if isinstance(inner, exp.Select):
+            inner.set("expressions", [e for e in inner.expressions if e.alias_or_name not in drop])
+    if not isinstance(tree, exp.Select):
+        raise ValueError("restrict_breakdowns expects a SELECT (with its CTE) as in daily_aggregates.sql")
+    tree.set("expressions", [_restrict_projection(e, drop) for e in tree.expressions])
+    group = tree.args.get("group")
+    if group is not None:
+        for sets in group.find_all(exp.GroupingSets):
+            sets.set("expressions", [s for s in sets.expressions if not _mentions(s, drop)])
+    _integer_intervals(tree)
+    return tree.sql(dialect="bigquery", pretty=True)
+
+
+def _mentions(node: exp.Expression, columns: set[str]) -> bool:
+    return any(col.name in columns for col in node.find_all(exp.Column))
+
+
+def _restrict_projection(node: exp.Expression, drop: set[str]) -> exp.Expression:
+    """A dropped dimension becomes a typed NULL; the breakdown CASE loses its branches."""
+    name = node.alias_or_name
+    if name in drop:
+        return exp.alias_(exp.cast(exp.null(), exp.DataType.build("STRING", dialect="bigquery")), name)
+    case = node.unalias()
+    if isinstance(case, exp.Case):
+        ifs = [branch for branch in case.args.get("ifs", []) if not _mentions(branch.this, drop)]
+        if ifs:
+            case.set("ifs", ifs)
+        else:
+            # Only the total is left: CASE with no WHEN is not valid SQL, so use its ELSE.
+            default = case.args.get("default") or exp.null()
+            return exp.alias_(default.copy(), name)
+    return node
+
+
+def _integer_intervals(tree: exp.Expression) -> None:
+    """sqlglot parses `INTERVAL 1 DAY` with a string '1' and would print `INTERVAL '1' DAY`;
+    print the integer form BigQuery documents for TIMESTAMP_ADD / DATE_ADD instead."""
+    for node in tree.find_all(exp.TimestampAdd, exp.DateAdd, exp.TimestampSub, exp.DateSub):
+        amount = node.expression
+        if isinstance(amount, exp.Literal) and amount.is_string and amount.this.lstrip("-").isdigit():
+            node.set("expression", exp.Literal.number(amount.this))

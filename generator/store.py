@@ -1,0 +1,311 @@
+"""The aggregate store: one DuckDB file with daily aggregates, day coverage and the cost ledger.
+
+Writes are idempotent per (source, project, day): a job's rows replace those days in one
+transaction, so a crash or failed job leaves the store as it was before that job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from generator.dates import Window
+from generator.errors import StoreError
+
+SCHEMA_VERSION = "1"
+
+# The one aggregate schema every source produces (contract). `breakdown` names the grouping
+# set; the dimension columns outside it are NULL.
+AGGREGATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("day", "DATE"),
+    ("project", "VARCHAR"),
+    ("installer", "VARCHAR"),
+    ("ci", "BOOLEAN"),
+    ("python_malformed", "BOOLEAN"),
+    ("breakdown", "VARCHAR"),
+    ("installer_major", "VARCHAR"),
+    ("python_minor", "VARCHAR"),
+    ("implementation", "VARCHAR"),
+    ("system", "VARCHAR"),
+    ("distro", "VARCHAR"),
+    ("country", "VARCHAR"),
+    ("file_type", "VARCHAR"),
+    ("version", "VARCHAR"),
+    ("downloads", "BIGINT"),
+)
+DIMENSIONS = tuple(name for name, _ in AGGREGATE_COLUMNS[6:-1])
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS aggregates (
+  source VARCHAR NOT NULL,
+  {", ".join(f"{name} {kind}" for name, kind in AGGREGATE_COLUMNS)}
+);
+CREATE TABLE IF NOT EXISTS coverage (
+  source VARCHAR NOT NULL,
+  project VARCHAR NOT NULL,
+  day DATE NOT NULL,
+  fetched_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (source, project, day)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+  run_id VARCHAR NOT NULL,
+  job_id VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  finished_at TIMESTAMP NOT NULL,
+  start_day DATE NOT NULL,
+  end_day DATE NOT NULL,
+  projects VARCHAR[] NOT NULL,
+  ceiling_bytes BIGINT NOT NULL,
+  bytes_processed BIGINT NOT NULL,
+  bytes_billed BIGINT NOT NULL,
+  dollars DOUBLE NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AggRow:
+    """One aggregate row as the analysis reads it: the breakdown's own column is `value`."""
+
+    day: dt.date
+    installer: str | None
+    ci: bool | None
+    python_malformed: bool
+    breakdown: str
+    value: str | None
+    downloads: int
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    run_id: str
+    job_id: str
+    source: str
+    start_day: dt.date
+    end_day: dt.date
+    projects: tuple[str, ...]
+    ceiling_bytes: int
+    bytes_processed: int
+    bytes_billed: int
+    dollars: float
+    finished_at: dt.datetime | None = None
+
+
+def empty_aggregates() -> pa.Table:
+    """An empty Arrow table in the aggregate schema."""
+    con = duckdb.connect()
+    cols = ", ".join(f"NULL::{kind} AS {name}" for name, kind in AGGREGATE_COLUMNS)
+    return con.sql(f"SELECT {cols} LIMIT 0").to_arrow_table()
+
+
+class Store:
+    """An open store. Use `open_store()`; it holds an exclusive lock for writers."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    # -- coverage -----------------------------------------------------------------------
+    def covered_days(self, source: str, projects: Iterable[str], window: Window) -> dict[str, set[dt.date]]:
+        """For each project, the days in `window` the store holds complete data for."""
+        out: dict[str, set[dt.date]] = {p: set() for p in projects}
+        rows = self.con.execute(
+            "SELECT project, day FROM coverage WHERE source = $source AND project IN (SELECT UNNEST($projects))"
+            " AND day BETWEEN $start AND $end",
+            {"source": source, "projects": list(out), "start": window.start, "end": window.end},
+        ).fetchall()
+        for project, day in rows:
+            out[project].add(day)
+        return out
+
+    def day_range(self, source: str, project: str) -> tuple[dt.date, dt.date] | None:
+        row = self.con.execute(
+            "SELECT min(day), max(day) FROM coverage WHERE source = $source AND project = $project",
+            {"source": source, "project": project},
+        ).fetchone()
+        return None if row is None or row[0] is None else (row[0], row[1])
+
+    # -- writes -------------------------------------------------------------------------
+    def replace_days(
+        self,
+        source: str,
+        projects: Iterable[str],
+        days: Iterable[dt.date],
+        rows: pa.Table,
+        ledger: LedgerEntry | None = None,
+    ) -> None:
+        """Replace (project, day) data for `days` with `rows`, and mark those days complete.
+
+        `days` are the days the source says are available; rows outside them are ignored.
+        One transaction, with the job's ledger row: all of it lands, or none of it.
+        """
+        projects = list(projects)
+        day_list = sorted(set(days))
+        if not day_list or not projects:
+            if ledger is not None:
+                self.record_job(ledger)
+            return
+        names = [n for n, _ in AGGREGATE_COLUMNS]
+        self.con.register("incoming_rows", rows.select(names))
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            params = {"source": source, "projects": projects, "days": day_list}
+            self.con.execute(
+                "DELETE FROM aggregates WHERE source = $source AND project IN (SELECT UNNEST($projects))"
+                " AND day IN (SELECT UNNEST($days))",
+                params,
+            )
+            self.con.execute(
+                f"INSERT INTO aggregates SELECT $source, {', '.join(names)} FROM incoming_rows"  # noqa: S608
+                " WHERE project IN (SELECT UNNEST($projects)) AND day IN (SELECT UNNEST($days))",
+                params,
+            )
+            self.con.execute(
+                "INSERT OR REPLACE INTO coverage"
+                " SELECT $source, p.project, d.day, now()::TIMESTAMP"
+                " FROM (SELECT UNNEST($projects) AS project) p, (SELECT UNNEST($days) AS day) d",
+                params,
+            )
+            if ledger is not None:
+                self.record_job(ledger)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("incoming_rows")
+
+    def record_job(self, entry: LedgerEntry) -> None:
+        self.con.execute(
+            "INSERT INTO ledger VALUES ($run_id, $job_id, $source, $finished_at, $start_day, $end_day,"
+            " $projects, $ceiling_bytes, $bytes_processed, $bytes_billed, $dollars)",
+            {
+                "run_id": entry.run_id,
+                "job_id": entry.job_id,
+                "source": entry.source,
+                "finished_at": entry.finished_at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "start_day": entry.start_day,
+                "end_day": entry.end_day,
+                "projects": list(entry.projects),
+                "ceiling_bytes": entry.ceiling_bytes,
+                "bytes_processed": entry.bytes_processed,
+                "bytes_billed": entry.bytes_billed,
+                "dollars": entry.dollars,
+            },
+        )
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES ($key, $value)", {"key": key, "value": json.dumps(value)})
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.con.execute("SELECT value FROM meta WHERE key = $key", {"key": key}).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # -- reads --------------------------------------------------------------------------
+    def rows(
+        self,
+        source: str,
+        project: str,
+        breakdowns: Iterable[str] = ("total",),
+        window: Window | None = None,
+    ) -> list[AggRow]:
+        """Aggregate rows for one project, in the compact form the analysis reads."""
+        value = "CASE breakdown " + " ".join(f"WHEN '{d}' THEN {d}" for d in DIMENSIONS) + " END"
+        sql = (
+            f"SELECT day, installer, ci, python_malformed, breakdown, {value}, downloads"  # noqa: S608
+            " FROM aggregates WHERE source = $source AND project = $project"
+            " AND breakdown IN (SELECT UNNEST($breakdowns))"
+        )
+        params: dict[str, Any] = {"source": source, "project": project, "breakdowns": list(breakdowns)}
+        if window is not None:
+            sql += " AND day BETWEEN $start AND $end"
+            params.update(start=window.start, end=window.end)
+        sql += " ORDER BY day, breakdown"
+        return [AggRow(*r) for r in self.con.execute(sql, params).fetchall()]
+
+    def ledger(self) -> list[LedgerEntry]:
+        rows = self.con.execute(
+            "SELECT run_id, job_id, source, start_day, end_day, projects, ceiling_bytes, bytes_processed,"
+            " bytes_billed, dollars, finished_at FROM ledger ORDER BY finished_at, job_id"
+        ).fetchall()
+        return [LedgerEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9], r[10]) for r in rows]
+
+    def export_parquet(self, directory: Path) -> None:
+        """Write every table as Parquet: the site's data export, from which CI can restore."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for table in ("aggregates", "coverage", "ledger", "meta"):
+            target = str(directory / f"{table}.parquet")
+            self.con.execute(f"COPY {table} TO '{target}' (FORMAT parquet)")  # noqa: S608 (our own path)
+
+    def import_parquet(self, directory: Path) -> None:
+        """Load a data export written by `export_parquet` into this (empty) store."""
+        for table in ("aggregates", "coverage", "ledger", "meta"):
+            path = directory / f"{table}.parquet"
+            if not path.is_file():
+                raise StoreError(f"{path}: missing from the data export")
+            self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM read_parquet($p)", {"p": str(path)})  # noqa: S608
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+        con.execute("SET TimeZone = 'UTC'")
+        if not read_only:
+            con.execute(_DDL)
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', $v)", {"v": json.dumps(SCHEMA_VERSION)})
+        return con
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreError(f"{path}: the store is in use by another build; wait for it to finish") from None
+        raise StoreError(
+            f"{path}: the store cannot be opened ({_first_line(exc)}); it may be corrupt: move it away"
+            " and run build again to refetch, or restore it from the site's data export"
+        ) from None
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{path}: the store is corrupt or not a DuckDB file ({_first_line(exc)}); move it away and run"
+            " build again to refetch, or restore it from the site's data export"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextmanager
+def open_store(path: Path, *, read_only: bool = False) -> Iterator[Store]:
+    """Open the store; writers take an exclusive lock so two builds never write at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = None
+    if not read_only:
+        lock_fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            raise StoreError(
+                f"{path}: another build holds the store lock; wait for it to finish, then run again"
+            ) from None
+    elif not path.exists():
+        raise StoreError(f"{path}: no store yet; run build first")
+    try:
+        con = _connect(path, read_only)
+        try:
+            yield Store(con, path)
+        finally:
+            con.close()
+    finally:
+        if lock_fd is not None:
+            fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            os.close(lock_fd)

@@ -1,0 +1,100 @@
+"""The config file: the documented shape works, and every mistake is one clear line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generator import config
+from generator.errors import ConfigError
+
+DOCUMENTED = """
+[site]
+title = "My packages"
+base_url = "https://example.github.io/stats/"   # optional
+
+[packages]
+names = ["requests", "rich"]
+
+[source]
+kind = "local"          # later also "bigquery"
+path = "data/events"    # relative to this file, or absolute
+"""
+
+
+def load_text(tmp_path: Path, text: str) -> config.Config:
+    path = tmp_path / "stats.toml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path)
+
+
+def test_the_documented_shape_loads(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, DOCUMENTED)
+    assert cfg.site.title == "My packages"
+    assert cfg.packages == ("requests", "rich")
+    assert cfg.source.kind == "local"
+    assert cfg.source.path == tmp_path / "data/events"  # relative to the config file
+    assert cfg.store.path == tmp_path / "data/store.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("name", "normalized"),
+    [("Django", "django"), ("zope.interface", "zope-interface"), ("Foo__Bar-.baz", "foo-bar-baz")],
+)
+def test_package_names_are_pep503_normalized(tmp_path: Path, name: str, normalized: str) -> None:
+    cfg = load_text(tmp_path, DOCUMENTED.replace('["requests", "rich"]', f'["{name}"]'))
+    assert cfg.packages == (normalized,)
+
+
+def test_duplicate_names_after_normalization_are_merged(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, DOCUMENTED.replace('["requests", "rich"]', '["Foo_Bar", "foo-bar", "rich"]'))
+    assert cfg.packages == ("foo-bar", "rich")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["../x", "a b", "x'; DROP TABLE t; --", "-leading", "trailing.", "", "pkg/../../etc", "é", "a\"b"],
+)
+def test_invalid_package_names_are_rejected_naming_the_key(tmp_path: Path, bad: str) -> None:
+    # json.dumps gives a valid TOML basic string for these.
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, DOCUMENTED.replace('["requests", "rich"]', f"[{json.dumps(bad)}]"))
+    message = str(info.value)
+    assert "stats.toml" in message and "[packages].names" in message and "invalid package name" in message
+
+
+def test_unknown_keys_name_the_file_the_key_and_what_is_allowed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, DOCUMENTED + "\n[budget]\nmax_dollars = 5\n")
+    message = str(info.value)
+    assert "stats.toml" in message
+    assert "[budget].max_dollars" in message
+    assert "allowed: max_bytes_per_query" in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = DOCUMENTED.replace('kind = "local"', 'kind = "s3"').replace('"rich"', '"../rich"') + "\nextra = 1\n"
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, text)
+    message = str(info.value)
+    assert "kind must be one of" in message and "invalid package name" in message and "[source].extra" in message
+    assert "\n" not in message  # one line
+
+
+def test_bad_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_text(tmp_path, "[site\n")
+    with pytest.raises(ConfigError, match="config file not found"):
+        config.load(tmp_path / "nope.toml")
+
+
+def test_bad_as_of_in_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="YYYY-MM-DD"):
+        load_text(tmp_path, 'as_of = "31/10/2026"\n' + DOCUMENTED)
+
+
+def test_wrong_value_types_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[source\].history_days must be a int"):
+        load_text(tmp_path, DOCUMENTED + 'history_days = "many"\n')
