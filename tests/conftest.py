@@ -63,8 +63,9 @@ def write_events(directory: Path, events: list[dict[str, Any]], name: str = "eve
     return directory
 
 
-def write_config(path: Path, events_dir: Path, packages: list[str], as_of: str, history_days: int = 40,
-                 extra: str = "") -> Path:
+def write_config(
+    path: Path, events_dir: Path, packages: list[str], as_of: str, history_days: int = 40, extra: str = ""
+) -> Path:
     path.write_text(
         f'as_of = "{as_of}"\n[site]\ntitle = "Test"\n[packages]\nnames = {json.dumps(packages)}\n'
         f'[source]\nkind = "local"\npath = "{events_dir}"\nhistory_days = {history_days}\n'

@@ -53,7 +53,9 @@ def python_count(events: list[dict], dimension: str | None) -> Counter:
         installer = d["installer"]["name"] if d["installer"] else None
         python = d["python"]
         malformed = python is not None and not PYPISTATS_OK.match(python)
-        minor = re.match(r"^([0-9]+\.[0-9]+)", python).group(1) if python and re.match(r"^[0-9]+\.[0-9]+", python) else None
+        minor = (
+            re.match(r"^([0-9]+\.[0-9]+)", python).group(1) if python and re.match(r"^[0-9]+\.[0-9]+", python) else None
+        )
         value = {
             None: None,
             "country": e["country_code"],

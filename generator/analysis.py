@@ -1,0 +1,623 @@
+"""Analysis: pure functions from aggregate rows to the numbers and explanations a page shows.
+
+Nothing here does I/O. Every figure another site shows is emulated from the same rows by its
+published rule, and its difference from the honest number is split into named rules whose
+counts add up exactly (see `explain`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from generator import categories as cat
+from generator.dates import Window, last_days
+from generator.store import AggRow
+
+HONEST_DAYS = 30
+PYPISTATS_RETENTION_DAYS = 181  # 180 days of history plus the newest: 181 dates
+TOP_N = 15
+
+# Named rules: ids are anchors on the methodology page (content/methodology.md).
+RULES: dict[str, str] = {
+    "rule-ci": "CI-flagged installs",
+    "rule-mirrors": "mirror syncs",
+    "rule-proxies": "repository proxies pypistats.org counts as real",
+    "rule-unknown": "unknown installer (NULL)",
+    "rule-null-installer": "NULL installer kept in with-mirrors",
+    "rule-scripts": "scripts, browsers and packagers",
+    "rule-other": "other named clients",
+    "rule-malformed-python": "malformed Python version dropped",
+    "rule-pip-only": "only pip counted",
+    "rule-window": "days outside the last 30",
+    "rule-double-count": "both series summed",
+}
+
+
+# -- small building blocks ------------------------------------------------------------
+def total(rows: Iterable[AggRow], keep: Callable[[AggRow], bool] = lambda r: True) -> int:
+    """Sum of downloads over rows that pass `keep`."""
+    return sum(r.downloads for r in rows if keep(r))
+
+
+def in_window(window: Window) -> Callable[[AggRow], bool]:
+    return lambda r: window.start <= r.day <= window.end
+
+
+def is_honest(r: AggRow) -> bool:
+    """A package-manager install not flagged as CI: the honest number's rows."""
+    return cat.category(r.installer) == cat.PACKAGE_MANAGER and not r.ci
+
+
+def pypistats_with_mirrors(r: AggRow) -> bool:
+    """pypistats.org keeps every row except a malformed details.python."""
+    return not r.python_malformed
+
+
+def pypistats_without_mirrors(r: AggRow) -> bool:
+    """`installer NOT IN (mirrors)`: also drops NULL installers, because NULL NOT IN (...) is NULL."""
+    return not r.python_malformed and not cat.is_pypistats_mirror(r.installer)
+
+
+def share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+# -- the sources we emulate ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Emulation:
+    """How one source counts: over which days, and how many times each row counts (0, 1 or 2)."""
+
+    key: str
+    name: str
+    window_label: str
+    window: Window
+    multiplicity: Callable[[AggRow], int]
+    rule_anchor: str
+    note: str = ""
+
+
+def emulations(as_of: dt.date, first_day: dt.date) -> list[Emulation]:
+    """Every source's counting rule for a report on `as_of`; the store's history starts at first_day."""
+    month = last_days(as_of, HONEST_DAYS)
+    retained = last_days(as_of, PYPISTATS_RETENTION_DAYS)
+    history = Window(min(first_day, month.start), as_of)
+    history_days = history.days
+
+    def within(w: Window, test: Callable[[AggRow], bool]) -> Callable[[AggRow], int]:
+        return lambda r: int(w.start <= r.day <= w.end and test(r))
+
+    def naive(r: AggRow) -> int:
+        if not retained.start <= r.day <= retained.end:
+            return 0
+        return int(pypistats_with_mirrors(r)) + int(pypistats_without_mirrors(r))
+
+    everything: Callable[[AggRow], bool] = lambda r: True  # noqa: E731
+    return [
+        Emulation(
+            "honest",
+            "Honest number (this site)",
+            "last 30 days",
+            month,
+            within(month, is_honest),
+            "methodology.html#honest-number",
+        ),
+        Emulation(
+            "bigquery_30",
+            "BigQuery COUNT(*)",
+            "last 30 days",
+            month,
+            within(month, everything),
+            "methodology.html#rule-raw",
+        ),
+        Emulation(
+            "bigquery_all",
+            "BigQuery COUNT(*)",
+            f"all {history_days} days in the store",
+            history,
+            within(history, everything),
+            "methodology.html#rule-raw",
+        ),
+        Emulation(
+            "clickpy",
+            "ClickPy and pepy.tech",
+            f"cumulative, {history_days} days in the store",
+            history,
+            within(history, everything),
+            "methodology.html#rule-clickpy",
+            "Both count every row, mirrors included, over all the history they hold: their all-time"
+            " totals also cover days before this store's first day.",
+        ),
+        Emulation(
+            "pypistats_with",
+            "pypistats.org with mirrors",
+            "last 30 days",
+            month,
+            within(month, pypistats_with_mirrors),
+            "methodology.html#rule-pypistats",
+        ),
+        Emulation(
+            "pypistats_without",
+            "pypistats.org without mirrors",
+            "last 30 days",
+            month,
+            within(month, pypistats_without_mirrors),
+            "methodology.html#rule-pypistats",
+        ),
+        Emulation(
+            "pypistats_month",
+            "pypistats.org recent: last_month",
+            "30 days ending on the as-of date",
+            month,
+            within(month, pypistats_without_mirrors),
+            "methodology.html#rule-month",
+        ),
+        Emulation(
+            "pypistats_week",
+            "pypistats.org recent: last_week",
+            "7 days",
+            last_days(as_of, 7),
+            within(last_days(as_of, 7), pypistats_without_mirrors),
+            "methodology.html#rule-month",
+        ),
+        Emulation(
+            "pypistats_day",
+            "pypistats.org recent: last_day",
+            "1 day",
+            last_days(as_of, 1),
+            within(last_days(as_of, 1), pypistats_without_mirrors),
+            "methodology.html#rule-month",
+        ),
+        Emulation(
+            "naive_sum",
+            "Naive sum of pypistats' overall API",
+            "181 dates, both series",
+            retained,
+            naive,
+            "methodology.html#rule-double-count",
+        ),
+        Emulation(
+            "pypinfo",
+            "pypinfo default (pip only)",
+            "last 30 days",
+            month,
+            within(month, lambda r: r.installer == "pip"),
+            "methodology.html#rule-pip-only",
+        ),
+    ]
+
+
+# -- explaining a difference ---------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleDelta:
+    """One named rule's contribution to a source's difference from the honest number."""
+
+    rule: str
+    label: str
+    count: int
+    parts: tuple[tuple[str, int], ...] = ()
+    """The installers (or other details) behind the count, largest first."""
+
+    @property
+    def anchor(self) -> str:
+        return f"methodology.html#{self.rule}"
+
+
+@dataclass(frozen=True)
+class SourceFigure:
+    key: str
+    name: str
+    window_label: str
+    value: int
+    delta: int
+    rules: tuple[RuleDelta, ...]
+    anchor: str
+    note: str = ""
+    missing_days: int = 0
+
+
+Reason = tuple[str, str, str]
+"""(rule id, label, detail): detail names the installer behind a part, or is empty."""
+
+
+def _excess_reason(r: AggRow, honest_window: Window, source_key: str) -> Reason:
+    """Why a row the honest number leaves out is in a source's figure."""
+    name = r.installer if r.installer is not None else "NULL"
+    if not honest_window.start <= r.day <= honest_window.end:
+        return "rule-window", RULES["rule-window"], ""
+    kind = cat.category(r.installer)
+    if kind == cat.MIRROR:
+        if r.installer in ("Nexus", "pep381client"):
+            return "rule-proxies", "repository proxy downloads", name
+        return "rule-mirrors", RULES["rule-mirrors"], name
+    if kind == cat.UNKNOWN:
+        pypistats = source_key.startswith("pypistats") or source_key == "naive_sum"
+        return ("rule-null-installer" if pypistats else "rule-unknown"), RULES["rule-unknown"], ""
+    if kind == cat.SCRIPT:
+        return "rule-scripts", RULES["rule-scripts"], name
+    if kind == cat.OTHER:
+        return "rule-other", RULES["rule-other"], name
+    return "rule-ci", RULES["rule-ci"], name
+
+
+def _shortfall_reason(r: AggRow, source: Emulation) -> Reason:
+    """Why an honest row is missing from a source's figure."""
+    if not source.window.start <= r.day <= source.window.end:
+        return "rule-window", f"honest installs outside {source.window_label}", ""
+    if source.key == "pypinfo":
+        return "rule-pip-only", "installs by other package managers not counted", r.installer or "NULL"
+    if r.python_malformed:
+        return "rule-malformed-python", RULES["rule-malformed-python"], ""
+    return "rule-window", "rows outside the source's window", ""
+
+
+def explain(rows: Sequence[AggRow], source: Emulation, honest: Emulation) -> SourceFigure:
+    """A source's figure and its difference from the honest number, split into named rules.
+
+    Every row counts `m` times in the source and `h` times in the honest number; the
+    difference m - h is attributed row by row, so the rule counts add up exactly.
+    """
+    value = 0
+    parts: dict[Reason, int] = defaultdict(int)
+    for r in rows:
+        m = source.multiplicity(r)
+        h = honest.multiplicity(r)
+        value += m * r.downloads
+        if m == h:
+            continue
+        if m < h:
+            parts[_shortfall_reason(r, source)] -= (h - m) * r.downloads
+            continue
+        extra = m - h
+        if h == 0:
+            parts[_excess_reason(r, honest.window, source.key)] += r.downloads
+            extra -= 1
+        if extra:
+            parts[("rule-double-count", RULES["rule-double-count"], "")] += extra * r.downloads
+    honest_value = total(rows, lambda r: honest.multiplicity(r) == 1)
+    return SourceFigure(
+        source.key,
+        source.name,
+        source.window_label,
+        value,
+        value - honest_value,
+        _group(parts),
+        source.rule_anchor,
+        source.note,
+    )
+
+
+def _group(parts: dict[Reason, int]) -> tuple[RuleDelta, ...]:
+    """One RuleDelta per (rule, label), with its details largest first; rules largest first."""
+    grouped: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for (rule, label, detail), count in parts.items():
+        if count:
+            grouped[(rule, label)].append((detail, count))
+    deltas = [
+        RuleDelta(
+            rule,
+            label,
+            sum(c for _, c in details),
+            tuple(sorted(((d, c) for d, c in details if d), key=lambda dc: (-abs(dc[1]), dc[0]))),
+        )
+        for (rule, label), details in grouped.items()
+    ]
+    return tuple(sorted((d for d in deltas if d.count), key=lambda d: (-abs(d.count), d.rule)))
+
+
+# -- the report's parts ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    label: str
+    value: int
+    kind: str  # "total", "minus" or "subtotal"
+    category: str | None
+    share: float  # of all downloads in the window
+
+
+def waterfall(rows: Sequence[AggRow], window: Window) -> list[Step]:
+    """All downloads down to the honest number, one named subtraction at a time."""
+    rows = [r for r in rows if window.start <= r.day <= window.end]
+    by_cat: dict[str, int] = defaultdict(int)
+    for r in rows:
+        by_cat[cat.category(r.installer)] += r.downloads
+    everything = sum(by_cat.values())
+    pm = by_cat[cat.PACKAGE_MANAGER]
+    ci = total(rows, lambda r: cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci))
+
+    def step(label: str, value: int, kind: str, category: str | None = None) -> Step:
+        return Step(label, value, kind, category, share(value, everything))
+
+    return [
+        step("All downloads", everything, "total"),
+        step("Mirrors and proxies", by_cat[cat.MIRROR], "minus", cat.MIRROR),
+        step("Unknown installer (NULL)", by_cat[cat.UNKNOWN], "minus", cat.UNKNOWN),
+        step("Scripts, browsers, packagers", by_cat[cat.SCRIPT], "minus", cat.SCRIPT),
+        step("Other named clients", by_cat[cat.OTHER], "minus", cat.OTHER),
+        step("Package-manager installs", pm, "subtotal", cat.PACKAGE_MANAGER),
+        step("CI-flagged installs", ci, "minus", None),
+        step("Honest number: not flagged as CI", pm - ci, "subtotal", cat.PACKAGE_MANAGER),
+    ]
+
+
+@dataclass(frozen=True)
+class InstallerLine:
+    name: str
+    category: str
+    downloads: int
+    ci: int
+    share: float
+    pypistats_mirror: bool
+
+
+def installers(rows: Sequence[AggRow], window: Window) -> list[InstallerLine]:
+    """Every installer name seen in the window, with its category and CI-flagged part."""
+    counts: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        if window.start <= r.day <= window.end:
+            counts[r.installer][0] += r.downloads
+            if r.ci:
+                counts[r.installer][1] += r.downloads
+    whole = sum(c[0] for c in counts.values())
+    lines = [
+        InstallerLine(
+            name if name is not None else "NULL",
+            cat.category(name),
+            c[0],
+            c[1],
+            share(c[0], whole),
+            cat.is_pypistats_mirror(name),
+        )
+        for name, c in counts.items()
+    ]
+    return sorted(lines, key=lambda x: (-x.downloads, x.name))
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    key: str
+    title: str
+    items: tuple[tuple[str, int], ...]
+    total: int
+
+
+BREAKDOWN_TITLES: dict[str, str] = {
+    "installer_version": "Installer and major version",
+    "python_minor": "Python version",
+    "implementation": "Python implementation",
+    "system": "Operating system",
+    "distro": "Linux distribution / OS",
+    "country": "Country",
+    "file_type": "File type",
+    "version": "Package version",
+}
+
+
+def top_items(counts: dict[str, int], n: int = TOP_N) -> tuple[tuple[str, int], ...]:
+    """The n largest, then one "other" line for the rest (ties broken by label for stable output)."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    head = ordered[:n]
+    rest = sum(v for _, v in ordered[n:])
+    return tuple(head + ([("other", rest)] if rest else []))
+
+
+def breakdown(
+    rows: Sequence[AggRow],
+    key: str,
+    window: Window,
+    keep: Callable[[AggRow], bool] = lambda r: cat.category(r.installer) == cat.PACKAGE_MANAGER,
+) -> Breakdown:
+    """Downloads by one dimension over the window, package-manager installs only by default."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.breakdown != key or not window.start <= r.day <= window.end or not keep(r):
+            continue
+        if key == "installer_version":
+            label = f"{r.installer} {r.value}" if r.value is not None else f"{r.installer} (no version)"
+        else:
+            label = r.value if r.value is not None else "unknown"
+        counts[label] += r.downloads
+    return Breakdown(key, BREAKDOWN_TITLES[key], top_items(counts), sum(counts.values()))
+
+
+def ci_split(rows: Sequence[AggRow], window: Window) -> Breakdown:
+    """Package-manager installs flagged as CI vs not flagged."""
+    pm = [r for r in rows if window.start <= r.day <= window.end and cat.category(r.installer) == cat.PACKAGE_MANAGER]
+    flagged = total(pm, lambda r: bool(r.ci))
+    whole = total(pm)
+    return Breakdown("ci", "CI flag", (("not flagged as CI", whole - flagged), ("flagged as CI", flagged)), whole)
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: dt.date
+    by_category: dict[str, int]
+    total: int
+    rolling_mean: float | None
+
+
+def daily_series(rows: Sequence[AggRow], days: Window, available: set[dt.date]) -> list[DayPoint]:
+    """Per available day: downloads by category, and the trailing 7-day mean over available days."""
+    per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        per_day[r.day][cat.category(r.installer)] += r.downloads
+    points: list[DayPoint] = []
+    totals: dict[dt.date, int] = {}
+    for day in days:
+        if day not in available:
+            continue
+        counts = {c: per_day[day].get(c, 0) for c in cat.CATEGORIES}
+        totals[day] = sum(counts.values())
+        recent = [totals[d] for d in (day - dt.timedelta(days=i) for i in range(7)) if d in totals]
+        mean = sum(recent) / len(recent) if len(recent) >= 4 else None
+        points.append(DayPoint(day, counts, totals[day], mean))
+    return points
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    first_seen: dt.date
+    mirror_downloads: int
+    other_downloads: int
+    mirror_tools: tuple[str, ...]
+
+
+def releases(version_rows: Sequence[AggRow]) -> list[Release]:
+    """Each package version, the day it first appears in the data, and who fetched it."""
+    first: dict[str, dt.date] = {}
+    mirror: dict[str, int] = defaultdict(int)
+    other: dict[str, int] = defaultdict(int)
+    tools: dict[str, set[str]] = defaultdict(set)
+    for r in version_rows:
+        if r.breakdown != "version" or r.value is None:
+            continue
+        first[r.value] = min(first.get(r.value, r.day), r.day)
+        if cat.category(r.installer) == cat.MIRROR:
+            mirror[r.value] += r.downloads
+            tools[r.value].add(r.installer or "NULL")
+        else:
+            other[r.value] += r.downloads
+    return sorted(
+        (Release(v, d, mirror[v], other[v], tuple(sorted(tools[v]))) for v, d in first.items()),
+        key=lambda x: (x.first_seen, x.version),
+    )
+
+
+def mirror_tools(rows: Sequence[AggRow], window: Window) -> list[tuple[str, int]]:
+    """Downloads by each mirror or proxy tool in the window."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if window.start <= r.day <= window.end and cat.category(r.installer) == cat.MIRROR:
+            counts[r.installer or "NULL"] += r.downloads
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@dataclass(frozen=True)
+class Freshness:
+    as_of: dt.date
+    first_day: dt.date | None
+    last_day: dt.date | None
+    missing: tuple[dt.date, ...]
+    window: Window
+
+
+def freshness(as_of: dt.date, window: Window, available: set[dt.date]) -> Freshness:
+    present = sorted(available)
+    missing = tuple(d for d in window if d not in available and (not present or d >= present[0]))
+    return Freshness(as_of, present[0] if present else None, present[-1] if present else None, missing, window)
+
+
+def trend(rows: Sequence[AggRow], as_of: dt.date, available: set[dt.date]) -> float | None:
+    """Honest installs in the last 30 days relative to the 30 before; None unless both are held."""
+    previous = last_days(as_of - dt.timedelta(days=HONEST_DAYS), HONEST_DAYS)
+    if not available or min(available) > previous.start:
+        return None
+    before = total(rows, lambda r: in_window(previous)(r) and is_honest(r))
+    now = total(rows, lambda r: in_window(last_days(as_of, HONEST_DAYS))(r) and is_honest(r))
+    return now / before - 1 if before else None
+
+
+@dataclass
+class PackageReport:
+    project: str
+    as_of: dt.date
+    honest_window: Window
+    honest: int
+    ci: int
+    raw_30: int
+    figures: list[SourceFigure]
+    waterfall: list[Step]
+    installers: list[InstallerLine]
+    breakdowns: list[Breakdown]
+    series: list[DayPoint]
+    releases: list[Release]
+    mirror_tools_30: list[tuple[str, int]]
+    mirror_tools_all: list[tuple[str, int]]
+    freshness: Freshness
+    trend: float | None
+    windows: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        """Honest share of raw downloads in the last 30 days."""
+        return share(self.honest, self.raw_30)
+
+
+def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> dict[str, dict[str, int]]:
+    """Totals for all time and the last 1/7/30/180 days under each counting rule."""
+    windows = {
+        "day": last_days(as_of, 1),
+        "week": last_days(as_of, 7),
+        "month": last_days(as_of, 30),
+        "180 days": last_days(as_of, 180),
+        "all time": history,
+    }
+    out: dict[str, dict[str, int]] = {}
+    for label, w in windows.items():
+        inside = [r for r in rows if w.start <= r.day <= w.end]
+        out[label] = {
+            "all": total(inside),
+            "with_mirrors": total(inside, pypistats_with_mirrors),
+            "without_mirrors": total(inside, pypistats_without_mirrors),
+            "pip": total(inside, lambda r: r.installer == "pip"),
+            "honest": total(inside, is_honest),
+        }
+    return out
+
+
+def analyse(
+    project: str,
+    as_of: dt.date,
+    totals_rows: Sequence[AggRow],
+    breakdown_rows: Sequence[AggRow],
+    version_rows: Sequence[AggRow],
+    available: set[dt.date],
+    store_window: Window,
+) -> PackageReport:
+    """Everything a package page shows, from its aggregate rows."""
+    month = last_days(as_of, HONEST_DAYS)
+    first_day = min(available) if available else month.start
+    history = Window(min(first_day, month.start), as_of)
+    emus = emulations(as_of, first_day)
+    honest_emu = emus[0]
+    figures = [explain(totals_rows, e, honest_emu) for e in emus]
+    figures = [_with_missing(f, e, available) for f, e in zip(figures, emus, strict=True)]
+    steps = waterfall(totals_rows, month)
+    ci = total(
+        totals_rows,
+        lambda r: in_window(month)(r) and cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci),
+    )
+    dims = [breakdown(breakdown_rows, key, month) for key in BREAKDOWN_TITLES]
+    dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
+    dims.append(ci_split(totals_rows, month))
+    return PackageReport(
+        project=project,
+        as_of=as_of,
+        honest_window=month,
+        honest=figures[0].value,
+        ci=ci,
+        raw_30=figures[1].value,
+        figures=figures,
+        waterfall=steps,
+        installers=installers(totals_rows, month),
+        breakdowns=dims,
+        series=daily_series(totals_rows, Window(history.start, as_of), available),
+        releases=releases(version_rows),
+        mirror_tools_30=mirror_tools(totals_rows, month),
+        mirror_tools_all=mirror_tools(totals_rows, history),
+        freshness=freshness(as_of, store_window, available),
+        trend=trend(totals_rows, as_of, available),
+        windows=window_totals(totals_rows, as_of, history),
+    )
+
+
+def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) -> SourceFigure:
+    gaps = sum(1 for d in emu.window if d not in available)
+    if not gaps:
+        return fig
+    return SourceFigure(
+        fig.key, fig.name, fig.window_label, fig.value, fig.delta, fig.rules, fig.anchor, fig.note, gaps
+    )

@@ -1,0 +1,699 @@
+"""Charts as inline SVG: Altair (Vega-Lite) specs rendered at build time by vl-convert.
+
+Pages embed several of these SVGs in one HTML document with no JavaScript and no external
+requests, so every SVG is post-processed: ids are namespaced by a per-chart slug, the text and
+axis ink becomes `currentColor` (the page's light/dark text colour), a <title>/<desc> pair names
+it for assistive technology, and the result is checked against an allowlist before it is returned.
+
+Labels come from user agents and package metadata that anyone can forge, so they only ever travel
+as inline data values (never inside Vega expressions) and are cleaned of control characters first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import vl_convert
+
+from generator.categories import CATEGORIES, CATEGORY_COLORS, CATEGORY_LABELS, MIRROR
+
+# The one colour for text, axes, gridlines, totals and "ink" lines. It is a sentinel: nothing else
+# uses it, so post-processing can swap it for `currentColor` and the page's CSS colour (light or
+# dark scheme) applies. It is a readable dark grey if a spec is ever rendered without that step.
+INK = "#303132"
+FONT = "system-ui, sans-serif"
+WIDTH = 720  # desktop width of the whole SVG, axes and legend included; the page scales it down
+HEIGHT = 300  # height of the plotting area of time series
+LABEL_LIMIT = 260  # pixels; longer axis labels are truncated with an ellipsis by Vega
+TEXT_LIMIT = 140  # pixels; limit for annotation labels (versions, breaks)
+MAX_LABEL_CHARS = 200  # characters kept from any data label before rendering
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+_CHART_ID_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_NUMBER_RE = re.compile(r"-?\d+\.\d{3,}")
+_URL_REF_RE = re.compile(r"url\(\s*#([^)\s]+)\s*\)")
+
+# Elements Vega's SVG renderer emits for the marks used here, plus the title/desc we add. Anything
+# else (script, foreignObject, image, a, use, ...) means something went wrong and fails the build.
+_ALLOWED_ELEMENTS = frozenset(
+    {"svg", "g", "path", "rect", "line", "circle", "text", "tspan", "title", "desc", "defs", "clipPath"}
+)
+# Attributes that may carry a URL; only same-document fragment references are acceptable there.
+_HREF_ATTRIBUTES = frozenset({"href", f"{{{XLINK_NS}}}href"})
+
+# Bidirectional overrides and isolates can make a forged label display as something else.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+NOT_MIRROR = "not mirror"
+_SERIES_LABELS: dict[str, str] = {MIRROR: CATEGORY_LABELS[MIRROR], NOT_MIRROR: "Everything else"}
+_SERIES_COLORS: dict[str, str] = {MIRROR: CATEGORY_COLORS[MIRROR], NOT_MIRROR: INK}
+
+WATERFALL_KINDS = frozenset({"total", "minus", "subtotal"})
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A rendered chart: inline SVG plus the text that names and summarises it."""
+
+    svg: str  # inline-ready <svg ...>...</svg> markup, no XML prolog
+    title: str
+    description: str  # one or two sentences summarising what the chart shows
+
+
+# --------------------------------------------------------------------------- text and data helpers
+
+
+def clean_label(text: object, *, max_chars: int = MAX_LABEL_CHARS) -> str:
+    """Make a data label safe to render: no control, surrogate or bidi characters, bounded length."""
+    kept: list[str] = []
+    for char in str(text):
+        kind = unicodedata.category(char)
+        if kind == "Cc":
+            # Tabs and newlines become spaces so words stay apart; NUL and the rest vanish.
+            if char in "\t\n\r\x0b\x0c":
+                kept.append(" ")
+        elif kind in ("Cs", "Co", "Cn") or char in _BIDI_CONTROLS:
+            continue
+        else:
+            kept.append(char)
+    cleaned = " ".join("".join(kept).split())
+    if len(cleaned) > max_chars:
+        cleaned = cleaned[: max_chars - 1] + "…"
+    return cleaned
+
+
+def _unique_labels(labels: Iterable[object]) -> list[str]:
+    """Clean labels and make them distinct, since a nominal axis merges equal values into one band."""
+    seen: dict[str, int] = {}
+    result: list[str] = []
+    for raw in labels:
+        label = clean_label(raw) or "(empty)"
+        count = seen.get(label, 0) + 1
+        seen[label] = count
+        result.append(label if count == 1 else f"{label} ({count})")
+    return result
+
+
+def _segments(days: Iterable[dt.date], missing: frozenset[dt.date]) -> dict[dt.date, int]:
+    """Number runs of consecutive present days, so a line is broken (not bridged) across gaps."""
+    segment_of: dict[dt.date, int] = {}
+    segment = 0
+    previous: dt.date | None = None
+    for day in sorted(set(days) - missing):
+        if previous is not None and (day - previous).days != 1:
+            segment += 1
+        segment_of[day] = segment
+        previous = day
+    return segment_of
+
+
+def _singletons(segment_of: Mapping[dt.date, int]) -> set[dt.date]:
+    """Days that are alone in their run: a line draws nothing there, so they need a point."""
+    sizes: dict[int, int] = {}
+    for segment in segment_of.values():
+        sizes[segment] = sizes.get(segment, 0) + 1
+    return {day for day, segment in segment_of.items() if sizes[segment] == 1}
+
+
+def _check_chart_id(chart_id: str) -> None:
+    if not isinstance(chart_id, str) or not _CHART_ID_RE.fullmatch(chart_id):
+        raise ValueError(f"chart_id must match ^[a-z][a-z0-9-]*$, got {chart_id!r}")
+
+
+# --------------------------------------------------------------------------- shared Vega-Lite pieces
+
+
+def base_config() -> dict[str, Any]:
+    """Vega-Lite config shared by every chart: system font, transparent background, sentinel ink."""
+    text = {"labelColor": INK, "titleColor": INK, "labelFont": FONT, "titleFont": FONT}
+    return {
+        "background": None,
+        "font": FONT,
+        "view": {"stroke": None, "continuousWidth": WIDTH, "continuousHeight": HEIGHT},
+        "axis": {
+            **text,
+            "labelFontSize": 12,
+            "titleFontSize": 12,
+            "titleFontWeight": "normal",
+            "domainColor": INK,
+            "domainOpacity": 0.6,
+            "tickColor": INK,
+            "tickOpacity": 0.6,
+            "gridColor": INK,
+            "gridOpacity": 0.12,
+            "labelLimit": LABEL_LIMIT,
+            # Per-axis and per-mark ARIA text would repeat every label and bloat the SVG; the root
+            # is role="img" with a <desc>, and the page renders the data as a table.
+            "aria": False,
+        },
+        "legend": {**text, "labelFontSize": 12, "titleFontSize": 12, "labelLimit": LABEL_LIMIT, "aria": False},
+        "title": {"color": INK, "font": FONT, "subtitleColor": INK},
+        "text": {"color": INK, "font": FONT, "fontSize": 11},
+        "mark": {"aria": False},
+    }
+
+
+def _with_data(chart: alt.TopLevelMixin, datasets: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The spec dict with its rows attached as named datasets.
+
+    Altair validates every inline row against the JSON schema, which costs hundreds of ms for a
+    210-day chart; the charts refer to `alt.NamedData` instead and get their rows here. Schema
+    validation of the (fixed) chart structure itself takes ~60 ms a chart, so it runs in the tests
+    (`validate_spec`), not on every build.
+    """
+    spec = chart.to_dict(validate=False)
+    spec["datasets"] = {name: list(rows) for name, rows in datasets.items()}
+    return spec
+
+
+def validate_spec(spec: Mapping[str, Any]) -> None:
+    """Check a spec dict against Altair's Vega-Lite schema (raises on an invalid spec)."""
+    alt.LayerChart.from_dict(dict(spec), validate=True)
+
+
+def _finish(chart: alt.TopLevelMixin | Mapping[str, Any]) -> dict[str, Any]:
+    """The spec dict with the shared config merged under the chart's own settings."""
+    spec = chart.to_dict() if isinstance(chart, alt.TopLevelMixin) else dict(chart)
+    config = base_config()
+    for key, value in spec.get("config", {}).items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    # Altair's default theme asks for a 300x300 view; the shared sizes win over it.
+    config["view"] = {**config["view"], "continuousWidth": WIDTH, "continuousHeight": HEIGHT}
+    spec["config"] = config
+    spec["background"] = None
+    spec.setdefault("autosize", {"type": "fit-x", "contains": "padding"})
+    return spec
+
+
+def _data(name: str) -> alt.NamedData:
+    return alt.NamedData(name=name)
+
+
+def _day_x(field: str = "day") -> alt.X:
+    """A continuous day axis on a UTC scale: the build machine's timezone never moves a day."""
+    return alt.X(
+        f"{field}:T",
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(title=None, grid=False, labelOverlap=True, tickCount=8, formatType="utc"),
+    )
+
+
+def _day_rows(day: dt.date) -> dict[str, str]:
+    """A day's band on the time axis: from its UTC midnight to the next, and its middle.
+
+    Vega parses date-only ISO strings, and ones ending in Z, as UTC.
+    """
+    return {
+        "day": day.isoformat(),
+        "end": (day + dt.timedelta(days=1)).isoformat(),
+        "mid": f"{day.isoformat()}T12:00:00Z",
+    }
+
+
+def _missing_layer(missing: frozenset[dt.date], datasets: dict[str, list[dict[str, Any]]]) -> alt.Chart | None:
+    """Light full-height bands on days with no data, so a gap reads as "unknown", never as zero."""
+    if not missing:
+        return None
+    datasets["missing"] = [_day_rows(day) for day in sorted(missing)]
+    return alt.Chart(_data("missing")).mark_rect(color=INK, opacity=0.1).encode(x=_day_x(), x2=alt.X2("end"))
+
+
+def _annotation_layers(
+    name: str,
+    rows: Sequence[tuple[dt.date, str]],
+    datasets: dict[str, list[dict[str, Any]]],
+    *,
+    field: str,
+    dash: Sequence[int],
+) -> list[alt.Chart]:
+    """Vertical rules on given days, each with a short label written down along the rule."""
+    if not rows:
+        return []
+    datasets[name] = [{**_day_rows(day), "label": clean_label(label)} for day, label in sorted(rows)]
+    rule = alt.Chart(_data(name)).mark_rule(color=INK, strokeDash=list(dash), opacity=0.7).encode(x=_day_x(field))
+    text = (
+        alt.Chart(_data(name))
+        .mark_text(angle=270, align="right", baseline="bottom", dx=-2, dy=-3, limit=TEXT_LIMIT, fontSize=10)
+        .encode(x=_day_x(field), y=alt.YValue(0), text=alt.Text("label:N"))
+    )
+    return [rule, text]
+
+
+def _line_layers(
+    name: str,
+    rows: list[dict[str, Any]],
+    datasets: dict[str, list[dict[str, Any]]],
+    *,
+    y: alt.Y,
+    color: alt.Color | str,
+) -> list[alt.Chart]:
+    """A line per run of consecutive days (`segment`), and a dot for days alone in their run.
+
+    Splitting by segment is what keeps a line from bridging missing days as if they were known.
+    """
+    datasets[name] = rows
+    encoding: dict[str, Any] = {"x": _day_x("mid"), "y": y}
+    line_mark: dict[str, Any] = {"strokeWidth": 1.6, "interpolate": "monotone"}
+    dot_mark: dict[str, Any] = {"size": 16, "filled": True, "opacity": 1}
+    if isinstance(color, str):
+        line_mark["color"] = dot_mark["color"] = color
+    else:
+        encoding["color"] = color
+    line = alt.Chart(_data(name)).mark_line(**line_mark).encode(detail=alt.Detail("segment:N"), **encoding)
+    if not any(row["alone"] for row in rows):
+        return [line]
+    dots = alt.Chart(_data(name)).transform_filter("datum.alone").mark_point(**dot_mark).encode(**encoding)
+    return [line, dots]
+
+
+def _segment_rows(values: Mapping[dt.date, float], missing: frozenset[dt.date]) -> list[dict[str, Any]]:
+    """Rows for `_line_layers`: one per day not missing, with its run number and loneliness."""
+    segment_of = _segments(values, missing)
+    alone = _singletons(segment_of)
+    return [
+        {**_day_rows(day), "value": values[day], "segment": segment_of[day], "alone": day in alone}
+        for day in sorted(segment_of)
+    ]
+
+
+def _layer(layers: Sequence[alt.Chart | None]) -> alt.LayerChart:
+    return alt.layer(*[layer for layer in layers if layer is not None]).properties(width=WIDTH, height=HEIGHT)
+
+
+def _count_axis(title: str | None) -> alt.Axis:
+    """An axis of download counts with short SI labels (1.5k, 3M) so plots keep their width on phones.
+
+    A `format` of "~s" would give every tick the largest tick's prefix ("0k"); formatting each
+    label on its own avoids that. The expression is a constant, never built from data.
+    """
+    return alt.Axis(title=title, labelExpr="format(datum.value, '~s')", tickCount=5)
+
+
+# --------------------------------------------------------------------------- time series
+
+
+def timeseries_spec(
+    points: Sequence[tuple[dt.date, str, int]],
+    *,
+    missing_days: Sequence[dt.date] = (),
+    rolling: Sequence[tuple[dt.date, float]] = (),
+    breaks: Sequence[tuple[dt.date, str]] = (),
+) -> dict[str, Any]:
+    """The Vega-Lite spec behind `timeseries`; its datasets are what the chart draws."""
+    missing = frozenset(missing_days)
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    datasets["bars"] = _stacked_rows(points, missing)
+    present = [c for c in CATEGORIES if any(row["category"] == c for row in datasets["bars"])]
+    color = alt.Color(
+        "label:N",
+        scale=alt.Scale(domain=[CATEGORY_LABELS[c] for c in present], range=[CATEGORY_COLORS[c] for c in present]),
+        legend=alt.Legend(title=None, orient="top", direction="horizontal", columns=3, symbolType="square"),
+    )
+    y = alt.Y("y1:Q", axis=_count_axis("Downloads per day"))
+    stacked = (
+        alt.Chart(_data("bars")).mark_bar().encode(x=_day_x(), x2=alt.X2("end"), y=y, y2=alt.Y2("y0"), color=color)
+    )
+
+    layers: list[alt.Chart | None] = [_missing_layer(missing, datasets), stacked]
+    mean = {day: round(float(value), 1) for day, value in rolling}
+    mean_rows = _segment_rows(mean, missing)
+    if mean_rows:
+        mean_y = alt.Y("value:Q")
+        layers += _line_layers("mean", mean_rows, datasets, y=mean_y, color=INK)
+        # A direct label at the end of the line instead of a second legend.
+        datasets["mean_label"] = [{**mean_rows[-1], "label": "7-day mean"}]
+        layers.append(
+            alt.Chart(_data("mean_label"))
+            .mark_text(align="left", dx=6, fontSize=10)
+            .encode(x=_day_x("mid"), y=mean_y, text=alt.Text("label:N"))
+        )
+    layers += _annotation_layers("breaks", breaks, datasets, field="day", dash=(4, 3))
+    return _with_data(_layer(layers), datasets)
+
+
+def _stacked_rows(points: Sequence[tuple[dt.date, str, int]], missing: frozenset[dt.date]) -> list[dict[str, Any]]:
+    """One bar segment per (day, category), stacked from zero in `CATEGORIES` order.
+
+    The stack is computed here rather than by Vega-Lite so its geometry is explicit and testable.
+    """
+    totals: dict[tuple[dt.date, str], int] = {}
+    for day, category, count in points:
+        if category not in CATEGORY_COLORS:
+            raise ValueError(f"unknown category {category!r}; expected one of {CATEGORIES}")
+        if day in missing:
+            continue  # a missing day is drawn as a gap even if a partial count was passed
+        totals[(day, category)] = totals.get((day, category), 0) + int(count)
+    rows: list[dict[str, Any]] = []
+    for day in sorted({day for day, _ in totals}):
+        base = 0
+        for category in CATEGORIES:
+            count = totals.get((day, category), 0)
+            if count <= 0:
+                continue  # no height, no mark: keeps the SVG small
+            label = CATEGORY_LABELS[category]
+            rows.append({**_day_rows(day), "category": category, "label": label, "y0": base, "y1": base + count})
+            base += count
+    return rows
+
+
+def timeseries(
+    points: Sequence[tuple[dt.date, str, int]],
+    *,
+    missing_days: Sequence[dt.date] = (),
+    rolling: Sequence[tuple[dt.date, float]] = (),
+    breaks: Sequence[tuple[dt.date, str]] = (),
+    title: str,
+    description: str,
+    chart_id: str,
+) -> Chart:
+    """Daily downloads stacked by category, a 7-day mean line, structural breaks and shaded gaps."""
+    spec = timeseries_spec(points, missing_days=missing_days, rolling=rolling, breaks=breaks)
+    return render_svg(spec, title=title, description=description, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------- waterfall
+
+
+def waterfall_rows(
+    steps: Sequence[tuple[str, int, str]], categories: Sequence[str | None] | None = None
+) -> list[dict[str, Any]]:
+    """One row per step with the bar's [start, end] from a running total, and its colour."""
+    if categories is not None and len(categories) != len(steps):
+        raise ValueError("categories must be aligned with steps")
+    labels = _unique_labels(label for label, _, _ in steps)
+    running = 0
+    rows: list[dict[str, Any]] = []
+    for index, ((raw_label, value, kind), label) in enumerate(zip(steps, labels, strict=True)):
+        if kind not in WATERFALL_KINDS:
+            raise ValueError(f"unknown waterfall step kind {kind!r}")
+        amount = int(value)
+        if amount < 0:
+            raise ValueError(f"waterfall step {raw_label!r} is negative; give the amount removed")
+        category = categories[index] if categories is not None else _category_of_label(raw_label)
+        if kind == "minus":
+            start, end, running = running - amount, running, running - amount
+            text = f"−{amount:,}"
+            # Uncategorised removals (e.g. CI) are drawn in faint ink, not a category's colour.
+            color = CATEGORY_COLORS.get(category or "", INK)
+            opacity = 1.0 if category in CATEGORY_COLORS else 0.45
+        else:
+            start, end, running = 0, amount, amount
+            text, color, opacity = f"{amount:,}", INK, 0.85
+        rows.append(
+            {
+                "order": index,
+                "label": label,
+                "kind": kind,
+                "category": category,
+                "start": start,
+                "end": end,
+                "text": text,
+                "color": color,
+                "opacity": opacity,
+            }
+        )
+    return rows
+
+
+def _category_of_label(label: str) -> str | None:
+    """The category a step removes when its label is a category key or its display label."""
+    if label in CATEGORY_COLORS:
+        return label
+    return next((key for key, display in CATEGORY_LABELS.items() if label == display), None)
+
+
+def _label_y() -> alt.Y:
+    """A band axis of (long, hostile) labels kept in the caller's order."""
+    return alt.Y(
+        "label:N",
+        sort=alt.EncodingSortField("order", order="ascending"),
+        axis=alt.Axis(title=None, labelLimit=LABEL_LIMIT, ticks=False, domain=False, labelPadding=6),
+        scale=alt.Scale(paddingInner=0.25),
+    )
+
+
+def waterfall_spec(
+    steps: Sequence[tuple[str, int, str]], categories: Sequence[str | None] | None = None
+) -> dict[str, Any]:
+    """The Vega-Lite spec behind `waterfall`: horizontal, since step labels are long."""
+    datasets = {"steps": waterfall_rows(steps, categories)}
+    y = _label_y()
+    bars = (
+        alt.Chart(_data("steps"))
+        .mark_bar()
+        .encode(
+            y=y,
+            x=alt.X("start:Q", axis=_count_axis("Downloads")),
+            x2=alt.X2("end"),
+            color=alt.Color("color:N", scale=None),
+            opacity=alt.Opacity("opacity:Q", scale=None),
+        )
+    )
+    values = (
+        alt.Chart(_data("steps")).mark_text(align="left", dx=4).encode(y=y, x=alt.X("end:Q"), text=alt.Text("text:N"))
+    )
+    chart = alt.layer(bars, values).properties(width=WIDTH, height={"step": 30})
+    return _with_data(chart, datasets)
+
+
+def waterfall(
+    steps: Sequence[tuple[str, int, str]],
+    *,
+    title: str,
+    description: str,
+    chart_id: str,
+    categories: Sequence[str | None] | None = None,
+) -> Chart:
+    """A waterfall: totals and subtotals from zero, "minus" steps floating down from the running total."""
+    spec = waterfall_spec(steps, categories)
+    return render_svg(spec, title=title, description=description, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------- mirror vs rest
+
+
+def mirror_vs_rest_spec(
+    points: Sequence[tuple[dt.date, str, int]],
+    *,
+    releases: Sequence[tuple[dt.date, str]] = (),
+    missing_days: Sequence[dt.date] = (),
+) -> dict[str, Any]:
+    """The Vega-Lite spec behind `mirror_vs_rest`: one line per series, broken at missing days."""
+    missing = frozenset(missing_days)
+    totals: dict[str, dict[dt.date, float]] = {MIRROR: {}, NOT_MIRROR: {}}
+    for day, series, count in points:
+        if series not in totals:
+            raise ValueError(f"unknown series {series!r}; expected {MIRROR!r} or {NOT_MIRROR!r}")
+        totals[series][day] = totals[series].get(day, 0) + int(count)
+    rows: list[dict[str, Any]] = []
+    for series, by_day in totals.items():
+        for row in _segment_rows(by_day, missing):
+            # Segment numbers restart per series; prefixing keeps the two series' runs apart.
+            rows.append({**row, "label": _SERIES_LABELS[series], "segment": f"{series}-{row['segment']}"})
+    present = [s for s in (MIRROR, NOT_MIRROR) if totals[s]]
+    color = alt.Color(
+        "label:N",
+        scale=alt.Scale(domain=[_SERIES_LABELS[s] for s in present], range=[_SERIES_COLORS[s] for s in present]),
+        legend=alt.Legend(title=None, orient="top", direction="horizontal", symbolType="stroke"),
+    )
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    layers: list[alt.Chart | None] = [_missing_layer(missing, datasets)]
+    y = alt.Y("value:Q", axis=_count_axis("Downloads per day"))
+    layers += _line_layers("series", rows, datasets, y=y, color=color)
+    # Release rules sit mid-day, where that day's point (and the mirrors' spike) is drawn.
+    layers += _annotation_layers("releases", releases, datasets, field="mid", dash=(2, 3))
+    return _with_data(_layer(layers), datasets)
+
+
+def mirror_vs_rest(
+    points: Sequence[tuple[dt.date, str, int]],
+    *,
+    releases: Sequence[tuple[dt.date, str]] = (),
+    missing_days: Sequence[dt.date] = (),
+    title: str,
+    description: str,
+    chart_id: str,
+) -> Chart:
+    """Mirror and non-mirror downloads per day, with release days marked by version."""
+    spec = mirror_vs_rest_spec(points, releases=releases, missing_days=missing_days)
+    return render_svg(spec, title=title, description=description, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def bars_spec(items: Sequence[tuple[str, int]], *, color: str | None = None) -> dict[str, Any]:
+    """The Vega-Lite spec behind `bars`: items in the caller's order, values at the bar ends."""
+    labels = _unique_labels(label for label, _ in items)
+    datasets = {
+        "items": [
+            {"order": index, "label": label, "n": int(value), "text": f"{int(value):,}"}
+            for index, (label, (_, value)) in enumerate(zip(labels, items, strict=True))
+        ]
+    }
+    y = _label_y()
+    x = alt.X("n:Q", axis=_count_axis(None))
+    bar = alt.Chart(_data("items")).mark_bar(color=color or CATEGORY_COLORS[CATEGORIES[0]]).encode(y=y, x=x)
+    text = alt.Chart(_data("items")).mark_text(align="left", dx=4).encode(y=y, x=x, text=alt.Text("text:N"))
+    return _with_data(alt.layer(bar, text).properties(width=WIDTH, height={"step": 24}), datasets)
+
+
+def bars(
+    items: Sequence[tuple[str, int]],
+    *,
+    title: str,
+    description: str,
+    chart_id: str,
+    color: str | None = None,
+) -> Chart:
+    """A horizontal bar chart of (label, value) items in the order given."""
+    if color is not None and not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
+        raise ValueError(f"color must be a #rrggbb hex colour, got {color!r}")
+    spec = bars_spec(items, color=color)
+    return render_svg(spec, title=title, description=description, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_svg(chart: alt.TopLevelMixin | dict[str, Any], *, title: str, description: str, chart_id: str) -> Chart:
+    """Render a spec with vl-convert and post-process it into safe, namespaced, themeable inline SVG."""
+    _check_chart_id(chart_id)
+    spec = _finish(chart)
+    # An empty allowlist forbids any data or image fetch, should a spec ever name a URL.
+    raw = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    svg = postprocess_svg(raw, title=title, description=description, chart_id=chart_id)
+    return Chart(svg=svg, title=title, description=description)
+
+
+def postprocess_svg(svg: str, *, title: str, description: str, chart_id: str) -> str:
+    """Namespace ids, theme the ink, add title/desc and ARIA, then verify the result is inert."""
+    _check_chart_id(chart_id)
+    root = ET.fromstring(svg)
+    if root.tag != f"{{{SVG_NS}}}svg":
+        raise ValueError("not an SVG document")
+    _drop_background(root)
+    _prefix_ids(root, chart_id)
+    _strip_presentational(root)
+    for element in root.iter():
+        _theme_and_round(element)
+    _label_root(root, title=title, description=description, chart_id=chart_id)
+    check_safe(root)
+    _unqualify(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _unqualify(root: ET.Element) -> None:
+    """Write the SVG namespace as the default one (ElementTree would otherwise invent `ns0:`)."""
+    uses_xlink = False
+    for element in root.iter():
+        element.tag = element.tag.rpartition("}")[2]
+        for attribute in [a for a in element.attrib if a.startswith(f"{{{XLINK_NS}}}")]:
+            element.set("xlink:" + attribute.rpartition("}")[2], element.attrib.pop(attribute))
+            uses_xlink = True
+    root.set("xmlns", SVG_NS)
+    if uses_xlink:
+        root.set("xmlns:xlink", XLINK_NS)
+
+
+def _drop_background(root: ET.Element) -> None:
+    """Remove an opaque background rect if Vega drew one; the page's background shows through."""
+    for child in list(root):
+        if child.tag == f"{{{SVG_NS}}}rect" and child.get("fill") not in (None, "none", "transparent"):
+            root.remove(child)
+
+
+def _prefix_ids(root: ET.Element, chart_id: str) -> None:
+    """Prefix every id and every reference to one, so several inline SVGs never collide."""
+
+    def prefixed(name: str) -> str:
+        return f"{chart_id}-{name}"
+
+    for element in root.iter():
+        for attribute, value in list(element.attrib.items()):
+            if attribute == "id":
+                element.set(attribute, prefixed(value))
+            elif attribute in _HREF_ATTRIBUTES and value.startswith("#"):
+                element.set(attribute, "#" + prefixed(value[1:]))
+            elif "url(" in value:
+                element.set(attribute, _URL_REF_RE.sub(lambda m: f"url(#{prefixed(m.group(1))})", value))
+
+
+def _strip_presentational(root: ET.Element) -> None:
+    """Drop what only matters to Vega's own scenegraph or to interactive renderers.
+
+    Inside a role="img" root, descendants' ARIA is ignored; Vega's class names (`background`,
+    `marks`, ...) could match the page's CSS; pointer-events has no use without scripts. Removing
+    them cuts a 210-day chart by a fifth. Hidden empty paths go too.
+    """
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if child.get("display") == "none":
+                parent.remove(child)
+                continue
+            if "mark-rect" in child.get("class", ""):
+                # Adjacent day bars otherwise show anti-aliased hairline seams between them.
+                child.set("shape-rendering", "crispEdges")
+            for attribute in list(child.attrib):
+                if attribute in ("role", "class", "pointer-events") or attribute.startswith("aria-"):
+                    del child.attrib[attribute]
+
+
+def _theme_and_round(element: ET.Element) -> None:
+    """Swap the sentinel ink for currentColor; trim long decimals in geometry."""
+    for attribute, value in list(element.attrib.items()):
+        if attribute in ("fill", "stroke") and value.lower() == INK:
+            element.set(attribute, "currentColor")
+        elif attribute in ("d", "transform"):
+            # Vega writes coordinates such as 41.2500002464916; two decimals are sub-pixel exact.
+            element.set(attribute, _NUMBER_RE.sub(_round_number, value))
+
+
+def _round_number(match: re.Match[str]) -> str:
+    text = f"{float(match.group()):.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _label_root(root: ET.Element, *, title: str, description: str, chart_id: str) -> None:
+    """role="img" plus <title>/<desc> as first children, named by aria-labelledby."""
+    root.set("role", "img")
+    root.set("aria-labelledby", f"{chart_id}-title {chart_id}-desc")
+    root.set("class", "chart")
+    for attribute in ("aria-roledescription", "aria-label"):
+        root.attrib.pop(attribute, None)
+    title_el = ET.Element(f"{{{SVG_NS}}}title", {"id": f"{chart_id}-title"})
+    title_el.text = clean_label(title, max_chars=500)
+    desc_el = ET.Element(f"{{{SVG_NS}}}desc", {"id": f"{chart_id}-desc"})
+    desc_el.text = clean_label(description, max_chars=2000)
+    root.insert(0, desc_el)
+    root.insert(0, title_el)
+
+
+def check_safe(root: ET.Element) -> None:
+    """Raise ValueError unless the SVG is inert: allowlisted elements, no handlers, no external URLs."""
+    for element in root.iter():
+        namespace, _, name = element.tag.rpartition("}")
+        if namespace != "{" + SVG_NS or name not in _ALLOWED_ELEMENTS:
+            raise ValueError(f"unexpected element {element.tag!r} in chart SVG")
+        for attribute, value in element.attrib.items():
+            local = attribute.rpartition("}")[2].lower()
+            lowered = value.lower()
+            if local.startswith("on") or local == "style":
+                raise ValueError(f"unexpected attribute {attribute!r} in chart SVG")
+            if attribute in _HREF_ATTRIBUTES and not value.startswith("#"):
+                raise ValueError(f"external reference {value!r} in chart SVG")
+            if "url(" in lowered and _URL_REF_RE.sub("", value).lower().count("url(") > 0:
+                raise ValueError(f"external url() in chart SVG attribute {attribute!r}")
+            if "http://" in lowered or "https://" in lowered or "javascript:" in lowered:
+                raise ValueError(f"URL in chart SVG attribute {attribute!r}")

@@ -1,0 +1,177 @@
+"""Command line: build, plan, sample, serve, demo. Errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from generator import __version__
+from generator.errors import GeneratorError
+
+DEMO_EVENTS = Path("data/demo-events")
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "stats.toml"
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pypi-stats-site",
+        description="Build a static site of honest PyPI download-stats reports.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log each pipeline step")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="fetch missing days into the store, then write the site")
+    _config_args(b)
+    b.add_argument("--out", default="site", help="output directory (default: site/)")
+    b.add_argument("--refresh", action="store_true", help="refetch every day in the window, not only missing ones")
+    b.add_argument("--no-fetch", action="store_true", help="render from the store only; query nothing")
+
+    pl = sub.add_parser("plan", help="show the jobs a build would run, with bytes and dollars; runs nothing billable")
+    _config_args(pl)
+
+    s = sub.add_parser("sample", help="write deterministic synthetic demo events")
+    s.add_argument("--out", default=str(DEMO_EVENTS), help=f"directory for event files (default: {DEMO_EVENTS})")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--scale", type=float, default=1.0, help="volume multiplier (default 1: about a million events)")
+    s.add_argument("--format", choices=("parquet", "ndjson"), default="parquet")
+
+    sv = sub.add_parser("serve", help="serve a built site locally for preview")
+    sv.add_argument("--dir", default="site", help="the built site (default: site/)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--bind", default="127.0.0.1")
+
+    d = sub.add_parser("demo", help="generate the synthetic demo data, build the demo site, and serve it")
+    d.add_argument("--out", default="site")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--no-serve", action="store_true", help="build only")
+    return p
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="stats.toml", help="TOML config file (default: stats.toml)")
+    p.add_argument("--as-of", help="last complete UTC day to report, YYYY-MM-DD (default: yesterday UTC)")
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator:
+    """A rich progress bar on stderr; the callback takes (step, done, total)."""
+    if not enabled:
+        yield lambda step, done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Starting", total=None)
+
+        def update(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total or None)
+
+        yield update
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from generator import build, config
+
+    cfg = config.load(args.config)
+    as_of = build.resolve_as_of(cfg, args.as_of)
+    with progress_bar(err.is_terminal) as progress:
+        result = build.build(
+            cfg,
+            as_of=as_of,
+            out_dir=Path(args.out),
+            refresh=args.refresh,
+            fetch_data=not args.no_fetch,
+            progress=progress,
+        )
+    size = sum(result.files.values())
+    secs = sum(result.seconds.values())
+    err.print(
+        f"Built {len(result.files)} files ({size / 1024:,.0f} KiB) for {len(cfg.packages)} packages as of {as_of}"
+        f" into {result.out_dir} in {secs:.1f}s; {result.jobs_run} fetch job(s)."
+    )
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from generator import build, config
+
+    cfg = config.load(args.config)
+    as_of = build.resolve_as_of(cfg, args.as_of)
+    from generator.planview import show_plan
+
+    show_plan(cfg, as_of, out)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from generator import sample
+
+    summary = sample.generate(Path(args.out), seed=args.seed, scale=args.scale, fmt=args.format)
+    err.print(
+        f"Wrote {summary.events:,} synthetic events ({summary.start} to {summary.end}) in {len(summary.files)}"
+        f" files to {summary.out_dir}"
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from generator.serve import serve
+
+    serve(Path(args.dir), args.bind, args.port, err)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from generator import build, config, sample
+
+    events = DEMO_CONFIG.parent.parent / DEMO_EVENTS
+    if not (events / sample.SYNTHETIC_MARKER).is_file():
+        err.print("Generating synthetic demo events…")
+        sample.generate(events)
+    cfg = config.load(DEMO_CONFIG)
+    with progress_bar(err.is_terminal) as progress:
+        result = build.build(cfg, as_of=build.resolve_as_of(cfg, None), out_dir=Path(args.out), progress=progress)
+    err.print(f"Built the demo site ({len(result.files)} files, synthetic data) into {result.out_dir}")
+    if args.no_serve:
+        return 0
+    from generator.serve import serve
+
+    serve(Path(args.out), "127.0.0.1", args.port, err)
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "plan": cmd_plan, "sample": cmd_sample, "serve": cmd_serve, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except GeneratorError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted; the previous site and store are unchanged")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,510 @@
+"""Render: analysis results → HTML pages, CSV tables and JSON, through Jinja2 (autoescape on).
+
+Numbers are computed in `analysis`; this stage only arranges them into tables and charts and
+hands them to templates, which format and escape. Files go to a `SiteWriter`, which publishes
+the whole site at once (see `generator.sitewriter`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import markdown
+
+from generator import analysis, categories
+from generator.analysis import PackageReport
+from generator.errors import RenderError
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+CONTENT_DIR = ROOT / "content"
+MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
+MAPPING_MARKER = "<!-- installer-mapping -->"
+CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+# -- tables ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    label: str
+    kind: str = "text"
+    """How the template formats the cell: text, int, signed, pct, date."""
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    """A slug: the HTML id and the CSV file's stem."""
+    caption: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    @property
+    def csv_name(self) -> str:
+        return f"{self.id}.csv"
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    title: str
+    intro: str
+    table: Table
+    chart: Any | None = None  # generator.charts.Chart
+    note: str = ""
+
+
+def clean_text(value: str) -> str:
+    """Strip NUL, control and bidi-override characters from data-derived text (user agents are forged)."""
+    return _CONTROL.sub("", value)
+
+
+def csv_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas: a text cell starting with = + - @ (or tab/CR) gets a leading '."""
+    if isinstance(value, str):
+        value = clean_text(value)
+        if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def table_csv(table: Table) -> str:
+    """The table as CSV, with the same rows and columns as the HTML table."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([c.label for c in table.columns])
+    for row in table.rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+# -- building a package page's figures -------------------------------------------------------
+def waterfall_figure(report: PackageReport) -> Figure:
+    from generator import charts
+
+    steps = report.waterfall
+    table = Table(
+        "waterfall",
+        f"From all downloads to the honest number, {report.honest_window.label()}",
+        (Column("Step"), Column("Downloads", "int"), Column("Share of all downloads", "pct")),
+        tuple((("− " if s.kind == "minus" else "") + s.label, s.value, s.share) for s in steps),
+    )
+    chart = charts.waterfall(
+        [(s.label, s.value, s.kind) for s in steps],
+        categories=[s.category for s in steps],
+        title="From all downloads to the honest number",
+        description=(
+            f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts and"
+            f" other clients, leave {steps[5].value:,} package-manager installs; less CI-flagged, {steps[-1].value:,}."
+        ),
+        chart_id="chart-waterfall",
+    )
+    return Figure("waterfall", "Waterfall: from all downloads to the honest number", "", table, chart)
+
+
+def sources_table(report: PackageReport) -> Table:
+    rows = []
+    for f in report.figures:
+        rules = "; ".join(
+            f"{r.label}: {r.count:+,}" + (f" ({', '.join(f'{d} {c:+,}' for d, c in r.parts)})" if r.parts else "")
+            for r in f.rules
+        )
+        rows.append((f.name, f.window_label, f.value, f.delta, rules))
+    return Table(
+        "sources",
+        "What each source says, and why it differs from the honest number",
+        (
+            Column("Source"),
+            Column("Window"),
+            Column("Downloads", "int"),
+            Column("Difference from honest", "signed"),
+            Column("Named rules"),
+        ),
+        tuple(rows),
+    )
+
+
+def installers_table(report: PackageReport) -> Table:
+    return Table(
+        "installers",
+        f"Every installer seen, {report.honest_window.label()}",
+        (
+            Column("Installer"),
+            Column("Category"),
+            Column("Downloads", "int"),
+            Column("CI-flagged", "int"),
+            Column("Share", "pct"),
+            Column("pypistats.org mirror?"),
+        ),
+        tuple(
+            (
+                clean_text(i.name),
+                categories.CATEGORY_LABELS[i.category],
+                i.downloads,
+                i.ci,
+                i.share,
+                "yes" if i.pypistats_mirror else "no",
+            )
+            for i in report.installers
+        ),
+    )
+
+
+def breakdown_figures(report: PackageReport) -> list[Figure]:
+    from generator import charts
+
+    out = []
+    for b in report.breakdowns:
+        items = [(clean_text(label), n) for label, n in b.items]
+        table = Table(
+            f"breakdown-{_slug(b.key)}",
+            f"{b.title}, package-manager installs, {report.honest_window.label()}",
+            (Column(b.title), Column("Installs", "int"), Column("Share", "pct")),
+            tuple((label, n, analysis.share(n, b.total)) for label, n in items),
+        )
+        chart = None
+        if items:
+            chart = charts.bars(
+                items,
+                title=f"{b.title} (package-manager installs)",
+                description=f"Package-manager installs in the last 30 days by {b.title.lower()}; "
+                f"largest: {items[0][0]} with {items[0][1]:,}.",
+                chart_id=f"chart-{_slug(b.key)}",
+                color=categories.CATEGORY_COLORS[categories.PACKAGE_MANAGER],
+            )
+        out.append(Figure(table.id, b.title, "", table, chart))
+    return out
+
+
+def timeseries_figure(report: PackageReport) -> Figure:
+    from generator import charts
+
+    series = report.series
+    cats = categories.CATEGORIES
+    table = Table(
+        "daily",
+        "Daily downloads by category (UTC days; missing days are absent, not zero)",
+        (Column("Day", "date"),)
+        + tuple(Column(categories.CATEGORY_LABELS[c], "int") for c in cats)
+        + (Column("Total", "int"),),
+        tuple((p.day,) + tuple(p.by_category[c] for c in cats) + (p.total,) for p in series),
+    )
+    chart = None
+    if series:
+        first, last = series[0].day, series[-1].day
+        chart = charts.timeseries(
+            [(p.day, c, p.by_category[c]) for p in series for c in cats],
+            missing_days=list(report.freshness.missing),
+            rolling=[(p.day, p.rolling_mean) for p in series if p.rolling_mean is not None],
+            breaks=[(d, label) for d, label in STRUCTURAL_BREAKS if first <= d <= last],
+            title="Daily downloads by category",
+            description=f"Downloads per UTC day from {first} to {last}, stacked by installer category,"
+            " with a 7-day rolling mean.",
+            chart_id="chart-daily",
+        )
+    return Figure("daily", "Daily downloads", "", table, chart)
+
+
+# Annotated on time series where they fall inside the range (see content/methodology.md#breaks).
+STRUCTURAL_BREAKS: tuple[tuple[dt.date, str], ...] = (
+    (dt.date(2018, 7, 26), "linehaul rewrite"),
+    (dt.date(2021, 1, 1), "file_downloads table"),
+    (dt.date(2024, 6, 18), "outage"),
+    (dt.date(2025, 8, 1), "outage (August 2025)"),
+    (dt.date(2026, 8, 24), "only .whl/.tar.gz/.zip counted"),
+)
+
+
+def mirror_figures(report: PackageReport) -> list[Figure]:
+    from generator import charts
+
+    tools = Table(
+        "mirror-tools",
+        "Mirror and proxy tools that fetched this package",
+        (Column("Tool"), Column("Last 30 days", "int"), Column("All days in the store", "int")),
+        tuple((clean_text(name), dict(report.mirror_tools_30).get(name, 0), n) for name, n in report.mirror_tools_all),
+    )
+    per_release = Table(
+        "releases",
+        "Downloads per release: mirrors fetch every file of every release",
+        (
+            Column("Version"),
+            Column("First seen", "date"),
+            Column("Mirror downloads", "int"),
+            Column("Other downloads", "int"),
+            Column("Mirror tools"),
+        ),
+        tuple(
+            (clean_text(r.version), r.first_seen, r.mirror_downloads, r.other_downloads, ", ".join(r.mirror_tools))
+            for r in report.releases
+        ),
+    )
+    points = []
+    for p in report.series:
+        mirror = p.by_category[categories.MIRROR]
+        points += [(p.day, "mirror", mirror), (p.day, "not mirror", p.total - mirror)]
+    chart = None
+    if points:
+        first = report.series[0].day
+        chart = charts.mirror_vs_rest(
+            points,
+            releases=[(r.first_seen, clean_text(r.version)) for r in report.releases if r.first_seen >= first],
+            missing_days=list(report.freshness.missing),
+            title="Mirror vs other downloads per day, releases marked",
+            description="Mirror downloads spike on release days because mirrors fetch every new file once.",
+            chart_id="chart-mirrors",
+        )
+    return [
+        Figure("mirror-tools", "Which mirrors fetched it", "", tools),
+        Figure("releases", "Mirror downloads per release", "", per_release, chart),
+    ]
+
+
+# -- the site ----------------------------------------------------------------------------------
+@dataclass
+class PackagePage:
+    report: PackageReport
+    cost: Any = None
+    """generator.cost's per-package figures, when a ledger exists."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SiteData:
+    title: str
+    description: str
+    base_url: str
+    as_of: dt.date
+    source: str
+    synthetic: bool
+    packages: list[PackagePage]
+    generated_by: str = "pypi-stats-site"
+    cost: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    """The Jinja2 environment: autoescape on everywhere, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(num=fmt_int, signed=fmt_signed, pct=fmt_pct, day=fmt_day, cell=fmt_cell, clean=clean_text)
+    env.globals.update(category_labels=categories.CATEGORY_LABELS)
+    return env
+
+
+def fmt_int(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def fmt_signed(value: int) -> str:
+    if value == 0:
+        return "0"
+    return f"+{value:,}" if value > 0 else f"−{abs(value):,}"
+
+
+def fmt_pct(value: float | None) -> str:
+    if value is None:
+        return "–"
+    pct = value * 100
+    return f"{pct:.1f}%" if abs(pct) >= 0.1 or pct == 0 else "<0.1%"
+
+
+def fmt_day(value: dt.date | None) -> str:
+    return "–" if value is None else value.isoformat()
+
+
+def fmt_cell(value: Any, kind: str) -> str:
+    if kind == "int":
+        return fmt_int(value)
+    if kind == "signed":
+        return fmt_signed(value)
+    if kind == "pct":
+        return fmt_pct(value)
+    if kind == "date":
+        return fmt_day(value)
+    return clean_text(str(value)) if value is not None else "–"
+
+
+def markdown_page(name: str, content_dir: Path = CONTENT_DIR) -> tuple[str, str]:
+    """(title, html) of content/<name>.md; the methodology's mapping marker becomes the mapping table."""
+    path = content_dir / f"{name}.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RenderError(f"{path}: cannot read content page ({exc.strerror})") from None
+    text = text.replace(MAPPING_MARKER, installer_mapping_markdown())
+    md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
+    html = md.convert(text)
+    title_match = re.search(r"^#\s+(.+?)(\s*\{[^}]*\})?\s*$", text, re.MULTILINE)
+    return (title_match.group(1) if title_match else name.title()), html
+
+
+def installer_mapping_markdown() -> str:
+    """The installer → category mapping as a Markdown table (one source of truth: categories.py)."""
+    lines = [
+        "| Installer | Category | pypistats.org mirror? | Why |",
+        "|---|---|---|---|",
+    ]
+    for i in categories.INSTALLERS:
+        mirror = "yes" if i.name in categories.PYPISTATS_MIRRORS else "no"
+        lines.append(f"| `{i.name}` | {categories.CATEGORY_LABELS[i.category]} | {mirror} | {i.why} |")
+    lines.append(
+        f"| NULL | {categories.CATEGORY_LABELS[categories.UNKNOWN]} | yes (dropped from without-mirrors)"
+        " | the user agent could not be parsed |"
+    )
+    lines.append(
+        f"| any other name | {categories.CATEGORY_LABELS[categories.OTHER]} | no | listed by name on each page |"
+    )
+    return "\n".join(lines)
+
+
+def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
+    report = page.report
+    figures = {
+        "waterfall": waterfall_figure(report),
+        "mirrors": mirror_figures(report),
+        "breakdowns": breakdown_figures(report),
+        "daily": timeseries_figure(report),
+    }
+    tables = [
+        sources_table(report),
+        installers_table(report),
+        figures["waterfall"].table,
+        figures["daily"].table,
+        *[f.table for f in figures["mirrors"]],
+        *[f.table for f in figures["breakdowns"]],
+    ]
+    return {
+        "site": site,
+        "page": page,
+        "report": report,
+        "figures": figures,
+        "sources": sources_table(report),
+        "installers": installers_table(report),
+        "tables": tables,
+        "root": "../../",
+        "page_title": f"{report.project} downloads",
+        "canonical_path": f"packages/{report.project}/",
+    }
+
+
+def render_package(env: jinja2.Environment, page: PackagePage, site: SiteData) -> tuple[str, list[Table]]:
+    """The package page's HTML and the tables to write as CSV beside it."""
+    ctx = package_context(page, site)
+    try:
+        html = env.get_template("package.html").render(**ctx)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"packages/{page.report.project}/index.html: {exc}") from None
+    return html, ctx["tables"]
+
+
+def render_page(env: jinja2.Environment, template: str, out_name: str, **ctx: Any) -> str:
+    try:
+        return env.get_template(template).render(**ctx)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{out_name}: {exc}") from None
+
+
+def package_json(page: PackagePage, tables: Sequence[Table]) -> str:
+    """Everything the page shows, as one JSON document (data/<name>.json)."""
+    r = page.report
+    doc = {
+        "project": r.project,
+        "as_of": r.as_of.isoformat(),
+        "honest_30_days": r.honest,
+        "ci_flagged_30_days": r.ci,
+        "raw_30_days": r.raw_30,
+        "windows": r.windows,
+        "sources": [
+            {
+                "key": f.key,
+                "name": f.name,
+                "window": f.window_label,
+                "downloads": f.value,
+                "difference": f.delta,
+                "missing_days": f.missing_days,
+                "rules": [
+                    {"rule": x.rule, "label": x.label, "count": x.count, "parts": [list(p) for p in x.parts]}
+                    for x in f.rules
+                ],
+            }
+            for f in r.figures
+        ],
+        "tables": {
+            t.id: {"caption": t.caption, "columns": [c.label for c in t.columns], "rows": [list(row) for row in t.rows]}
+            for t in tables
+        },
+        "missing_days": [d.isoformat() for d in r.freshness.missing],
+    }
+    return json.dumps(_clean_json(doc), indent=1, default=_json_default, ensure_ascii=True) + "\n"
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {k: _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def cost_tables(site: SiteData) -> list[Table]:
+    """The cost page's tables, from the ledger (one row per BigQuery job)."""
+    entries = site.extra.get("ledger") or []
+    if not entries:
+        return []
+    jobs = Table(
+        "cost-jobs",
+        "Every billable job: guaranteed ceiling vs bytes actually billed",
+        (
+            Column("Finished (UTC)"),
+            Column("Job"),
+            Column("Days"),
+            Column("Packages", "int"),
+            Column("Ceiling (bytes)", "int"),
+            Column("Billed (bytes)", "int"),
+            Column("Dollars"),
+        ),
+        tuple(
+            (
+                e.finished_at.strftime("%Y-%m-%d %H:%M") if e.finished_at else "",
+                clean_text(e.job_id),
+                f"{e.start_day} to {e.end_day}",
+                len(e.projects),
+                e.ceiling_bytes,
+                e.bytes_billed,
+                f"${e.dollars:.4f}",
+            )
+            for e in entries
+        ),
+    )
+    return [jobs]

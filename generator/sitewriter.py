@@ -1,0 +1,99 @@
+"""Write a whole site, then publish it at once: a failed or killed build never leaves a half-written site.
+
+Files go to a hidden sibling directory; when everything is written, it is swapped with the old
+site in one atomic `renameat2(RENAME_EXCHANGE)` (Linux), so `site/` is always either the old
+complete site or the new one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+from generator.errors import RenderError
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories; False where the kernel or libc cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+class SiteWriter:
+    """Collects a site's files in a staging directory; `publish()` swaps it into place."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir.resolve()
+        parent = self.out_dir.parent
+        self.staging = parent / f".{self.out_dir.name}.staging"
+        self.trash = parent / f".{self.out_dir.name}.old"
+        self.written: dict[str, int] = {}
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._clear_leftovers()
+            self.staging.mkdir()
+        except OSError as exc:
+            raise RenderError(
+                f"{self.out_dir}: cannot write the site here ({exc.strerror}); the previous site is unchanged"
+            ) from None
+
+    def _clear_leftovers(self) -> None:
+        # A build killed between the swap and the clean-up leaves the old site in `trash`.
+        if not self.out_dir.exists() and self.trash.is_dir():
+            os.rename(self.trash, self.out_dir)
+        for leftover in (self.staging, self.trash):
+            if leftover.exists():
+                shutil.rmtree(leftover)
+
+    def path_for(self, rel: str) -> Path:
+        pure = PurePosixPath(rel)
+        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+            raise RenderError(f"{rel}: refusing to write outside the site directory")
+        return self.staging.joinpath(*pure.parts)
+
+    def write(self, rel: str, data: str | bytes) -> None:
+        """Write one file of the site (a relative POSIX path)."""
+        path = self.path_for(rel)
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(payload)
+        except OSError as exc:
+            self.discard()
+            why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+            raise RenderError(f"{rel}: cannot write ({why}); the previous site is unchanged") from None
+        self.written[rel] = len(payload)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def publish(self) -> None:
+        """Swap the staged site into place in one step, then remove the old one."""
+        try:
+            if self.out_dir.exists():
+                if not _exchange(self.staging, self.out_dir):
+                    os.rename(self.out_dir, self.trash)
+                    os.rename(self.staging, self.out_dir)
+                    shutil.rmtree(self.trash, ignore_errors=True)
+                    return
+                shutil.rmtree(self.staging, ignore_errors=True)  # now holds the old site
+            else:
+                os.rename(self.staging, self.out_dir)
+        except OSError as exc:
+            raise RenderError(f"{self.out_dir}: cannot publish the site ({exc.strerror})") from None

@@ -1,0 +1,190 @@
+"""The analysis: pure functions over aggregate rows. Rule counts must add up exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from generator import analysis, categories
+from generator.dates import Window, last_days
+from generator.store import AggRow
+
+AS_OF = dt.date(2026, 10, 31)
+
+
+def row(
+    day: dt.date = AS_OF,
+    installer: str | None = "pip",
+    n: int = 1,
+    ci: bool = False,
+    bad: bool = False,
+    breakdown: str = "total",
+    value: str | None = None,
+) -> AggRow:
+    return AggRow(day, installer, ci, bad, breakdown, value, n)
+
+
+def by_key(rows: list[AggRow], as_of: dt.date = AS_OF) -> dict[str, analysis.SourceFigure]:
+    first = min((r.day for r in rows), default=as_of)
+    emus = analysis.emulations(as_of, first)
+    return {e.key: analysis.explain(rows, e, emus[0]) for e in emus}
+
+
+def test_every_installer_named_by_linehaul_has_a_category() -> None:
+    names = {
+        "pip",
+        "uv",
+        "poetry",
+        "pdm",
+        "conda",
+        "pex",
+        "setuptools",
+        "distribute",
+        "Bazel",
+        "maturin",
+        "twine",
+        "bandersnatch",
+        "devpi",
+        "z3c.pypimirror",
+        "Artifactory",
+        "Nexus",
+        "pep381client",
+        "requests",
+        "Homebrew",
+        "OS",
+        "Browser",
+    }
+    mapped = {i.name for i in categories.INSTALLERS}
+    assert names <= mapped
+    assert categories.category(None) == categories.UNKNOWN
+    assert categories.category("some-new-tool") == categories.OTHER
+
+
+def test_our_categories_differ_from_pypistats_for_proxies_and_packagers() -> None:
+    assert categories.category("Nexus") == categories.MIRROR and not categories.is_pypistats_mirror("Nexus")
+    assert categories.category("pep381client") == categories.MIRROR
+    assert categories.category("Homebrew") == categories.SCRIPT and categories.category("OS") == categories.SCRIPT
+
+
+def test_bandersnatch_syncs_are_named_with_their_count() -> None:
+    rows = [row(n=100), row(installer="bandersnatch", n=2315), row(installer=None, n=41)]
+    fig = by_key(rows)["bigquery_30"]
+    assert fig.value == 2456 and fig.delta == 2356
+    rules = {r.rule: (r.count, r.parts) for r in fig.rules}
+    assert rules == {"rule-mirrors": (2315, (("bandersnatch", 2315),)), "rule-unknown": (41, ())}
+
+
+def test_the_naive_sum_names_the_double_count() -> None:
+    rows = [row(n=100), row(installer="bandersnatch", n=30)]
+    fig = by_key(rows)["naive_sum"]
+    assert fig.value == 230
+    assert {r.rule: r.count for r in fig.rules} == {"rule-double-count": 100, "rule-mirrors": 30}
+
+
+def test_pypinfo_shortfall_is_per_installer() -> None:
+    rows = [row(n=10), row(installer="uv", n=7), row(installer="pip", ci=True, n=3)]
+    fig = by_key(rows)["pypinfo"]
+    assert fig.value == 13
+    assert {r.rule: (r.count, r.parts) for r in fig.rules} == {
+        "rule-pip-only": (-7, (("uv", -7),)),
+        "rule-ci": (3, (("pip", 3),)),
+    }
+
+
+def test_rules_group_their_installers_largest_first() -> None:
+    rows = [row(n=1), row(installer="requests", n=5), row(installer="Browser", n=9), row(installer="OS", n=2)]
+    (scripts,) = by_key(rows)["bigquery_30"].rules
+    assert scripts.rule == "rule-scripts" and scripts.count == 16
+    assert scripts.parts == (("Browser", 9), ("requests", 5), ("OS", 2))
+
+
+def test_malformed_python_is_a_negative_rule_for_pypistats() -> None:
+    rows = [row(n=10), row(n=4, bad=True)]
+    fig = by_key(rows)["pypistats_without"]
+    assert fig.value == 10 and fig.delta == -4
+    assert [(r.rule, r.count) for r in fig.rules] == [("rule-malformed-python", -4)]
+
+
+def test_days_before_the_window_are_their_own_rule() -> None:
+    rows = [row(n=5), row(day=AS_OF - dt.timedelta(days=40), n=9)]
+    fig = by_key(rows)["clickpy"]
+    assert fig.value == 14
+    assert [(r.rule, r.count) for r in fig.rules] == [("rule-window", 9)]
+
+
+def test_waterfall_steps_chain_to_the_honest_number() -> None:
+    rows = [
+        row(n=50),
+        row(ci=True, n=20),
+        row(installer="bandersnatch", n=300),
+        row(installer=None, n=7),
+        row(installer="requests", n=11),
+        row(installer="mystery", n=2),
+    ]
+    steps = analysis.waterfall(rows, last_days(AS_OF, 30))
+    values = {s.label: s.value for s in steps}
+    assert values["All downloads"] == 390
+    assert values["Package-manager installs"] == 390 - 300 - 7 - 11 - 2
+    assert steps[-1].value == 50 == by_key(rows)["honest"].value
+
+
+def test_breakdown_keeps_top_15_then_other() -> None:
+    rows = [row(breakdown="country", value=f"C{i:02d}", n=100 - i) for i in range(20)]
+    b = analysis.breakdown(rows, "country", last_days(AS_OF, 30))
+    assert len(b.items) == 16 and b.items[-1] == ("other", sum(100 - i for i in range(15, 20)))
+    assert b.total == sum(100 - i for i in range(20))
+
+
+def test_breakdown_is_package_managers_only() -> None:
+    rows = [
+        row(breakdown="python_minor", value="3.12", n=5),
+        row(installer="bandersnatch", breakdown="python_minor", value=None, n=500),
+    ]
+    b = analysis.breakdown(rows, "python_minor", last_days(AS_OF, 30))
+    assert b.items == (("3.12", 5),)
+
+
+def test_missing_days_are_gaps_not_zeros() -> None:
+    days = Window(AS_OF - dt.timedelta(days=9), AS_OF)
+    available = set(days) - {AS_OF - dt.timedelta(days=3)}
+    rows = [row(day=d, n=10) for d in available]
+    points = analysis.daily_series(rows, days, available)
+    assert len(points) == 9
+    assert AS_OF - dt.timedelta(days=3) not in {p.day for p in points}
+
+
+def test_release_first_seen_day_and_mirror_share() -> None:
+    rows = [
+        row(day=AS_OF - dt.timedelta(days=5), installer="bandersnatch", breakdown="version", value="2.0", n=40),
+        row(day=AS_OF - dt.timedelta(days=4), breakdown="version", value="2.0", n=9),
+        row(day=AS_OF - dt.timedelta(days=50), breakdown="version", value="1.0", n=3),
+    ]
+    rel = analysis.releases(rows)
+    assert [(r.version, r.first_seen, r.mirror_downloads, r.other_downloads) for r in rel] == [
+        ("1.0", AS_OF - dt.timedelta(days=50), 0, 3),
+        ("2.0", AS_OF - dt.timedelta(days=5), 40, 9),
+    ]
+
+
+installer_names = st.sampled_from([i.name for i in categories.INSTALLERS] + [None, "mystery"])
+agg_rows = st.builds(
+    row,
+    day=st.dates(AS_OF - dt.timedelta(days=250), AS_OF),
+    installer=installer_names,
+    n=st.integers(1, 10_000),
+    ci=st.booleans(),
+    bad=st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(agg_rows, max_size=60))
+def test_rule_counts_add_up_to_every_sources_difference(rows: list[AggRow]) -> None:
+    figures = by_key(rows)
+    honest = figures["honest"].value
+    for fig in figures.values():
+        assert fig.value - honest == fig.delta == sum(r.count for r in fig.rules), fig.key
+        for rule in fig.rules:
+            assert not rule.parts or sum(c for _, c in rule.parts) == rule.count, (fig.key, rule)
