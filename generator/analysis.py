@@ -338,7 +338,7 @@ def waterfall(rows: Sequence[AggRow], window: Window) -> list[Step]:
         step("Other named clients", by_cat[cat.OTHER], "minus", cat.OTHER),
         step("Package-manager installs", pm, "subtotal", cat.PACKAGE_MANAGER),
         step("CI-flagged installs", ci, "minus", None),
-        step("Honest number: not flagged as CI", pm - ci, "subtotal", cat.PACKAGE_MANAGER),
+        step("Honest number (not CI)", pm - ci, "subtotal", cat.PACKAGE_MANAGER),
     ]
 
 

@@ -449,12 +449,14 @@ def waterfall_spec(
     """The Vega-Lite spec behind `waterfall`: horizontal, since step labels are long."""
     datasets = {"steps": waterfall_rows(steps, categories)}
     y = _label_y()
+    # Leave room right of the longest bar for its value label.
+    top = max((max(r["start"], r["end"]) for r in datasets["steps"]), default=0) * 1.18 or 1
     bars = (
         alt.Chart(_data("steps"))
         .mark_bar()
         .encode(
             y=y,
-            x=alt.X("start:Q", axis=_count_axis("Downloads")),
+            x=alt.X("start:Q", axis=_count_axis("Downloads"), scale=alt.Scale(domain=[0, top], nice=False)),
             x2=alt.X2("end"),
             color=alt.Color("color:N", scale=None),
             opacity=alt.Opacity("opacity:Q", scale=None),
