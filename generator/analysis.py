@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
 from generator.dates import Window, last_days
+from generator.sources import ALL_CAPABILITIES
 from generator.store import AggRow
 
 HONEST_DAYS = 30
@@ -317,8 +318,12 @@ class Step:
     share: float  # of all downloads in the window
 
 
-def waterfall(rows: Sequence[AggRow], window: Window) -> list[Step]:
-    """All downloads down to the honest number, one named subtraction at a time."""
+def waterfall(rows: Sequence[AggRow], window: Window, ci_available: bool = True) -> list[Step]:
+    """All downloads down to the honest number, one named subtraction at a time.
+
+    Without a CI flag in the source (`ci_available` False) it stops at package-manager installs,
+    labelled as including CI: a "CI-flagged: 0" step would be a wrong number.
+    """
     rows = [r for r in rows if window.start <= r.day <= window.end]
     by_cat: dict[str, int] = defaultdict(int)
     for r in rows:
@@ -330,7 +335,7 @@ def waterfall(rows: Sequence[AggRow], window: Window) -> list[Step]:
     def step(label: str, value: int, kind: str, category: str | None = None) -> Step:
         return Step(label, value, kind, category, share(value, everything))
 
-    return [
+    steps = [
         step("All downloads", everything, "total"),
         step("Mirrors and proxies", by_cat[cat.MIRROR], "minus", cat.MIRROR),
         step("Unknown installer (NULL)", by_cat[cat.UNKNOWN], "minus", cat.UNKNOWN),
@@ -340,6 +345,9 @@ def waterfall(rows: Sequence[AggRow], window: Window) -> list[Step]:
         step("CI-flagged installs", ci, "minus", None),
         step("Honest number (not CI)", pm - ci, "subtotal", cat.PACKAGE_MANAGER),
     ]
+    if not ci_available:
+        steps[5:] = [step(PM_WITH_CI_LABEL, pm, "subtotal", cat.PACKAGE_MANAGER)]
+    return steps
 
 
 @dataclass(frozen=True)
@@ -381,6 +389,10 @@ class Breakdown:
     title: str
     items: tuple[tuple[str, int], ...]
     total: int
+    scope: str = "package-manager installs"
+    """Which downloads it counts; "all downloads" when the source cannot split it by installer."""
+    unavailable: str = ""
+    """Why the source cannot give it at all ("" when it can): the page says so instead of numbers."""
 
 
 BREAKDOWN_TITLES: dict[str, str] = {
@@ -526,7 +538,8 @@ class PackageReport:
     as_of: dt.date
     honest_window: Window
     honest: int
-    ci: int
+    ci: int | None
+    """CI-flagged package-manager installs; None when the source has no CI flag."""
     raw_30: int
     figures: list[SourceFigure]
     waterfall: list[Step]
@@ -539,6 +552,17 @@ class PackageReport:
     freshness: Freshness
     trend: float | None
     windows: dict[str, dict[str, int]] = field(default_factory=dict)
+    source: str = ""
+    """The store source the rows came from ("local", "bigquery", "clickpy")."""
+    capabilities: frozenset[str] = ALL_CAPABILITIES
+    limits: tuple[str, ...] = ()
+    """What the source cannot support, in plain words (empty for a source with every capability)."""
+    cross_checks: list[CrossCheck] = field(default_factory=list)
+    """Per-day differences from other sources held in the store for this package."""
+
+    @property
+    def ci_available(self) -> bool:
+        return "ci" in self.capabilities
 
     @property
     def ratio(self) -> float:
@@ -576,8 +600,18 @@ def analyse(
     version_rows: Sequence[AggRow],
     available: set[dt.date],
     store_window: Window,
+    *,
+    source: str = "",
+    capabilities: Iterable[str] = ALL_CAPABILITIES,
+    others: Mapping[str, tuple[Sequence[AggRow], set[dt.date]]] | None = None,
 ) -> PackageReport:
-    """Everything a package page shows, from its aggregate rows."""
+    """Everything a package page shows, from its aggregate rows.
+
+    `capabilities` are the source's (generator.sources.ALL_CAPABILITIES): whatever it lacks is
+    marked "not available from this source", never computed from NULL columns. `others` maps
+    another source held in the store to its total rows and covered days, for the cross-check.
+    """
+    caps = frozenset(capabilities)
     month = last_days(as_of, HONEST_DAYS)
     first_day = min(available) if available else month.start
     history = Window(min(first_day, month.start), as_of)
@@ -585,20 +619,24 @@ def analyse(
     honest_emu = emus[0]
     figures = [explain(totals_rows, e, honest_emu) for e in emus]
     figures = [_with_missing(f, e, available) for f, e in zip(figures, emus, strict=True)]
-    steps = waterfall(totals_rows, month)
+    figures = _limit_figures(figures, caps)
+    steps = waterfall(totals_rows, month, ci_available="ci" in caps)
     ci = total(
         totals_rows,
         lambda r: in_window(month)(r) and cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci),
     )
-    dims = [breakdown(breakdown_rows, key, month) for key in BREAKDOWN_TITLES]
-    dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
-    dims.append(ci_split(totals_rows, month))
+    if caps == ALL_CAPABILITIES:
+        dims = [breakdown(breakdown_rows, key, month) for key in BREAKDOWN_TITLES]
+        dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
+        dims.append(ci_split(totals_rows, month))
+    else:
+        dims = limited_breakdowns(totals_rows, breakdown_rows, month, caps)
     return PackageReport(
         project=project,
         as_of=as_of,
         honest_window=month,
         honest=figures[0].value,
-        ci=ci,
+        ci=ci if "ci" in caps else None,
         raw_30=figures[1].value,
         figures=figures,
         waterfall=steps,
@@ -611,6 +649,14 @@ def analyse(
         freshness=freshness(as_of, store_window, available),
         trend=trend(totals_rows, as_of, available),
         windows=window_totals(totals_rows, as_of, history),
+        source=source,
+        capabilities=caps,
+        limits=limits(caps),
+        cross_checks=[
+            cross_check(totals_rows, rows, available & days, source, name, history)
+            for name, (rows, days) in sorted((others or {}).items())
+            if name != source
+        ],
     )
 
 
@@ -620,4 +666,180 @@ def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) ->
         return fig
     return SourceFigure(
         fig.key, fig.name, fig.window_label, fig.value, fig.delta, fig.rules, fig.anchor, fig.note, gaps
+    )
+
+
+# -- what the source can support (generator.sources capabilities) ---------------------------------
+# A source without a capability leaves that column NULL (ClickPy: no CI flag, no malformed-Python
+# flag, no installer version, implementation or distro, and Python version and OS only for all
+# installers together). Each gap is said in plain words where the page would otherwise show it.
+NOT_AVAILABLE = "not available from this source"
+PM_WITH_CI_LABEL = "Package-manager installs, CI included (no CI flag in this source)"
+MISSING_COLUMNS: dict[str, str] = {
+    "ci": "CI flag",
+    "installer_version": "installer version",
+    "implementation": "Python implementation",
+    "distro": "Linux distribution",
+    "python_minor": "Python version",
+    "system": "operating system",
+    "country": "country",
+    "file_type": "file type",
+    "version": "package version",
+}
+ALL_DOWNLOADS_SCOPE = "all downloads (this source cannot restrict it to package managers)"
+
+
+def limits(capabilities: Iterable[str]) -> tuple[str, ...]:
+    """What a source with these capabilities cannot support, one plain sentence each."""
+    caps = frozenset(capabilities)
+    out: list[str] = []
+    if "ci" not in caps:
+        out.append(
+            "CI flag not available from this source: the headline counts package-manager installs with CI"
+            " included, so it is higher than the honest number would be."
+        )
+    if "python_malformed" not in caps:
+        out.append(
+            "pypistats.org's malformed-Python rule not available from this source: its figures here include"
+            " the rows pypistats.org drops (usually well under 1%)."
+        )
+    missing = [MISSING_COLUMNS[k] for k in BREAKDOWN_TITLES if k not in caps]
+    if missing:
+        out.append(f"Breakdowns {NOT_AVAILABLE}: {', '.join(missing)}.")
+    whole = [BREAKDOWN_TITLES[k] for k in BREAKDOWN_TITLES if k in caps and f"{k}.by_installer" not in caps]
+    if whole:
+        out.append(
+            f"{', '.join(whole)}: shown for all downloads (mirrors and scripts included); this source cannot"
+            " restrict them to package-manager installs."
+        )
+    return tuple(out)
+
+
+def _limit_figures(figures: list[SourceFigure], caps: frozenset[str]) -> list[SourceFigure]:
+    """Name what each figure cannot leave out when the source lacks a flag its rule needs."""
+    out = []
+    for f in figures:
+        if f.key == "honest" and "ci" not in caps:
+            f = replace(
+                f,
+                name="Package-manager installs, CI included",
+                note=_join(f.note, "CI flag not available from this source: the honest number cannot leave CI out."),
+            )
+        elif (f.key.startswith("pypistats") or f.key == "naive_sum") and "python_malformed" not in caps:
+            f = replace(
+                f,
+                note=_join(
+                    f.note,
+                    "Malformed-Python flag not available from this source: this figure includes the rows"
+                    " pypistats.org drops for a malformed Python version.",
+                ),
+            )
+        out.append(f)
+    return out
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
+def limited_breakdowns(
+    totals_rows: Sequence[AggRow],
+    breakdown_rows: Sequence[AggRow],
+    window: Window,
+    caps: frozenset[str],
+) -> list[Breakdown]:
+    """Every breakdown, for a source missing some capabilities.
+
+    A breakdown the source lacks is kept, marked unavailable; one it has only for all installers
+    together (rows with installer NULL meaning "all") counts every row and says so, rather than
+    being filtered away as unknown-installer rows or passed off as package-manager installs.
+    """
+    why = NOT_AVAILABLE  # the page names the source once, above
+    out = []
+    for key, title in BREAKDOWN_TITLES.items():
+        if key not in caps:
+            out.append(Breakdown(key, title, (), 0, unavailable=f"{MISSING_COLUMNS[key].capitalize()}: {why}."))
+        elif f"{key}.by_installer" in caps:
+            out.append(breakdown(breakdown_rows, key, window))
+        else:
+            out.append(replace(breakdown(breakdown_rows, key, window, keep=lambda r: True), scope=ALL_DOWNLOADS_SCOPE))
+    if "ci" in caps:
+        out.append(ci_split(totals_rows, window))
+    else:
+        out.append(Breakdown("ci", "CI flag", (), 0, unavailable=f"CI flag: {why}."))
+    return out
+
+
+@dataclass(frozen=True)
+class CrossCheckDay:
+    """One day's totals from this page's source and another source in the store."""
+
+    day: dt.date
+    this_all: int
+    other_all: int
+    this_pm: int
+    other_pm: int
+
+    @property
+    def all_difference(self) -> int:
+        return self.this_all - self.other_all
+
+    @property
+    def pm_difference(self) -> int:
+        return self.this_pm - self.other_pm
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """Where two sources held in the store disagree for one package, per day.
+
+    Package-manager installs are compared CI included (ClickPy has no CI flag to leave it out).
+    """
+
+    this_source: str
+    other_source: str
+    days_compared: int
+    differing: tuple[CrossCheckDay, ...]
+    """Only the days whose figures differ, oldest first."""
+    this_total: int
+    other_total: int
+
+    @property
+    def agree(self) -> bool:
+        return not self.differing
+
+
+def cross_check(
+    this_rows: Sequence[AggRow],
+    other_rows: Sequence[AggRow],
+    days: Iterable[dt.date],
+    this_source: str,
+    other_source: str,
+    window: Window | None = None,
+) -> CrossCheck:
+    """Compare two sources' total rows on the days both hold (within `window`), day by day."""
+    both = {d for d in days if window is None or window.start <= d <= window.end}
+
+    def per_day(rows: Sequence[AggRow]) -> dict[dt.date, tuple[int, int]]:
+        out: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+        for r in rows:
+            if r.breakdown == "total" and r.day in both:
+                out[r.day][0] += r.downloads
+                if cat.category(r.installer) == cat.PACKAGE_MANAGER:
+                    out[r.day][1] += r.downloads
+        return {d: (v[0], v[1]) for d, v in out.items()}
+
+    mine, theirs = per_day(this_rows), per_day(other_rows)
+    lines = []
+    for d in sorted(both):
+        a, b = mine.get(d, (0, 0)), theirs.get(d, (0, 0))
+        if a != b:
+            lines.append(CrossCheckDay(d, a[0], b[0], a[1], b[1]))
+    return CrossCheck(
+        this_source,
+        other_source,
+        len(both),
+        tuple(lines),
+        sum(v[0] for v in mine.values()),
+        sum(v[0] for v in theirs.values()),
     )

@@ -19,8 +19,8 @@ from generator.errors import GeneratorError
 DEMO_EVENTS = Path("data/demo-events")
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "stats.toml"
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="site")
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--no-serve", action="store_true", help="build only")
+
+    ex = sub.add_parser(
+        "export-store", help="write the store as Parquet files and a manifest (like the site's data/store/)"
+    )
+    _config_args(ex)
+    ex.add_argument("--out", required=True, help="directory for the export")
+
+    rs = sub.add_parser(
+        "restore-store", help="fill an empty store from a data export: a site's data/store/ URL or a directory"
+    )
+    _config_args(rs)
+    rs.add_argument("--from", dest="source", required=True, metavar="URL_OR_DIR", help="e.g. https://x.io/data/store/")
+    rs.add_argument("--force", action="store_true", help="replace a store that already holds data")
+    rs.add_argument("--allow-synthetic", action="store_true", help="also restore an export of the synthetic demo")
     return p
 
 
@@ -157,7 +171,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "plan": cmd_plan, "sample": cmd_sample, "serve": cmd_serve, "demo": cmd_demo}
+def cmd_export_store(args: argparse.Namespace) -> int:
+    from generator import config, publishing
+    from generator.store import open_store
+
+    cfg = config.load(args.config)
+    with open_store(cfg.store.path, read_only=True) as store:
+        manifest = publishing.export_store_to(store, Path(args.out))
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    err.print(f"Exported {cfg.store.path} to {args.out} ({len(manifest['files'])} files, {size / 1024:,.0f} KiB)")
+    return 0
+
+
+def cmd_restore_store(args: argparse.Namespace) -> int:
+    from generator import config, publishing
+
+    cfg = config.load(args.config)
+    info = publishing.restore_store(cfg.store.path, args.source, force=args.force, allow_synthetic=args.allow_synthetic)
+    err.print(
+        f"Restored {cfg.store.path} from {args.source}: {info['packages']} package(s), {info['days']} day(s)"
+        f" from {info['first_day']} to {info['last_day']}"
+    )
+    return 0
+
+
+COMMANDS = {
+    "build": cmd_build,
+    "plan": cmd_plan,
+    "sample": cmd_sample,
+    "serve": cmd_serve,
+    "demo": cmd_demo,
+    "export-store": cmd_export_store,
+    "restore-store": cmd_restore_store,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,7 +38,7 @@ def normalize_name(name: str) -> str:
 
 def is_valid_name(name: str) -> bool:
     """True if `name` is a valid distribution name (rejects paths, quotes, spaces, SQL)."""
-    return bool(_VALID_NAME.match(name)) and len(name) <= 200
+    return bool(_VALID_NAME.fullmatch(name)) and len(name) <= 200
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ CONTENT_DIR = ROOT / "content"
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
 CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 # -- tables ------------------------------------------------------------------------------------
@@ -62,6 +62,8 @@ class Figure:
     table: Table
     chart: Any | None = None  # generator.charts.Chart
     note: str = ""
+    unavailable: str = ""
+    """Set when the source cannot give this figure: the page shows this sentence, no numbers."""
 
 
 def clean_text(value: str) -> str:
@@ -105,6 +107,28 @@ def waterfall_figure(report: PackageReport) -> Figure:
         (Column("Step"), Column("Downloads", "int"), Column("Share of all downloads", "pct")),
         tuple((("− " if s.kind == "minus" else "") + s.label, s.value, s.share) for s in steps),
     )
+    if not report.ci_available:  # the source has no CI flag: the waterfall stops at package managers
+        chart = charts.waterfall(
+            [(s.label, s.value, s.kind) for s in steps],
+            categories=[s.category for s in steps],
+            title="From all downloads to package-manager installs (CI included)",
+            description=(
+                f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts"
+                f" and other clients, leave {steps[-1].value:,} package-manager installs, CI included: the CI flag"
+                f" is {analysis.NOT_AVAILABLE}."
+            ),
+            chart_id="chart-waterfall",
+        )
+        table = replace(
+            table, caption=f"From all downloads to package-manager installs, {report.honest_window.label()}"
+        )
+        return Figure(
+            "waterfall",
+            "Waterfall: from all downloads to package-manager installs",
+            f"CI flag {analysis.NOT_AVAILABLE}: the last step cannot leave CI installs out.",
+            table,
+            chart,
+        )
     chart = charts.waterfall(
         [(s.label, s.value, s.kind) for s in steps],
         categories=[s.category for s in steps],
@@ -141,6 +165,23 @@ def sources_table(report: PackageReport) -> Table:
 
 
 def installers_table(report: PackageReport) -> Table:
+    if not report.ci_available:  # no CI flag in the source: no CI column (zeros would be wrong)
+        return Table(
+            "installers",
+            f"Every installer seen, {report.honest_window.label()} (CI flag {analysis.NOT_AVAILABLE})",
+            (Column("Installer"), Column("Category"), Column("Downloads", "int"), Column("Share", "pct"))
+            + (Column("pypistats.org mirror?"),),
+            tuple(
+                (
+                    clean_text(i.name),
+                    categories.CATEGORY_LABELS[i.category],
+                    i.downloads,
+                    i.share,
+                    "yes" if i.pypistats_mirror else "no",
+                )
+                for i in report.installers
+            ),
+        )
     return Table(
         "installers",
         f"Every installer seen, {report.honest_window.label()}",
@@ -172,23 +213,63 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
     out = []
     for b in report.breakdowns:
         items = [(clean_text(label), n) for label, n in b.items]
+        whole = b.scope != "package-manager installs"  # a source without the installer for it
         table = Table(
             f"breakdown-{_slug(b.key)}",
-            f"{b.title}, package-manager installs, {report.honest_window.label()}",
-            (Column(b.title), Column("Installs", "int"), Column("Share", "pct")),
+            f"{b.title}, {b.scope}, {report.honest_window.label()}",
+            (Column(b.title), Column("Downloads" if whole else "Installs", "int"), Column("Share", "pct")),
             tuple((label, n, analysis.share(n, b.total)) for label, n in items),
         )
+        if b.unavailable:
+            out.append(Figure(table.id, b.title, "", table, None, unavailable=b.unavailable))
+            continue
         chart = None
         if items:
             chart = charts.bars(
                 items,
-                title=f"{b.title} (package-manager installs)",
-                description=f"Package-manager installs in the last 30 days by {b.title.lower()}; "
+                title=f"{b.title} ({b.scope})",
+                description=f"{b.scope[:1].upper()}{b.scope[1:]} in the last 30 days by {b.title.lower()}; "
                 f"largest: {items[0][0]} with {items[0][1]:,}.",
                 chart_id=f"chart-{_slug(b.key)}",
                 color=categories.CATEGORY_COLORS[categories.PACKAGE_MANAGER],
             )
         out.append(Figure(table.id, b.title, "", table, chart))
+    return out
+
+
+def cross_check_figures(report: PackageReport) -> list[Figure]:
+    """Per-day differences between this page's source and each other source the store holds."""
+    from generator.sources import source_title
+
+    out = []
+    for c in report.cross_checks:
+        this, other = c.this_source, c.other_source
+        table = Table(
+            f"cross-check-{_slug(other)}",
+            f"Days on which {this} and {other} differ, of the {c.days_compared} days both hold",
+            (
+                Column("Day", "date"),
+                Column(f"All downloads: {this}", "int"),
+                Column(f"All downloads: {other}", "int"),
+                Column("Difference in all downloads", "signed"),
+                Column(f"Package-manager installs, CI included: {this}", "int"),
+                Column(f"Package-manager installs, CI included: {other}", "int"),
+                Column("Difference in package-manager installs", "signed"),
+            ),
+            tuple(
+                (d.day, d.this_all, d.other_all, d.all_difference, d.this_pm, d.other_pm, d.pm_difference)
+                for d in c.differing
+            ),
+        )
+        if c.agree:
+            intro = f"The two sources agree exactly on all {c.days_compared} days both hold."
+        else:
+            intro = (
+                f"{len(c.differing)} of the {c.days_compared} days both hold differ: {c.this_total:,} downloads from"
+                f" {source_title(this)} against {c.other_total:,} from {source_title(other)}"
+                f" ({c.this_total - c.other_total:+,})."
+            )
+        out.append(Figure(table.id, f"Cross-check: {this} against {other}", intro, table))
     return out
 
 
@@ -381,12 +462,15 @@ def installer_mapping_markdown() -> str:
 
 
 def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
+    from generator.sources import source_title
+
     report = page.report
     figures = {
         "waterfall": waterfall_figure(report),
         "mirrors": mirror_figures(report),
         "breakdowns": breakdown_figures(report),
         "daily": timeseries_figure(report),
+        "cross_checks": cross_check_figures(report),
     }
     tables = [
         sources_table(report),
@@ -394,7 +478,8 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         figures["waterfall"].table,
         figures["daily"].table,
         *[f.table for f in figures["mirrors"]],
-        *[f.table for f in figures["breakdowns"]],
+        *[f.table for f in figures["breakdowns"] if not f.unavailable],
+        *[f.table for f in figures["cross_checks"]],
     ]
     return {
         "site": site,
@@ -405,6 +490,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "installers": installers_table(report),
         "tables": tables,
         "root": "../../",
+        "source_title": source_title(report.source or site.source),
         "page_title": f"{report.project} downloads",
         "canonical_path": f"packages/{report.project}/",
     }
@@ -458,6 +544,10 @@ def package_json(page: PackagePage, tables: Sequence[Table]) -> str:
         },
         "missing_days": [d.isoformat() for d in r.freshness.missing],
     }
+    if r.source:
+        doc["source"] = r.source
+    if r.limits:
+        doc["not_available_from_source"] = list(r.limits)
     return json.dumps(_clean_json(doc), indent=1, default=_json_default, ensure_ascii=True) + "\n"
 
 
@@ -478,33 +568,69 @@ def _json_default(value: Any) -> Any:
 
 
 def cost_tables(site: SiteData) -> list[Table]:
-    """The cost page's tables, from the ledger (one row per BigQuery job)."""
-    entries = site.extra.get("ledger") or []
-    if not entries:
+    """The cost page's tables: per run, per month, all time, and a daily run per package."""
+    summary = site.cost
+    if summary is None or not summary.runs:
         return []
-    jobs = Table(
-        "cost-jobs",
-        "Every billable job: guaranteed ceiling vs bytes actually billed",
-        (
-            Column("Finished (UTC)"),
-            Column("Job"),
-            Column("Days"),
-            Column("Packages", "int"),
-            Column("Ceiling (bytes)", "int"),
-            Column("Billed (bytes)", "int"),
-            Column("Dollars"),
-        ),
-        tuple(
-            (
-                e.finished_at.strftime("%Y-%m-%d %H:%M") if e.finished_at else "",
-                clean_text(e.job_id),
-                f"{e.start_day} to {e.end_day}",
-                len(e.projects),
-                e.ceiling_bytes,
-                e.bytes_billed,
-                f"${e.dollars:.4f}",
-            )
-            for e in entries
-        ),
+    cols = (
+        Column("Period"),
+        Column("Jobs", "int"),
+        Column("Days fetched", "int"),
+        Column("Packages", "int"),
+        Column("Guaranteed ceiling"),
+        Column("Bytes billed"),
+        Column("Dollars billed"),
+        Column("Ceiling in dollars"),
     )
-    return [jobs]
+
+    def line(c: Any) -> tuple[Any, ...]:
+        from generator.cost import format_bytes, format_dollars
+
+        return (
+            c.label,
+            c.jobs,
+            c.days,
+            c.packages,
+            format_bytes(c.ceiling_bytes),
+            format_bytes(c.billed_bytes),
+            format_dollars(c.dollars),
+            format_dollars(c.ceiling_dollars),
+        )
+
+    tables = [
+        Table("cost-cumulative", "All time", cols, (line(summary.cumulative),)),
+        Table(
+            "cost-months",
+            "Per month (the first 1 TiB a month is free on Google Cloud)",
+            cols,
+            tuple(line(c) for c in summary.months),
+        ),
+        Table("cost-runs", "Per run, newest first", cols, tuple(line(c) for c in summary.runs)),
+    ]
+    daily = summary.daily_run
+    if daily is not None:
+        from generator.cost import format_bytes, format_dollars
+
+        tables.insert(
+            1,
+            Table(
+                "cost-daily",
+                f"A daily run, averaged over the last {daily.runs} daily run(s)",
+                (Column("Measure"), Column("Per run"), Column("Per package")),
+                (
+                    (
+                        "Guaranteed ceiling",
+                        format_bytes(daily.ceiling_bytes),
+                        format_bytes(daily.ceiling_bytes_per_package),
+                    ),
+                    ("Bytes billed", format_bytes(daily.billed_bytes), format_bytes(daily.billed_bytes_per_package)),
+                    ("Dollars billed", format_dollars(daily.dollars), format_dollars(daily.dollars_per_package)),
+                    (
+                        "Ceiling in dollars",
+                        format_dollars(daily.ceiling_dollars),
+                        format_dollars(daily.ceiling_dollars_per_package),
+                    ),
+                ),
+            ),
+        )
+    return tables

@@ -1,20 +1,21 @@
 """The site's file layout (contract: site URLs). Every link is relative, so the site works at a
 domain root and under a sub-path such as user.github.io/repo/.
 
-- index.html, methodology.html, glossary.html, faq.html, about.html, 404.html, style.css
+- index.html, methodology.html, glossary.html, faq.html, about.html, 404.html, style.css, favicon.svg
 - packages/<name>/index.html, packages/<name>/<table>.csv
 - data/<name>.json
+- api/packages/<name>/..., badges/..., feed.xml, sitemap.xml, robots.txt, data/store/ (generator.publishing)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from generator import render
+from generator import publishing, render
 from generator.render import SiteData
 from generator.sitewriter import SiteWriter
 
-STATIC_FILES = ("style.css",)
+STATIC_FILES = ("style.css", "favicon.svg")
 
 
 def _quiet(step: str, done: int, total: int) -> None:
@@ -83,9 +84,16 @@ def write_all(site: SiteData, writer: SiteWriter, progress: Callable[[str, int, 
     writer.write(
         "404.html",
         render.render_page(
-            env, "404.html", "404.html", site=site, root="/", page_title="Page not found", canonical_path="404.html"
+            env,
+            "404.html",
+            "404.html",
+            site=site,
+            root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
+            page_title="Page not found",
+            canonical_path="404.html",
         ),
     )
+    publishing.write_all(site, writer)  # API, badges, feed, sitemap, robots.txt, store export
 
 
 def write_package(env, site: SiteData, page: render.PackagePage, writer: SiteWriter) -> None:  # noqa: ANN001

@@ -2,13 +2,15 @@
 
 Files go to a hidden sibling directory; when everything is written, it is swapped with the old
 site in one atomic `renameat2(RENAME_EXCHANGE)` (Linux), so `site/` is always either the old
-complete site or the new one.
+complete site or the new one. A lock file beside the site (`.<name>.lock`, flock) keeps two builds
+from sharing one staging directory: the second is refused instead of mixing files into the first.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -44,14 +46,33 @@ class SiteWriter:
         self.staging = parent / f".{self.out_dir.name}.staging"
         self.trash = parent / f".{self.out_dir.name}.old"
         self.written: dict[str, int] = {}
+        self._lock_fd: int | None = None
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            self._lock(parent / f".{self.out_dir.name}.lock")
             self._clear_leftovers()
             self.staging.mkdir()
         except OSError as exc:
+            self._unlock()
             raise RenderError(
                 f"{self.out_dir}: cannot write the site here ({exc.strerror}); the previous site is unchanged"
             ) from None
+
+    def _lock(self, path: Path) -> None:
+        # Another build writing the same site would have its staging directory cleared under it.
+        self._lock_fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._unlock()
+            raise RenderError(
+                f"{self.out_dir}: another build is writing this site; wait for it to finish, then run again"
+            ) from None
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
 
     def _clear_leftovers(self) -> None:
         # A build killed between the swap and the clean-up leaves the old site in `trash`.
@@ -82,6 +103,7 @@ class SiteWriter:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+        self._unlock()
 
     def publish(self) -> None:
         """Swap the staged site into place in one step, then remove the old one."""
@@ -97,3 +119,5 @@ class SiteWriter:
                 os.rename(self.staging, self.out_dir)
         except OSError as exc:
             raise RenderError(f"{self.out_dir}: cannot publish the site ({exc.strerror})") from None
+        finally:
+            self._unlock()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,13 @@ class Store:
             out[project].add(day)
         return out
 
+    def sources_for(self, project: str) -> list[str]:
+        """The sources the store holds days for, for one project (for the cross-check)."""
+        rows = self.con.execute(
+            "SELECT DISTINCT source FROM coverage WHERE project = $project ORDER BY source", {"project": project}
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def day_range(self, source: str, project: str) -> tuple[dt.date, dt.date] | None:
         row = self.con.execute(
             "SELECT min(day), max(day) FROM coverage WHERE source = $source AND project = $project",
@@ -181,7 +189,7 @@ class Store:
                 self.record_job(ledger)
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            _rollback(self.con)
             raise
         finally:
             self.con.unregister("incoming_rows")
@@ -256,6 +264,36 @@ class Store:
                 raise StoreError(f"{path}: missing from the data export")
             self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM read_parquet($p)", {"p": str(path)})  # noqa: S608
 
+    def load_export(self, directory: Path) -> None:
+        """Merge a data export written by `export_parquet` into this store, in one transaction.
+
+        Tables without a key (aggregates, ledger) cannot take INSERT OR REPLACE: the export's
+        (source, project, day) rows replace the store's, and ledger rows are added once per job.
+        """
+        paths = {t: directory / f"{t}.parquet" for t in ("aggregates", "coverage", "ledger", "meta")}
+        for path in paths.values():
+            if not path.is_file():
+                raise StoreError(f"{path}: missing from the data export")
+        p = {t: str(path) for t, path in paths.items()}
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(
+                "DELETE FROM aggregates WHERE (source, project, day) IN"
+                " (SELECT DISTINCT source, project, day FROM read_parquet($p))",
+                {"p": p["aggregates"]},
+            )
+            self.con.execute("INSERT INTO aggregates SELECT * FROM read_parquet($p)", {"p": p["aggregates"]})
+            self.con.execute("INSERT OR REPLACE INTO coverage SELECT * FROM read_parquet($p)", {"p": p["coverage"]})
+            self.con.execute(
+                "INSERT INTO ledger SELECT * FROM read_parquet($p) WHERE job_id NOT IN (SELECT job_id FROM ledger)",
+                {"p": p["ledger"]},
+            )
+            self.con.execute("INSERT OR REPLACE INTO meta SELECT * FROM read_parquet($p)", {"p": p["meta"]})
+            self.con.execute("COMMIT")
+        except BaseException:
+            _rollback(self.con)
+            raise
+
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
@@ -279,8 +317,50 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # A COMMIT that failed (e.g. disk full while writing the WAL) has already ended the transaction;
+    # the ROLLBACK's "no transaction is active" must not hide the error that says why.
+    with suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn DuckDB's I/O and corruption errors inside a store method into one StoreError line.
+
+    A damaged block is often only found when a query reads it, long after the store opened, and a
+    full disk only when a job's rows are written (that job's transaction is rolled back).
+    """
+
+    @functools.wraps(method)
+    def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except duckdb.Error as exc:
+            text = _first_line(exc)
+            if "no space left" in text.lower():
+                raise StoreError(
+                    f"{self.path}: cannot write the store, the disk is full ({text}); free some space and run"
+                    " build again (the store keeps what it held before this job)"
+                ) from None
+            damaged = isinstance(exc, duckdb.FatalException | duckdb.InternalException) or "corrupt" in text.lower()
+            if not (damaged or isinstance(exc, duckdb.IOException)):
+                raise
+            raise StoreError(
+                f"{self.path}: the store cannot be read or written ({text}); it may be corrupt: move it away and"
+                " run build again to refetch, or restore it from the site's data export"
+            ) from None
+
+    return guarded
+
+
+_GUARDED = ("covered_days", "sources_for", "day_range", "replace_days", "record_job", "set_meta", "get_meta", "rows")
+for _name in (*_GUARDED, "ledger", "load_export"):
+    if hasattr(Store, _name):
+        setattr(Store, _name, _store_errors(getattr(Store, _name)))
 
 
 @contextmanager

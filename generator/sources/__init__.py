@@ -39,7 +39,50 @@ class Source(Protocol):
     """Stored with every row ("local", "bigquery", "clickpy")."""
     synthetic: bool
     """True when the events are generated demo data; every page then says so."""
+    # Optional: `capabilities: frozenset[str]` (see ALL_CAPABILITIES below; read it with
+    # capabilities_of(source), which defaults to every capability).
 
     def fetch(self, job: Job) -> FetchResult: ...
 
     def close(self) -> None: ...
+
+
+# -- capabilities (what a source's data can support) -------------------------------------------
+# A page shows "not available from this source" wherever a capability it needs is missing,
+# never a number computed from a column the source does not have. Capabilities are strings:
+#   "ci"                  the CI flag (details.ci): the honest number can leave CI installs out;
+#   "python_malformed"    pypistats.org's malformed-Python flag: its figures drop those rows;
+#   "<breakdown>"         the breakdown exists at all (a name in config.BREAKDOWNS);
+#   "<breakdown>.by_installer"  its rows carry the installer, so it can be restricted to
+#                         package-manager installs; without it, its rows have installer NULL and
+#                         mean "all downloads" (analysis must not filter them as package managers).
+BREAKDOWN_NAMES: tuple[str, ...] = (
+    "installer_version",
+    "python_minor",
+    "implementation",
+    "system",
+    "distro",
+    "country",
+    "file_type",
+    "version",
+)
+ALL_CAPABILITIES: frozenset[str] = frozenset(
+    {"ci", "python_malformed", *BREAKDOWN_NAMES, *(f"{b}.by_installer" for b in BREAKDOWN_NAMES)}
+)
+"""What the canonical SQL over file_downloads gives (local and BigQuery): everything."""
+
+SOURCE_TITLES: dict[str, str] = {
+    "local": "local event files in the file_downloads schema (the canonical SQL on DuckDB)",
+    "bigquery": "BigQuery: bigquery-public-data.pypi.file_downloads",
+    "clickpy": "ClickPy: ClickHouse's public daily PyPI aggregates (sql-clickhouse.clickhouse.com)",
+}
+
+
+def capabilities_of(source: object) -> frozenset[str]:
+    """A source's capabilities; sources that do not declare any have them all."""
+    return frozenset(getattr(source, "capabilities", ALL_CAPABILITIES))
+
+
+def source_title(name: str) -> str:
+    """A plain description of a source by its stored name."""
+    return SOURCE_TITLES.get(name, name)

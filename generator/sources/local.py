@@ -197,25 +197,18 @@ class LocalSource:
     # -- Source protocol ----------------------------------------------------------------
     def fetch(self, job: Job) -> FetchResult:
         """Run the canonical aggregate query for the job's projects and days."""
-        sql = to_duckdb(queries.load("daily_aggregates"), table=VIEW)
+        # Cast to the store's schema inside the same statement: no second pass over the result.
+        casts = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in AGGREGATE_COLUMNS)
+        sql = f"SELECT {casts} FROM ({to_duckdb(queries.load('daily_aggregates'), table=VIEW)})"  # noqa: S608
         params = {"projects": list(job.projects), "start": job.window.start, "end": job.window.end}
         try:
-            table = self.con.sql(sql, params=params).to_arrow_table()
+            rows = self.con.sql(sql, params=params).to_arrow_table()
         except duckdb.Error as exc:
             raise SourceError(f"local query failed: {_short(exc)}") from None
-        rows = _conform(table)
         return FetchResult(rows=rows, available_days=[d for d in job.window if d in self._available])
 
     def close(self) -> None:
         self.con.close()
-
-
-def _conform(table: pa.Table) -> pa.Table:
-    """Cast query output to the store's schema (column order and types)."""
-    con = duckdb.connect()
-    con.register("incoming", table)
-    cols = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in AGGREGATE_COLUMNS)
-    return con.sql(f"SELECT {cols} FROM incoming").to_arrow_table()  # noqa: S608 - fixed names
 
 
 def _find_bad_json_line(path: Path) -> tuple[int, str]:

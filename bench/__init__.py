@@ -1,0 +1,1 @@
+"""Benchmarks: not timed tests; each prints a table (`python -m bench.<name>`)."""

@@ -1,0 +1,184 @@
+"""A static, pypistats.org-compatible JSON API: pure functions from aggregate rows to documents.
+
+Layout (contract: site URLs): `api/packages/<name>/{recent,overall,python_major,python_minor,system}`.
+The pypistats client (hugovk/pypistats, `pypistats/__init__.py`) requests exactly
+`BASE_URL + "packages/<name>/<endpoint>"` plus an optional query string, so pointing
+`pypistats.BASE_URL` at `<site>/api/` makes it read these files.
+
+Every shape and rule below is taken from pypistats.org's own code (psf/pypistats.org):
+
+- `pypistats/views/api.py` (the routes):
+  - `recent`: `{"data": {"last_day": N, "last_month": N, "last_week": N}, "package": ..., "type":
+    "recent_downloads"}`; `?period=day|week|month` keeps only that key.
+  - `overall`: `{"data": [{"category": "with_mirrors"|"without_mirrors", "date": "YYYY-MM-DD",
+    "downloads": N}, ...], "package": ..., "type": "overall_downloads"}`, ordered by (category, date);
+    `?mirrors=true` / `?mirrors=false` keeps one series, ordered by date.
+  - `python_major`, `python_minor`, `system`: the same row shape, `"type": "<name>_downloads"`,
+    ordered by (category, date).
+  - Flask's `jsonify` sorts keys, hence the key order here.
+- `pypistats/tasks/pypi.py` (the daily ETL):
+  - mirrors are `installer NOT IN ('bandersnatch', 'z3c.pypimirror', 'Artifactory', 'devpi')`, which
+    also drops NULL installers; a non-NULL `details.python` not matching `^[0-9]\\.[0-9]+.{0,}$` is
+    dropped from every table (`generator.analysis.pypistats_with_mirrors` / `_without_mirrors`);
+  - python_major is `SPLIT(python, '.')[OFFSET(0)]`, python_minor is
+    `REGEXP_EXTRACT(python, r'^[0-9]+\\.[0-9]+')` (the store's `python_minor`), system is
+    `CASE WHEN system NOT IN ('Windows', 'Linux', 'Darwin') THEN 'other' ELSE system END` (so NULL
+    stays NULL); all three over the without-mirrors rows only; NULL is stored as the string "null";
+  - `recent` sums the without_mirrors series: day = the as-of date, week = `date > as_of - 7`,
+    month = `date > as_of - 30`;
+  - rows older than `as_of - 180` days are purged: 181 dates are kept.
+  - A day with no downloads has no row (COUNT(*) ... GROUP BY makes none), and so has a day that
+    was never loaded. Days missing from our store are therefore simply absent, never zero.
+
+Static hosts ignore query strings. `variants()` writes the filtered documents under their own
+paths (`mirrors/true/overall`, `period/day/recent`, ...) for hosts that can rewrite on a query
+parameter (see netlify.toml); elsewhere `overall` returns both series, like pypistats.org without
+a `mirrors` parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from generator.analysis import PYPISTATS_RETENTION_DAYS, pypistats_with_mirrors, pypistats_without_mirrors
+from generator.dates import Window, last_days
+from generator.store import AggRow
+
+ENDPOINTS = ("recent", "overall", "python_major", "python_minor", "system")
+BREAKDOWN_ENDPOINTS = {"python_major": "python_minor", "python_minor": "python_minor", "system": "system"}
+"""Each breakdown endpoint and the store breakdown it is computed from."""
+RECENT_PERIODS = {"day": 1, "week": 7, "month": 30}
+MIRRORS = ("true", "false")
+SYSTEMS = ("Windows", "Linux", "Darwin")
+NULL = "null"
+
+Document = dict[str, Any]
+
+
+def retention_window(as_of: dt.date) -> Window:
+    """The 181 dates pypistats.org keeps: as_of - 180 through as_of."""
+    return last_days(as_of, PYPISTATS_RETENTION_DAYS)
+
+
+def _daily(
+    rows: Iterable[AggRow], window: Window, keep: Callable[[AggRow], bool], label: Callable[[AggRow], str]
+) -> list[dict[str, Any]]:
+    """Rows summed per (category, date), ordered by (category, date); zero counts have no row."""
+    sums: dict[tuple[str, dt.date], int] = defaultdict(int)
+    for r in rows:
+        if window.start <= r.day <= window.end and keep(r):
+            sums[(label(r), r.day)] += r.downloads
+    return [
+        {"category": category, "date": day.isoformat(), "downloads": n}
+        for (category, day), n in sorted(sums.items())
+        if n
+    ]
+
+
+def _totals(rows: Sequence[AggRow]) -> list[AggRow]:
+    return [r for r in rows if r.breakdown == "total"]
+
+
+def _doc(project: str, kind: str, data: Any) -> Document:
+    return {"data": data, "package": project, "type": kind}
+
+
+def recent(project: str, total_rows: Sequence[AggRow], as_of: dt.date, period: str | None = None) -> Document:
+    """`/recent`: downloads without mirrors in the last 1, 7 and 30 days ending on `as_of`; no dates."""
+    rows = _totals(total_rows)
+    periods = [period] if period else list(RECENT_PERIODS)
+    data = {}
+    for name in periods:
+        w = last_days(as_of, RECENT_PERIODS[name])
+        data[f"last_{name}"] = sum(
+            r.downloads for r in rows if w.start <= r.day <= w.end and pypistats_without_mirrors(r)
+        )
+    return _doc(project, "recent_downloads", dict(sorted(data.items())))
+
+
+def overall(project: str, total_rows: Sequence[AggRow], as_of: dt.date, mirrors: bool | None = None) -> Document:
+    """`/overall`: the daily with_mirrors and without_mirrors series (or one of them) over 181 dates."""
+    rows = _totals(total_rows)
+    window = retention_window(as_of)
+    series = []
+    if mirrors in (None, True):
+        series += _daily(rows, window, pypistats_with_mirrors, lambda r: "with_mirrors")
+    if mirrors in (None, False):
+        series += _daily(rows, window, pypistats_without_mirrors, lambda r: "without_mirrors")
+    return _doc(project, "overall_downloads", series)
+
+
+def python_major_label(r: AggRow) -> str:
+    """SPLIT(python, '.')[OFFSET(0)]; the store's python_minor is that plus '.minor', or NULL."""
+    return r.value.split(".", 1)[0] if r.value is not None else NULL
+
+
+def python_minor_label(r: AggRow) -> str:
+    return r.value if r.value is not None else NULL
+
+
+def system_label(r: AggRow) -> str:
+    """Windows/Linux/Darwin as they are, NULL as "null" (NULL NOT IN (...) is NULL), anything else "other"."""
+    if r.value is None:
+        return NULL
+    return r.value if r.value in SYSTEMS else "other"
+
+
+_LABELS: dict[str, Callable[[AggRow], str]] = {
+    "python_major": python_major_label,
+    "python_minor": python_minor_label,
+    "system": system_label,
+}
+
+
+def breakdown(project: str, endpoint: str, breakdown_rows: Sequence[AggRow], as_of: dt.date) -> Document:
+    """`/python_major`, `/python_minor` or `/system`: without-mirrors rows only, per category and date."""
+    source = BREAKDOWN_ENDPOINTS[endpoint]
+    rows = [r for r in breakdown_rows if r.breakdown == source]
+    data = _daily(rows, retention_window(as_of), pypistats_without_mirrors, _LABELS[endpoint])
+    return _doc(project, f"{endpoint}_downloads", data)
+
+
+def package_documents(
+    project: str,
+    as_of: dt.date,
+    total_rows: Sequence[AggRow],
+    breakdown_rows: Sequence[AggRow],
+    breakdowns: Iterable[str],
+) -> dict[str, Document]:
+    """Every endpoint's document for one package, by file name under `api/packages/<name>/`.
+
+    `breakdowns` are the store breakdowns that were fetched; an endpoint whose breakdown was
+    not fetched is left out (a 404 is more honest than an empty series).
+    """
+    available = set(breakdowns)
+    docs: dict[str, Document] = {
+        "recent": recent(project, total_rows, as_of),
+        "overall": overall(project, total_rows, as_of),
+    }
+    for endpoint, source in BREAKDOWN_ENDPOINTS.items():
+        if source in available:
+            docs[endpoint] = breakdown(project, endpoint, breakdown_rows, as_of)
+    docs.update(variants(project, total_rows, as_of))
+    return docs
+
+
+def variants(project: str, total_rows: Sequence[AggRow], as_of: dt.date) -> dict[str, Document]:
+    """The query-string variants, at paths a static host can rewrite to (see netlify.toml).
+
+    `overall?mirrors=true` is `mirrors/true/overall`, `recent?period=day` is `period/day/recent`:
+    the parameter's value is a whole path segment, so a rewrite rule can place it.
+    """
+    out = {f"mirrors/{flag}/overall": overall(project, total_rows, as_of, mirrors=flag == "true") for flag in MIRRORS}
+    for period in RECENT_PERIODS:
+        out[f"period/{period}/recent"] = recent(project, total_rows, as_of, period)
+    return out
+
+
+def dumps(doc: Document) -> str:
+    """Serialised as Flask's jsonify does in production: sorted keys, compact, one trailing newline."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"

@@ -1,0 +1,253 @@
+"""Publishing: the machine-readable and crawler files of a site, and the store's data export.
+
+Two hooks into the build:
+- `attach(site, store, cfg)` runs while the store is open (build.build): it reads the rows the
+  static API needs, remembers this build's honest numbers for the feed, and takes the store's data
+  export, all into `site`/`page.extra`.
+- `write_all(site, writer)` runs at the end of site.write_all: it writes
+  `api/packages/<name>/...`, `badges/...`, `feed.xml`, `sitemap.xml`, `robots.txt` and
+  `data/store/*` (the export from which CI restores the store when its cache is gone).
+
+`restore_store` and `export_store_to` back the CLI's `restore-store` and `export-store`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from generator import api, badges, feeds, render
+from generator.config import Config, SiteConfig
+from generator.errors import StoreError
+from generator.render import SiteData
+from generator.sitewriter import SiteWriter
+from generator.store import Store, open_store
+
+BASE_URL_ENV = "PYPI_STATS_BASE_URL"
+"""Used when [site].base_url is empty: CI sets it to the address the site is deployed at."""
+EXPORT_DIR = "data/store"
+EXPORT_TABLES = ("aggregates", "coverage", "ledger", "meta")
+MANIFEST = "manifest.json"
+EXPORT_FORMAT = "pypi-stats-site store export"
+DOWNLOAD_TIMEOUT = 120
+
+
+def normalize_base_url(url: str) -> str:
+    url = url.strip()
+    return url if not url or url.endswith("/") else url + "/"
+
+
+def env_base_url() -> str:
+    """$PYPI_STATS_BASE_URL when it is an absolute http(s) URL, else empty."""
+    url = os.environ.get(BASE_URL_ENV, "").strip()
+    return url if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc else ""
+
+
+def root_path(site: SiteData) -> str:
+    """The site's root as an absolute path ("/" or "/repo/"), for pages served at any depth (404.html)."""
+    path = urlsplit(site.base_url).path if site.base_url else "/"
+    return path if path.endswith("/") else path + "/"
+
+
+# -- during the build, with the store open ------------------------------------------------------
+def attach(site: SiteData, store: Store, cfg: Config) -> None:
+    """Gather what `write_all` needs from the store; remember this build's honest numbers."""
+    site.base_url = normalize_base_url(site.base_url or env_base_url())
+    fetched = tuple(cfg.source.breakdowns)
+    dims = tuple(sorted({d for d in api.BREAKDOWN_ENDPOINTS.values() if d in fetched}))
+    window = api.retention_window(site.as_of)
+    for page in site.packages:
+        project = page.report.project
+        totals = store.rows(site.source, project, ("total",), window=window)
+        breakdown_rows = store.rows(site.source, project, dims, window=window) if dims else []
+        page.extra["api"] = api.package_documents(project, site.as_of, totals, breakdown_rows, fetched)
+    history = feeds.remember(
+        store.get_meta(feeds.HISTORY_KEY, {}) or {},
+        site.as_of,
+        {p.report.project: p.report.honest for p in site.packages},
+    )
+    store.set_meta(feeds.HISTORY_KEY, history)
+    site.extra["honest_history"] = history
+    site.extra["change_threshold"] = cfg.site.change_threshold
+    site.extra["store_export"] = export_files(store, site.as_of.isoformat())
+
+
+# -- writing the site ------------------------------------------------------------------------------
+def sitemap_paths(site: SiteData) -> list[str]:
+    """Every page's canonical path (the same paths as the pages' canonical links)."""
+    pages = ["", *(f"{name}.html" for name in render.CONTENT_PAGES), "cost.html"]
+    return pages + [f"packages/{p.report.project}/" for p in site.packages]
+
+
+def write_all(site: SiteData, writer: SiteWriter) -> None:
+    """Write the API, badges, feed, sitemap, robots.txt and the store export into `writer`."""
+    for page in site.packages:
+        project = page.report.project
+        for name, doc in page.extra.get("api", {}).items():
+            text = api.dumps(doc)
+            writer.write(f"api/packages/{project}/{name}", text)
+            if name in api.ENDPOINTS:
+                # The same document with an extension, for hosts that type files by extension.
+                writer.write(f"api/packages/{project}/{name}.json", text)
+        figures = {f.key: f.value for f in page.report.figures}
+        ci = bool(getattr(page.report, "ci_available", True))
+        for path, text in badges.package_badges(project, figures, site.synthetic, ci).items():
+            writer.write(path, text)
+    threshold = site.extra.get("change_threshold", SiteConfig().change_threshold)
+    history = site.extra.get("honest_history") or {}
+    writer.write(
+        "feed.xml",
+        feeds.atom(site.title, site.base_url, site.as_of, feeds.changes(history, threshold), threshold, site.synthetic),
+    )
+    if site.base_url:
+        writer.write("sitemap.xml", feeds.sitemap(site.base_url, sitemap_paths(site), site.as_of))
+    writer.write("robots.txt", feeds.robots(site.base_url))
+    for name, data in (site.extra.get("store_export") or {}).items():
+        writer.write(f"{EXPORT_DIR}/{name}", data)
+
+
+# -- the store's data export -----------------------------------------------------------------------
+def export_files(store: Store, as_of: str = "") -> dict[str, bytes]:
+    """The store as Parquet files plus a manifest with their sizes and SHA-256, by file name."""
+    with tempfile.TemporaryDirectory(prefix="store-export-") as tmp:
+        store.export_parquet(Path(tmp))
+        files = {f"{t}.parquet": (Path(tmp) / f"{t}.parquet").read_bytes() for t in EXPORT_TABLES}
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "schema_version": store.get_meta("schema_version"),
+        "as_of": as_of,
+        "synthetic": bool(store.get_meta("synthetic", False)),
+        "files": {
+            name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()
+        },
+    }
+    files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    return files
+
+
+def export_store_to(store: Store, directory: Path) -> dict[str, Any]:
+    """Write the data export into `directory`; returns the manifest."""
+    files = export_files(store)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    return json.loads(files[MANIFEST])
+
+
+def _fetch(source: str, name: str) -> bytes:
+    """One file of an export, from a URL (http/https/file) or a local directory."""
+    if urlsplit(source).scheme in ("http", "https", "file"):
+        url = urljoin(source, name)
+        request = urllib.request.Request(url, headers={"User-Agent": "pypi-stats-site restore-store"})
+        try:
+            with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response:  # noqa: S310 (scheme checked)
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            raise StoreError(f"{url}: HTTP {exc.code}; no data export there") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise StoreError(f"{url}: cannot download ({reason})") from None
+    path = Path(source) / name
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the data export ({exc.strerror})") from None
+
+
+def _has_data(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with open_store(path, read_only=True) as store:
+        row = store.con.execute("SELECT count(*) FROM coverage").fetchone()
+    return bool(row and row[0])
+
+
+def restore_store(
+    store_path: Path, source: str, *, force: bool = False, allow_synthetic: bool = False
+) -> dict[str, Any]:
+    """Fill an empty store from a data export (a site URL's data/store/ or a directory).
+
+    Every file is checked against the manifest's size and SHA-256 before anything is written, and
+    the store is built beside its final path and moved into place in one step: a failed restore
+    leaves no half-filled store. A store that already holds data is refused unless `force`; an
+    export of the synthetic demo (what a site publishes before it has credentials) unless
+    `allow_synthetic`.
+    """
+    if urlsplit(source).scheme in ("http", "https", "file") and not source.endswith("/"):
+        source += "/"
+    try:
+        manifest = json.loads(_fetch(source, MANIFEST))
+    except json.JSONDecodeError:
+        raise StoreError(f"{source}{MANIFEST}: not a data export manifest (bad JSON)") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
+        raise StoreError(f"{source}{MANIFEST}: not a {EXPORT_FORMAT}")
+    if manifest.get("synthetic") and not allow_synthetic:
+        raise StoreError(f"{source}: the export holds the synthetic demo's data, not real downloads; not restoring it")
+    files = manifest.get("files") or {}
+    missing = [f"{t}.parquet" for t in EXPORT_TABLES if f"{t}.parquet" not in files]
+    if missing:
+        raise StoreError(f"{source}{MANIFEST}: lists no {', '.join(missing)}")
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = store_path.with_name(store_path.name + ".restoring")
+    with _store_lock(store_path), tempfile.TemporaryDirectory(prefix="store-restore-") as tmp:
+        if not force and _has_data(store_path):
+            raise StoreError(f"{store_path}: the store already holds data; pass --force to replace it")
+        for name in (f"{t}.parquet" for t in EXPORT_TABLES):
+            data = _fetch(source, name)
+            want = files[name]
+            if len(data) != want.get("bytes") or hashlib.sha256(data).hexdigest() != want.get("sha256"):
+                raise StoreError(f"{source}{name}: size or SHA-256 differs from the manifest; the export is damaged")
+            (Path(tmp) / name).write_bytes(data)
+        _remove_store_files(staging)
+        try:
+            with open_store(staging) as store:
+                store.load_export(Path(tmp))
+                counts = store.con.execute(
+                    "SELECT count(DISTINCT project), count(DISTINCT day), min(day), max(day) FROM coverage"
+                ).fetchone()
+            os.replace(staging, store_path)
+            wal = store_path.with_name(store_path.name + ".wal")
+            if wal.exists():
+                wal.unlink()
+        finally:
+            _remove_store_files(staging)
+    assert counts is not None
+    return {
+        "packages": counts[0],
+        "days": counts[1],
+        "first_day": counts[2],
+        "last_day": counts[3],
+        "as_of": manifest.get("as_of", ""),
+    }
+
+
+@contextmanager
+def _store_lock(store_path: Path) -> Iterator[None]:
+    """The lock every store writer takes (see store.open_store), held while the store is replaced."""
+    fd = os.open(str(store_path) + ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"{store_path}: another build holds the store lock; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_store_files(path: Path) -> None:
+    """A store file and its companions (.wal, .lock)."""
+    for suffix in ("", ".wal", ".lock"):
+        p = path.with_name(path.name + suffix)
+        if p.exists():
+            p.unlink()

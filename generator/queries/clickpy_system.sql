@@ -1,0 +1,40 @@
+-- clickpy_system (ClickHouse SQL): daily downloads per project and operating system, ALL
+-- installers together.
+--
+-- ClickPy's system table has no installer column: installer is NULL here and means "all
+-- downloads" (no capability "system.by_installer"; the page labels the breakdown accordingly).
+-- system = file_downloads.details.system.name; ClickPy stores NULL as '', so '' becomes NULL.
+--
+-- Reads: pypi.pypi_downloads_per_day_by_version_by_system
+--        (date, project, version, system, count; SummingMergeTree
+--         ORDER BY (project, version, date, system))
+-- Parameters: {projects:Array(String)}, {start:Date}, {end:Date}, {days:Array(Date)}
+-- Schemas: github.com/ClickHouse/clickpy, scripts/create_tables.sh
+SELECT
+  day,
+  project,
+  CAST(NULL, 'Nullable(String)') AS installer,
+  CAST(NULL, 'Nullable(Bool)') AS ci,
+  false AS python_malformed,
+  'system' AS breakdown,
+  CAST(NULL, 'Nullable(String)') AS installer_major,
+  CAST(NULL, 'Nullable(String)') AS python_minor,
+  CAST(NULL, 'Nullable(String)') AS implementation,
+  system_name AS system,
+  CAST(NULL, 'Nullable(String)') AS distro,
+  CAST(NULL, 'Nullable(String)') AS country,
+  CAST(NULL, 'Nullable(String)') AS file_type,
+  CAST(NULL, 'Nullable(String)') AS version,
+  sum(n) AS downloads
+FROM (
+  SELECT
+    date AS day,
+    project,
+    nullIf(system, '') AS system_name,
+    count AS n
+  FROM pypi.pypi_downloads_per_day_by_version_by_system
+  WHERE project IN {projects:Array(String)}
+    AND date BETWEEN {start:Date} AND {end:Date}
+    AND has({days:Array(Date)}, date)
+)
+GROUP BY day, project, system_name

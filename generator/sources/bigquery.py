@@ -1,0 +1,564 @@
+"""The BigQuery source: the canonical SQL on `bigquery-public-data.pypi.file_downloads`, through the
+real google-cloud-bigquery client, behind a cost guard that cannot be bypassed.
+
+Every query goes through `run_query`: dry run first (free), then the job runs only if its guaranteed
+ceiling (dry-run bytes rounded as BigQuery bills them) fits the per-query cap and what remains of the
+run budget, and it runs with `maximum_bytes_billed` = that ceiling, so BigQuery itself refuses to
+bill more. `preflight(jobs)` dry-runs a whole plan and refuses it before the first billable job.
+
+Auth is Application Default Credentials; the billing project is [source].billing_project or
+$GOOGLE_CLOUD_PROJECT; the account needs roles/bigquery.jobUser on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import requests
+from google.api_core import exceptions as api_exceptions
+
+from generator import queries
+from generator.config import BREAKDOWNS, Config
+from generator.cost import (
+    JobEstimate,
+    billed_ceiling,
+    check_budget,
+    dollars,
+    estimate_jobs,
+    job_refusal,
+    run_refusal,
+)
+from generator.dates import Window, utc_today
+from generator.errors import ConfigError, CostLimitExceeded, SourceError
+from generator.sources import FetchResult, Job
+from generator.sql import restrict_breakdowns
+from generator.store import AGGREGATE_COLUMNS, LedgerEntry
+
+TOOL_LABEL = "pypi-stats-site"
+BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
+
+# Reasons BigQuery documents as worth retrying. Everything with another reason is permanent:
+# bytesBilledLimitExceeded (arrives as HTTP 500!), accessDenied, invalidQuery, quotaExceeded...
+TRANSIENT_REASONS = frozenset(
+    {
+        "backendError",
+        "internalError",
+        "badGateway",
+        "rateLimitExceeded",
+        "jobBackendError",
+        "jobInternalError",
+        "jobRateLimitExceeded",
+    }
+)
+# Without a structured reason, only these HTTP statuses are worth another try.
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+_DUCK_TO_ARROW: dict[str, pa.DataType] = {
+    "DATE": pa.date32(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "BIGINT": pa.int64(),
+}
+STORE_SCHEMA = pa.schema([(name, _DUCK_TO_ARROW[kind]) for name, kind in AGGREGATE_COLUMNS])
+
+T = TypeVar("T")
+
+
+# -- retries ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for transient errors, bounded in attempts and total time.
+
+    Injectable so tests never sleep: pass `sleep=lambda s: None`.
+    """
+
+    initial_seconds: float = 1.0
+    multiplier: float = 2.0
+    max_seconds: float = 32.0
+    deadline_seconds: float = 300.0
+    """Total time one query (dry run, job, results) may spend retrying."""
+    max_attempts: int = 8
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1-based): half to all of the backoff."""
+        base = min(self.max_seconds, self.initial_seconds * self.multiplier ** (attempt - 1))
+        return base * (0.5 + 0.5 * self.jitter())
+
+
+def error_reason(exc: BaseException) -> str | None:
+    """BigQuery's structured reason (`errors[0].reason`) of a client exception, if any."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        reason = errors[0].get("reason")
+        return str(reason) if reason else None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: a transient reason, else a 5xx/429 without reason, or a dropped connection."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    reason = error_reason(exc)
+    if reason is not None:
+        return reason in TRANSIENT_REASONS
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return exc.code in TRANSIENT_STATUS
+    return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout | ConnectionError)
+
+
+class _JobFailed(Exception):
+    """The job itself failed (status.errorResult): re-reading its results cannot help."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# -- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueryResult:
+    rows: pa.Table | None
+    """None for a dry run."""
+    job_id: str
+    scan_bytes: int
+    """The dry run's estimate: an upper bound, no cluster pruning."""
+    ceiling_bytes: int
+    """maximum_bytes_billed the job ran with."""
+    bytes_processed: int = 0
+    bytes_billed: int = 0
+    dry_run: bool = False
+
+
+# -- the queries --------------------------------------------------------------------------------
+def job_query(job: Job) -> tuple[str, list[Any]]:
+    """The SQL and bound parameters for one job: never a value formatted into the SQL text."""
+    from google.cloud import bigquery
+
+    sql = restrict_breakdowns(queries.load("daily_aggregates"), job.breakdowns)
+    params = [
+        bigquery.ArrayQueryParameter("projects", "STRING", list(job.projects)),
+        bigquery.ScalarQueryParameter("start", "DATE", job.window.start),
+        bigquery.ScalarQueryParameter("end", "DATE", job.window.end),
+    ]
+    return sql, params
+
+
+def to_store_schema(table: pa.Table) -> pa.Table:
+    """Cast query output to the store's column order and types."""
+    missing = [n for n in STORE_SCHEMA.names if n not in table.column_names]
+    if missing:
+        raise SourceError(f"BigQuery returned no column(s) {', '.join(missing)}; the query and store disagree")
+    return table.select(STORE_SCHEMA.names).cast(STORE_SCHEMA)
+
+
+def new_run_id() -> str:
+    """A run id that is also a valid BigQuery label value (lowercase, digits, - and _)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dt%H%M%Sz") + "-" + secrets.token_hex(3)
+
+
+def label_value(text: str) -> str:
+    """BigQuery label values: lowercase letters, digits, `_` and `-`, at most 63 characters."""
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def make_client(config: Config) -> Any:
+    """A bigquery.Client for the billing project, with Application Default Credentials.
+
+    Raises one line that says exactly what to set when the project or credentials are missing.
+    """
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.exceptions import DefaultCredentialsError
+    from google.cloud import bigquery
+
+    project = config.billing_project
+    if not project:
+        raise ConfigError(
+            f"{config.path}: BigQuery needs a billing project: set [source].billing_project, or the "
+            "GOOGLE_CLOUD_PROJECT environment variable (the account needs roles/bigquery.jobUser on it)"
+        )
+    endpoint = config.source.api_endpoint
+    options = {"api_endpoint": endpoint} if endpoint else None
+    if endpoint and _is_loopback(endpoint):
+        # A local fake of the API (tests) never needs, and must never receive, real credentials.
+        credentials: Any = AnonymousCredentials()
+    else:
+        try:
+            credentials, _ = google.auth.default(scopes=[BIGQUERY_SCOPE])
+        except DefaultCredentialsError:
+            raise SourceError(
+                "no Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service-account "
+                "key file, or run `gcloud auth application-default login` (in CI use Workload Identity); "
+                f"the account needs roles/bigquery.jobUser on project {project}"
+            ) from None
+    return bigquery.Client(
+        project=project, credentials=credentials, location=config.source.location, client_options=options
+    )
+
+
+# -- the source ---------------------------------------------------------------------------------
+@dataclass
+class _Spending:
+    """Bytes this run may already have been billed: actual bills, or the ceiling when unknown."""
+
+    bytes: int = 0
+    jobs: list[QueryResult] = field(default_factory=list)
+
+
+class BigQuerySource:
+    """The Source protocol over BigQuery, with the cost guard. See the module docstring."""
+
+    name = "bigquery"
+    synthetic = False
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        client: Any = None,
+        run_id: str | None = None,
+        retry: RetryPolicy | None = None,
+        today: Callable[[], dt.date] = utc_today,
+        page_size: int | None = None,
+        ledger: Sequence[LedgerEntry] = (),
+    ) -> None:
+        self.config = config
+        self.budget = config.budget
+        self.price_per_tib = config.budget.price_per_tib
+        self.run_id = run_id or new_run_id()
+        self.retry = retry or RetryPolicy()
+        self.page_size = page_size
+        self.ledger = list(ledger)
+        """Past jobs, for the expected bill in estimates and refusals (the build may set it)."""
+        self._today = today
+        self._client = client if client is not None else make_client(config)
+        self._spent = _Spending()
+        self._preflighted: set[Job] = set()
+
+    @property
+    def spent_bytes(self) -> int:
+        """What this run may have been billed so far (never less than the truth)."""
+        return self._spent.bytes
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"tool": TOOL_LABEL, "run_id": label_value(self.run_id)}
+
+    # -- the one guarded entry point ------------------------------------------------------------
+    def dry_run(self, sql: str, params: Sequence[Any]) -> int:
+        """BigQuery's estimate of the bytes `sql` reads (free; an upper bound)."""
+        deadline = self.retry.clock() + self.retry.deadline_seconds
+        with self._plain_errors():
+            return self._dry_run(sql, params, deadline)
+
+    def run_query(
+        self, sql: str, params: Sequence[Any], *, dry_run_only: bool = False, job: Job | None = None
+    ) -> QueryResult:
+        """Dry-run, check the ceiling against the caps, then run with maximum_bytes_billed = ceiling.
+
+        `job` only names the query in a refusal message.
+        """
+        deadline = self.retry.clock() + self.retry.deadline_seconds
+        with self._plain_errors():
+            scan = self._dry_run(sql, params, deadline)
+            ceiling = billed_ceiling(scan)
+            if dry_run_only:
+                return QueryResult(None, "", scan, ceiling, dry_run=True)
+            rows, done = self._execute(sql, params, scan, ceiling, deadline, job)
+        billed = _int(done.total_bytes_billed, ceiling)
+        result = QueryResult(
+            rows=rows,
+            job_id=str(done.job_id),
+            scan_bytes=scan,
+            ceiling_bytes=ceiling,
+            bytes_processed=_int(done.total_bytes_processed, 0),
+            bytes_billed=billed,
+        )
+        self._spent.bytes += billed
+        self._spent.jobs.append(result)
+        return result
+
+    # -- plan-level ---------------------------------------------------------------------------
+    def estimate(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]:
+        """Dry-run every job (free) and price it: ceiling and expected bill. Checks nothing."""
+        scans = [self.dry_run(*job_query(job)) for job in jobs]
+        return estimate_jobs(jobs, scans, self.ledger if ledger is None else ledger, price_per_tib=self.price_per_tib)
+
+    def preflight(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]:
+        """Price every job of a plan and refuse it whole (CostLimitExceeded) before anything runs.
+
+        `fetch` only runs jobs that passed a preflight, so a plan is never half-run for lack of
+        budget; each job is still dry-run and checked again when it runs.
+        """
+        if ledger is not None:
+            self.ledger = list(ledger)
+        estimates = self.estimate(jobs)
+        check_budget(estimates, self.budget, spent_bytes=self.spent_bytes)
+        self._preflighted.update(jobs)
+        return estimates
+
+    def fetch(self, job: Job) -> FetchResult:
+        """Run one job of a preflighted plan; rows in the store schema, days before today UTC."""
+        if job not in self._preflighted:
+            raise SourceError(
+                "internal error: BigQuery jobs must pass preflight(plan.jobs) before fetch, so that no "
+                "plan starts without the whole of it fitting the budget"
+            )
+        sql, params = job_query(job)
+        result = self.run_query(sql, params, job=job)
+        assert result.rows is not None
+        today = self._today()
+        return FetchResult(
+            rows=to_store_schema(result.rows),
+            # Today's partition is still filling; only complete days may be marked as fetched.
+            available_days=[d for d in job.window if d < today],
+            job_id=result.job_id,
+            ceiling_bytes=result.ceiling_bytes,
+            bytes_processed=result.bytes_processed,
+            bytes_billed=result.bytes_billed,
+            extra={
+                "run_id": self.run_id,
+                "scan_bytes": result.scan_bytes,
+                "dollars": dollars(result.bytes_billed, self.price_per_tib),
+                "ceiling_dollars": dollars(result.ceiling_bytes, self.price_per_tib),
+            },
+        )
+
+    def ledger_entry(self, job: Job, result: FetchResult) -> LedgerEntry:
+        """The cost-ledger row for a fetched job (store it in the same transaction as its rows)."""
+        return LedgerEntry(
+            run_id=self.run_id,
+            job_id=result.job_id,
+            source=self.name,
+            start_day=job.window.start,
+            end_day=job.window.end,
+            projects=job.projects,
+            ceiling_bytes=result.ceiling_bytes,
+            bytes_processed=result.bytes_processed,
+            bytes_billed=result.bytes_billed,
+            dollars=dollars(result.bytes_billed, self.price_per_tib),
+        )
+
+    def per_day_scan_bytes(self, projects: Sequence[str], breakdowns: Sequence[str], day: dt.date) -> int:
+        """Dry-run bytes of one day for these breakdowns: feed cost.max_days_per_job to split backfills."""
+        job = Job(Window(day, day), tuple(projects), tuple(breakdowns))
+        return self.dry_run(*job_query(job))
+
+    def measure_column_bytes(self, projects: Sequence[str], day: dt.date) -> dict[str, int]:
+        """Per-day bytes of the base query ("base") and what each breakdown adds, by dry runs (free).
+
+        For cost.column_costs(measured=...): what `plan` shows a user can save per breakdown.
+        """
+        base = self.per_day_scan_bytes(projects, (), day)
+        out = {"base": base}
+        for name in BREAKDOWNS:
+            out[name] = max(0, self.per_day_scan_bytes(projects, (name,), day) - base)
+        return out
+
+    def close(self) -> None:
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+    # -- internals ------------------------------------------------------------------------------
+    def _config(self, params: Sequence[Any], **kwargs: Any) -> Any:
+        from google.cloud import bigquery
+
+        # No query cache: a cached dry run reports 0 bytes, and the refetched days must be fresh.
+        return bigquery.QueryJobConfig(
+            query_parameters=list(params), use_query_cache=False, labels=self.labels, **kwargs
+        )
+
+    def _dry_run(self, sql: str, params: Sequence[Any], deadline: float) -> int:
+        def once() -> int:
+            job = self._client.query(sql, job_config=self._config(params, dry_run=True), retry=None, job_retry=None)
+            return _int(job.total_bytes_processed, 0)
+
+        return self._retrying("price the query (dry run)", once, deadline)
+
+    def _check_fits(self, scan: int, ceiling: int, job: Job | None) -> None:
+        """Refuse (CostLimitExceeded) unless the ceiling fits the per-query cap and the run's rest."""
+        context = job or Job(Window(self._today(), self._today()), ("(ad-hoc query)",))
+        estimate = estimate_jobs([context], [scan], self.ledger, price_per_tib=self.price_per_tib)[0]
+        if ceiling > self.budget.max_bytes_per_query:
+            raise CostLimitExceeded(
+                job_refusal(estimate, self.budget.max_bytes_per_query),
+                ceiling_bytes=ceiling,
+                cap_bytes=self.budget.max_bytes_per_query,
+            )
+        remaining = self.budget.max_bytes_per_run - self.spent_bytes
+        if ceiling > remaining:
+            raise CostLimitExceeded(
+                run_refusal([estimate], self.budget.max_bytes_per_run, self.spent_bytes),
+                ceiling_bytes=ceiling,
+                cap_bytes=max(0, remaining),
+            )
+
+    def _execute(
+        self, sql: str, params: Sequence[Any], scan: int, ceiling: int, deadline: float, context: Job | None
+    ) -> tuple[pa.Table, Any]:
+        def attempt() -> tuple[pa.Table, Any]:
+            # Checked before every start, restarts included: a restart must fit what is left too.
+            self._check_fits(scan, ceiling, context)
+            job_id = f"pypi_stats_{label_value(self.run_id).replace('-', '_')}_{secrets.token_hex(6)}"
+            config = self._config(params, maximum_bytes_billed=ceiling)
+            job = self._retrying("start the query job", lambda: self._insert(job_id, sql, config), deadline)
+            try:
+                rows = self._retrying("read the query results", lambda: self._download(job), deadline)
+            except _JobFailed as failed:
+                # A failed job is normally not billed, but count what it may have cost.
+                self._spent.bytes += _int(job.total_bytes_billed, ceiling)
+                raise failed.error from None
+            return rows, job
+
+        return self._retrying("run the query job", attempt, deadline)
+
+    def _insert(self, job_id: str, sql: str, config: Any) -> Any:
+        try:
+            return self._client.query(sql, job_config=config, job_id=job_id, retry=None, job_retry=None)
+        except api_exceptions.Conflict:
+            # An earlier try of this same insert reached BigQuery but its answer was lost: adopt
+            # that job instead of starting (and paying for) a second one.
+            return self._client.get_job(job_id, retry=None)
+
+    def _download(self, job: Any) -> pa.Table:
+        try:
+            rows = job.result(retry=None, job_retry=None, page_size=self.page_size)
+            return rows.to_arrow(create_bqstorage_client=False, progress_bar_type=None)
+        except api_exceptions.GoogleAPICallError as exc:
+            if job.state == "DONE" and job.error_result:
+                raise _JobFailed(exc) from exc
+            raise
+
+    def _retrying(self, what: str, fn: Callable[[], T], deadline: float) -> T:
+        policy = self.retry
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                delay = policy.delay(attempt)
+                if attempt >= policy.max_attempts or policy.clock() + delay > deadline:
+                    raise SourceError(
+                        f"BigQuery could not {what}: it kept failing with a transient error "
+                        f"({_describe(exc)}) for {attempt} attempt(s); try again later"
+                    ) from exc
+                policy.sleep(delay)
+
+    def _plain_errors(self) -> _PlainErrors:
+        return _PlainErrors(self.config.billing_project)
+
+
+def _int(value: object, default: int) -> int:
+    return default if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _describe(exc: BaseException) -> str:
+    reason = error_reason(exc)
+    code = getattr(exc, "code", None)
+    parts = [p for p in (str(code) if code else "", reason or type(exc).__name__) if p]
+    return " ".join(parts)
+
+
+def _message(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+        text = str(errors[0]["message"])
+    else:
+        text = str(getattr(exc, "message", "") or exc)
+    lines = text.strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def explain(exc: BaseException, project: str) -> SourceError:
+    """A permanent BigQuery error, in plain words, with what to do about it."""
+    reason = error_reason(exc) or ""
+    msg = _message(exc)
+    advice = {
+        "bytesBilledLimitExceeded": (
+            "BigQuery refused the job because it would bill more than its maximum_bytes_billed ceiling "
+            f"({msg}); nothing was billed. The table grew between the dry run and the job: run again"
+        ),
+        "accessDenied": (
+            f"BigQuery denied access ({msg}): grant the account roles/bigquery.jobUser on billing project "
+            f"{project}, or set [source].billing_project to a project where it has that role"
+        ),
+        "invalidQuery": f"BigQuery rejected the query as invalid ({msg}); this is a bug in the tool, please report it",
+        "quotaExceeded": (
+            f"BigQuery quota exceeded on billing project {project} ({msg}); wait for the quota to reset or "
+            "raise it in the Cloud console (a custom per-day query quota also caps bytes)"
+        ),
+        "billingNotEnabled": (
+            f"billing is not enabled on project {project} ({msg}): enable it, or use another [source].billing_project"
+        ),
+        "notFound": f"BigQuery says not found ({msg}): check [source].billing_project and [source].location",
+    }
+    text = advice.get(reason) or f"BigQuery failed ({_describe(exc)}): {msg}"
+    return SourceError(text)
+
+
+class _PlainErrors:
+    """Turns client and auth exceptions into one-line SourceErrors; lets our own errors through."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None or isinstance(exc, SourceError | CostLimitExceeded | ConfigError):
+            return False
+        from google.auth import exceptions as auth_exceptions
+
+        if isinstance(exc, auth_exceptions.DefaultCredentialsError):
+            raise SourceError(
+                "no Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS, or run "
+                "`gcloud auth application-default login`"
+            ) from exc
+        if isinstance(exc, auth_exceptions.RefreshError):
+            raise SourceError(
+                f"Google Cloud credentials could not be refreshed ({_message(exc)}): run "
+                "`gcloud auth application-default login` again, or check GOOGLE_APPLICATION_CREDENTIALS"
+            ) from exc
+        if isinstance(exc, api_exceptions.GoogleAPICallError):
+            raise explain(exc, self.project) from exc
+        if isinstance(exc, requests.exceptions.RequestException):
+            raise SourceError(f"cannot reach BigQuery ({_message(exc)}); check the network and try again") from exc
+        return False
+
+
+__all__ = [
+    "STORE_SCHEMA",
+    "TOOL_LABEL",
+    "BigQuerySource",
+    "QueryResult",
+    "RetryPolicy",
+    "error_reason",
+    "explain",
+    "is_transient",
+    "job_query",
+    "make_client",
+    "new_run_id",
+    "to_store_schema",
+]

@@ -1,0 +1,274 @@
+"""The static pypistats.org-compatible API and the badges.
+
+The round trip uses the real `pypistats` client with `pypistats.BASE_URL` pointed at the built
+site's `api/`, served over HTTP under a sub-path: what it prints must equal the page's figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pypistats
+import pypistats._cache
+import pytest
+from conftest import DEMO_AS_OF
+from htmltools import number, parse
+
+from generator import api, badges, sample
+from generator.serve import serve_in_thread
+from generator.store import AggRow
+
+AS_OF = dt.date(2026, 10, 31)
+
+
+def row(
+    days_back: int,
+    installer: str | None = "pip",
+    n: int = 1,
+    breakdown: str = "total",
+    value: str | None = None,
+    malformed: bool = False,
+) -> AggRow:
+    return AggRow(AS_OF - dt.timedelta(days=days_back), installer, False, malformed, breakdown, value, n)
+
+
+# -- the pure functions, against pypistats.org's rules ------------------------------------------
+TOTALS = [
+    row(0, "pip", 10),
+    row(0, "bandersnatch", 5),
+    row(0, None, 3),
+    row(0, "pip", 100, malformed=True),
+    row(6, "pip", 7),
+    row(7, "uv", 2),
+    row(29, "pip", 11),
+    row(30, "pip", 13),
+    row(40, "devpi", 4),  # a day with mirror rows only: no without_mirrors row at all
+    row(180, "pip", 17),
+    row(181, "pip", 19),  # outside the 181 retained dates
+]
+
+
+def test_recent_is_without_mirrors_with_no_dates() -> None:
+    doc = api.recent("acme", TOTALS, AS_OF)
+    assert doc == {
+        "data": {"last_day": 10, "last_month": 10 + 7 + 2 + 11, "last_week": 10 + 7},
+        "package": "acme",
+        "type": "recent_downloads",
+    }
+    assert list(doc) == ["data", "package", "type"] and list(doc["data"]) == ["last_day", "last_month", "last_week"]
+    assert api.recent("acme", TOTALS, AS_OF, "week")["data"] == {"last_week": 17}
+
+
+def test_overall_has_both_series_over_181_dates_and_no_zero_rows() -> None:
+    doc = api.overall("acme", TOTALS, AS_OF)
+    assert doc["type"] == "overall_downloads" and doc["package"] == "acme"
+    rows = doc["data"]
+    assert all(list(r) == ["category", "date", "downloads"] for r in rows)
+    with_m = {r["date"]: r["downloads"] for r in rows if r["category"] == "with_mirrors"}
+    without = {r["date"]: r["downloads"] for r in rows if r["category"] == "without_mirrors"}
+    day = (AS_OF - dt.timedelta(days=40)).isoformat()
+    assert with_m[AS_OF.isoformat()] == 10 + 5 + 3  # the malformed Python row is dropped from both
+    assert without[AS_OF.isoformat()] == 10  # mirrors and NULL installers are not in it
+    assert with_m[day] == 4 and day not in without
+    oldest = (AS_OF - dt.timedelta(days=180)).isoformat()
+    assert min(with_m) == oldest and (AS_OF - dt.timedelta(days=181)).isoformat() not in with_m
+    # pypistats.org orders by (category, date): the with_mirrors series, then without_mirrors.
+    assert rows == sorted(rows, key=lambda r: (r["category"], r["date"]))
+    assert [r["category"] for r in rows].index("without_mirrors") == len(with_m)
+    only = api.overall("acme", TOTALS, AS_OF, mirrors=False)["data"]
+    assert {r["category"] for r in only} == {"without_mirrors"} and len(only) == len(without)
+
+
+BREAKDOWN_ROWS = [
+    row(1, "pip", 4, "python_minor", "3.12"),
+    row(1, "pip", 6, "python_minor", "3.9"),
+    row(1, "bandersnatch", 9, "python_minor", "3.12"),  # mirrors: not in any breakdown
+    row(1, None, 8, "python_minor", "3.11"),  # NULL installer: not in without-mirrors either
+    row(1, "pip", 2, "python_minor", None),
+    row(2, "pip", 1, "python_minor", "2.7"),
+    row(2, "pip", 50, "python_minor", "3.1", malformed=True),
+    row(1, "pip", 3, "system", "Linux"),
+    row(1, "uv", 2, "system", "FreeBSD"),
+    row(1, "pip", 5, "system", "Emscripten"),
+    row(1, "pip", 1, "system", None),
+    row(1, "devpi", 7, "system", "Darwin"),
+]
+
+
+def totals_by_category(doc: dict) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in doc["data"]:
+        out[r["category"]] = out.get(r["category"], 0) + r["downloads"]
+    return out
+
+
+def test_breakdowns_use_without_mirrors_rows_null_and_lowercase_other() -> None:
+    major = api.breakdown("acme", "python_major", BREAKDOWN_ROWS, AS_OF)
+    minor = api.breakdown("acme", "python_minor", BREAKDOWN_ROWS, AS_OF)
+    system = api.breakdown("acme", "system", BREAKDOWN_ROWS, AS_OF)
+    assert major["type"] == "python_major_downloads" and system["type"] == "system_downloads"
+    assert totals_by_category(major) == {"3": 10, "2": 1, "null": 2}
+    assert totals_by_category(minor) == {"3.12": 4, "3.9": 6, "2.7": 1, "null": 2}
+    assert totals_by_category(system) == {"Linux": 3, "other": 7, "null": 1}
+    for doc in (major, minor, system):
+        assert doc["data"] == sorted(doc["data"], key=lambda r: (r["category"], r["date"]))
+
+
+def test_documents_skip_breakdowns_that_were_not_fetched() -> None:
+    docs = api.package_documents("acme", AS_OF, TOTALS, BREAKDOWN_ROWS, breakdowns=("system", "country"))
+    assert {"recent", "overall", "system"} <= set(docs) and "python_major" not in docs and "python_minor" not in docs
+    assert docs["mirrors/true/overall"] == api.overall("acme", TOTALS, AS_OF, mirrors=True)
+    assert docs["period/day/recent"]["data"] == {"last_day": 10}
+
+
+def test_json_is_compact_with_sorted_keys_like_flask_jsonify() -> None:
+    text = api.dumps({"type": "t", "package": "p", "data": {"last_week": 1, "last_day": 2}})
+    assert text == '{"data":{"last_day":2,"last_week":1},"package":"p","type":"t"}\n'
+
+
+# -- the real pypistats client against the built site -----------------------------------------------
+@pytest.fixture(scope="module")
+def served_api(demo_site: Path) -> Iterator[str]:
+    server, base = serve_in_thread(demo_site, prefix="/some/prefix/")
+    try:
+        yield base
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def client(served_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    monkeypatch.setattr(pypistats, "BASE_URL", served_api + "api/")
+    monkeypatch.setattr(pypistats._cache, "CACHE_DIR", tmp_path / "pypistats-cache")  # never the user's cache
+    return pypistats
+
+
+def page_figures(site: Path, project: str) -> dict[str, int]:
+    table = parse((site / "packages" / project / "index.html").read_text(encoding="utf-8")).tables["sources"]
+    return {row[0] + " | " + row[1].split(" (")[0]: number(row[2]) for row in table[1:]}
+
+
+@pytest.mark.parametrize("project", sample.DEMO_PACKAGES)
+def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: Path, project: str) -> None:  # noqa: ANN001
+    figs = page_figures(demo_site, project)
+    as_of = dt.date.fromisoformat(DEMO_AS_OF)
+
+    recent = json.loads(client.recent(project, format="json"))
+    assert recent["type"] == "recent_downloads" and recent["package"] == project
+    assert recent["data"] == {
+        "last_day": figs["pypistats.org recent: last_day | 1 day"],
+        "last_week": figs["pypistats.org recent: last_week | 7 days"],
+        "last_month": figs["pypistats.org recent: last_month | 30 days ending on the as-of date"],
+    }
+    # What it prints, as a user sees it.
+    printed = client.recent(project, format="markdown", color="no")
+    for n in recent["data"].values():
+        assert f"{n:,}" in printed
+
+    start = (as_of - dt.timedelta(days=29)).isoformat()
+    month = json.loads(client.overall(project, start_date=start, end_date=DEMO_AS_OF, format="json"))
+    totals = {r["category"]: r["downloads"] for r in month["data"]}
+    assert totals == {
+        "with_mirrors": figs["pypistats.org with mirrors | last 30 days"],
+        "without_mirrors": figs["pypistats.org without mirrors | last 30 days"],
+    }
+    printed = client.overall(project, start_date=start, end_date=DEMO_AS_OF, format="markdown", color="no")
+    assert f"{totals['with_mirrors']:,}" in printed and f"{totals['without_mirrors']:,}" in printed
+    assert f"Date range: {start} - {DEMO_AS_OF}" in printed
+
+    # The naive script: every row of `overall`, both series, 181 dates.
+    everything = json.loads(client.overall(project, format="json", total="daily"))["data"]
+    assert (
+        sum(r["downloads"] for r in everything) == figs["Naive sum of pypistats' overall API | 181 dates, both series"]
+    )
+    dates = sorted({r["date"] for r in everything})
+    assert dates[-1] == DEMO_AS_OF and len(dates) <= 181
+    assert dates[0] >= (as_of - dt.timedelta(days=180)).isoformat()
+
+    # Each breakdown partitions the without-mirrors downloads of the same 181 dates.
+    without_181 = sum(r["downloads"] for r in everything if r["category"] == "without_mirrors")
+    for endpoint, allowed in (
+        (client.python_major, None),
+        (client.python_minor, None),
+        (client.system, {"Windows", "Linux", "Darwin", "other", "null"}),
+    ):
+        rows = json.loads(endpoint(project, format="json", total="daily"))["data"]
+        assert sum(r["downloads"] for r in rows) == without_181
+        if allowed:
+            assert {r["category"] for r in rows} <= allowed
+
+
+def test_static_files_match_the_pypistats_shapes(demo_site: Path) -> None:
+    project = sample.DEMO_PACKAGES[0]
+    folder = demo_site / "api" / "packages" / project
+    for name, kind in [("recent", "recent_downloads")] + [(e, f"{e}_downloads") for e in api.ENDPOINTS[1:]]:
+        text = (folder / name).read_text(encoding="utf-8")
+        assert (folder / f"{name}.json").read_text(encoding="utf-8") == text
+        doc = json.loads(text)
+        assert list(doc) == ["data", "package", "type"] and doc["type"] == kind and doc["package"] == project
+    for flag in ("true", "false"):
+        doc = json.loads((folder / "mirrors" / flag / "overall").read_text(encoding="utf-8"))
+        assert {r["category"] for r in doc["data"]} == {"with_mirrors" if flag == "true" else "without_mirrors"}
+    for period in ("day", "week", "month"):
+        doc = json.loads((folder / "period" / period / "recent").read_text(encoding="utf-8"))
+        assert list(doc["data"]) == [f"last_{period}"]
+
+
+# -- badges -------------------------------------------------------------------------------------------
+def test_badge_json_uses_only_shields_schema_keys(demo_site: Path) -> None:
+    files = sorted((demo_site / "badges").rglob("*.json"))
+    assert len(files) == 3 * len(sample.DEMO_PACKAGES)
+    for path in files:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        assert set(doc) <= badges.SCHEMA_KEYS, path
+        assert doc["schemaVersion"] == 1 and isinstance(doc["label"], str) and doc["message"]
+        assert isinstance(doc["cacheSeconds"], int) and doc["cacheSeconds"] >= 300
+
+
+def test_badges_show_the_page_figures(demo_site: Path) -> None:
+    for project in sample.DEMO_PACKAGES:
+        figs = page_figures(demo_site, project)
+        honest = json.loads((demo_site / "badges" / f"{project}.json").read_text(encoding="utf-8"))
+        assert honest["message"].startswith(badges.compact(figs["Honest number (this site) | last 30 days"]) + "/")
+        assert "synthetic" in honest["message"]  # the demo never passes for real numbers
+        without = json.loads((demo_site / "badges" / "without-mirrors" / f"{project}.json").read_text())
+        assert without["message"].startswith(badges.compact(figs["pypistats.org without mirrors | last 30 days"]))
+        svg = ET.fromstring((demo_site / "badges" / f"{project}.svg").read_text(encoding="utf-8"))
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+        assert not [e for e in svg.iter() if e.tag.split("}")[-1] in ("script", "image", "a", "style")]
+
+
+def test_svg_badge_escapes_text_and_fits_it() -> None:
+    text = badges.svg('a<b>&"c"', "1.2k/month", "#123456")
+    root = ET.fromstring(text)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.find(f"{ns}title").text == 'a<b>&"c": 1.2k/month'
+    assert [t.text for t in root.iter(f"{ns}text")] == ['a<b>&"c"', "1.2k/month"]
+    short, long = badges.svg("x", "1", "#000"), badges.svg("x", "1" * 40, "#000")
+    assert int(ET.fromstring(long).get("width")) > int(ET.fromstring(short).get("width")) + 200
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(0, "0"), (999, "999"), (1000, "1k"), (1234, "1.2k"), (123456, "123k"), (2_500_000, "2.5M")]
+)
+def test_compact_numbers(n: int, text: str) -> None:
+    assert badges.compact(n) == text
+
+
+def test_endpoint_rejects_an_empty_message() -> None:
+    with pytest.raises(ValueError):
+        badges.endpoint("label", "", "blue")
+
+
+def test_badges_without_a_ci_flag_do_not_claim_honesty() -> None:
+    figures = {"honest": 1500, "pypistats_with": 9000, "pypistats_without": 4000}
+    plain = json.loads(badges.package_badges("x", figures, synthetic=False)["badges/x.json"])
+    assert plain["label"] == "honest installs" and plain["message"] == "1.5k/month"
+    no_ci = badges.package_badges("x", figures, synthetic=False, ci_available=False)
+    assert json.loads(no_ci["badges/x.json"])["label"] == "installs (CI included)"
+    assert json.loads(no_ci["badges/with-mirrors/x.json"])["message"] == "9k/month"

@@ -1,0 +1,585 @@
+"""The ClickPy source: its ClickHouse SQL on a real ClickHouse engine (chdb) over ClickPy's own
+tables, its HTTP path against a local fake of ClickHouse's HTTP interface (quota errors, timeouts,
+errors mid-stream), and the same synthetic events through BigQuery (fake), the local DuckDB source
+and ClickPy giving the same figures on every dimension both can give.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import html
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from conftest import event
+
+from generator import analysis, build, sample
+from generator import config as config_mod
+from generator.config import BREAKDOWNS
+from generator.dates import Window, last_days
+from generator.errors import SourceError
+from generator.plan import make_plan
+from generator.queries import load, names
+from generator.sources import ALL_CAPABILITIES, Job
+from generator.sources.clickpy import (
+    CAPABILITIES,
+    PROBE_PROJECTS,
+    ClickPySource,
+    RetryPolicy,
+    format_param,
+    parse_error,
+    user_agent,
+)
+from generator.sources.local import LocalSource
+from generator.store import AggRow, open_store
+from tests.fakes.clickhouse_server import README_IMPORT_FILTER, ClickPyData, FakeClickHouse
+
+PACKAGES = ("acme-http", "tinycli-kit")
+END = dt.date(2026, 7, 31)  # the window holds sample.MISSING_DAY (2026-07-14): a day without any log
+DAYS = 40
+START = END - dt.timedelta(days=DAYS - 1)
+TODAY = END + dt.timedelta(days=1)
+WINDOW = Window(START, END)
+CLICKPY_SQL = [n for n in names() if n.startswith("clickpy_")]
+
+
+# -- data ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def events_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic events, plus one download a day of a probe project (boto3): real ClickPy has
+    boto3 downloads every day it holds, and a day without any log has none."""
+    out = tmp_path_factory.mktemp("clickpy-events")
+    summary = sample.generate(out, scale=0.08, days=DAYS, end=END, packages=PACKAGES, fmt="parquet")
+    assert summary.missing_day == sample.MISSING_DAY
+    probe = [event(day=d.isoformat(), project=PROBE_PROJECTS[0]) for d in WINDOW if d != sample.MISSING_DAY]
+    (out / "probe.jsonl").write_text("".join(json.dumps(e) + "\n" for e in probe), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def clickpy_data(events_dir: Path) -> Iterator[ClickPyData]:
+    with ClickPyData(events_dir) as data:
+        yield data
+
+
+@pytest.fixture(scope="module")
+def local_rows(events_dir: Path) -> pa.Table:
+    source = LocalSource(events_dir)
+    try:
+        result = source.fetch(Job(WINDOW, PACKAGES, BREAKDOWNS))
+    finally:
+        source.close()
+    return result.rows
+
+
+@pytest.fixture
+def fake(clickpy_data: ClickPyData) -> Iterator[FakeClickHouse]:
+    with FakeClickHouse(clickpy_data) as server:
+        yield server
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def make_source(sleeps: Sleeps) -> Callable[..., ClickPySource]:
+    def _make(url: str, **kwargs: Any) -> ClickPySource:
+        kwargs.setdefault("retry", RetryPolicy(sleep=sleeps, jitter=lambda: 1.0, max_attempts=4))
+        kwargs.setdefault("today", lambda: TODAY)
+        return ClickPySource(url=url, **kwargs)
+
+    return _make
+
+
+def full_job(window: Window = WINDOW, breakdowns: tuple[str, ...] = BREAKDOWNS) -> Job:
+    return Job(window, PACKAGES, breakdowns)
+
+
+# The dimensions both sources give, and the key of each (ClickPy has python and system only for
+# all installers together, so those are compared summed over installers).
+SHARED: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
+    "total": lambda r: (r["day"], r["project"], r["installer"]),
+    "file_type": lambda r: (r["day"], r["project"], r["installer"], r["file_type"]),
+    "version": lambda r: (r["day"], r["project"], r["installer"], r["version"]),
+    "country": lambda r: (r["day"], r["project"], r["installer"], r["country"]),
+    "python_minor": lambda r: (r["day"], r["project"], r["python_minor"]),
+    "system": lambda r: (r["day"], r["project"], r["system"]),
+}
+
+
+def summed(rows: list[dict[str, Any]] | pa.Table, breakdown: str) -> dict[tuple[Any, ...], int]:
+    if isinstance(rows, pa.Table):
+        rows = rows.to_pylist()
+    out: dict[tuple[Any, ...], int] = collections.Counter()
+    key = SHARED[breakdown]
+    for r in rows:
+        if r["breakdown"] == breakdown:
+            day = r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(r["day"])
+            out[key({**r, "day": day})] += int(r["downloads"])
+    return dict(out)
+
+
+# -- the SQL ---------------------------------------------------------------------------------------
+def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
+    assert sorted(CLICKPY_SQL) == [
+        "clickpy_coverage",
+        "clickpy_installer_country",
+        "clickpy_installers",
+        "clickpy_python",
+        "clickpy_system",
+    ]
+    for name in CLICKPY_SQL:
+        text = load(name)
+        header = text.split("\nSELECT", 1)[0]
+        assert header.startswith(f"-- {name} (ClickHouse SQL):"), name
+        assert "-- Reads: pypi." in header and "-- Parameters:" in header, name
+        body = text[len(header) :]
+        # Values only through {name:Type} placeholders: no dates, no package names in the text.
+        assert not re.search(r"'\d{4}-\d\d-\d\d'", body), name
+        assert not any(p in body for p in (*PACKAGES, *PROBE_PROJECTS)), name
+        assert "{start:Date}" in body and "{days:Array(Date)}" in body, name
+
+
+def test_the_sql_on_clickhouse_over_clickpys_tables_matches_the_canonical_sql(
+    clickpy_data: ClickPyData, local_rows: pa.Table
+) -> None:
+    """The .sql files on a real ClickHouse engine (chdb), over tables built by ClickPy's DDL and
+    materialized views from the same events, against daily_aggregates.sql on DuckDB."""
+    days = list(WINDOW)
+    params = {"projects": list(PACKAGES), "start": START, "end": END, "days": days}
+    rows = clickpy_data.query(load("clickpy_installers"), {**params, "breakdowns": ["version"]})
+    rows += clickpy_data.query(load("clickpy_installer_country"), {**params, "breakdowns": ["country", "file_type"]})
+    rows += clickpy_data.query(load("clickpy_python"), params)
+    rows += clickpy_data.query(load("clickpy_system"), params)
+    for breakdown in SHARED:
+        expected = summed(local_rows, breakdown)
+        assert summed(rows, breakdown) == expected, breakdown
+        assert sum(expected.values()) > 5_000
+    # ClickPy stores unknowns as '': they come back as NULL, as BigQuery has them.
+    assert any(r["installer"] is None for r in rows if r["breakdown"] == "total")
+    assert any(r["python_minor"] is None for r in rows if r["breakdown"] == "python_minor")
+    assert all(r["ci"] is None and r["python_malformed"] is False for r in rows)
+    # Python and OS come from tables without an installer: those rows carry none.
+    assert {r["installer"] for r in rows if r["breakdown"] in ("python_minor", "system")} == {None}
+
+
+def test_file_types_come_from_the_table_whose_key_holds_the_type(clickpy_data: ClickPyData) -> None:
+    """ClickPy's installer x type table is keyed without `type`, so SummingMergeTree merges keep
+    an arbitrary type per (project, version, date, installer): its split is unusable."""
+    clickpy_data.query("OPTIMIZE TABLE pypi.pypi_downloads_per_day_by_version_by_installer_by_type FINAL")
+    merged = clickpy_data.query(
+        "SELECT type, sum(count) AS n FROM pypi.pypi_downloads_per_day_by_version_by_installer_by_type"
+        " WHERE project = {p:String} GROUP BY type",
+        {"p": PACKAGES[0]},
+    )
+    right = clickpy_data.query(
+        "SELECT type, sum(count) AS n FROM pypi.pypi_downloads_per_day_by_version_by_installer_by_type_by_country"
+        " WHERE project = {p:String} GROUP BY type",
+        {"p": PACKAGES[0]},
+    )
+    assert {r["type"]: int(r["n"]) for r in merged} != {r["type"]: int(r["n"]) for r in right}
+
+
+def test_coverage_is_the_days_clickpy_holds_not_the_days_a_package_has(clickpy_data: ClickPyData) -> None:
+    asked = [*WINDOW, TODAY, TODAY + dt.timedelta(days=3)]
+    params = {"probes": list(PROBE_PROJECTS), "start": asked[0], "end": asked[-1], "days": asked}
+    held = {dt.date.fromisoformat(r["day"]) for r in clickpy_data.query(load("clickpy_coverage"), params)}
+    assert held == set(WINDOW) - {sample.MISSING_DAY}
+
+
+def test_values_are_bound_as_clickhouse_parameters_even_hostile_ones(clickpy_data: ClickPyData) -> None:
+    hostile = ["a'b", "c\\d", "x') OR 1=1 --", "ÅL"]
+    rows = clickpy_data.query("SELECT {v:Array(String)} AS v, {d:Date} AS d", {"v": hostile, "d": START})
+    assert rows == [{"v": hostile, "d": START.isoformat()}]
+    assert format_param(["a'b"]) == "['a\\'b']"
+
+
+# -- the HTTP path -----------------------------------------------------------------------------------
+def test_fetch_over_http_one_query_per_table_for_the_whole_plan(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], local_rows: pa.Table
+) -> None:
+    source = make_source(fake.url)
+    # Two separate ranges of missing days, as after a gap: still one query per table.
+    covered = {p: set(Window(START + dt.timedelta(days=10), START + dt.timedelta(days=30))) for p in PACKAGES}
+    plan = make_plan(PACKAGES, covered, END, history_days=DAYS, refetch_days=2, breakdowns=BREAKDOWNS)
+    assert len(plan.jobs) == 2
+    source.preflight(plan.jobs)
+    results = [source.fetch(job) for job in plan.jobs]
+    tables = [r.tables for r in fake.received]
+    assert tables == [
+        ["pypi_downloads_max_min", "pypi_downloads_per_day"],
+        ["pypi_downloads_per_day_by_version_by_installer_by_type"],
+        ["pypi_downloads_per_day_by_version_by_installer_by_type_by_country"],
+        ["pypi_downloads_per_day_by_version_by_python"],
+        ["pypi_downloads_per_day_by_version_by_system"],
+    ]
+    for got in fake.received:
+        assert got.headers["User-Agent"] == user_agent() and got.headers["User-Agent"].startswith("pypi-stats-site/")
+        assert got.settings == {"user": "demo", "default_format": "JSONEachRow"}
+        assert not any(p in got.sql for p in PACKAGES)
+    wanted = sorted({d for job in plan.jobs for d in job.window} - {sample.MISSING_DAY})
+    assert fake.received[1].params["projects"] == "['acme-http','tinycli-kit']"
+    assert fake.received[1].params["days"] == format_param(wanted)
+    # Each job gets its own days' rows, exactly as the canonical SQL counts them.
+    for job, result in zip(plan.jobs, results, strict=True):
+        assert result.available_days == [d for d in job.window if d != sample.MISSING_DAY]
+        expected = {k: v for k, v in summed(local_rows, "total").items() if k[0] in job.window}
+        assert summed(result.rows, "total") == expected
+        assert result.rows.schema.field("downloads").type == pa.int64()
+
+
+@pytest.fixture(scope="module")
+def bigquery_rows(events_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
+    """The same events through the BigQuery source and its local fake of the REST API."""
+    from generator.sources.bigquery import BigQuerySource
+    from tests.fakes.bigquery_server import FakeBigQuery
+
+    raw = {
+        "packages": {"names": list(PACKAGES)},
+        "source": {"kind": "bigquery", "billing_project": "test-project", "history_days": DAYS},
+        "budget": {"max_bytes_per_query": 2**40, "max_bytes_per_run": 2**41},
+    }
+    cfg = config_mod.parse(raw, tmp_path_factory.mktemp("bq") / "stats.toml")
+    with FakeBigQuery(events_dir) as fake_bq:
+        source = BigQuerySource(cfg, client=fake_bq.client(), today=lambda: TODAY)
+        try:
+            job = full_job()
+            source.preflight([job])
+            return source.fetch(job).rows
+        finally:
+            source.close()
+
+
+@pytest.mark.parametrize("reference", ["bigquery", "local"])
+def test_bigquery_local_and_clickpy_agree_on_every_dimension_both_have(
+    reference: str,
+    request: pytest.FixtureRequest,
+    fake: FakeClickHouse,
+    make_source: Callable[..., ClickPySource],
+) -> None:
+    expected_rows = request.getfixturevalue(f"{reference}_rows")
+    source = make_source(fake.url)
+    result = source.fetch(full_job())
+    for breakdown in SHARED:
+        assert summed(result.rows, breakdown) == summed(expected_rows, breakdown), breakdown
+    # What ClickPy does not have is not invented: NULL (and python_malformed FALSE), never a guess.
+    got = result.rows.to_pylist()
+    assert {r["breakdown"] for r in got} == set(SHARED)
+    assert all(r["ci"] is None and r["python_malformed"] is False for r in got)
+
+
+def test_the_page_figures_agree_and_the_rest_is_marked_unavailable(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], local_rows: pa.Table
+) -> None:
+    clickpy = make_source(fake.url).fetch(full_job()).rows
+    days = set(WINDOW) - {sample.MISSING_DAY}
+
+    def report(rows: pa.Table, caps: frozenset[str]) -> analysis.PackageReport:
+        dims = {
+            "total": [],
+            "breakdowns": [],
+        }
+        value_col = {b: b if b != "installer_version" else "installer_major" for b in BREAKDOWNS}
+        for r in rows.to_pylist():
+            if r["project"] != PACKAGES[0]:
+                continue
+            value = None if r["breakdown"] == "total" else r[value_col[r["breakdown"]]]
+            row = AggRow(
+                r["day"], r["installer"], r["ci"], r["python_malformed"], r["breakdown"], value, r["downloads"]
+            )
+            dims["total" if r["breakdown"] == "total" else "breakdowns"].append(row)
+        versions = [r for r in dims["breakdowns"] if r.breakdown == "version"]
+        return analysis.analyse(
+            PACKAGES[0], END, dims["total"], dims["breakdowns"], versions, days, WINDOW,
+            source="x", capabilities=caps,
+        )  # fmt: skip
+
+    full = report(local_rows, ALL_CAPABILITIES)
+    lim = report(clickpy, CAPABILITIES)
+    figures = {f.key: f for f in full.figures}
+    limited = {f.key: f for f in lim.figures}
+    # Same everywhere no flag is needed...
+    for key in ("bigquery_30", "bigquery_all", "clickpy", "pypinfo"):
+        assert limited[key].value == figures[key].value, key
+    assert lim.installers == [replace_ci(i) for i in full.installers]
+    assert lim.series == full.series and lim.releases == full.releases
+    # ...the honest number cannot leave CI out: it is package-manager installs with CI, said so.
+    assert lim.honest == full.honest + full.ci and lim.ci is None
+    assert "CI included" in limited["honest"].name and "not available from this source" in limited["honest"].note
+    assert [s.label for s in lim.waterfall][-1] == analysis.PM_WITH_CI_LABEL
+    # pypistats' malformed-Python rule cannot be applied: its figures keep those rows, and say so.
+    malformed = sum(r.downloads for r in full_rows(local_rows) if r.python_malformed and r.installer)
+    assert malformed > 0
+    assert limited["pypistats_with"].value - figures["pypistats_with"].value == sum(
+        r.downloads for r in full_rows(local_rows) if r.python_malformed and r.day in last_days(END, 30)
+    )
+    assert "Malformed-Python flag not available" in limited["pypistats_with"].note
+    # Breakdowns: per installer where ClickPy has the installer, else all downloads, else unavailable.
+    by_key = {b.key: b for b in lim.breakdowns}
+    assert by_key["country"] == next(b for b in full.breakdowns if b.key == "country")
+    assert by_key["python_minor"].scope.startswith("all downloads") and by_key["python_minor"].total > 0
+    assert by_key["python_minor"].total == sum(
+        r.downloads for r in full_rows(local_rows) if r.breakdown == "total" and r.day in last_days(END, 30)
+    )
+    for key in ("installer_version", "implementation", "distro", "ci"):
+        assert by_key[key].unavailable and by_key[key].items == ()
+    assert any("CI flag not available from this source" in line for line in lim.limits)
+
+
+def replace_ci(line: analysis.InstallerLine) -> analysis.InstallerLine:
+    from dataclasses import replace
+
+    return replace(line, ci=0)
+
+
+def full_rows(rows: pa.Table) -> list[AggRow]:
+    return [
+        AggRow(r["day"], r["installer"], r["ci"], r["python_malformed"], r["breakdown"], None, r["downloads"])
+        for r in rows.to_pylist()
+        if r["project"] == PACKAGES[0] and r["breakdown"] == "total"
+    ]
+
+
+def test_days_after_a_stall_are_not_yet_available_not_zero(
+    events_dir: Path, make_source: Callable[..., ClickPySource], tmp_path: Path
+) -> None:
+    stalled_on = END - dt.timedelta(days=4)
+    with ClickPyData(events_dir, last_day=stalled_on) as data, FakeClickHouse(data) as server:
+        source = make_source(server.url)
+        job = full_job()
+        result = source.fetch(job)
+        assert max(result.available_days) == stalled_on
+        assert sample.MISSING_DAY not in result.available_days
+        assert {r["day"] for r in result.rows.to_pylist()} <= set(result.available_days)
+        with open_store(tmp_path / "store.duckdb") as store:
+            store.replace_days(source.name, job.projects, result.available_days, result.rows)
+            covered = store.covered_days(source.name, PACKAGES, WINDOW)
+            plan = make_plan(PACKAGES, covered, END, history_days=DAYS, refetch_days=0, breakdowns=BREAKDOWNS)
+    # The next run asks again for the days ClickPy did not have.
+    assert {d for j in plan.jobs for d in j.window} == {sample.MISSING_DAY, *Window(stalled_on + dt.timedelta(1), END)}
+
+
+def test_nothing_loaded_yet_costs_one_query(fake: FakeClickHouse, make_source: Callable[..., ClickPySource]) -> None:
+    later = Window(TODAY, TODAY + dt.timedelta(days=2))
+    result = make_source(fake.url, today=lambda: TODAY + dt.timedelta(days=5)).fetch(full_job(later))
+    assert result.available_days == [] and result.rows.num_rows == 0
+    assert [r.tables for r in fake.received] == [["pypi_downloads_max_min", "pypi_downloads_per_day"]]
+
+
+def test_today_is_never_asked_for(fake: FakeClickHouse, make_source: Callable[..., ClickPySource]) -> None:
+    result = make_source(fake.url, today=lambda: END).fetch(full_job())
+    assert END not in result.available_days
+    assert END.isoformat() not in fake.received[0].params["days"]
+
+
+# -- errors: quota, transient, timeouts ------------------------------------------------------------------
+def test_a_quota_error_stops_with_one_clear_line_and_no_retry(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps
+) -> None:
+    fake.fail_next(201)
+    with pytest.raises(SourceError) as info:
+        make_source(fake.url).fetch(full_job())
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("ClickPy quota exceeded:") and "'demo'" in message
+    assert "2026-11-01 13:00:00 UTC" in message and "run build again" in message
+    assert len(fake.received) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(("code", "status"), [(202, None), (439, None), (None, 503), (None, 502)])
+def test_transient_errors_back_off_and_retry(
+    fake: FakeClickHouse,
+    make_source: Callable[..., ClickPySource],
+    sleeps: Sleeps,
+    code: int | None,
+    status: int | None,
+) -> None:
+    if code is not None:
+        fake.fail_next(code, times=2)
+    else:
+        fake.http_error_next(status or 503, times=2, body="<html>Bad gateway</html>")
+    result = make_source(fake.url).fetch(full_job())
+    assert result.rows.num_rows > 0
+    assert sleeps == [2.0, 4.0]  # exponential backoff (jitter pinned to the full delay)
+    assert len(fake.received) == 2 + 5
+
+
+def test_transient_errors_give_up_after_the_attempts_allowed(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps
+) -> None:
+    fake.fail_next(202, times=10)
+    with pytest.raises(SourceError, match=r"kept failing with a transient error \(code 202\) for 4 attempt"):
+        make_source(fake.url).fetch(full_job())
+    assert len(fake.received) == 4 and len(sleeps) == 3
+
+
+def test_a_client_timeout_is_retried(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps
+) -> None:
+    fake.delay_next(4.0)
+    result = make_source(fake.url, timeout=2.0).fetch(full_job())
+    assert result.rows.num_rows > 0
+    assert len(fake.received) == 6 and sleeps == [2.0]
+
+
+def test_persistent_timeouts_end_with_advice(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps
+) -> None:
+    fake.delay_next(1.0, times=2)
+    retry = RetryPolicy(sleep=sleeps, jitter=lambda: 1.0, max_attempts=2)
+    with pytest.raises(SourceError, match=r"kept failing .*no answer within 0.3 s\) for 2 attempt"):
+        make_source(fake.url, timeout=0.3, retry=retry).fetch(full_job())
+    fake.fail_next(159, times=10)
+    with pytest.raises(SourceError, match=r"within the public user's limits .*fewer days per run"):
+        make_source(fake.url).fetch(full_job())
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (516, r"refused user 'demo' .*credentials may have changed"),
+        (60, r"tables are not what this tool expects"),
+        (241, r"fewer days per run"),
+    ],
+)
+def test_permanent_errors_are_not_retried(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps, code: int, expected: str
+) -> None:
+    fake.fail_next(code)
+    with pytest.raises(SourceError, match=expected):
+        make_source(fake.url).fetch(full_job())
+    assert sleeps == [] and len(fake.received) == 1
+
+
+def test_an_error_after_rows_started_is_not_taken_for_a_short_answer(
+    fake: FakeClickHouse, make_source: Callable[..., ClickPySource]
+) -> None:
+    fake.midstream_error_next(241)
+    with pytest.raises(SourceError, match=r"code 241"):
+        make_source(fake.url).fetch(full_job())
+
+
+def test_error_parsing_reads_the_header_then_the_body() -> None:
+    assert parse_error("Code: 201. DB::Exception: Quota ...", "201", 500).code == 201
+    assert parse_error("Code: 202. DB::Exception: Too many", None, 500).code == 202
+    body = (
+        "__exception__\nabcd1234\nCode: 159. DB::Exception: Timeout exceeded (TIMEOUT_EXCEEDED)\n"
+        "60 abcd1234\n__exception__"
+    )
+    assert parse_error(body, None, 200).code == 159
+    assert parse_error(body, None, 200).message.startswith("Code: 159. DB::Exception: Timeout exceeded")
+    assert parse_error("<html>busy</html>", None, 503).transient
+
+
+# -- the whole build ------------------------------------------------------------------------------------
+def write_cfg(path: Path, kind: str, extra: str, packages: tuple[str, ...] = PACKAGES) -> config_mod.Config:
+    path.write_text(
+        f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(packages))}\n'
+        f'[source]\nkind = "{kind}"\nhistory_days = {DAYS}\n{extra}\n'
+        f'[store]\npath = "{path.parent / "store.duckdb"}"\n',
+        encoding="utf-8",
+    )
+    return config_mod.load(path)
+
+
+def test_build_with_clickpy_makes_a_real_report_that_states_its_limits(
+    fake: FakeClickHouse, local_rows: pa.Table, tmp_path: Path
+) -> None:
+    cfg = write_cfg(tmp_path / "stats.toml", "clickpy", f'api_endpoint = "{fake.url}"')
+    out = tmp_path / "site"
+    result = build.build(cfg, as_of=END, out_dir=out)
+    assert result.jobs_run == 1 and len(fake.received) == 5
+    page = (out / "packages" / PACKAGES[0] / "index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "Data source: ClickPy: ClickHouse's public daily PyPI aggregates" in text
+    assert "CI flag not available from this source: the honest number includes CI installs" in text
+    assert "CI-flagged installs: not available from this source." in text
+    assert "Installer version: not available from this source" in text
+    assert "Python version, all downloads (this source cannot restrict it to package managers)" in text
+    assert "Package version, package-manager installs" in text
+    # The headline is package-manager installs, CI included: the local source's honest + CI.
+    month = last_days(END, 30)
+    pm = sum(
+        r["downloads"]
+        for r in local_rows.to_pylist()
+        if r["breakdown"] == "total" and r["project"] == PACKAGES[0] and r["day"] in month
+        and analysis.cat.category(r["installer"]) == analysis.cat.PACKAGE_MANAGER
+    )  # fmt: skip
+    assert f"{pm:,} package-manager installs in the last 30 days, CI included" in text
+    header = (out / "packages" / PACKAGES[0] / "installers.csv").read_text().splitlines()[0]
+    assert "CI-flagged" not in header
+    assert not (out / "packages" / PACKAGES[0] / "breakdown-installer-version.csv").exists()
+    data = json.loads((out / "data" / f"{PACKAGES[0]}.json").read_text())
+    assert data["source"] == "clickpy" and data["ci_flagged_30_days"] is None
+    assert any("malformed-Python" in line for line in data["not_available_from_source"])
+    # The next run asks only for the refetched days: still one query per table.
+    fake.received.clear()
+    source = build.open_source(cfg)
+    with open_store(cfg.store.path) as store:
+        build.fetch(cfg, store, source, build.plan_for(cfg, store, source.name, END))
+    assert len(fake.received) == 5
+    assert fake.received[1].params["days"] == format_param([END - dt.timedelta(days=1), END])
+
+
+def test_the_cli_reports_a_quota_error_in_one_line(fake: FakeClickHouse, tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    cfg = write_cfg(tmp_path / "stats.toml", "clickpy", f'api_endpoint = "{fake.url}"')
+    fake.fail_next(201)
+    proc = run_cli("build", "--config", str(cfg.path), "--out", str(tmp_path / "site"))
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ClickPy quota exceeded" in lines[0], proc.stderr
+    assert not (tmp_path / "site").exists() and len(fake.received) == 1
+
+
+def test_a_store_with_bigquery_data_and_clickpy_data_shows_where_they_differ(
+    events_dir: Path, bigquery_rows: pa.Table, tmp_path: Path
+) -> None:
+    one = PACKAGES[:1]
+    cfg = write_cfg(tmp_path / "stats.toml", "clickpy", "", one)
+    # The store already holds BigQuery's rows for these events (fetched through the BigQuery source).
+    with open_store(cfg.store.path) as store:
+        store.replace_days("bigquery", PACKAGES, set(WINDOW) - {sample.MISSING_DAY}, bigquery_rows)
+    # ClickPy's documented import keeps only rows with a Python version and a system.
+    with ClickPyData(events_dir, import_filter=README_IMPORT_FILTER) as data, FakeClickHouse(data) as server:
+        cfg = write_cfg(tmp_path / "stats.toml", "clickpy", f'api_endpoint = "{server.url}"', one)
+        build.build(cfg, as_of=END, out_dir=tmp_path / "site")
+    page = (tmp_path / "site" / "packages" / one[0] / "index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "Cross-check between sources" in text and "Cross-check: clickpy against bigquery" in text
+    lines = (tmp_path / "site" / "packages" / one[0] / "cross-check-bigquery.csv").read_text().splitlines()
+    assert lines[0].startswith("Day,All downloads: clickpy,All downloads: bigquery,Difference in all downloads")
+    assert len(lines) - 1 == DAYS - 1  # mirrors and scripts report no Python: rows were dropped every day
+    first = [int(x) for x in lines[1].split(",")[1:]]
+    assert first[0] < first[1] and first[2] == first[0] - first[1]
+    assert f"{DAYS - 1} of the {DAYS - 1} days both hold differ" in text
+
+
+def test_cross_check_is_a_pure_per_day_comparison() -> None:
+    d1, d2, d3 = dt.date(2026, 7, 1), dt.date(2026, 7, 2), dt.date(2026, 7, 3)
+    mine = [AggRow(d1, "pip", None, False, "total", None, 10), AggRow(d2, "pip", None, False, "total", None, 5)]
+    theirs = [
+        AggRow(d1, "pip", False, False, "total", None, 7),
+        AggRow(d1, "pip", True, False, "total", None, 3),
+        AggRow(d2, "bandersnatch", None, False, "total", None, 2),
+        AggRow(d2, "pip", None, False, "total", None, 5),
+        AggRow(d3, "pip", None, False, "total", None, 99),  # a day only the other source holds
+    ]
+    check = analysis.cross_check(mine, theirs, {d1, d2}, "clickpy", "bigquery")
+    assert check.days_compared == 2 and (check.this_total, check.other_total) == (15, 17)
+    assert check.differing == (analysis.CrossCheckDay(d2, 5, 7, 5, 5),)
+    assert check.differing[0].all_difference == -2 and check.differing[0].pm_difference == 0

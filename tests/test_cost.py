@@ -1,0 +1,237 @@
+"""Cost arithmetic: ceilings as BigQuery bills them, the table model, plan estimates, the budget
+check, and the cost page's figures. Pure functions, no BigQuery."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from generator import cost
+from generator.config import BREAKDOWNS, BudgetConfig
+from generator.dates import Window
+from generator.errors import CostLimitExceeded
+from generator.plan import make_plan
+from generator.sources import Job
+from generator.store import LedgerEntry
+
+GIB, MIB, TIB = cost.GIB, cost.MIB, cost.TIB
+DAY = dt.date(2026, 10, 1)
+
+
+def job(days: int = 1, packages: int = 3, breakdowns: tuple[str, ...] = BREAKDOWNS) -> Job:
+    return Job(Window(DAY, DAY + dt.timedelta(days=days - 1)), tuple(f"p{i}" for i in range(packages)), breakdowns)
+
+
+def entry(
+    run_id: str,
+    *,
+    day: dt.date = DAY,
+    days: int = 1,
+    projects: tuple[str, ...] = ("a", "b"),
+    ceiling: int = 100 * GIB,
+    billed: int = GIB,
+    finished: dt.datetime | None = None,
+    source: str = "bigquery",
+) -> LedgerEntry:
+    return LedgerEntry(
+        run_id=run_id,
+        job_id=f"job-{run_id}-{day}",
+        source=source,
+        start_day=day,
+        end_day=day + dt.timedelta(days=days - 1),
+        projects=projects,
+        ceiling_bytes=ceiling,
+        bytes_processed=billed,
+        bytes_billed=billed,
+        dollars=billed / TIB * 6.25,
+        finished_at=finished or dt.datetime(2026, 10, 2, 6, 0),
+    )
+
+
+# -- rounding and dollars --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("scan", "ceiling"),
+    [
+        (0, 10 * MIB),  # at least 10 MB per table
+        (1, 10 * MIB),
+        (9_000_000, 10 * MIB),
+        (10 * MIB + 1, 11 * MIB),  # rounded up to the next MiB
+        (20_000_001, 21_000_000),  # ... or to the next 10**6 bytes, whichever is larger
+        (5 * GIB, 5_369_000_000),  # whole MiB, but not whole 10**6: the MB reading is larger
+    ],
+)
+def test_billed_ceiling_rounds_up_as_bigquery_bills(scan: int, ceiling: int) -> None:
+    assert cost.billed_ceiling(scan) == ceiling
+    assert cost.billed_ceiling(scan) >= scan
+
+
+def test_billed_ceiling_counts_the_minimum_per_table() -> None:
+    assert cost.billed_ceiling(0, tables=3) == 30 * MIB
+
+
+def test_dollars_use_the_configured_price_per_tib() -> None:
+    assert cost.dollars(TIB, 6.25) == pytest.approx(6.25)
+    assert cost.dollars(TIB // 2, 5.0) == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize(
+    ("cap", "per_day", "days"),
+    [
+        (200 * GIB + 10 * MIB, 50 * GIB, 4),
+        (200 * GIB, 50 * GIB, 3),  # 4 x 50 GiB rounds up past 200 GiB
+        (200 * GIB, 250 * GIB, 1),
+        (200 * GIB, 0, 10_000),
+        (100 * GIB, 30 * GIB, 3),
+    ],
+)
+def test_max_days_per_job_keeps_each_ceiling_under_the_cap(cap: int, per_day: int, days: int) -> None:
+    assert cost.max_days_per_job(cap, per_day) == days
+    if per_day and days > 1:
+        assert cost.billed_ceiling(days * per_day) <= cap < cost.billed_ceiling((days + 1) * per_day)
+
+
+def test_plan_splits_a_backfill_so_every_job_fits_the_cap() -> None:
+    per_day = cost.model_scan_bytes(job(1))
+    cap = 3 * per_day + 10 * MIB
+    plan = make_plan(
+        ("a", "b"),
+        {},
+        DAY + dt.timedelta(days=9),
+        history_days=10,
+        refetch_days=2,
+        breakdowns=BREAKDOWNS,
+        max_days_per_job=cost.max_days_per_job(cap, per_day),
+    )
+    estimates = cost.estimate_plan(plan)
+    assert [e.days for e in estimates] == [3, 3, 3, 1]
+    assert all(e.ceiling_bytes <= cap for e in estimates)
+
+
+# -- the model of the table ----------------------------------------------------------------------
+def test_the_model_matches_the_published_facts() -> None:
+    model = cost.DEFAULT_MODEL
+    base = model.column_bytes_per_day("timestamp") + model.column_bytes_per_day("project")
+    assert 20 * GIB <= base <= 25 * GIB  # project + timestamp: about 20-25 GiB a day
+    for column in cost.DEFAULT_BYTES_PER_ROW:
+        if column not in ("timestamp", "project", "details.ci"):
+            assert 2 * GIB <= model.column_bytes_per_day(column) <= 20 * GIB  # "several GiB a day"
+    one_package = model.scan_bytes(cost.FACT_ONE_PACKAGE_COLUMNS, 30) * model.package_share
+    assert one_package == pytest.approx(4.6e9)  # one package, 30 days, four columns ~ 4.6 GB billed
+
+
+def test_the_ceiling_of_one_scan_does_not_depend_on_the_number_of_packages() -> None:
+    one, many = cost.estimate_jobs([job(30, 1), job(30, 100)])
+    assert one.ceiling_bytes == many.ceiling_bytes
+    assert one.expected_bytes < many.expected_bytes <= many.ceiling_bytes
+    assert one.scan_basis == "model" and "model" in one.expected_basis
+
+
+def test_dropping_a_breakdown_cuts_the_modelled_ceiling_by_its_column() -> None:
+    full = cost.model_scan_bytes(job(1))
+    without_country = cost.model_scan_bytes(job(1, breakdowns=tuple(b for b in BREAKDOWNS if b != "country")))
+    assert full - without_country == cost.DEFAULT_MODEL.column_bytes_per_day("country_code")
+    without_python = cost.model_scan_bytes(job(1, breakdowns=tuple(b for b in BREAKDOWNS if b != "python_minor")))
+    assert without_python == full  # details.python is read for the malformed-python flag anyway
+
+
+def test_column_costs_say_what_each_breakdown_adds() -> None:
+    costs = {c.name: c for c in cost.column_costs(("country", "version"), price_per_tib=6.25)}
+    assert costs["base"].selected and costs["base"].bytes_per_day == cost.model_column_bytes()["base"]
+    assert costs["country"].selected and not costs["system"].selected
+    assert costs["country"].columns == ("country_code",)
+    assert costs["python_minor"].bytes_per_day == 0 and "malformed" in costs["python_minor"].note
+    assert costs["file_type"].dollars_per_day == pytest.approx(cost.dollars(costs["file_type"].bytes_per_day, 6.25))
+    measured = {"base": 100, **{b: 7 for b in BREAKDOWNS}}
+    assert cost.column_costs((), price_per_tib=1, measured=measured)[1].bytes_per_day == 7
+
+
+# -- expected bill from the ledger ------------------------------------------------------------------
+def test_the_expected_bill_comes_from_the_ledger_when_there_is_one() -> None:
+    ledger = [entry("r1", projects=("a", "b"), ceiling=100 * GIB, billed=2 * GIB)]
+    share, basis = cost.expected_share(ledger, 2)
+    assert share == pytest.approx(0.02) and "ledger" in basis
+    assert cost.expected_share(ledger, 4)[0] == pytest.approx(0.04)  # scaled per package
+    assert cost.expected_share(ledger, 1000)[0] == 1.0  # never above the ceiling
+    (estimate,) = cost.estimate_jobs([job(1, 2)], [100 * GIB], ledger)
+    assert estimate.scan_basis == "dry run"
+    assert estimate.expected_bytes == cost.billed_ceiling(2 * GIB)
+    assert cost.expected_share([entry("x", source="local")], 2)[1].startswith("model")
+
+
+# -- the budget check --------------------------------------------------------------------------------
+def test_a_job_over_the_per_query_cap_is_refused_with_ceiling_cap_expected_and_setting() -> None:
+    budget = BudgetConfig(max_bytes_per_query=150 * GIB, max_bytes_per_run=TIB)
+    estimates = cost.estimate_jobs([job(1), job(2)])
+    with pytest.raises(CostLimitExceeded) as caught:
+        cost.check_budget(estimates, budget)
+    text = str(caught.value)
+    assert "job 2/2" in text and "[budget].max_bytes_per_query = 150.0 GiB" in text
+    assert cost.format_bytes(estimates[1].ceiling_bytes) in text and "expected actual bill" in text
+    assert "Nothing was run" in text
+    assert caught.value.ceiling_bytes == estimates[1].ceiling_bytes and caught.value.cap_bytes == 150 * GIB
+
+
+def test_a_plan_over_the_run_budget_is_refused_as_a_whole() -> None:
+    budget = BudgetConfig(max_bytes_per_query=200 * GIB, max_bytes_per_run=TIB)
+    estimates = cost.estimate_jobs([job(1)] * 9)
+    with pytest.raises(CostLimitExceeded, match=r"\[budget\]\.max_bytes_per_run.*history_days"):
+        cost.check_budget(estimates, budget)
+    cost.check_budget(estimates[:8], budget)
+    with pytest.raises(CostLimitExceeded, match="left of"):
+        cost.check_budget(estimates[:8], budget, spent_bytes=100 * GIB)
+    assert len(cost.budget_problems(estimates, budget)) == 1
+
+
+def test_describe_plan_says_when_figures_are_a_model_estimate() -> None:
+    budget = BudgetConfig()
+    estimates = cost.estimate_jobs([job(1), job(2)])
+    lines = cost.describe_plan(estimates, cost.column_costs(BREAKDOWNS, price_per_tib=6.25), budget)
+    text = "\n".join(lines)
+    assert "model of the table" in text and "estimate" in text
+    assert "country_code" in text and "REFUSED" in text  # two days of everything exceed 200 GiB
+    assert cost.describe_plan([], [], budget) == ["Nothing to fetch: the store already holds every day and package."]
+
+
+# -- the cost page ------------------------------------------------------------------------------------
+def test_cost_summary_per_run_month_cumulative_and_daily_run_per_package() -> None:
+    backfill = [
+        entry("backfill", day=DAY + dt.timedelta(days=3 * i), days=3, ceiling=300 * GIB, billed=3 * GIB)
+        for i in range(3)
+    ]
+    daily = [
+        entry(f"daily-{i}", day=dt.date(2026, 11, i), days=2, finished=dt.datetime(2026, 11, i, 6), billed=GIB)
+        for i in (1, 2)
+    ]
+    other = [entry("local", source="local", billed=0)]
+    summary = cost.cost_summary(backfill + daily + other, 6.25)
+    assert [r.label for r in summary.runs] == ["daily-2", "daily-1", "backfill"]
+    assert [m.label for m in summary.months] == ["2026-11", "2026-10"]
+    assert summary.cumulative.jobs == 5 and summary.cumulative.billed_bytes == 11 * GIB
+    assert summary.cumulative.days == 9 + 3  # distinct days: 9 backfilled, 11-01..11-03
+    assert summary.cumulative.ceiling_dollars == pytest.approx(cost.dollars(1100 * GIB, 6.25))
+    assert summary.daily_run is not None and summary.daily_run.runs == 2
+    assert summary.daily_run.billed_bytes_per_package == pytest.approx(GIB / 2)
+    assert summary.daily_run.ceiling_bytes_per_package == pytest.approx(50 * GIB)
+    assert summary.daily_run.dollars_per_package == pytest.approx(cost.dollars(GIB, 6.25) / 2)
+    assert any("free" in note for note in summary.notes)
+
+
+def test_package_cost_splits_each_job_evenly_and_says_so() -> None:
+    ledger = [
+        entry("r1", projects=("a", "b"), billed=2 * GIB, ceiling=10 * GIB),
+        entry("r2", projects=("a", "b", "c", "d"), billed=4 * GIB, ceiling=20 * GIB),
+    ]
+    a, c, z = (cost.package_cost(ledger, p) for p in ("a", "c", "z"))
+    assert (a.jobs, a.billed_bytes, a.ceiling_bytes) == (2, 2 * GIB, 10 * GIB)
+    assert (c.jobs, c.billed_bytes) == (1, GIB)
+    assert z.jobs == 0 and z.dollars == 0
+    assert "split evenly" in a.note
+
+
+def test_format_helpers() -> None:
+    assert cost.format_bytes(22.4 * GIB) == "22.4 GiB"
+    assert cost.format_bytes(3 * TIB) == "3.0 TiB"
+    assert cost.format_bytes(512) == "512 B"
+    assert cost.format_dollars(1234.5) == "$1,234.50"
+    assert cost.format_dollars(0.0012) == "$0.0012"
