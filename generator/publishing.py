@@ -63,11 +63,14 @@ def root_path(site: SiteData) -> str:
 def attach(site: SiteData, store: Store, cfg: Config) -> None:
     """Gather what `write_all` needs from the store; remember this build's honest numbers."""
     site.base_url = normalize_base_url(site.base_url or env_base_url())
-    fetched = tuple(cfg.source.breakdowns)
-    dims = tuple(sorted({d for d in api.BREAKDOWN_ENDPOINTS.values() if d in fetched}))
     window = api.retention_window(site.as_of)
     for page in site.packages:
         project = page.report.project
+        # pypistats' breakdowns count without-mirrors rows, so they need the installer on each row:
+        # a source that only has a breakdown for all installers together (ClickPy) leaves it out.
+        caps = page.report.capabilities
+        fetched = tuple(b for b in cfg.source.breakdowns if f"{b}.by_installer" in caps)
+        dims = tuple(sorted({d for d in api.BREAKDOWN_ENDPOINTS.values() if d in fetched}))
         totals = store.rows(site.source, project, ("total",), window=window)
         breakdown_rows = store.rows(site.source, project, dims, window=window) if dims else []
         page.extra["api"] = api.package_documents(project, site.as_of, totals, breakdown_rows, fetched)
