@@ -9,6 +9,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from generator.config import BREAKDOWNS
 from generator.dates import Window
 
 
@@ -56,16 +57,7 @@ class Source(Protocol):
 #   "<breakdown>.by_installer"  its rows carry the installer, so it can be restricted to
 #                         package-manager installs; without it, its rows have installer NULL and
 #                         mean "all downloads" (analysis must not filter them as package managers).
-BREAKDOWN_NAMES: tuple[str, ...] = (
-    "installer_version",
-    "python_minor",
-    "implementation",
-    "system",
-    "distro",
-    "country",
-    "file_type",
-    "version",
-)
+BREAKDOWN_NAMES: tuple[str, ...] = BREAKDOWNS
 ALL_CAPABILITIES: frozenset[str] = frozenset(
     {"ci", "python_malformed", *BREAKDOWN_NAMES, *(f"{b}.by_installer" for b in BREAKDOWN_NAMES)}
 )

@@ -13,10 +13,8 @@ $GOOGLE_CLOUD_PROJECT; the account needs roles/bigquery.jobUser on it.
 from __future__ import annotations
 
 import datetime as dt
-import random
 import re
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,6 +38,7 @@ from generator.cost import (
 from generator.dates import Window, utc_today
 from generator.errors import ConfigError, CostLimitExceeded, SourceError
 from generator.sources import FetchResult, Job
+from generator.sources.retry import RetryPolicy
 from generator.sql import restrict_breakdowns
 from generator.store import AGGREGATE_COLUMNS, LedgerEntry
 
@@ -74,27 +73,6 @@ T = TypeVar("T")
 
 
 # -- retries ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter for transient errors, bounded in attempts and total time.
-
-    Injectable so tests never sleep: pass `sleep=lambda s: None`.
-    """
-
-    initial_seconds: float = 1.0
-    multiplier: float = 2.0
-    max_seconds: float = 32.0
-    deadline_seconds: float = 300.0
-    """Total time one query (dry run, job, results) may spend retrying."""
-    max_attempts: int = 8
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    jitter: Callable[[], float] = random.random
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt` (1-based): half to all of the backoff."""
-        base = min(self.max_seconds, self.initial_seconds * self.multiplier ** (attempt - 1))
-        return base * (0.5 + 0.5 * self.jitter())
 
 
 def error_reason(exc: BaseException) -> str | None:

@@ -37,10 +37,8 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
-import random
 import re
 import ssl
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -54,7 +52,7 @@ from generator import queries
 from generator.config import BREAKDOWNS, Config
 from generator.dates import utc_today
 from generator.errors import SourceError
-from generator.sources import FetchResult, Job
+from generator.sources import FetchResult, Job, retry
 from generator.store import AGGREGATE_COLUMNS
 
 DEFAULT_URL = "https://sql-clickhouse.clickhouse.com"
@@ -139,28 +137,15 @@ def user_agent() -> str:
     return f"pypi-stats-site/{ours} (static PyPI download-stats reports; a few queries per day, one per table per run)"
 
 
-# -- retries (same shape as generator.sources.bigquery.RetryPolicy) ------------------------------
+# -- retries ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter for transient errors, bounded in attempts and total time.
-
-    Injectable so tests never sleep: pass `sleep=lambda s: None`.
-    """
+class RetryPolicy(retry.RetryPolicy):
+    """The shared backoff with longer waits: ClickPy is a free service shared by everyone."""
 
     initial_seconds: float = 2.0
-    multiplier: float = 2.0
     max_seconds: float = 60.0
     deadline_seconds: float = 600.0
-    """Total time one query may spend retrying."""
     max_attempts: int = 6
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    jitter: Callable[[], float] = random.random
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt` (1-based): half to all of the backoff."""
-        base = min(self.max_seconds, self.initial_seconds * self.multiplier ** (attempt - 1))
-        return base * (0.5 + 0.5 * self.jitter())
 
 
 # -- errors ---------------------------------------------------------------------------------------
