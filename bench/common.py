@@ -1,11 +1,16 @@
-"""Shared benchmark helpers: best-of timing, generated data sets, and the ratio table."""
+"""Shared benchmark helpers: timing, generated data sets, peak memory of a process tree, the ratio table."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +19,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATA = ROOT / "data" / "bench"
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 @dataclass(frozen=True)
@@ -25,16 +30,26 @@ class Measurement:
     ratio: float
     target: str
     ok: bool
+    note: str = ""
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
     """The fastest of `repeat` runs, in seconds: the least noisy estimate on a shared machine."""
+    return min(timed(fn, repeat))
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Wall seconds of each of `repeat` runs."""
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
 
 
 def ensure_events(millions: int) -> tuple[Path, list[str], dt.date, dt.date]:
@@ -52,10 +67,87 @@ def ensure_events(millions: int) -> tuple[Path, list[str], dt.date, dt.date]:
     return out, list(sample.DEMO_PACKAGES), start, end
 
 
+# -- memory ---------------------------------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                out += [int(c) for c in fh.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages divided among the processes sharing them (sums honestly)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_kib(pid: int) -> int:
+    """PSS of a process and all its descendants (the build and its page workers)."""
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _pss_kib(p)
+        todo += _children(p)
+    return total
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mib: float
+    stderr: str
+
+
+def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1) -> Run:
+    """Run a command, timing it and sampling the peak memory (PSS) of its whole process tree."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_pss_kib(proc.pid))
+            stop.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _out, err = proc.communicate()
+    seconds = time.perf_counter() - t0
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{err}")
+    return Run(seconds, peak / 1024, err)
+
+
+def generator_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "generator", *args]
+
+
+# -- output ---------------------------------------------------------------------------------------
 def print_table(title: str, rows: list[Measurement]) -> None:
-    table = Table(title=title)
+    table = Table(title=title, show_lines=False)
     for col in ("measurement", "measured", "reference (same run)", "ratio", "target", "ok"):
-        table.add_column(col, justify="right" if col in ("ratio",) else "left")
+        table.add_column(col, justify="right" if col in ("ratio",) else "left", overflow="fold")
     for r in rows:
         table.add_row(r.name, r.measured, r.reference, f"{r.ratio:.2f}", r.target, "yes" if r.ok else "NO")
     console.print(table)
+    notes = [f"- {r.name}: {r.note}" for r in rows if r.note]
+    if notes:
+        console.print("\n".join(notes), highlight=False)

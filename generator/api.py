@@ -182,3 +182,37 @@ def variants(project: str, total_rows: Sequence[AggRow], as_of: dt.date) -> dict
 def dumps(doc: Document) -> str:
     """Serialised as Flask's jsonify does in production: sorted keys, compact, one trailing newline."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def documents_for(
+    project: str,
+    as_of: dt.date,
+    rows: Sequence[AggRow],
+    capabilities: Iterable[str],
+    breakdowns: Iterable[str],
+) -> dict[str, Document]:
+    """One package's documents from its rows (totals and breakdowns), as publishing.attach makes them.
+
+    pypistats' breakdowns count without-mirrors rows, so they need the installer on each row: a
+    source that only has a breakdown for all installers together (ClickPy) leaves it out.
+    """
+    caps = frozenset(capabilities)
+    fetched = tuple(b for b in breakdowns if f"{b}.by_installer" in caps)
+    dims = {d for d in BREAKDOWN_ENDPOINTS.values() if d in fetched}
+    window = retention_window(as_of)
+    inside = [r for r in rows if window.start <= r.day <= window.end]
+    totals = [r for r in inside if r.breakdown == "total"]
+    breakdown_rows = [r for r in inside if r.breakdown in dims]
+    return package_documents(project, as_of, totals, breakdown_rows, fetched)
+
+
+def document_files(project: str, docs: dict[str, Document]) -> list[tuple[str, str]]:
+    """(site path, text) of each document, as publishing.write_all lays them out."""
+    out = []
+    for name, doc in docs.items():
+        text = dumps(doc)
+        out.append((f"api/packages/{project}/{name}", text))
+        if name in ENDPOINTS:
+            # The same document with an extension, for hosts that type files by extension.
+            out.append((f"api/packages/{project}/{name}.json", text))
+    return out

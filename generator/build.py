@@ -6,21 +6,25 @@ Like mkdocs' build(): gather everything first, then write the site in one step.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from generator import analysis, publishing, render
+from generator import analysis, incremental, pagerows, parallel, publishing, render
+from generator import site as site_pages
 from generator.config import Config
 from generator.dates import Window, default_as_of, last_days, parse_day
-from generator.errors import ConfigError, SourceError
+from generator.errors import ConfigError
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
 from generator.sources import ALL_CAPABILITIES, Source, capabilities_of
-from generator.store import LedgerEntry, Store, open_store
+from generator.store import LedgerEntry, Store, open_store, store_lock
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -39,6 +43,8 @@ class BuildResult:
     files: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     jobs_run: int = 0
+    units: incremental.Plan | None = None
+    """Which units were rendered and which reused, and why (also in build-manifest.json)."""
 
 
 def resolve_as_of(cfg: Config, override: str | None) -> dt.date:
@@ -154,68 +160,138 @@ def report_for(
     as_of: dt.date,
     store_window: Window,
     capabilities: frozenset[str] = ALL_CAPABILITIES,
+    rows: pagerows.PackageRows | None = None,
 ) -> analysis.PackageReport:
     """Read one package's rows and analyse them (pure analysis over the store's rows).
 
     `capabilities` are the source's: what it lacks is marked unavailable on the page. Other
     sources' total rows for the package, if the store holds any, feed the per-day cross-check.
     """
-    history = store.rows(source_name, project, ("total",), window=Window(dt.date(1970, 1, 1), as_of))
-    month = last_days(as_of, analysis.HONEST_DAYS)
-    dims = tuple(b for b in analysis.BREAKDOWN_TITLES)
-    breakdown_rows = store.rows(source_name, project, dims, window=month)
-    version_rows = store.rows(source_name, project, ("version",), window=Window(dt.date(1970, 1, 1), as_of))
-    covered = store.covered_days(source_name, [project], Window(dt.date(1970, 1, 1), as_of))[project]
-    everything = Window(dt.date(1970, 1, 1), as_of)
-    others = {
-        other: (
-            store.rows(other, project, ("total",), window=everything),
-            store.covered_days(other, [project], everything)[project],
-        )
-        for other in store.sources_for(project)
-        if other != source_name
-    }
+    rows = rows or pagerows.read_package(store, source_name, project, as_of)
     return analysis.analyse(
         project,
         as_of,
-        history,
-        breakdown_rows,
-        version_rows,
-        covered,
+        rows.history,
+        rows.month,
+        rows.versions,
+        rows.covered,
         store_window,
         source=source_name,
         capabilities=capabilities,
-        others=others,
+        others=rows.others,
     )
 
 
-def collect(cfg: Config, store: Store, source: Source, as_of: dt.date, progress: Progress = _quiet) -> render.SiteData:
-    """Analyse every package from the store."""
-    window = last_days(as_of, cfg.source.history_days)
-    pages = []
-    for i, project in enumerate(cfg.packages):
-        progress(f"Analysing {project}", i, len(cfg.packages))
-        report = report_for(store, source.name, project, as_of, window, capabilities_of(source))
-        pages.append(render.PackagePage(report))
+@dataclass
+class Prepared:
+    """Everything the render phase needs, gathered while the store is open for writing."""
+
+    cfg: Config
+    site: render.SiteData
+    """The site's settings and cost summary; `packages` is filled in by `write_site`."""
+    context: parallel.Context
+    costs: dict[str, object]
+    plan: incremental.Plan
+    full: bool = False
+
+
+def collect(
+    cfg: Config,
+    store: Store,
+    source: Source,
+    as_of: dt.date,
+    out_dir: Path,
+    *,
+    full: bool = False,
+    progress: Progress = _quiet,
+) -> Prepared:
+    """The site's settings, costs and each unit's input digest; which units to render, which to reuse.
+
+    Reads digests of the store, not its rows: the rows are read by the page workers, one package each.
+    """
+    progress("Comparing inputs with the previous build", 0, len(cfg.packages))
     synthetic = bool(source.synthetic or store.get_meta("synthetic", False))
-    return render.SiteData(
+    capabilities = capabilities_of(source)
+    site = render.SiteData(
         title=cfg.site.title,
         description=cfg.site.description,
-        base_url=cfg.site.base_url,
+        # What publishing.attach will set too: the pages show it (canonical links, badge snippets).
+        base_url=publishing.normalize_base_url(cfg.site.base_url or publishing.env_base_url()),
         as_of=as_of,
         source=source.name,
         synthetic=synthetic,
-        packages=pages,
+        packages=[],
     )
+    costs = _attach_costs(site, store, cfg)
+    context = parallel.Context(
+        source=source.name,
+        site=site,
+        store_window=last_days(as_of, cfg.source.history_days),
+        capabilities=capabilities,
+        breakdowns=tuple(cfg.source.breakdowns),
+    )
+    data = incremental.package_data(store.con, cfg.packages, as_of, costs)
+    units = {incremental.package_unit(p): data[p] for p in cfg.packages}
+    units["index"] = incremental.site_settings(packages=[(p, data[p]) for p in cfg.packages])
+    units["cost"] = incremental.site_settings(cost=repr(site.cost))
+    for key in site_pages.SITE_UNITS:
+        units.setdefault(key, "")
+    settings = incremental.site_settings(
+        title=site.title,
+        description=site.description,
+        base_url=site.base_url,
+        source=site.source,
+        synthetic=site.synthetic,
+        capabilities=sorted(capabilities),
+        site=asdict(cfg.site),
+        history_days=cfg.source.history_days,
+        breakdowns=list(cfg.source.breakdowns),
+        budget=asdict(cfg.budget),
+    )
+    plan = incremental.plan(out_dir, units, as_of=as_of, code=incremental.code_version(), site=settings, full=full)
+    return Prepared(cfg, site, context, costs, plan, full)
 
 
-def write_site(site: render.SiteData, out_dir: Path, progress: Progress = _quiet) -> dict[str, int]:
-    """Render every page into a staging directory and publish it in one step."""
-    from generator import site as site_pages
+def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progress = _quiet) -> dict[str, int]:
+    """Render what changed, reuse the rest, and publish the whole site in one step.
 
-    writer = SiteWriter(out_dir)
+    The packages to render are read in one sorted pass over the store (generator.pagerows) and sent,
+    one package at a time, to the page workers; the feed's history and the store export follow.
+    """
+    plan, site, cfg = prepared.plan, prepared.site, prepared.cfg
+    writer = SiteWriter(out_dir, link_unchanged=not prepared.full)
     try:
-        site_pages.write_all(site, writer, progress)
+        for unit in plan.reused():
+            writer.reuse(plan.previous_files[unit.key])
+        summaries = {u.key: u.summary for u in plan.reused() if u.summary is not None and u.key.startswith("package:")}
+
+        def take(result: parallel.Result) -> None:
+            for rel, data in result.files:
+                writer.write(rel, data)
+            summaries[incremental.package_unit(result.project)] = result.summary
+
+        todo = [p for p in cfg.packages if plan.render(incremental.package_unit(p))]
+        with open_store(cfg.store.path) as store:
+            held = pagerows.coverage(store, todo)
+            tasks = (
+                parallel.Task(project, rows, held[project], prepared.costs.get(project))
+                for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
+            )
+            parallel.render_all(prepared.context, tasks, len(todo), jobs=jobs, on_result=take, progress=progress)
+            site.packages = [
+                render.PackagePage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p))
+                for p in cfg.packages
+            ]
+            progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
+            _attach_publishing(site, store, cfg)
+        site_pages.write_site_pages(site, writer, plan.render)
+        publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export
+        for key, count in Counter(incremental.unit_of(rel) for rel in writer.written).items():
+            if key in plan.units:
+                plan.units[key].files = count
+        for key, summary in summaries.items():
+            plan.units[key].summary = summary
+        writer.write(incremental.MANIFEST, plan.manifest())
     except BaseException:
         writer.discard()
         raise
@@ -223,6 +299,42 @@ def write_site(site: render.SiteData, out_dir: Path, progress: Progress = _quiet
     return writer.written
 
 
+class _RowsWritten:
+    """The store as publishing.attach sees it here: the page workers already made each package's API documents.
+
+    attach does the site-level work (base URL, the feed's history, the store export) and, per page,
+    reads the API rows again; here `rows` returns nothing, so that second read costs nothing, and the
+    documents it makes from no rows are dropped (the workers wrote the real ones).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def rows(self, *args: object, **kwargs: object) -> list[object]:
+        return []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def _attach_publishing(site: render.SiteData, store: Store, cfg: Config) -> None:
+    publishing.attach(site, _RowsWritten(store), cfg)  # type: ignore[arg-type]
+    for page in site.packages:
+        page.extra.pop("api", None)
+
+
+def _holding_the_store_lock(run: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
+    # The whole build, rendering included, holds the store's writer lock: page workers read the store
+    # after the build's own connection is closed, and a second build must not open it in between.
+    @functools.wraps(run)
+    def locked(cfg: Config, *args: Any, **kwargs: Any) -> BuildResult:
+        with store_lock(cfg.store.path):
+            return run(cfg, *args, **kwargs)
+
+    return locked
+
+
+@_holding_the_store_lock
 def build(
     cfg: Config,
     *,
@@ -231,8 +343,14 @@ def build(
     refresh: bool = False,
     fetch_data: bool = True,
     progress: Progress = _quiet,
+    jobs: int | None = None,
+    full: bool = False,
 ) -> BuildResult:
-    """Fetch what the store lacks, analyse, and write the site atomically."""
+    """Fetch what the store lacks, then render what changed and write the site atomically.
+
+    `jobs` page workers render packages in parallel (default: one per core). `full` renders every
+    page and writes every file, ignoring the previous build.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     source = open_source(cfg)
@@ -241,31 +359,26 @@ def build(
             plan = plan_for(
                 cfg, store, source.name, as_of, refresh=refresh, max_days_per_job=days_per_job(cfg, source, as_of)
             )
-            jobs = fetch(cfg, store, source, plan, progress) if fetch_data else 0
+            jobs_run = fetch(cfg, store, source, plan, progress) if fetch_data else 0
             timings["fetch"] = time.perf_counter() - t0
             t1 = time.perf_counter()
-            site = collect(cfg, store, source, as_of, progress)
-            _attach_costs(site, store, cfg)
-            publishing.attach(site, store, cfg)  # API rows, the feed's history, the store export
+            prepared = collect(cfg, store, source, as_of, out_dir, full=full, progress=progress)
             timings["analyse"] = time.perf_counter() - t1
-            t2 = time.perf_counter()
-            files = write_site(site, out_dir, progress)
-            timings["render"] = time.perf_counter() - t2
-    except SourceError:
-        raise
     finally:
         source.close()
-    return BuildResult(as_of, plan, out_dir, files, timings, jobs)
+    t2 = time.perf_counter()
+    files = write_site(prepared, out_dir, jobs=jobs or parallel.default_jobs(), progress=progress)
+    timings["render"] = time.perf_counter() - t2
+    return BuildResult(as_of, plan, out_dir, files, timings, jobs_run, prepared.plan)
 
 
-def _attach_costs(site: render.SiteData, store: Store, cfg: Config) -> None:
-    """Cost figures for the cost page and each package page, from the ledger of billable jobs."""
+def _attach_costs(site: render.SiteData, store: Store, cfg: Config) -> dict[str, object]:
+    """Cost figures for the cost page, and each package's share, from the ledger of billable jobs."""
     from generator import cost
 
     entries = [e for e in store.ledger() if e.source == site.source]
     site.extra["price_per_tib"] = cfg.budget.price_per_tib
     if not entries:
-        return
+        return {}
     site.cost = cost.cost_summary(entries, cfg.budget.price_per_tib, source=site.source)
-    for page in site.packages:
-        page.cost = cost.package_cost(entries, page.report.project, source=site.source)
+    return {p: cost.package_cost(entries, p, source=site.source) for p in cfg.packages}

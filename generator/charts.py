@@ -12,14 +12,17 @@ as inline data values (never inside Vega expressions) and are cleaned of control
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
+import tempfile
+import threading
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import altair as alt
 import vl_convert
 
 from generator.categories import CATEGORIES, CATEGORY_COLORS, CATEGORY_LABELS, MIRROR
@@ -161,27 +164,35 @@ def base_config() -> dict[str, Any]:
     }
 
 
-def _with_data(chart: alt.TopLevelMixin, datasets: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The spec dict with its rows attached as named datasets.
+Spec = dict[str, Any]
+"""A Vega-Lite spec (or one layer of it) as a plain dict."""
 
-    Altair validates every inline row against the JSON schema, which costs hundreds of ms for a
-    210-day chart; the charts refer to `alt.NamedData` instead and get their rows here. Schema
-    validation of the (fixed) chart structure itself takes ~60 ms a chart, so it runs in the tests
-    (`validate_spec`), not on every build.
+
+def _with_data(layers: Sequence[Spec | None], datasets: Mapping[str, list[dict[str, Any]]], **props: Any) -> Spec:
+    """A layered spec with its rows attached as named datasets.
+
+    Specs are plain dicts: building them through Altair's classes cost ~0.1 s a chart (a third of a
+    package page's render time), and the structure is fixed, so its schema validation runs in the
+    tests (`validate_spec`), not on every build. Rows travel as named datasets, never inline.
     """
-    spec = chart.to_dict(validate=False)
+    spec: Spec = {"layer": [layer for layer in layers if layer is not None], **props}
     spec["datasets"] = {name: list(rows) for name, rows in datasets.items()}
     return spec
 
 
 def validate_spec(spec: Mapping[str, Any]) -> None:
     """Check a spec dict against Altair's Vega-Lite schema (raises on an invalid spec)."""
+    import altair as alt  # only the tests validate: importing Altair costs a second per process
+
     alt.LayerChart.from_dict(dict(spec), validate=True)
 
 
-def _finish(chart: alt.TopLevelMixin | Mapping[str, Any]) -> dict[str, Any]:
-    """The spec dict with the shared config merged under the chart's own settings."""
-    spec = chart.to_dict() if isinstance(chart, alt.TopLevelMixin) else dict(chart)
+def _finish(chart: Any) -> Spec:
+    """The spec dict with the shared config merged under the chart's own settings.
+
+    `chart` is a spec dict, or anything with Altair's `to_dict()`.
+    """
+    spec = dict(chart) if isinstance(chart, Mapping) else chart.to_dict()
     config = base_config()
     for key, value in spec.get("config", {}).items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
@@ -196,17 +207,19 @@ def _finish(chart: alt.TopLevelMixin | Mapping[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def _data(name: str) -> alt.NamedData:
-    return alt.NamedData(name=name)
+def _mark(data: str, mark: Spec, encoding: Spec, **extra: Any) -> Spec:
+    """One layer: named data, a mark and its encoding."""
+    return {"data": {"name": data}, "mark": mark, "encoding": encoding, **extra}
 
 
-def _day_x(field: str = "day") -> alt.X:
+def _day_x(field: str = "day") -> Spec:
     """A continuous day axis on a UTC scale: the build machine's timezone never moves a day."""
-    return alt.X(
-        f"{field}:T",
-        scale=alt.Scale(type="utc"),
-        axis=alt.Axis(title=None, grid=False, labelOverlap=True, tickCount=8, formatType="utc"),
-    )
+    return {
+        "field": field,
+        "type": "temporal",
+        "scale": {"type": "utc"},
+        "axis": {"title": None, "grid": False, "labelOverlap": True, "tickCount": 8, "formatType": "utc"},
+    }
 
 
 def _day_rows(day: dt.date) -> dict[str, str]:
@@ -221,12 +234,12 @@ def _day_rows(day: dt.date) -> dict[str, str]:
     }
 
 
-def _missing_layer(missing: frozenset[dt.date], datasets: dict[str, list[dict[str, Any]]]) -> alt.Chart | None:
+def _missing_layer(missing: frozenset[dt.date], datasets: dict[str, list[dict[str, Any]]]) -> Spec | None:
     """Light full-height bands on days with no data, so a gap reads as "unknown", never as zero."""
     if not missing:
         return None
     datasets["missing"] = [_day_rows(day) for day in sorted(missing)]
-    return alt.Chart(_data("missing")).mark_rect(color=INK, opacity=0.1).encode(x=_day_x(), x2=alt.X2("end"))
+    return _mark("missing", {"type": "rect", "color": INK, "opacity": 0.1}, {"x": _day_x(), "x2": {"field": "end"}})
 
 
 def _annotation_layers(
@@ -236,16 +249,25 @@ def _annotation_layers(
     *,
     field: str,
     dash: Sequence[int],
-) -> list[alt.Chart]:
+) -> list[Spec]:
     """Vertical rules on given days, each with a short label written down along the rule."""
     if not rows:
         return []
     datasets[name] = [{**_day_rows(day), "label": clean_label(label)} for day, label in sorted(rows)]
-    rule = alt.Chart(_data(name)).mark_rule(color=INK, strokeDash=list(dash), opacity=0.7).encode(x=_day_x(field))
-    text = (
-        alt.Chart(_data(name))
-        .mark_text(angle=270, align="right", baseline="bottom", dx=-2, dy=-3, limit=TEXT_LIMIT, fontSize=10)
-        .encode(x=_day_x(field), y=alt.YValue(0), text=alt.Text("label:N"))
+    rule = _mark(name, {"type": "rule", "color": INK, "strokeDash": list(dash), "opacity": 0.7}, {"x": _day_x(field)})
+    text = _mark(
+        name,
+        {
+            "type": "text",
+            "angle": 270,
+            "align": "right",
+            "baseline": "bottom",
+            "dx": -2,
+            "dy": -3,
+            "limit": TEXT_LIMIT,
+            "fontSize": 10,
+        },
+        {"x": _day_x(field), "y": {"value": 0}, "text": {"field": "label", "type": "nominal"}},
     )
     return [rule, text]
 
@@ -255,25 +277,27 @@ def _line_layers(
     rows: list[dict[str, Any]],
     datasets: dict[str, list[dict[str, Any]]],
     *,
-    y: alt.Y,
-    color: alt.Color | str,
-) -> list[alt.Chart]:
+    y: Spec,
+    color: Spec | str,
+) -> list[Spec]:
     """A line per run of consecutive days (`segment`), and a dot for days alone in their run.
 
     Splitting by segment is what keeps a line from bridging missing days as if they were known.
+    Straight segments between days (no smoothing): a curve would suggest values between days,
+    and each day is one short `L` command in the SVG instead of a six-number Bézier.
     """
     datasets[name] = rows
-    encoding: dict[str, Any] = {"x": _day_x("mid"), "y": y}
-    line_mark: dict[str, Any] = {"strokeWidth": 1.6, "interpolate": "monotone"}
-    dot_mark: dict[str, Any] = {"size": 16, "filled": True, "opacity": 1}
+    encoding: Spec = {"x": _day_x("mid"), "y": y}
+    line_mark: Spec = {"type": "line", "strokeWidth": 1.6}
+    dot_mark: Spec = {"type": "point", "size": 16, "filled": True, "opacity": 1}
     if isinstance(color, str):
         line_mark["color"] = dot_mark["color"] = color
     else:
         encoding["color"] = color
-    line = alt.Chart(_data(name)).mark_line(**line_mark).encode(detail=alt.Detail("segment:N"), **encoding)
+    line = _mark(name, line_mark, {"detail": {"field": "segment", "type": "nominal"}, **encoding})
     if not any(row["alone"] for row in rows):
         return [line]
-    dots = alt.Chart(_data(name)).transform_filter("datum.alone").mark_point(**dot_mark).encode(**encoding)
+    dots = _mark(name, dot_mark, dict(encoding), transform=[{"filter": "datum.alone"}])
     return [line, dots]
 
 
@@ -287,17 +311,13 @@ def _segment_rows(values: Mapping[dt.date, float], missing: frozenset[dt.date]) 
     ]
 
 
-def _layer(layers: Sequence[alt.Chart | None]) -> alt.LayerChart:
-    return alt.layer(*[layer for layer in layers if layer is not None]).properties(width=WIDTH, height=HEIGHT)
-
-
-def _count_axis(title: str | None) -> alt.Axis:
+def _count_axis(title: str | None) -> Spec:
     """An axis of download counts with short SI labels (1.5k, 3M) so plots keep their width on phones.
 
     A `format` of "~s" would give every tick the largest tick's prefix ("0k"); formatting each
     label on its own avoids that. The expression is a constant, never built from data.
     """
-    return alt.Axis(title=title, labelExpr="format(datum.value, '~s')", tickCount=5)
+    return {"title": title, "labelExpr": "format(datum.value, '~s')", "tickCount": 5}
 
 
 # --------------------------------------------------------------------------- time series
@@ -315,31 +335,34 @@ def timeseries_spec(
     datasets: dict[str, list[dict[str, Any]]] = {}
     datasets["bars"] = _stacked_rows(points, missing)
     present = [c for c in CATEGORIES if any(row["category"] == c for row in datasets["bars"])]
-    color = alt.Color(
-        "label:N",
-        scale=alt.Scale(domain=[CATEGORY_LABELS[c] for c in present], range=[CATEGORY_COLORS[c] for c in present]),
-        legend=alt.Legend(title=None, orient="top", direction="horizontal", columns=3, symbolType="square"),
-    )
-    y = alt.Y("y1:Q", axis=_count_axis("Downloads per day"))
-    stacked = (
-        alt.Chart(_data("bars")).mark_bar().encode(x=_day_x(), x2=alt.X2("end"), y=y, y2=alt.Y2("y0"), color=color)
+    color = {
+        "field": "label",
+        "type": "nominal",
+        "scale": {"domain": [CATEGORY_LABELS[c] for c in present], "range": [CATEGORY_COLORS[c] for c in present]},
+        "legend": {"title": None, "orient": "top", "direction": "horizontal", "columns": 3, "symbolType": "square"},
+    }
+    y = {"field": "y1", "type": "quantitative", "axis": _count_axis("Downloads per day")}
+    stacked = _mark(
+        "bars", {"type": "bar"}, {"x": _day_x(), "x2": {"field": "end"}, "y": y, "y2": {"field": "y0"}, "color": color}
     )
 
-    layers: list[alt.Chart | None] = [_missing_layer(missing, datasets), stacked]
+    layers: list[Spec | None] = [_missing_layer(missing, datasets), stacked]
     mean = {day: round(float(value), 1) for day, value in rolling}
     mean_rows = _segment_rows(mean, missing)
     if mean_rows:
-        mean_y = alt.Y("value:Q")
+        mean_y = {"field": "value", "type": "quantitative"}
         layers += _line_layers("mean", mean_rows, datasets, y=mean_y, color=INK)
         # A direct label at the end of the line instead of a second legend.
         datasets["mean_label"] = [{**mean_rows[-1], "label": "7-day mean"}]
         layers.append(
-            alt.Chart(_data("mean_label"))
-            .mark_text(align="left", dx=6, fontSize=10)
-            .encode(x=_day_x("mid"), y=mean_y, text=alt.Text("label:N"))
+            _mark(
+                "mean_label",
+                {"type": "text", "align": "left", "dx": 6, "fontSize": 10},
+                {"x": _day_x("mid"), "y": mean_y, "text": {"field": "label", "type": "nominal"}},
+            )
         )
     layers += _annotation_layers("breaks", breaks, datasets, field="day", dash=(4, 3))
-    return _with_data(_layer(layers), datasets)
+    return _with_data(layers, datasets, width=WIDTH, height=HEIGHT)
 
 
 def _stacked_rows(points: Sequence[tuple[dt.date, str, int]], missing: frozenset[dt.date]) -> list[dict[str, Any]]:
@@ -433,14 +456,15 @@ def _category_of_label(label: str) -> str | None:
     return next((key for key, display in CATEGORY_LABELS.items() if label == display), None)
 
 
-def _label_y() -> alt.Y:
+def _label_y() -> Spec:
     """A band axis of (long, hostile) labels kept in the caller's order."""
-    return alt.Y(
-        "label:N",
-        sort=alt.EncodingSortField("order", order="ascending"),
-        axis=alt.Axis(title=None, labelLimit=LABEL_LIMIT, ticks=False, domain=False, labelPadding=6),
-        scale=alt.Scale(paddingInner=0.25),
-    )
+    return {
+        "field": "label",
+        "type": "nominal",
+        "sort": {"field": "order", "order": "ascending"},
+        "axis": {"title": None, "labelLimit": LABEL_LIMIT, "ticks": False, "domain": False, "labelPadding": 6},
+        "scale": {"paddingInner": 0.25},
+    }
 
 
 def waterfall_spec(
@@ -451,22 +475,28 @@ def waterfall_spec(
     y = _label_y()
     # Leave room right of the longest bar for its value label.
     top = max((max(r["start"], r["end"]) for r in datasets["steps"]), default=0) * 1.18 or 1
-    bars = (
-        alt.Chart(_data("steps"))
-        .mark_bar()
-        .encode(
-            y=y,
-            x=alt.X("start:Q", axis=_count_axis("Downloads"), scale=alt.Scale(domain=[0, top], nice=False)),
-            x2=alt.X2("end"),
-            color=alt.Color("color:N", scale=None),
-            opacity=alt.Opacity("opacity:Q", scale=None),
-        )
+    bars = _mark(
+        "steps",
+        {"type": "bar"},
+        {
+            "y": y,
+            "x": {
+                "field": "start",
+                "type": "quantitative",
+                "axis": _count_axis("Downloads"),
+                "scale": {"domain": [0, top], "nice": False},
+            },
+            "x2": {"field": "end"},
+            "color": {"field": "color", "type": "nominal", "scale": None},
+            "opacity": {"field": "opacity", "type": "quantitative", "scale": None},
+        },
     )
-    values = (
-        alt.Chart(_data("steps")).mark_text(align="left", dx=4).encode(y=y, x=alt.X("end:Q"), text=alt.Text("text:N"))
+    values = _mark(
+        "steps",
+        {"type": "text", "align": "left", "dx": 4},
+        {"y": y, "x": {"field": "end", "type": "quantitative"}, "text": {"field": "text", "type": "nominal"}},
     )
-    chart = alt.layer(bars, values).properties(width=WIDTH, height={"step": 30})
-    return _with_data(chart, datasets)
+    return _with_data([bars, values], datasets, width=WIDTH, height={"step": 30})
 
 
 def waterfall(
@@ -504,18 +534,19 @@ def mirror_vs_rest_spec(
             # Segment numbers restart per series; prefixing keeps the two series' runs apart.
             rows.append({**row, "label": _SERIES_LABELS[series], "segment": f"{series}-{row['segment']}"})
     present = [s for s in (MIRROR, NOT_MIRROR) if totals[s]]
-    color = alt.Color(
-        "label:N",
-        scale=alt.Scale(domain=[_SERIES_LABELS[s] for s in present], range=[_SERIES_COLORS[s] for s in present]),
-        legend=alt.Legend(title=None, orient="top", direction="horizontal", symbolType="stroke"),
-    )
+    color = {
+        "field": "label",
+        "type": "nominal",
+        "scale": {"domain": [_SERIES_LABELS[s] for s in present], "range": [_SERIES_COLORS[s] for s in present]},
+        "legend": {"title": None, "orient": "top", "direction": "horizontal", "symbolType": "stroke"},
+    }
     datasets: dict[str, list[dict[str, Any]]] = {}
-    layers: list[alt.Chart | None] = [_missing_layer(missing, datasets)]
-    y = alt.Y("value:Q", axis=_count_axis("Downloads per day"))
+    layers: list[Spec | None] = [_missing_layer(missing, datasets)]
+    y = {"field": "value", "type": "quantitative", "axis": _count_axis("Downloads per day")}
     layers += _line_layers("series", rows, datasets, y=y, color=color)
     # Release rules sit mid-day, where that day's point (and the mirrors' spike) is drawn.
     layers += _annotation_layers("releases", releases, datasets, field="mid", dash=(2, 3))
-    return _with_data(_layer(layers), datasets)
+    return _with_data(layers, datasets, width=WIDTH, height=HEIGHT)
 
 
 def mirror_vs_rest(
@@ -545,10 +576,14 @@ def bars_spec(items: Sequence[tuple[str, int]], *, color: str | None = None) -> 
         ]
     }
     y = _label_y()
-    x = alt.X("n:Q", axis=_count_axis(None))
-    bar = alt.Chart(_data("items")).mark_bar(color=color or CATEGORY_COLORS[CATEGORIES[0]]).encode(y=y, x=x)
-    text = alt.Chart(_data("items")).mark_text(align="left", dx=4).encode(y=y, x=x, text=alt.Text("text:N"))
-    return _with_data(alt.layer(bar, text).properties(width=WIDTH, height={"step": 24}), datasets)
+    x = {"field": "n", "type": "quantitative", "axis": _count_axis(None)}
+    bar = _mark("items", {"type": "bar", "color": color or CATEGORY_COLORS[CATEGORIES[0]]}, {"y": y, "x": x})
+    text = _mark(
+        "items",
+        {"type": "text", "align": "left", "dx": 4},
+        {"y": y, "x": x, "text": {"field": "text", "type": "nominal"}},
+    )
+    return _with_data([bar, text], datasets, width=WIDTH, height={"step": 24})
 
 
 def bars(
@@ -569,12 +604,86 @@ def bars(
 # --------------------------------------------------------------------------- rendering
 
 
-def render_svg(chart: alt.TopLevelMixin | dict[str, Any], *, title: str, description: str, chart_id: str) -> Chart:
+_FONTS_CONF = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>{dir}</dir></fontconfig>
+"""
+_WARM_UP: dict[str, Any] = {
+    "width": 10,
+    "height": 10,
+    "marks": [{"type": "text", "encode": {"enter": {"text": {"value": "0"}, "font": {"value": FONT}}}}],
+}
+_renderer_lock = threading.Lock()
+_renderer_ready = False
+
+
+def prepare_renderer() -> None:
+    """Start vl-convert, measuring text with the Liberation Sans it carries, not the machine's fonts.
+
+    vl-convert measures every label (for layout and `labelLimit`) through its font database, which it
+    builds once per process from the system's fonts and then its own copy of Liberation Sans. A system
+    font is read from its file for every glyph measured: a thousand file opens per chart, four fifths
+    of a chart's render time. With an empty font configuration while the database is built (the
+    first conversion), only the built-in, in-memory copy is there: charts render about five times
+    faster, and their layout no longer depends on which fonts the build machine has. The page still
+    asks the reader's browser for `system-ui, sans-serif`. The environment is restored at once.
+    Idempotent; the page workers call it when they start.
+    """
+    global _renderer_ready
+    with _renderer_lock:
+        if _renderer_ready:
+            return
+        with tempfile.TemporaryDirectory(prefix="vl-fonts-") as empty:
+            conf = os.path.join(empty, "fonts.conf")
+            with open(conf, "w", encoding="utf-8") as fh:
+                fh.write(_FONTS_CONF.format(dir=empty))
+            before = os.environ.get("FONTCONFIG_FILE")
+            os.environ["FONTCONFIG_FILE"] = conf
+            try:
+                vl_convert.vega_to_svg(_WARM_UP, allowed_base_urls=[])  # builds the font database
+            finally:
+                if before is None:
+                    del os.environ["FONTCONFIG_FILE"]
+                else:
+                    os.environ["FONTCONFIG_FILE"] = before
+        _renderer_ready = True
+
+
+_VEGA_CACHE: dict[str, dict[str, Any]] = {}
+_VEGA_CACHE_SIZE = 64
+
+
+def _to_vega(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Vega spec for a Vega-Lite spec, compiled once per chart shape.
+
+    Compiling does not look at the rows (they travel as named datasets, which the compiled spec
+    lists as `data` entries with their `values`), so every bar chart on every page shares one
+    compiled spec, and only its rows change: a sixth of a chart's render time saved.
+    """
+    datasets = spec.get("datasets")
+    if not datasets:
+        return vl_convert.vegalite_to_vega(spec)
+    key = json.dumps({**spec, "datasets": sorted(datasets)}, sort_keys=True, default=str)
+    compiled = _VEGA_CACHE.get(key)
+    if compiled is None:
+        if len(_VEGA_CACHE) >= _VEGA_CACHE_SIZE:
+            _VEGA_CACHE.clear()
+        compiled = vl_convert.vegalite_to_vega({**spec, "datasets": {name: [] for name in datasets}})
+        _VEGA_CACHE[key] = compiled
+    data = [
+        {**d, "values": datasets[d["name"]]} if d.get("name") in datasets and "values" in d else d
+        for d in compiled["data"]
+    ]
+    return {**compiled, "data": data}
+
+
+def render_svg(chart: Any, *, title: str, description: str, chart_id: str) -> Chart:
     """Render a spec with vl-convert and post-process it into safe, namespaced, themeable inline SVG."""
     _check_chart_id(chart_id)
+    prepare_renderer()
     spec = _finish(chart)
     # An empty allowlist forbids any data or image fetch, should a spec ever name a URL.
-    raw = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    raw = vl_convert.vega_to_svg(_to_vega(spec), allowed_base_urls=[])
     svg = postprocess_svg(raw, title=title, description=description, chart_id=chart_id)
     return Chart(svg=svg, title=title, description=description)
 
@@ -590,10 +699,12 @@ def postprocess_svg(svg: str, *, title: str, description: str, chart_id: str) ->
     _strip_presentational(root)
     for element in root.iter():
         _theme_and_round(element)
+    _slim(root)
     _label_root(root, title=title, description=description, chart_id=chart_id)
     check_safe(root)
     _unqualify(root)
-    return ET.tostring(root, encoding="unicode")
+    # Markup only: ElementTree escapes ">" in text and attribute values, so " />" ends a tag.
+    return ET.tostring(root, encoding="unicode").replace(" />", "/>")
 
 
 def _unqualify(root: ET.Element) -> None:
@@ -650,6 +761,88 @@ def _strip_presentational(root: ET.Element) -> None:
             for attribute in list(child.attrib):
                 if attribute in ("role", "class", "pointer-events") or attribute.startswith("aria-"):
                     del child.attrib[attribute]
+
+
+# Presentation attributes a child inherits from its <g> (`opacity` is not one: on a group it composites).
+_INHERITED = frozenset(
+    {
+        "fill",
+        "fill-opacity",
+        "stroke",
+        "stroke-opacity",
+        "stroke-width",
+        "stroke-dasharray",
+        "stroke-linecap",
+        "font-family",
+        "font-size",
+        "font-weight",
+    }
+)
+_DEFAULT_ONE = ("opacity", "fill-opacity", "stroke-opacity")
+
+
+def _slim(root: ET.Element) -> None:
+    """Say the same thing in fewer bytes (a 180-day package page carries a dozen charts).
+
+    - `opacity="1"` and friends are the default: dropped.
+    - Paths with neither fill nor stroke draw nothing (Vega's group backgrounds, under the root's
+      fill="none"): dropped.
+    - The font family, which Vega repeats on every text, is said once on the root.
+    - Where every child of a group is a <line> (gridlines, ticks) or every child is a <text>
+      (axis labels), the inherited attributes they all share move up to the group. Bars and other
+      paths keep their own fill: a reader (or a test) can take each bar's colour from the bar.
+    """
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for element in list(root.iter()):
+        for attribute in _DEFAULT_ONE:
+            if element.get(attribute) == "1":
+                del element.attrib[attribute]
+        if element.get("transform") == "translate(0,0)":
+            del element.attrib["transform"]
+        if element.tag == f"{{{SVG_NS}}}line":
+            for attribute in ("x1", "y1", "x2", "y2"):
+                if element.get(attribute) == "0":
+                    del element.attrib[attribute]
+        if (
+            element.tag == f"{{{SVG_NS}}}path"
+            and "fill" not in element.attrib
+            and "stroke" not in element.attrib
+            and not len(element)
+            and _inherited(element, "fill", parents) == "none"
+        ):
+            parents[element].remove(element)
+    for group in reversed(list(root.iter(f"{{{SVG_NS}}}g"))):  # innermost first
+        if not len(group) and group in parents:
+            parents[group].remove(group)
+    texts = list(root.iter(f"{{{SVG_NS}}}text"))
+    if texts and all(t.get("font-family") == FONT for t in texts):
+        root.set("font-family", FONT)
+        for t in texts:
+            del t.attrib["font-family"]
+    for group in root.iter(f"{{{SVG_NS}}}g"):
+        children = list(group)
+        if len(children) < 2 or len({c.tag for c in children}) != 1:
+            continue
+        if children[0].tag not in (f"{{{SVG_NS}}}line", f"{{{SVG_NS}}}text"):
+            continue
+        shared = dict(children[0].attrib)
+        for child in children[1:]:
+            shared = {k: v for k, v in shared.items() if child.get(k) == v}
+        for attribute, value in shared.items():
+            if attribute in _INHERITED and attribute not in group.attrib:
+                group.set(attribute, value)
+                for child in children:
+                    del child.attrib[attribute]
+
+
+def _inherited(element: ET.Element, attribute: str, parents: Mapping[ET.Element, ET.Element]) -> str | None:
+    """The value `element` gets for an inherited attribute: its own, or its nearest ancestor's."""
+    node: ET.Element | None = element
+    while node is not None:
+        if attribute in node.attrib:
+            return node.attrib[attribute]
+        node = parents.get(node)
+    return None
 
 
 def _theme_and_round(element: ET.Element) -> None:

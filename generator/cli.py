@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="site", help="output directory (default: site/)")
     b.add_argument("--refresh", action="store_true", help="refetch every day in the window, not only missing ones")
     b.add_argument("--no-fetch", action="store_true", help="render from the store only; query nothing")
+    b.add_argument("--jobs", type=_positive, metavar="N", help="render N packages at a time (default: one per core)")
+    b.add_argument(
+        "--full",
+        action="store_true",
+        help="render every page and write every file, ignoring the previous build in --out",
+    )
 
     pl = sub.add_parser("plan", help="show the jobs a build would run, with bytes and dollars; runs nothing billable")
     _config_args(pl)
@@ -71,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--force", action="store_true", help="replace a store that already holds data")
     rs.add_argument("--allow-synthetic", action="store_true", help="also restore an export of the synthetic demo")
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -113,12 +129,18 @@ def cmd_build(args: argparse.Namespace) -> int:
             refresh=args.refresh,
             fetch_data=not args.no_fetch,
             progress=progress,
+            jobs=args.jobs,
+            full=args.full,
         )
     size = sum(result.files.values())
     secs = sum(result.seconds.values())
+    reuse = ""
+    if result.units is not None:
+        reused = len(result.units.reused())
+        reuse = f"; {len(result.units.units) - reused} page unit(s) rendered, {reused} reused (build-manifest.json)"
     err.print(
         f"Built {len(result.files)} files ({size / 1024:,.0f} KiB) for {len(cfg.packages)} packages as of {as_of}"
-        f" into {result.out_dir} in {secs:.1f}s; {result.jobs_run} fetch job(s)."
+        f" into {result.out_dir} in {secs:.1f}s; {result.jobs_run} fetch job(s){reuse}."
     )
     return 0
 

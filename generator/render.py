@@ -358,9 +358,76 @@ def mirror_figures(report: PackageReport) -> list[Figure]:
 
 
 # -- the site ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FigureValue:
+    """One source's figure, by key, as the badges read it."""
+
+    key: str
+    value: int
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    """What the rest of the site needs from a package once its own page is written.
+
+    The index, badges, feed and sitemap read only these fields. A page worker returns it with the
+    page's files, and the build manifest keeps it, so a package whose page is reused from the
+    previous build needs neither its rows nor its analysis.
+    """
+
+    project: str
+    honest: int
+    raw_30: int
+    trend: float | None
+    ci_available: bool
+    capabilities: frozenset[str]
+    figures: tuple[FigureValue, ...]
+
+    @property
+    def ratio(self) -> float:
+        """Honest share of raw downloads in the last 30 days."""
+        return analysis.share(self.honest, self.raw_30)
+
+    @classmethod
+    def of(cls, report: PackageReport) -> PackageSummary:
+        return cls(
+            report.project,
+            report.honest,
+            report.raw_30,
+            report.trend,
+            report.ci_available,
+            frozenset(report.capabilities),
+            tuple(FigureValue(f.key, f.value) for f in report.figures),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "honest": self.honest,
+            "raw_30": self.raw_30,
+            "trend": self.trend,
+            "ci_available": self.ci_available,
+            "capabilities": sorted(self.capabilities),
+            "figures": {f.key: f.value for f in self.figures},
+        }
+
+    @classmethod
+    def from_json(cls, project: str, doc: dict[str, Any]) -> PackageSummary:
+        trend = doc["trend"]
+        return cls(
+            project,
+            int(doc["honest"]),
+            int(doc["raw_30"]),
+            None if trend is None else float(trend),
+            bool(doc["ci_available"]),
+            frozenset(str(c) for c in doc["capabilities"]),
+            tuple(FigureValue(str(k), int(v)) for k, v in doc["figures"].items()),
+        )
+
+
 @dataclass
 class PackagePage:
-    report: PackageReport
+    report: Any
+    """The package's analysis.PackageReport while its page is rendered; a PackageSummary after."""
     cost: Any = None
     """generator.cost's per-package figures, when a ledger exists."""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,21 +1,37 @@
 """The site's file layout (contract: site URLs). Every link is relative, so the site works at a
 domain root and under a sub-path such as user.github.io/repo/.
 
-- index.html, methodology.html, glossary.html, faq.html, about.html, 404.html, style.css, favicon.svg
-- packages/<name>/index.html, packages/<name>/<table>.csv
-- data/<name>.json
-- api/packages/<name>/..., badges/..., feed.xml, sitemap.xml, robots.txt, data/store/ (generator.publishing)
+- index.html (and, above INDEX_PAGE_SIZE packages, packages-<letter>[-<n>].html), search.json
+- methodology.html, glossary.html, faq.html, about.html, cost.html, 404.html, style.css, favicon.svg
+- packages/<name>/index.html, packages/<name>/<table>.csv, data/<name>.json, api/packages/<name>/...
+- badges/..., feed.xml, sitemap.xml, robots.txt, data/store/ (generator.publishing)
+- build-manifest.json (generator.incremental)
+
+Pages are written by unit (see generator.incremental): `package_files` makes one package's files
+(in a page worker), `write_site_pages` the index, cost, content and static files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from generator import publishing, render
+import jinja2
+
+from generator import api, publishing, render
 from generator.render import SiteData
 from generator.sitewriter import SiteWriter
 
 STATIC_FILES = ("style.css", "favicon.svg")
+INDEX_PAGE_SIZE = 200
+"""Most packages one index page lists; a larger site groups its index by first letter."""
+INDEX_TOP = 100
+"""Packages listed on a grouped site's front page: the most honest installs first."""
+DIGITS = "0-9"
+GROUPS = (*"abcdefghijklmnopqrstuvwxyz", DIGITS)
+SEARCH_INDEX = "search.json"
 
 
 def _quiet(step: str, done: int, total: int) -> None:
@@ -33,24 +49,156 @@ def nav(root: str) -> list[tuple[str, str]]:
     ]
 
 
-def write_all(site: SiteData, writer: SiteWriter, progress: Callable[[str, int, int], None] = _quiet) -> None:
-    """Render every page and data file of the site into `writer`."""
+def environment() -> jinja2.Environment:
     env = render.environment()
     env.globals["nav"] = nav
-    for name in STATIC_FILES:
-        writer.write(name, (render.TEMPLATES_DIR / "static" / name).read_bytes())
-    total = len(site.packages)
-    for i, page in enumerate(site.packages):
-        progress(f"Rendering {page.report.project}", i, total)
-        write_package(env, site, page, writer)
-    progress("Rendering site pages", total, total)
-    writer.write(
+    return env
+
+
+# -- one package ------------------------------------------------------------------------------------
+def package_files(
+    env: jinja2.Environment, site: SiteData, page: render.PackagePage, api_docs: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """A package's page, its tables as CSV, data/<name>.json and its API documents: (path, text) each."""
+    project = page.report.project
+    page.extra["api"] = api_docs  # the page links the documents it has
+    html, tables = render.render_package(env, page, site)
+    base = f"packages/{project}"
+    files = [(f"{base}/index.html", html)]
+    files += [(f"{base}/{table.csv_name}", render.table_csv(table)) for table in tables]
+    files.append((f"data/{project}.json", render.package_json(page, tables)))
+    files += api.document_files(project, api_docs)
+    return files
+
+
+# -- the index --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IndexPage:
+    path: str
+    heading: str
+    caption: str
+    pages: tuple[render.PackagePage, ...]
+    group: str = ""
+    """The first letter ("a".."z", "0-9") this page lists, or "" for the front page."""
+    number: int = 1
+    count: int = 1
+    """Which page of its group, and how many the group has."""
+
+
+def group_of(project: str) -> str:
+    """A normalized name's index group: its first letter, or "0-9"."""
+    first = project[:1]
+    return first if "a" <= first <= "z" else DIGITS
+
+
+def group_path(group: str, number: int = 1) -> str:
+    return f"packages-{group}.html" if number == 1 else f"packages-{group}-{number}.html"
+
+
+def by_honest(pages: Sequence[render.PackagePage]) -> list[render.PackagePage]:
+    """Largest honest number first; ties keep the config order."""
+    return sorted(pages, key=lambda p: p.report.honest, reverse=True)
+
+
+def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = INDEX_TOP) -> list[IndexPage]:
+    """The index: one page for a small site; else a front page and pages per first letter, paginated."""
+    if len(site.packages) <= page_size:
+        return [
+            IndexPage(
+                "index.html", site.title, "Packages, largest honest number first", tuple(by_honest(site.packages))
+            )
+        ]
+    front = IndexPage(
         "index.html",
-        render.render_page(
-            env, "index.html", "index.html", site=site, root="", page_title=site.title, canonical_path=""
-        ),
+        site.title,
+        f"The {top} packages with the most honest installs, largest first",
+        tuple(by_honest(site.packages)[:top]),
     )
+    out = [front]
+    for group in GROUPS:
+        members = sorted((p for p in site.packages if group_of(p.report.project) == group), key=_name)
+        chunks = [members[i : i + page_size] for i in range(0, len(members), page_size)]
+        label = "a digit" if group == DIGITS else group.upper()
+        for number, chunk in enumerate(chunks, start=1):
+            part = f", page {number} of {len(chunks)}" if len(chunks) > 1 else ""
+            out.append(
+                IndexPage(
+                    group_path(group, number),
+                    f"Packages starting with {label}",
+                    f"Packages starting with {label}, by name{part}",
+                    tuple(chunk),
+                    group,
+                    number,
+                    len(chunks),
+                )
+            )
+    return out
+
+
+def _name(page: render.PackagePage) -> str:
+    return page.report.project
+
+
+def search_index(site: SiteData) -> str:
+    """search.json: every package, its page and its numbers, for any client that wants to search."""
+    doc = {
+        "as_of": site.as_of.isoformat(),
+        "packages": [
+            {
+                "name": p.report.project,
+                "url": f"packages/{p.report.project}/",
+                "honest_30_days": p.report.honest,
+                "downloads_30_days": p.report.raw_30,
+            }
+            for p in sorted(site.packages, key=_name)
+        ],
+    }
+    return json.dumps(doc, indent=0, sort_keys=True) + "\n"
+
+
+def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = INDEX_PAGE_SIZE) -> None:
+    pages = index_pages(site, page_size)
+    grouped = len(pages) > 1
+    present = {p.group for p in pages if p.group}
+    letters = [(g.upper() if g != DIGITS else g, group_path(g) if g in present else "") for g in GROUPS]
+    for page in pages:
+        siblings = [p for p in pages if p.group == page.group and page.group]
+        writer.write(
+            page.path,
+            render.render_page(
+                env,
+                "index.html",
+                page.path,
+                site=site,
+                root="",
+                page_title=site.title if page.path == "index.html" else page.heading,
+                canonical_path="" if page.path == "index.html" else page.path,
+                index=page,
+                grouped=grouped,
+                letters=letters if grouped else [],
+                siblings=siblings,
+                total=len(site.packages),
+            ),
+        )
+    writer.write(SEARCH_INDEX, search_index(site))
+
+
+# -- everything but the packages ---------------------------------------------------------------------
+def write_site_pages(
+    site: SiteData,
+    writer: SiteWriter,
+    render_unit: Callable[[str], bool] = lambda unit: True,
+) -> None:
+    """The index, content, cost and 404 pages and the static files, for each unit `render_unit` accepts."""
+    env = environment()
+    if render_unit("static"):
+        for name in STATIC_FILES:
+            writer.write(name, (render.TEMPLATES_DIR / "static" / name).read_bytes())
+    if render_unit("index"):
+        write_index(env, site, writer)
     for name in render.CONTENT_PAGES:
+        if not render_unit(f"page:{name}"):
+            continue
         title, html = render.markdown_page(name)
         writer.write(
             f"{name}.html",
@@ -65,42 +213,56 @@ def write_all(site: SiteData, writer: SiteWriter, progress: Callable[[str, int, 
                 canonical_path=f"{name}.html",
             ),
         )
-    cost_tables = render.cost_tables(site)
-    writer.write(
-        "cost.html",
-        render.render_page(
-            env,
+    if render_unit("cost"):
+        cost_tables = render.cost_tables(site)
+        writer.write(
             "cost.html",
-            "cost.html",
-            site=site,
-            root="",
-            page_title="Cost",
-            canonical_path="cost.html",
-            cost_tables=cost_tables,
-        ),
-    )
-    for table in cost_tables:
-        writer.write(table.csv_name, render.table_csv(table))
-    writer.write(
-        "404.html",
-        render.render_page(
-            env,
+            render.render_page(
+                env,
+                "cost.html",
+                "cost.html",
+                site=site,
+                root="",
+                page_title="Cost",
+                canonical_path="cost.html",
+                cost_tables=cost_tables,
+            ),
+        )
+        for table in cost_tables:
+            writer.write(table.csv_name, render.table_csv(table))
+    if render_unit("page:404"):
+        writer.write(
             "404.html",
-            "404.html",
-            site=site,
-            root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
-            page_title="Page not found",
-            canonical_path="404.html",
-        ),
-    )
-    publishing.write_all(site, writer)  # API, badges, feed, sitemap, robots.txt, store export
+            render.render_page(
+                env,
+                "404.html",
+                "404.html",
+                site=site,
+                root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
+                page_title="Page not found",
+                canonical_path="404.html",
+            ),
+        )
 
 
-def write_package(env, site: SiteData, page: render.PackagePage, writer: SiteWriter) -> None:  # noqa: ANN001
-    project = page.report.project
-    html, tables = render.render_package(env, page, site)
-    base = f"packages/{project}"
-    writer.write(f"{base}/index.html", html)
-    for table in tables:
-        writer.write(f"{base}/{table.csv_name}", render.table_csv(table))
-    writer.write(f"data/{project}.json", render.package_json(page, tables))
+SITE_UNITS = ("static", "index", *(f"page:{name}" for name in render.CONTENT_PAGES), "cost", "page:404")
+"""The units besides packages, in writing order."""
+
+
+def write_all(site: SiteData, writer: SiteWriter, progress: Callable[[str, int, int], None] = _quiet) -> None:
+    """Render every page and data file of a site whose pages hold full reports, in this process.
+
+    The build renders packages in page workers (generator.parallel); this is the same output for
+    callers that hold a SiteData of analysed packages.
+    """
+    env = environment()
+    total = len(site.packages)
+    for i, page in enumerate(site.packages):
+        progress(f"Rendering {page.report.project}", i, total)
+        docs = page.extra.get("api", {})
+        for rel, text in package_files(env, site, page, docs):
+            writer.write(rel, text)
+        page.extra["api"] = {}  # written above; publishing.write_all must not write them again
+    progress("Rendering site pages", total, total)
+    write_site_pages(site, writer)
+    publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export

@@ -4,6 +4,12 @@ Files go to a hidden sibling directory; when everything is written, it is swappe
 site in one atomic `renameat2(RENAME_EXCHANGE)` (Linux), so `site/` is always either the old
 complete site or the new one. A lock file beside the site (`.<name>.lock`, flock) keeps two builds
 from sharing one staging directory: the second is refused instead of mixing files into the first.
+
+Unchanged files are not rewritten. A file whose bytes equal the live site's file at the same path is
+hard-linked from it into the staging directory instead of written (same inode, same mtime), and a
+whole unit the build did not render is linked with `reuse()` (see `generator.incremental`). A deploy
+that compares files then uploads only what changed. Nothing is ever written into a linked file: a
+path is unlinked before it is written, so the live site is never touched before the swap.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import errno
 import fcntl
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from generator.errors import RenderError
@@ -40,12 +47,16 @@ def _exchange(a: Path, b: Path) -> bool:
 class SiteWriter:
     """Collects a site's files in a staging directory; `publish()` swaps it into place."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, *, link_unchanged: bool = True) -> None:
         self.out_dir = out_dir.resolve()
         parent = self.out_dir.parent
         self.staging = parent / f".{self.out_dir.name}.staging"
         self.trash = parent / f".{self.out_dir.name}.old"
         self.written: dict[str, int] = {}
+        """Every file of the new site and its size, whether written or linked."""
+        self.linked: set[str] = set()
+        """The files linked from the previous site rather than written."""
+        self.link_unchanged = link_unchanged
         self._lock_fd: int | None = None
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -88,18 +99,66 @@ class SiteWriter:
             raise RenderError(f"{rel}: refusing to write outside the site directory")
         return self.staging.joinpath(*pure.parts)
 
+    def previous_path(self, rel: str) -> Path:
+        """Where `rel` is in the live (previous) site."""
+        return self.out_dir.joinpath(*PurePosixPath(rel).parts)
+
     def write(self, rel: str, data: str | bytes) -> None:
-        """Write one file of the site (a relative POSIX path)."""
+        """Write one file of the site (a relative POSIX path); linked instead if the live site has these bytes."""
         path = self.path_for(rel)
         payload = data.encode("utf-8") if isinstance(data, str) else data
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(payload)
+            if path.exists():
+                path.unlink()  # it may be a link into the live site: never write through it
+            if not (self.link_unchanged and self._link_if_same(rel, path, payload)):
+                path.write_bytes(payload)
+                self.linked.discard(rel)
         except OSError as exc:
-            self.discard()
-            why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
-            raise RenderError(f"{rel}: cannot write ({why}); the previous site is unchanged") from None
+            self._fail(rel, exc)
         self.written[rel] = len(payload)
+
+    def reuse(self, files: Iterable[str]) -> None:
+        """Link files of the live site, unchanged, into the new one (a unit this build did not render)."""
+        for rel in files:
+            path = self.path_for(rel)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.exists():
+                    path.unlink()
+                self._link(self.previous_path(rel), path)
+                size = path.stat().st_size
+            except OSError as exc:
+                self._fail(rel, exc)
+            self.linked.add(rel)
+            self.written[rel] = size
+
+    def _link_if_same(self, rel: str, path: Path, payload: bytes) -> bool:
+        old = self.previous_path(rel)
+        try:
+            if not old.is_file() or old.is_symlink() or old.stat().st_size != len(payload):
+                return False
+            if old.read_bytes() != payload:
+                return False
+            self._link(old, path)
+        except OSError:
+            return False
+        self.linked.add(rel)
+        return True
+
+    @staticmethod
+    def _link(source: Path, target: Path) -> None:
+        try:
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            shutil.copy2(source, target)  # another file system, or no hard links: a copy keeps the mtime
+
+    def _fail(self, rel: str, exc: OSError) -> None:
+        self.discard()
+        why = "disk full" if exc.errno == errno.ENOSPC else exc.strerror
+        raise RenderError(f"{rel}: cannot write ({why}); the previous site is unchanged") from None
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

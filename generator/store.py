@@ -12,7 +12,7 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -355,29 +355,47 @@ for _name in (*_GUARDED, "ledger", "load_export"):
         setattr(Store, _name, _store_errors(getattr(Store, _name)))
 
 
+_HELD_LOCKS: set[str] = set()
+"""Store lock files this process holds (`store_lock` is re-entrant within a process)."""
+
+
+@contextmanager
+def store_lock(path: Path) -> Iterator[None]:
+    """The writers' exclusive lock on a store (flock on `<store>.lock`), refused at once if another process has it.
+
+    A build holds it from its first read to its last page (`build.build`): its page workers read the store
+    through read-only connections after the build's own connection is closed, and a second build must not
+    open the store for writing in between.
+    """
+    key = os.path.abspath(str(path) + ".lock")
+    if key in _HELD_LOCKS:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path}: another build holds the store lock; wait for it to finish, then run again") from None
+    _HELD_LOCKS.add(key)
+    try:
+        yield
+    finally:
+        _HELD_LOCKS.discard(key)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 @contextmanager
 def open_store(path: Path, *, read_only: bool = False) -> Iterator[Store]:
     """Open the store; writers take an exclusive lock so two builds never write at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_fd = None
-    if not read_only:
-        lock_fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock_fd)
-            raise StoreError(
-                f"{path}: another build holds the store lock; wait for it to finish, then run again"
-            ) from None
-    elif not path.exists():
+    if read_only and not path.exists():
         raise StoreError(f"{path}: no store yet; run build first")
-    try:
+    with nullcontext() if read_only else store_lock(path):
         con = _connect(path, read_only)
         try:
             yield Store(con, path)
         finally:
             con.close()
-    finally:
-        if lock_fd is not None:
-            fcntl.flock(lock_fd, fcntl.LOCK_UN)
-            os.close(lock_fd)

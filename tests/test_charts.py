@@ -294,10 +294,42 @@ def test_ink_follows_the_page_colour_scheme(all_charts):
         assert "<rect" not in svg.split("</desc>", 1)[1][:200], "no opaque background"
 
 
+def inherited(root: ET.Element, attribute: str) -> dict[ET.Element, str | None]:
+    """Each element's value for an inherited presentation attribute: its own, else its nearest ancestor's."""
+    out: dict[ET.Element, str | None] = {}
+
+    def walk(element: ET.Element, value: str | None) -> None:
+        value = element.get(attribute, value)
+        out[element] = value
+        for child in element:
+            walk(child, value)
+
+    walk(root, None)
+    return out
+
+
 def test_text_uses_the_system_font(all_charts):
     for chart in all_charts.values():
-        families = {el.get("font-family") for el in parse(chart.svg).iter(f"{SVG}text")}
-        assert families == {"system-ui, sans-serif"}
+        root = parse(chart.svg)
+        family = inherited(root, "font-family")
+        assert {family[el] for el in root.iter(f"{SVG}text")} == {"system-ui, sans-serif"}
+        # Said once on the root, not repeated on every label.
+        assert chart.svg.count("font-family=") == 1
+
+
+def test_svg_is_slimmed_without_losing_any_mark(all_charts, bar):
+    for chart in all_charts.values():
+        root = parse(chart.svg)
+        for el in root.iter():
+            assert el.get("opacity") != "1" and el.get("transform") != "translate(0,0)"
+            # Every path that remains draws something.
+            if el.tag == f"{SVG}path":
+                fill, stroke = inherited(root, "fill")[el], inherited(root, "stroke")[el]
+                assert fill not in (None, "none") or stroke not in (None, "none"), ET.tostring(el)
+        assert " />" not in chart.svg
+    # Bars keep their own fill (a reader takes each bar's colour from the bar itself).
+    bars = [el for el in parse(bar.svg).iter(f"{SVG}path") if el.get("d", "").startswith("M0,")]
+    assert len(bars) == len(ITEMS) and all(el.get("fill") for el in bars)
 
 
 # --------------------------------------------------------------------------- time series

@@ -1,0 +1,301 @@
+"""Incremental builds: render only the pages whose inputs changed, reuse the rest, and say which and why.
+
+A site is made of *units*: each package (its page, CSV tables, data/<name>.json, API documents and
+badges), the index (with its letter pages and search.json), the cost page, each content page, the
+404 page and the static files. A unit's inputs are
+
+- the as-of date (every window ends on it, and every footer shows it);
+- the code version: a hash of generator/**.py and .sql, templates/**, content/** and the versions of
+  the libraries that shape the output (vl-convert, Jinja2, Markdown);
+- the site settings that appear on pages (title, description, base URL, source, synthetic flag,
+  history window, breakdowns, budget and price);
+- its own data: for a package, a digest of its store rows up to the as-of date (aggregates and day
+  coverage, every source, so the cross-check is covered) and of its share of the cost ledger; for the
+  index, the package list and every package's data digest; for the cost page, the ledger.
+
+A build writes `build-manifest.json` beside the pages, listing every unit with its data digest, whether
+it was rendered or reused and why, and (for packages) the few figures the index, badges and feed need.
+The next build into the same directory compares: a unit whose inputs are all unchanged is not rendered;
+its files are hard-linked from the previous site (same inode, same mtime: a deploy that compares files
+skips them). Any file a build does write is linked instead when its bytes equal the previous site's
+file at that path (see `generator.sitewriter`).
+
+When the as-of date moves, every unit's inputs change, so a daily run renders every page; reuse pays
+off for rebuilds on the same date: late rows for some packages, a refetch that found nothing new, a
+`--no-fetch` re-render after a config change that touches only some pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from generator import __version__
+from generator.render import PackageSummary
+
+MANIFEST = "build-manifest.json"
+FORMAT = "pypi-stats-site build manifest"
+VERSION = 1
+ROOT = Path(__file__).resolve().parent.parent
+CODE_GLOBS = (("generator", ("*.py", "*.sql")), ("templates", ("*",)), ("content", ("*",)))
+OUTPUT_LIBRARIES = ("vl-convert-python", "jinja2", "markdown")
+
+RENDERED, REUSED = "rendered", "reused"
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+def _digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+@functools.cache
+def code_version(root: Path = ROOT) -> str:
+    """A hash of everything that shapes the output besides data and settings."""
+    h = hashlib.sha256()
+    files: set[Path] = set()
+    for folder, patterns in CODE_GLOBS:
+        for pattern in patterns:
+            files |= {p for p in (root / folder).rglob(pattern) if p.is_file() and "__pycache__" not in p.parts}
+    for path in sorted(files):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in OUTPUT_LIBRARIES:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{name}=={version}\0".encode())
+    h.update(f"manifest {VERSION}\0".encode())
+    return h.hexdigest()
+
+
+def site_settings(**settings: Any) -> str:
+    """A digest of the settings that appear on pages (passed by name, any JSON-able values)."""
+    return _digest(json.dumps(settings, sort_keys=True, default=str))
+
+
+_AGGREGATE_DIGEST = """
+SELECT project, source, count(*),
+  sum(hash(day, installer, ci, python_malformed, breakdown, installer_major, python_minor, implementation,
+           system, distro, country, file_type, version, downloads)::HUGEINT)
+FROM aggregates
+WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
+GROUP BY project, source
+"""
+_COVERAGE_DIGEST = """
+SELECT project, source, count(*), sum(hash(day)::HUGEINT)
+FROM coverage
+WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
+GROUP BY project, source
+"""
+
+
+def package_data(
+    con: Any, projects: Iterable[str], as_of: dt.date, extra: Mapping[str, object] | None = None
+) -> dict[str, str]:
+    """Per project: a digest of the store rows its page reads (every source, every day up to as_of).
+
+    Two grouped scans of the store (count and sum of row hashes, per project and source), not a
+    read of the rows: cheap at a thousand packages. `extra` adds per-project inputs (its cost).
+    """
+    projects = list(projects)
+    parts: dict[str, list[str]] = defaultdict(list)
+    params = {"projects": projects, "as_of": as_of}
+    for label, sql in (("rows", _AGGREGATE_DIGEST), ("days", _COVERAGE_DIGEST)):
+        for project, source, count, total in con.execute(sql, params).fetchall():
+            parts[project].append(f"{label}:{source}:{count}:{total}")
+    extra = extra or {}
+    return {p: _digest(*sorted(parts[p]), repr(extra.get(p))) for p in projects}
+
+
+# -- which unit a file belongs to -----------------------------------------------------------------
+def package_unit(project: str) -> str:
+    return f"package:{project}"
+
+
+def unit_of(rel: str) -> str:
+    """The unit that writes `rel` (a site path); "site" for files every build regenerates."""
+    parts = PurePosixPath(rel).parts
+    name = parts[-1]
+    if parts[0] == "packages" and len(parts) > 2:
+        return package_unit(parts[1])
+    if parts[0] == "data" and len(parts) == 2 and name.endswith(".json"):
+        return package_unit(name.removesuffix(".json"))
+    if parts[:2] == ("api", "packages") and len(parts) > 3:
+        return package_unit(parts[2])
+    if parts[0] == "badges" and len(parts) in (2, 3) and name.endswith((".json", ".svg")):
+        return package_unit(name.rsplit(".", 1)[0])
+    if len(parts) == 1:
+        if name == "index.html" or name == "search.json" or (name.startswith("packages-") and name.endswith(".html")):
+            return "index"
+        if name == "cost.html" or (name.startswith("cost-") and name.endswith(".csv")):
+            return "cost"
+        if name.endswith(".html"):
+            return f"page:{name.removesuffix('.html')}"
+        if name in ("style.css", "favicon.svg"):
+            return "static"
+    return "site"
+
+
+def files_by_unit(site: Path) -> dict[str, list[str]]:
+    """Every file of a built site, grouped by unit (one walk of the tree)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    if not site.is_dir():
+        return out
+    for folder, _dirs, names in os.walk(site):
+        base = Path(folder).relative_to(site)
+        for name in names:
+            rel = (base / name).as_posix()
+            out[unit_of(rel)].append(rel)
+    return out
+
+
+# -- the manifest -----------------------------------------------------------------------------------
+@dataclass
+class Unit:
+    key: str
+    data: str
+    """Digest of the unit's own data inputs (see the module doc)."""
+    status: str = ""
+    reason: str = ""
+    files: int = 0
+    summary: PackageSummary | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"data": self.data, "status": self.status, "reason": self.reason, "files": self.files}
+        if self.summary is not None:
+            doc["summary"] = self.summary.to_json()
+        return doc
+
+
+@dataclass
+class Previous:
+    """The previous build in the output directory, as its manifest describes it."""
+
+    as_of: str = ""
+    code: str = ""
+    site: str = ""
+    units: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problem: str = "no previous build"
+    """Why nothing can be reused ("" when the previous build can be compared with)."""
+
+    @classmethod
+    def read(cls, site: Path) -> Previous:
+        path = site / MANIFEST
+        if not path.is_file():
+            return cls(problem="no previous build" if not site.exists() else "no build manifest in the previous site")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+                return cls(problem="the previous build manifest has another format")
+            units = doc["units"]
+            inputs = doc["inputs"]
+            if not isinstance(units, dict):
+                raise TypeError("units")
+            return cls(str(doc["as_of"]), str(inputs["code"]), str(inputs["site"]), units, problem="")
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls(problem="the previous build manifest is unreadable")
+
+    def summary(self, key: str) -> PackageSummary | None:
+        doc = self.units.get(key, {}).get("summary")
+        if not isinstance(doc, dict):
+            return None
+        try:
+            return PackageSummary.from_json(key.removeprefix("package:"), doc)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+@dataclass
+class Plan:
+    """Which units to render and which to reuse, with the reason for each."""
+
+    as_of: dt.date
+    code: str
+    site: str
+    units: dict[str, Unit]
+    previous_files: dict[str, list[str]]
+
+    def render(self, key: str) -> bool:
+        return self.units[key].status == RENDERED
+
+    def reused(self) -> list[Unit]:
+        return [u for u in self.units.values() if u.status == REUSED]
+
+    def manifest(self) -> str:
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "generator": __version__,
+            "as_of": self.as_of.isoformat(),
+            "inputs": {"code": self.code, "site": self.site},
+            "rule": (
+                "A unit is rendered when its inputs changed since the previous build in this directory: the as-of"
+                " date, the code version, the site settings or its data digest. Otherwise its files are"
+                " hard-linked from the previous site, unchanged."
+            ),
+            "counts": {status: sum(u.status == status for u in self.units.values()) for status in (RENDERED, REUSED)},
+            "units": {key: self.units[key].to_json() for key in sorted(self.units)},
+        }
+        return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+DATA_CHANGED = {
+    "package": "new or changed data for this package in the store",
+    "index": "a package's data or the package list changed",
+    "cost": "the cost ledger changed",
+}
+
+
+def plan(
+    out_dir: Path,
+    units: Mapping[str, str],
+    *,
+    as_of: dt.date,
+    code: str,
+    site: str,
+    full: bool = False,
+) -> Plan:
+    """Decide, per unit (key → data digest), whether to render it or reuse the previous build's files."""
+    previous = Previous() if full else Previous.read(out_dir)
+    on_disk = files_by_unit(out_dir) if not full and not previous.problem else {}
+    decided: dict[str, Unit] = {}
+    for key, data in units.items():
+        unit = Unit(key, data, status=RENDERED)
+        kind = key.split(":", 1)[0]
+        before = previous.units.get(key)
+        if full:
+            unit.reason = "full build requested"
+        elif previous.problem:
+            unit.reason = previous.problem
+        elif previous.code != code:
+            unit.reason = "code, templates or content changed"
+        elif previous.as_of != as_of.isoformat():
+            unit.reason = f"the as-of date moved from {previous.as_of} to {as_of.isoformat()}"
+        elif previous.site != site:
+            unit.reason = "site settings changed"
+        elif not isinstance(before, dict):
+            unit.reason = "not in the previous build"
+        elif before.get("data") != data:
+            unit.reason = DATA_CHANGED.get(kind, "its inputs changed")
+        elif before.get("files") != len(on_disk.get(key, ())) or not on_disk.get(key):
+            unit.reason = "files missing from the previous site"
+        elif kind == "package" and previous.summary(key) is None:
+            unit.reason = "the previous manifest lacks its figures"
+        else:
+            unit.status, unit.reason = REUSED, "inputs unchanged"
+            unit.summary = previous.summary(key) if kind == "package" else None
+        decided[key] = unit
+    return Plan(as_of, code, site, decided, on_disk)

@@ -1,0 +1,181 @@
+"""The store's rows for package pages: for many packages, one sorted pass over the aggregates.
+
+The aggregates table is in the order rows were fetched (by day), not by package: a query for one
+package touches nearly every block of the table, so reading packages one at a time costs
+packages x table size, which grows with the square of the portfolio (a thousand packages: a fifth
+of a second per package, more than its charts). Instead the build reads every package it renders in
+one query sorted by package, streamed in batches with a bounded memory, and hands each package's rows
+to a page worker as an Arrow table. `read_package` reads one package the same way (tests, tools).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from generator import analysis, api
+from generator.dates import last_days
+from generator.errors import StoreError
+from generator.store import DIMENSIONS, AggRow, Store
+
+STREAM_MEMORY = "256MB"
+"""DuckDB's memory limit while it sorts the rows (it spills to disk beyond it)."""
+BATCH_ROWS = 50_000
+COLUMNS = ("source", "day", "installer", "ci", "python_malformed", "breakdown", "value", "downloads")
+ORDER = ("day", "breakdown", "value", "installer", "ci", "python_malformed", "source")
+"""A total order of one package's rows (the aggregate key): the same rows in the same order every build."""
+
+# Every row a page, its API documents and its cross-check read: total rows of every source (all days),
+# version rows (all days), every breakdown in the last 30 days, and pypistats.org's breakdowns (Python
+# version, OS) over its 181 retained days. Sorted by package only (a sort on the whole key costs twice
+# as much); each package's rows are put in one total order by `partition`, in the page worker.
+_ROWS = f"""
+SELECT project, source, day, installer, ci, python_malformed, breakdown,
+  CASE breakdown {" ".join(f"WHEN '{d}' THEN {d}" for d in DIMENSIONS)} END AS value, downloads
+FROM aggregates
+WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
+  AND (breakdown = 'total' OR (source = $source AND (breakdown = 'version' OR day >= $month_start
+       OR (breakdown IN ('python_minor', 'system') AND day >= $retained_start))))
+ORDER BY project
+"""  # noqa: S608 (the dimension names are constants)
+
+
+@dataclass
+class PackageRows:
+    """Everything one package page reads from the store."""
+
+    history: list[AggRow]
+    """Total rows of the page's source, every day up to the as-of date."""
+    month: list[AggRow]
+    """Breakdown rows of the page's source in the last 30 days."""
+    versions: list[AggRow]
+    """Package-version rows of the page's source, every day."""
+    retained: list[AggRow]
+    """Rows of the page's source in pypistats.org's 181 retained days (the API documents)."""
+    covered: set[dt.date]
+    others: dict[str, tuple[list[AggRow], set[dt.date]]]
+    """Other sources' total rows and covered days (the cross-check)."""
+
+
+Coverage = dict[str, dict[str, list[dt.date]]]
+"""project → source → the days the store holds for it (every source the store has for the project)."""
+
+
+def _store_error(store: Store, exc: duckdb.Error) -> StoreError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreError(
+        f"{store.path}: the store cannot be read ({first}); it may be corrupt: move it away and run build"
+        " again to refetch, or restore it from the site's data export"
+    )
+
+
+def coverage(store: Store, projects: Iterable[str]) -> Coverage:
+    """Every (source, day) the store holds for each project."""
+    out: Coverage = {p: {} for p in projects}
+    try:
+        rows = store.con.execute(
+            "SELECT project, source, day FROM coverage WHERE project IN (SELECT UNNEST($projects))"
+            " ORDER BY project, source, day",
+            {"projects": list(out)},
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise _store_error(store, exc) from None
+    for project, source, day in rows:
+        out[project].setdefault(source, []).append(day)
+    return out
+
+
+def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -> Iterator[tuple[str, pa.Table]]:
+    """(project, its rows) for every project given, in name order; an empty table for one without rows."""
+    wanted = sorted(set(projects))
+    if not wanted:
+        return
+    params = {
+        "projects": wanted,
+        "as_of": as_of,
+        "source": source,
+        "month_start": last_days(as_of, analysis.HONEST_DAYS).start,
+        "retained_start": api.retention_window(as_of).start,
+    }
+    con = store.con
+    reader = None
+    try:
+        con.execute(f"SET memory_limit = '{STREAM_MEMORY}'")
+        con.execute("SET enable_progress_bar = false")
+        reader = con.sql(_ROWS, params=params).to_arrow_reader(BATCH_ROWS)
+        pending = iter(wanted)
+        carry: list[pa.RecordBatch] = []
+        carry_project: str | None = None
+        for batch in reader:
+            runs = pc.run_end_encode(batch.column(0))
+            start = 0
+            for end, project in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
+                piece = batch.slice(start, end - start).drop_columns(["project"])
+                start = end
+                if project == carry_project:
+                    carry.append(piece)
+                    continue
+                if carry_project is not None:
+                    yield from _emit(pending, carry_project, carry)
+                carry_project, carry = project, [piece]
+        if carry_project is not None:
+            yield from _emit(pending, carry_project, carry)
+        for project in pending:
+            yield project, _empty()
+    except duckdb.Error as exc:
+        raise _store_error(store, exc) from None
+    finally:
+        if reader is not None:
+            reader.close()
+        with contextlib.suppress(duckdb.Error):
+            con.execute("RESET memory_limit")
+            con.execute("RESET enable_progress_bar")
+
+
+def _emit(pending: Iterator[str], project: str, batches: list[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
+    for name in pending:  # projects without rows come before this one in name order
+        if name == project:
+            yield project, pa.Table.from_batches(batches)
+            return
+        yield name, _empty()
+    raise StoreError(f"package {project!r} streamed out of order")  # cannot happen: the query sorts by project
+
+
+def _empty() -> pa.Table:
+    return pa.table({name: pa.array([], type=pa.null()) for name in COLUMNS})
+
+
+def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as_of: dt.date) -> PackageRows:
+    """One package's Arrow rows (from `stream`) and coverage, split into what each part of its page reads."""
+    month = last_days(as_of, analysis.HONEST_DAYS)
+    retained = api.retention_window(as_of)
+    mine: list[AggRow] = []
+    theirs: dict[str, list[AggRow]] = defaultdict(list)
+    if rows.num_rows:
+        rows = rows.sort_by([(name, "ascending") for name in ORDER])
+        columns = [rows.column(name).to_pylist() for name in COLUMNS]
+        for src, *fields in zip(*columns, strict=True):
+            row = AggRow(*fields)
+            (mine if src == source else theirs[src]).append(row)
+    days = {src: {d for d in held if d <= as_of} for src, held in covered.items()}
+    return PackageRows(
+        history=[r for r in mine if r.breakdown == "total"],
+        month=[r for r in mine if r.breakdown != "total" and month.start <= r.day],
+        versions=[r for r in mine if r.breakdown == "version"],
+        retained=[r for r in mine if retained.start <= r.day],
+        covered=days.get(source, set()),
+        others={src: (theirs.get(src, []), held) for src, held in sorted(days.items()) if src != source},
+    )
+
+
+def read_package(store: Store, source: str, project: str, as_of: dt.date) -> PackageRows:
+    """One package's rows, read on their own."""
+    ((_, rows),) = list(stream(store, source, [project], as_of))
+    return partition(rows, coverage(store, [project])[project], source, as_of)

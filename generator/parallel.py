@@ -1,0 +1,211 @@
+"""Package pages rendered in parallel: one process pool per build, each worker renders whole packages.
+
+A package page is CPU-bound: the analysis of its rows, a dozen charts through vl-convert (its Deno
+runtime starts once per process, under a second, then renders each chart in tens of milliseconds),
+the templates, CSV, JSON and its API documents. The build reads every package's rows from the store in
+one sorted pass (generator.pagerows) and sends each package, rows included, to a worker as one task;
+the worker sends back the package's files (path → bytes) and the few figures the rest of the site
+needs (`render.PackageSummary`), which the build writes through the SiteWriter as they arrive. At most
+two tasks per worker are in flight, so memory stays flat however many packages there are. Workers
+never open the store.
+
+Workers are started with "spawn": a fresh interpreter inherits no DuckDB or vl-convert threads from
+the build (a forked copy of a process whose vl-convert runtime is running would wait forever on it).
+Each starts vl-convert once, when it starts, and asks the kernel to kill it if the build dies. With
+one job, or one package, the same code runs in the build's own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from generator import api, charts, pagerows, render
+from generator import site as site_pages
+from generator.dates import Window
+from generator.errors import RenderError
+from generator.render import PackageSummary, SiteData
+
+IN_FLIGHT_PER_WORKER = 2
+_PR_SET_PDEATHSIG = 1
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every package page needs besides its own rows (picklable: sent to each worker once)."""
+
+    source: str
+    site: SiteData
+    """The site's settings; its `packages` list is empty."""
+    store_window: Window
+    capabilities: frozenset[str]
+    breakdowns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Task:
+    project: str
+    rows: pa.Table
+    """The package's rows (generator.pagerows.stream)."""
+    covered: dict[str, list[Any]]
+    """source → the days the store holds for this package."""
+    cost: Any = None
+    """generator.cost.PackageCost when the ledger has billable jobs, else None."""
+
+
+@dataclass
+class Result:
+    project: str
+    files: list[tuple[str, bytes]]
+    summary: PackageSummary
+
+
+class PageRenderer:
+    """Renders whole packages from their rows."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.env = site_pages.environment()
+        charts.prepare_renderer()
+
+    def render(self, task: Task) -> Result:
+        ctx = self.context
+        as_of = ctx.site.as_of
+        rows = pagerows.partition(task.rows, task.covered, ctx.source, as_of)
+        report = _analyse(ctx, task.project, rows)
+        page = render.PackagePage(report, cost=task.cost)
+        docs = api.documents_for(task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns)
+        files = site_pages.package_files(self.env, ctx.site, page, docs)
+        return Result(task.project, [(rel, text.encode("utf-8")) for rel, text in files], PackageSummary.of(report))
+
+
+def _analyse(ctx: Context, project: str, rows: pagerows.PackageRows) -> Any:
+    from generator import analysis
+
+    return analysis.analyse(
+        project,
+        ctx.site.as_of,
+        rows.history,
+        rows.month,
+        rows.versions,
+        rows.covered,
+        ctx.store_window,
+        source=ctx.source,
+        capabilities=ctx.capabilities,
+        others=rows.others,
+    )
+
+
+# -- in a worker process ----------------------------------------------------------------------------
+_renderer: PageRenderer | None = None
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the build process dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the build died before the request above
+        os._exit(1)
+
+
+def _init_worker(context: Context) -> None:
+    global _renderer
+    _die_with_parent()
+    _renderer = PageRenderer(context)
+
+
+def _render_in_worker(task: Task) -> Result:
+    assert _renderer is not None, "worker not initialised"
+    return _renderer.render(task)
+
+
+# -- in the build process -----------------------------------------------------------------------------
+def render_all(
+    context: Context,
+    tasks: Iterable[Task],
+    total: int,
+    *,
+    jobs: int,
+    on_result: Callable[[Result], None],
+    progress: Callable[[str, int, int], None],
+) -> int:
+    """Render every task's package (`total` of them), handing each result to `on_result` as it is done.
+
+    Tasks are taken from the iterable only as workers free up. Returns the number of workers used.
+    """
+    if not total:
+        return 0
+    workers = max(1, min(jobs, total))
+    if workers == 1:
+        renderer = PageRenderer(context)
+        for done, task in enumerate(tasks):
+            progress(f"Rendering {task.project}", done, total)
+            on_result(renderer.render(task))
+        return 1
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(context,),
+    )
+    try:
+        _drain(pool, tasks, workers * IN_FLIGHT_PER_WORKER, total, on_result, progress)
+    except BrokenProcessPool:
+        raise RenderError(
+            "a page worker died (out of memory? try fewer --jobs); the previous site is unchanged"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return workers
+
+
+def _drain(
+    pool: ProcessPoolExecutor,
+    tasks: Iterable[Task],
+    window: int,
+    total: int,
+    on_result: Callable[[Result], None],
+    progress: Callable[[str, int, int], None],
+) -> None:
+    """Keep `window` tasks in flight; hand results over as they finish (a worker's error is raised here)."""
+    pending: set[Future[Result]] = set()
+    done = 0
+    queue = iter(tasks)
+
+    def fill() -> None:
+        while len(pending) < window:
+            task = next(queue, None)
+            if task is None:
+                return
+            pending.add(pool.submit(_render_in_worker, task))
+
+    fill()
+    while pending:
+        finished, still = wait(pending, return_when=FIRST_COMPLETED)
+        pending.clear()
+        pending.update(still)
+        for future in finished:
+            result = future.result()
+            on_result(result)
+            done += 1
+            progress(f"Rendered {result.project}", done, total)
+        fill()
