@@ -233,13 +233,26 @@ def state(base: Path, tmp: Path, extra: Path | None, packages: list[str], *, wit
     return write_config(tmp / "stats.toml", events, packages, store)
 
 
+def ensure_site(base: Path, jobs: int | None) -> Path:
+    """base/site/: the site the previous run left, built by this code (rebuilt when the code changed)."""
+    from generator import incremental
+
+    manifest = base / "site" / incremental.MANIFEST
+    current = False
+    if manifest.is_file():
+        doc = json.loads(manifest.read_text())
+        current = doc["inputs"]["code"] == incremental.code_version() and doc["as_of"] == AS_OF.isoformat()
+    if not current:
+        console.print(f"building the previous run's site in {base / 'site'} …")
+        shutil.rmtree(base / "site", ignore_errors=True)
+        cli_build(base / "stats.toml", base / "site", "--no-fetch", "--full", jobs=jobs)
+    return base / "site"
+
+
 def incremental(scale: float, repeat: int, jobs: int | None) -> list[Measurement]:
     base = ensure_dataset(100, scale)
     packages = names(100)
-    if not (base / "site" / "build-manifest.json").is_file():
-        console.print("building the previous site for the incremental benchmark …")
-        shutil.rmtree(base / "site", ignore_errors=True)
-        cli_build(base / "stats.toml", base / "site", "--no-fetch", jobs=jobs)
+    ensure_site(base, jobs)
     late_packages = packages[:: round(1 / LATE_SHARE)]
     late = extra_events(base, "late", late_packages, AS_OF, scale)
     nextday = extra_events(base, "nextday", packages, AS_OF + dt.timedelta(days=1), scale)
@@ -288,9 +301,7 @@ _EXTERNAL = re.compile(r"""(?:src|href|srcset|data)\s*=\s*["']?\s*(?:https?:)?//
 
 def page_weight(scale: float, jobs: int | None) -> list[Measurement]:
     base = ensure_dataset(100, scale)
-    site = base / "site"
-    if not (site / "build-manifest.json").is_file():
-        cli_build(base / "stats.toml", site, "--no-fetch", jobs=jobs)
+    site = ensure_site(base, jobs)
     pages = sorted(site.glob("packages/*/index.html"), key=lambda p: p.stat().st_size)
     heaviest = pages[-1]
     html = heaviest.read_text(encoding="utf-8")

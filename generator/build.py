@@ -252,6 +252,9 @@ def collect(
     return Prepared(cfg, site, context, costs, plan, full)
 
 
+STORE_MEMORY = "512MB"
+
+
 def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progress = _quiet) -> dict[str, int]:
     """Render what changed, reuse the rest, and publish the whole site in one step.
 
@@ -259,8 +262,12 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
     one package at a time, to the page workers; the feed's history and the store export follow.
     """
     plan, site, cfg = prepared.plan, prepared.site, prepared.cfg
+    todo = [p for p in cfg.packages if plan.render(incremental.package_unit(p))]
     writer = SiteWriter(out_dir, link_unchanged=not prepared.full)
+    pool = None
     try:
+        # The workers start (a second or two each) while the unchanged units are linked and the rows read.
+        pool = parallel.PagePool(prepared.context, jobs=jobs, packages=len(todo))
         for unit in plan.reused():
             writer.reuse(plan.previous_files[unit.key])
         summaries = {u.key: u.summary for u in plan.reused() if u.summary is not None and u.key.startswith("package:")}
@@ -270,14 +277,16 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
                 writer.write(rel, data)
             summaries[incremental.package_unit(result.project)] = result.summary
 
-        todo = [p for p in cfg.packages if plan.render(incremental.package_unit(p))]
         with open_store(cfg.store.path) as store:
+            # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
+            store.con.execute(f"SET memory_limit = '{STORE_MEMORY}'")
             held = pagerows.coverage(store, todo)
             tasks = (
                 parallel.Task(project, rows, held[project], prepared.costs.get(project))
                 for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
             )
-            parallel.render_all(prepared.context, tasks, len(todo), jobs=jobs, on_result=take, progress=progress)
+            pool.render(tasks, len(todo), on_result=take, progress=progress)
+            pool.close()
             site.packages = [
                 render.PackagePage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p))
                 for p in cfg.packages
@@ -293,6 +302,8 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
             plan.units[key].summary = summary
         writer.write(incremental.MANIFEST, plan.manifest())
     except BaseException:
+        if pool is not None:
+            pool.close()
         writer.discard()
         raise
     writer.publish()

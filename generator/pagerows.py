@@ -106,7 +106,12 @@ def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -
     }
     con = store.con
     reader = None
+    before = None
     try:
+        # The caller's settings are put back afterwards (the build bounds the store's memory too).
+        before = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
+        ).fetchone()
         con.execute(f"SET memory_limit = '{STREAM_MEMORY}'")
         con.execute("SET enable_progress_bar = false")
         reader = con.sql(_ROWS, params=params).to_arrow_reader(BATCH_ROWS)
@@ -134,9 +139,10 @@ def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -
     finally:
         if reader is not None:
             reader.close()
-        with contextlib.suppress(duckdb.Error):
-            con.execute("RESET memory_limit")
-            con.execute("RESET enable_progress_bar")
+        if before is not None:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"SET memory_limit = '{before[0]}'")  # DuckDB's own value, not user input
+                con.execute(f"SET enable_progress_bar = {bool(before[1])}")
 
 
 def _emit(pending: Iterator[str], project: str, batches: list[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:

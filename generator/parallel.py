@@ -139,6 +139,68 @@ def _render_in_worker(task: Task) -> Result:
 
 
 # -- in the build process -----------------------------------------------------------------------------
+def _warm() -> None:
+    """A no-op task: sent once per worker as the pool opens, so workers start while the build reads."""
+
+
+class PagePool:
+    """The build's page workers: opened (and started) early, closed once every package is rendered.
+
+    With one job, or one package to render, pages render in this process instead.
+    """
+
+    def __init__(self, context: Context, *, jobs: int, packages: int) -> None:
+        self.context = context
+        self.workers = max(1, min(jobs, packages)) if packages else 0
+        self._pool: ProcessPoolExecutor | None = None
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(context,),
+            )
+            for _ in range(self.workers):
+                self._pool.submit(_warm)
+
+    def __enter__(self) -> PagePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def render(
+        self,
+        tasks: Iterable[Task],
+        total: int,
+        *,
+        on_result: Callable[[Result], None],
+        progress: Callable[[str, int, int], None],
+    ) -> None:
+        """Render every task's package (`total` of them), handing each result to `on_result` as it is done.
+
+        Tasks are taken from the iterable only as workers free up.
+        """
+        if self._pool is None:
+            renderer = PageRenderer(self.context) if total else None
+            for done, task in enumerate(tasks):
+                progress(f"Rendering {task.project}", done, total)
+                assert renderer is not None
+                on_result(renderer.render(task))
+            return
+        try:
+            _drain(self._pool, tasks, self.workers * IN_FLIGHT_PER_WORKER, total, on_result, progress)
+        except BrokenProcessPool:
+            raise RenderError(
+                "a page worker died (out of memory? try fewer --jobs); the previous site is unchanged"
+            ) from None
+
+
 def render_all(
     context: Context,
     tasks: Iterable[Task],
@@ -148,34 +210,10 @@ def render_all(
     on_result: Callable[[Result], None],
     progress: Callable[[str, int, int], None],
 ) -> int:
-    """Render every task's package (`total` of them), handing each result to `on_result` as it is done.
-
-    Tasks are taken from the iterable only as workers free up. Returns the number of workers used.
-    """
-    if not total:
-        return 0
-    workers = max(1, min(jobs, total))
-    if workers == 1:
-        renderer = PageRenderer(context)
-        for done, task in enumerate(tasks):
-            progress(f"Rendering {task.project}", done, total)
-            on_result(renderer.render(task))
-        return 1
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(context,),
-    )
-    try:
-        _drain(pool, tasks, workers * IN_FLIGHT_PER_WORKER, total, on_result, progress)
-    except BrokenProcessPool:
-        raise RenderError(
-            "a page worker died (out of memory? try fewer --jobs); the previous site is unchanged"
-        ) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return workers
+    """Render every task's package in a pool of its own; returns the number of workers used."""
+    with PagePool(context, jobs=jobs, packages=total) as pool:
+        pool.render(tasks, total, on_result=on_result, progress=progress)
+        return pool.workers
 
 
 def _drain(

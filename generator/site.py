@@ -34,10 +34,6 @@ GROUPS = (*"abcdefghijklmnopqrstuvwxyz", DIGITS)
 SEARCH_INDEX = "search.json"
 
 
-def _quiet(step: str, done: int, total: int) -> None:
-    return None
-
-
 def nav(root: str) -> list[tuple[str, str]]:
     return [
         (f"{root}index.html", "Packages"),
@@ -247,22 +243,3 @@ def write_site_pages(
 
 SITE_UNITS = ("static", "index", *(f"page:{name}" for name in render.CONTENT_PAGES), "cost", "page:404")
 """The units besides packages, in writing order."""
-
-
-def write_all(site: SiteData, writer: SiteWriter, progress: Callable[[str, int, int], None] = _quiet) -> None:
-    """Render every page and data file of a site whose pages hold full reports, in this process.
-
-    The build renders packages in page workers (generator.parallel); this is the same output for
-    callers that hold a SiteData of analysed packages.
-    """
-    env = environment()
-    total = len(site.packages)
-    for i, page in enumerate(site.packages):
-        progress(f"Rendering {page.report.project}", i, total)
-        docs = page.extra.get("api", {})
-        for rel, text in package_files(env, site, page, docs):
-            writer.write(rel, text)
-        page.extra["api"] = {}  # written above; publishing.write_all must not write them again
-    progress("Rendering site pages", total, total)
-    write_site_pages(site, writer)
-    publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export

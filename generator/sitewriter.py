@@ -120,14 +120,21 @@ class SiteWriter:
 
     def reuse(self, files: Iterable[str]) -> None:
         """Link files of the live site, unchanged, into the new one (a unit this build did not render)."""
+        made: set[str] = set()
+        staging, live = os.fspath(self.staging), os.fspath(self.out_dir)
         for rel in files:
-            path = self.path_for(rel)
+            if rel.startswith("/") or ".." in rel.split("/"):
+                raise RenderError(f"{rel}: refusing to write outside the site directory")
+            target = os.path.join(staging, rel)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if path.exists():
-                    path.unlink()
-                self._link(self.previous_path(rel), path)
-                size = path.stat().st_size
+                folder = os.path.dirname(target)
+                if folder not in made:
+                    os.makedirs(folder, exist_ok=True)
+                    made.add(folder)
+                if os.path.lexists(target):
+                    os.unlink(target)
+                self._link(os.path.join(live, rel), target)
+                size = os.stat(target).st_size
             except OSError as exc:
                 self._fail(rel, exc)
             self.linked.add(rel)
@@ -147,7 +154,7 @@ class SiteWriter:
         return True
 
     @staticmethod
-    def _link(source: Path, target: Path) -> None:
+    def _link(source: str | Path, target: str | Path) -> None:
         try:
             os.link(source, target)
         except OSError as exc:

@@ -69,10 +69,35 @@ def _json_columns() -> dict[str, str]:
     return {k: ("VARCHAR" if k == "timestamp" else duck_type(v)) for k, v in SCHEMA.items()}
 
 
+def _same_type(spec: Any, arrow_type: pa.DataType) -> bool:
+    """True when a Parquet column already has `spec`'s type, field for field and in order."""
+    if isinstance(spec, dict):
+        return (
+            pa.types.is_struct(arrow_type)
+            and arrow_type.num_fields == len(spec)
+            and all(
+                arrow_type.field(i).name == name and _same_type(child, arrow_type.field(i).type)
+                for i, (name, child) in enumerate(spec.items())
+            )
+        )
+    if spec == "TIMESTAMPTZ":
+        return pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None
+    if spec == "VARCHAR":
+        return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+    if spec == "BOOLEAN":
+        return pa.types.is_boolean(arrow_type)
+    return False
+
+
 def _field_expr(ref: str, spec: Any, arrow_type: pa.DataType | None) -> str:
     """A projection that yields `spec`'s type from a column that may lack fields or be absent."""
     if arrow_type is None:
         return f"NULL::{duck_type(spec)}"
+    if _same_type(spec, arrow_type):
+        # The column as it is: DuckDB then reads only the nested fields the query uses. Rebuilding
+        # the struct with struct_pack would make it read every field of every row (a third of the
+        # aggregation's time on BigQuery-shaped exports).
+        return ref
     if isinstance(spec, dict):
         if not pa.types.is_struct(arrow_type):
             return f"NULL::{duck_type(spec)}"
