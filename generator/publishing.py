@@ -110,7 +110,15 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
     history = site.extra.get("honest_history") or {}
     writer.write(
         "feed.xml",
-        feeds.atom(site.title, site.base_url, site.as_of, feeds.changes(history, threshold), threshold, site.synthetic),
+        feeds.atom(
+            site.title,
+            site.base_url,
+            site.as_of,
+            feeds.changes(history, threshold),
+            threshold,
+            site.synthetic,
+            ci_included=site.ci_included,
+        ),
     )
     if site.base_url:
         writer.write("sitemap.xml", feeds.sitemap(site.base_url, sitemap_paths(site), site.as_of))

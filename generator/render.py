@@ -446,6 +446,11 @@ class SiteData:
     cost: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def ci_included(self) -> bool:
+        """The source has no CI flag (ClickPy): the headline number includes CI, and must not be called honest."""
+        return any(not p.report.ci_available for p in self.packages)
+
 
 def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     """The Jinja2 environment: autoescape on everywhere, undefined names are errors."""

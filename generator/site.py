@@ -98,16 +98,14 @@ def by_honest(pages: Sequence[render.PackagePage]) -> list[render.PackagePage]:
 
 def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = INDEX_TOP) -> list[IndexPage]:
     """The index: one page for a small site; else a front page and pages per first letter, paginated."""
+    number, installs = ("number of installs", "installs") if site.ci_included else ("honest number", "honest installs")
     if len(site.packages) <= page_size:
-        return [
-            IndexPage(
-                "index.html", site.title, "Packages, largest honest number first", tuple(by_honest(site.packages))
-            )
-        ]
+        ranked = tuple(by_honest(site.packages))
+        return [IndexPage("index.html", site.title, f"Packages, largest {number} first", ranked)]
     front = IndexPage(
         "index.html",
         site.title,
-        f"The {top} packages with the most honest installs, largest first",
+        f"The {top} packages with the most {installs}, largest first",
         tuple(by_honest(site.packages)[:top]),
     )
     out = [front]

@@ -524,6 +524,12 @@ def test_build_with_clickpy_makes_a_real_report_that_states_its_limits(
     assert not (out / "packages" / PACKAGES[0] / "breakdown-installer-version.csv").exists()
     data = json.loads((out / "data" / f"{PACKAGES[0]}.json").read_text())
     assert data["source"] == "clickpy" and data["ci_flagged_30_days"] is None
+    # The index and the feed call that number what it is, never honest.
+    index = html.unescape(re.sub(r"<[^>]+>", " ", (out / "index.html").read_text(encoding="utf-8")))
+    assert "Package-manager installs, CI included, 30 days" in index and "Honest installs" not in index
+    assert "CI installs are included" in index
+    feed = (out / "feed.xml").read_text(encoding="utf-8")
+    assert "CI included" in feed and "honest" not in feed.lower()
     assert any("malformed-Python" in line for line in data["not_available_from_source"])
     # The next run asks only for the refetched days: still one query per table.
     fake.received.clear()

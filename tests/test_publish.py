@@ -476,6 +476,16 @@ def test_changes_respect_the_threshold() -> None:
     assert "2026-01-01" in kept and len(kept) == 32
 
 
+def test_a_feed_from_a_source_without_a_ci_flag_never_calls_its_number_honest() -> None:
+    history = {"2026-10-29": {"a": 100}, "2026-10-30": {"a": 150}}
+    entries = feeds.changes(history, 0.2)
+    honest = feeds.atom("T", "", dt.date(2026, 10, 30), entries, 0.2)
+    with_ci = feeds.atom("T", "", dt.date(2026, 10, 30), entries, 0.2, ci_included=True)
+    assert "a: honest installs up 50% (100 → 150)" in honest
+    assert "a: installs (CI included) up 50% (100 → 150)" in with_ci
+    assert "honest" not in with_ci.lower() and "no CI flag" in with_ci
+
+
 def test_sitemap_robots_and_open_graph(two_builds: Path) -> None:
     site = two_builds / "site"
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
