@@ -47,4 +47,4 @@ golden: install-test
 	UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py
 
 clean:
-	rm -rf site .site.staging .site.old data/demo-events data/demo-store.duckdb*
+	rm -rf site .site.staging .site.old .site.lock data/demo-events data/demo-store.duckdb*

@@ -9,7 +9,6 @@ import datetime as dt
 import functools
 import logging
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from generator.errors import ConfigError
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
 from generator.sources import ALL_CAPABILITIES, Source, capabilities_of
-from generator.store import LedgerEntry, Store, open_store, store_lock
+from generator.store import Store, open_store, store_lock
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -71,7 +70,7 @@ def open_source(cfg: Config) -> Source:
 
         return BigQuerySource(cfg)
     if kind == "clickpy":
-        from generator.sources.clickpy import ClickPySource  # type: ignore[import-not-found]
+        from generator.sources.clickpy import ClickPySource
 
         return ClickPySource(cfg)
     raise ConfigError(f"{cfg.path}: unknown source kind {kind!r}")
@@ -122,27 +121,12 @@ def fetch(cfg: Config, store: Store, source: Source, plan: Plan, progress: Progr
     if preflight is not None and plan.jobs:
         # Every job priced (free dry runs) before anything billable runs; refused whole if over budget.
         preflight(plan.jobs, store.ledger())
-    run_id = getattr(source, "run_id", None) or uuid.uuid4().hex[:12]
     for done, job in enumerate(plan.jobs):
         progress(f"Fetching {job.window.label()} from {source.name}", done, len(plan.jobs))
         result = source.fetch(job)
-        ledger = None
-        if hasattr(source, "ledger_entry") and result.job_id:
-            ledger = source.ledger_entry(job, result)
-        elif result.job_id:
-            price = cfg.budget.price_per_tib
-            ledger = LedgerEntry(
-                run_id=run_id,
-                job_id=result.job_id,
-                source=source.name,
-                start_day=job.window.start,
-                end_day=job.window.end,
-                projects=job.projects,
-                ceiling_bytes=result.ceiling_bytes,
-                bytes_processed=result.bytes_processed,
-                bytes_billed=result.bytes_billed,
-                dollars=result.bytes_billed / 1024**4 * price,
-            )
+        # Only a billing source (BigQuery) reports a job id and writes ledger rows.
+        ledger_entry = getattr(source, "ledger_entry", None)
+        ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
         store.replace_days(source.name, job.projects, result.available_days, result.rows, ledger=ledger)
     if plan.jobs:
         progress("Fetched", len(plan.jobs), len(plan.jobs))

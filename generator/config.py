@@ -46,7 +46,7 @@ class SiteConfig:
     title: str = "PyPI download stats"
     """Shown in every page's header and <title>."""
     base_url: str = ""
-    """Absolute URL the site is published at; used only for sitemap, feed and Open Graph tags."""
+    """Absolute URL the site is published at: for sitemap, feed and Open Graph tags, and the 404 page's links."""
     description: str = "How many people really install these packages, and why every site gives a different number."
     """Meta description of the index page."""
     change_threshold: float = 0.2

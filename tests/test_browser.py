@@ -379,6 +379,56 @@ def test_no_horizontal_overflow_at_375px(browser, served: str, demo_site: Path) 
     context.close()
 
 
+# -- the 404 page ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def site_under_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-package site whose [site].base_url puts it under SUBPATH, as on GitHub Pages."""
+    from conftest import event, run_cli, write_config, write_events
+
+    work = tmp_path_factory.mktemp("prefixed-404")
+    events = write_events(work / "events", [event("2026-10-01"), event("2026-10-02", installer="uv")])
+    cfg = write_config(work / "stats.toml", events, ["acme"], "2026-10-02", history_days=10)
+    text = cfg.read_text(encoding="utf-8").replace(
+        "[site]\n", f'[site]\nbase_url = "https://stats.example.test{SUBPATH}"\n'
+    )
+    cfg.write_text(text, encoding="utf-8")
+    proc = run_cli("build", "--config", str(cfg), "--out", str(work / "site"))
+    assert proc.returncode == 0, proc.stderr
+    return work / "site"
+
+
+@pytest.mark.parametrize("missing", ["nope.html", "packages/nope/deeper/page.html"])
+def test_the_404_page_is_styled_and_leads_home_from_any_depth(
+    browser,  # noqa: F811
+    site_under_prefix: Path,
+    missing: str,
+) -> None:
+    with serving(site_under_prefix, prefix=SUBPATH) as base_url:
+        context, rec = new_context(browser, base_url)
+        page = context.new_page()
+        response = page.goto(base_url + missing, wait_until="load")
+        settle(page, rec)
+        assert response is not None and response.status == 404
+        assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
+        # The stylesheet and icon came from the site's base path, whatever the depth of the address.
+        assert base_url + "style.css" in rec.finished and base_url + "favicon.svg" in rec.finished
+        assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
+        # The document's own 404 is the only error, reported once by the server and once by the console.
+        assert rec.bad_status == [f"404 {base_url}{missing}"]
+        assert rec.console == ["error: Failed to load resource: the server responded with a status of 404 (Not Found)"]
+        rec.bad_status.clear()
+        rec.console.clear()
+        rec.assert_clean(missing)
+        before = Counter(rec.finished)
+        page.get_by_role("link", name="list of packages").click()
+        page.wait_for_load_state("load")
+        settle(page, rec, before)
+        assert page.url == base_url + "index.html"
+        assert page.get_by_role("link", name="acme", exact=True).is_visible()
+        rec.assert_clean("index after 404")
+        context.close()
+
+
 # -- accessibility --------------------------------------------------------------------------------
 # axe, keyboard order and screenshots look at the DOM, which is the same under any prefix: root only.
 def test_axe_finds_no_serious_or_critical_violations(browser, served_root: str) -> None:  # noqa: F811

@@ -65,6 +65,8 @@ MIB = 1024**2
 MIN_BILLED_PER_TABLE = 10 * MIB
 
 # -- the file_downloads schema, as BigQuery types --------------------------------------------------
+# Written out here from Google's published table, not derived from generator.sources.local.SCHEMA:
+# the fake stands for the service, so a drift in what the generator expects must fail a test.
 Schema = Mapping[str, Any]
 """name -> BigQuery type name, or a nested Schema for a RECORD."""
 
