@@ -201,21 +201,6 @@ class PagePool:
             ) from None
 
 
-def render_all(
-    context: Context,
-    tasks: Iterable[Task],
-    total: int,
-    *,
-    jobs: int,
-    on_result: Callable[[Result], None],
-    progress: Callable[[str, int, int], None],
-) -> int:
-    """Render every task's package in a pool of its own; returns the number of workers used."""
-    with PagePool(context, jobs=jobs, packages=total) as pool:
-        pool.render(tasks, total, on_result=on_result, progress=progress)
-        return pool.workers
-
-
 def _drain(
     pool: ProcessPoolExecutor,
     tasks: Iterable[Task],
