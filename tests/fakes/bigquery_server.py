@@ -41,14 +41,12 @@ import decimal
 import functools
 import json
 import re
-import socket
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -60,6 +58,8 @@ from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
 from generator.sql import PUBLIC_TABLE, to_duckdb
+
+from .loopback import LoopbackFake, LoopbackHandler
 
 MIB = 1024**2
 MIN_BILLED_PER_TABLE = 10 * MIB
@@ -629,7 +629,7 @@ def _error(status: int, reason: str, message: str) -> Response:
     }
 
 
-class FakeBigQuery:
+class FakeBigQuery(LoopbackFake):
     """The fake server. A context manager; `.url` for client_options, `.jobs` for what it received."""
 
     def __init__(
@@ -668,44 +668,14 @@ class FakeBigQuery:
         self._billable = 0
         self._validated: set[str] = set()
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> FakeBigQuery:
-        fake = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-bigquery", daemon=True
-        )
-        self._thread.start()
-        return self
+    thread_name = "fake-bigquery"
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         if self._owns_table:
             self.table.close()
-
-    def __enter__(self) -> FakeBigQuery:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def client(self, project: str | None = None) -> Any:
         """The real google-cloud-bigquery client, pointed here, with anonymous credentials."""
@@ -1010,24 +980,14 @@ class FakeBigQuery:
         return out
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     fake: FakeBigQuery
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm and the
-        # client's delayed ACK add ~40 ms to every request.
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._dispatch("GET")
 
     def do_POST(self) -> None:  # noqa: N802
         self._dispatch("POST")
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
-        return None
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
@@ -1050,6 +1010,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+FakeBigQuery.handler = _Handler
 
 
 @contextlib.contextmanager

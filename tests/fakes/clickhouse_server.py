@@ -34,17 +34,17 @@ import datetime as dt
 import itertools
 import json
 import re
-import socket
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from .loopback import LoopbackFake, LoopbackHandler
 
 VERSION = "25.8.1.1 (fake, chdb)"
 
@@ -313,13 +313,11 @@ class _Injection:
 
 
 @dataclass
-class FakeClickHouse:
+class FakeClickHouse(LoopbackFake):
     data: ClickPyData
     user: str = "demo"
     received: list[Received] = field(default_factory=list)
     _injections: list[_Injection] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- injection --------------------------------------------------------------------------------
@@ -357,38 +355,6 @@ class FakeClickHouse:
     def queries(self) -> list[Received]:
         """Requests that reached the engine and succeeded."""
         return [r for r in self.received if r.status == 200]
-
-    # -- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> FakeClickHouse:
-        fake = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeClickHouse:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- answering --------------------------------------------------------------------------------
     def handle(self, settings: dict[str, str], sql: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -439,13 +405,8 @@ def _error(code: int, message: str) -> tuple[int, tuple[int, dict[str, str], byt
     return status, (status, headers, body.encode())
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     fake: FakeClickHouse
-
-    def setup(self) -> None:
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         url = urlsplit(self.path)
@@ -467,8 +428,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             return  # the client gave up (a timeout test)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence per-request logs
-        return None
+
+FakeClickHouse.handler = _Handler
+FakeClickHouse.thread_name = "fake-clickhouse"
 
 
 @contextlib.contextmanager
