@@ -11,6 +11,16 @@ import pyarrow as pa
 
 from generator.config import BREAKDOWNS
 from generator.dates import Window
+from generator.store import AGGREGATE_COLUMNS
+
+_DUCK_TO_ARROW: dict[str, pa.DataType] = {
+    "DATE": pa.date32(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "BIGINT": pa.int64(),
+}
+STORE_SCHEMA = pa.schema([(name, _DUCK_TO_ARROW[kind]) for name, kind in AGGREGATE_COLUMNS])
+"""The Arrow form of the store's aggregate schema: what a network source casts its answer to."""
 
 
 @dataclass(frozen=True)

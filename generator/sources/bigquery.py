@@ -37,10 +37,10 @@ from generator.cost import (
 )
 from generator.dates import Window, utc_today
 from generator.errors import ConfigError, CostLimitExceeded, SourceError
-from generator.sources import FetchResult, Job
+from generator.sources import STORE_SCHEMA, FetchResult, Job
 from generator.sources.retry import RetryPolicy
 from generator.sql import restrict_breakdowns
-from generator.store import AGGREGATE_COLUMNS, LedgerEntry
+from generator.store import LedgerEntry
 
 TOOL_LABEL = "pypi-stats-site"
 BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
@@ -61,13 +61,6 @@ TRANSIENT_REASONS = frozenset(
 # Without a structured reason, only these HTTP statuses are worth another try.
 TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
-_DUCK_TO_ARROW: dict[str, pa.DataType] = {
-    "DATE": pa.date32(),
-    "VARCHAR": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "BIGINT": pa.int64(),
-}
-STORE_SCHEMA = pa.schema([(name, _DUCK_TO_ARROW[kind]) for name, kind in AGGREGATE_COLUMNS])
 
 T = TypeVar("T")
 
@@ -527,7 +520,6 @@ class _PlainErrors:
 
 
 __all__ = [
-    "STORE_SCHEMA",
     "TOOL_LABEL",
     "BigQuerySource",
     "QueryResult",

@@ -52,8 +52,7 @@ from generator import queries
 from generator.config import BREAKDOWNS, Config
 from generator.dates import utc_today
 from generator.errors import SourceError
-from generator.sources import FetchResult, Job, retry
-from generator.store import AGGREGATE_COLUMNS
+from generator.sources import STORE_SCHEMA, FetchResult, Job, retry
 
 DEFAULT_URL = "https://sql-clickhouse.clickhouse.com"
 """ClickPy's public ClickHouse (ClickHouse/clickpy .env.example; hugovk/top-pypi-packages)."""
@@ -116,14 +115,6 @@ TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 
 _CODE = re.compile(r"Code:\s*(\d+)")
 _QUOTA_END = re.compile(r"Interval will end at ([0-9-]+ [0-9:]+)")
-
-_DUCK_TO_ARROW: dict[str, pa.DataType] = {
-    "DATE": pa.date32(),
-    "VARCHAR": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "BIGINT": pa.int64(),
-}
-STORE_SCHEMA = pa.schema([(name, _DUCK_TO_ARROW[kind]) for name, kind in AGGREGATE_COLUMNS])
 
 
 def user_agent() -> str:
