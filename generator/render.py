@@ -107,39 +107,33 @@ def waterfall_figure(report: PackageReport) -> Figure:
         (Column("Step"), Column("Downloads", "int"), Column("Share of all downloads", "pct")),
         tuple((("− " if s.kind == "minus" else "") + s.label, s.value, s.share) for s in steps),
     )
-    if not report.ci_available:  # the source has no CI flag: the waterfall stops at package managers
-        chart = charts.waterfall(
-            [(s.label, s.value, s.kind) for s in steps],
-            categories=[s.category for s in steps],
-            title="From all downloads to package-manager installs (CI included)",
-            description=(
-                f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts"
-                f" and other clients, leave {steps[-1].value:,} package-manager installs, CI included: the CI flag"
-                f" is {analysis.NOT_AVAILABLE}."
-            ),
-            chart_id="chart-waterfall",
+    if report.ci_available:
+        heading, note = "Waterfall: from all downloads to the honest number", ""
+        title = "From all downloads to the honest number"
+        description = (
+            f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts and"
+            f" other clients, leave {steps[5].value:,} package-manager installs; less CI-flagged, {steps[-1].value:,}."
+        )
+    else:  # the source has no CI flag: the waterfall stops at package managers
+        heading = "Waterfall: from all downloads to package-manager installs"
+        note = f"CI flag {analysis.NOT_AVAILABLE}: the last step cannot leave CI installs out."
+        title = "From all downloads to package-manager installs (CI included)"
+        description = (
+            f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts"
+            f" and other clients, leave {steps[-1].value:,} package-manager installs, CI included: the CI flag"
+            f" is {analysis.NOT_AVAILABLE}."
         )
         table = replace(
             table, caption=f"From all downloads to package-manager installs, {report.honest_window.label()}"
         )
-        return Figure(
-            "waterfall",
-            "Waterfall: from all downloads to package-manager installs",
-            f"CI flag {analysis.NOT_AVAILABLE}: the last step cannot leave CI installs out.",
-            table,
-            chart,
-        )
     chart = charts.waterfall(
         [(s.label, s.value, s.kind) for s in steps],
         categories=[s.category for s in steps],
-        title="From all downloads to the honest number",
-        description=(
-            f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts and"
-            f" other clients, leave {steps[5].value:,} package-manager installs; less CI-flagged, {steps[-1].value:,}."
-        ),
+        title=title,
+        description=description,
         chart_id="chart-waterfall",
     )
-    return Figure("waterfall", "Waterfall: from all downloads to the honest number", "", table, chart)
+    return Figure("waterfall", heading, note, table, chart)
 
 
 def sources_table(report: PackageReport) -> Table:

@@ -75,6 +75,18 @@ def write_config(
     return path
 
 
+class Sleeps(list[float]):
+    """Records a retry policy's backoff sleeps instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
 @pytest.fixture
 def make_site(tmp_path: Path) -> Callable[..., Path]:
     """Build a site from a list of events; returns the site directory."""

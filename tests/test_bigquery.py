@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import event, write_events
+from conftest import Sleeps, event, write_events
 from google.api_core import exceptions as api_exceptions
 from google.cloud import bigquery
 
@@ -106,18 +106,6 @@ def make_config(tmp_path: Path, **budget: Any) -> config_mod.Config:
         "store": {"path": str(tmp_path / "store.duckdb")},
     }
     return config_mod.parse(raw, tmp_path / "stats.toml")
-
-
-class Sleeps(list[float]):
-    """Records backoff sleeps instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import event
+from conftest import Sleeps, event
 
 from generator import analysis, build, sample
 from generator import config as config_mod
@@ -82,16 +82,6 @@ def local_rows(events_dir: Path) -> pa.Table:
 def fake(clickpy_data: ClickPyData) -> Iterator[FakeClickHouse]:
     with FakeClickHouse(clickpy_data) as server:
         yield server
-
-
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture
