@@ -17,7 +17,6 @@ from generator import __version__
 from generator.errors import GeneratorError
 
 DEMO_EVENTS = Path("data/demo-events")
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "stats.toml"
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -175,13 +174,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from generator import build, config, sample
+    from generator import build, config, resources, sample
 
-    events = DEMO_CONFIG.parent.parent / DEMO_EVENTS
-    if not (events / sample.SYNTHETIC_MARKER).is_file():
-        err.print("Generating synthetic demo events…")
-        sample.generate(events)
-    cfg = config.load(DEMO_CONFIG)
+    # The demo's config ships with the package; its events and store go where the user runs it.
+    if not (DEMO_EVENTS / sample.SYNTHETIC_MARKER).is_file():
+        err.print(f"Generating synthetic demo events into {DEMO_EVENTS}/…")
+        sample.generate(DEMO_EVENTS)
+    cfg = config.load(resources.demo_config(), base_dir=Path.cwd())
     with progress_bar(err.is_terminal) as progress:
         result = build.build(cfg, as_of=build.resolve_as_of(cfg, None), out_dir=Path(args.out), progress=progress)
     err.print(f"Built the demo site ({len(result.files)} files, synthetic data) into {result.out_dir}")

@@ -214,10 +214,13 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
 TOP_LEVEL = ("site", "packages", "source", "budget", "store", "as_of")
 
 
-def parse(raw: dict[str, Any], path: Path) -> Config:
-    """Build a Config from parsed TOML; raise one ConfigError listing every problem."""
+def parse(raw: dict[str, Any], path: Path, base_dir: Path | None = None) -> Config:
+    """Build a Config from parsed TOML; raise one ConfigError listing every problem.
+
+    Relative paths are relative to the config file's folder, or to `base_dir` when given.
+    """
     errors: list[str] = []
-    base_dir = path.parent
+    base_dir = base_dir or path.parent
     for key in raw:
         if key not in TOP_LEVEL:
             errors.append(f"unknown key {key!r} (allowed: {', '.join(TOP_LEVEL)})")
@@ -245,8 +248,8 @@ def parse(raw: dict[str, Any], path: Path) -> Config:
     return cfg
 
 
-def load(path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Config:
-    """Read and validate a TOML config file."""
+def load(path: str | os.PathLike[str] = DEFAULT_CONFIG, base_dir: Path | None = None) -> Config:
+    """Read and validate a TOML config file (relative paths as in `parse`)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found (pass --config, or create {DEFAULT_CONFIG})")
@@ -254,4 +257,4 @@ def load(path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Config:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse(raw, p.resolve())
+    return parse(raw, p.resolve(), base_dir)

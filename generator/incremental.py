@@ -39,13 +39,14 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from generator import __version__
+from generator import __version__, resources
 from generator.render import PackageSummary
 
 MANIFEST = "build-manifest.json"
 FORMAT = "pypi-stats-site build manifest"
 VERSION = 1
-ROOT = Path(__file__).resolve().parent.parent
+# Each folder's files by pattern; found through generator.resources, so an installed package
+# (templates and content inside generator/) hashes the same as the checkout it was built from.
 CODE_GLOBS = (("generator", ("*.py", "*.sql")), ("templates", ("*",)), ("content", ("*",)))
 OUTPUT_LIBRARIES = ("vl-convert-python", "jinja2", "markdown")
 
@@ -61,16 +62,23 @@ def _digest(*parts: object) -> str:
     return h.hexdigest()
 
 
+def _code_folder(name: str) -> Path:
+    return Path(__file__).resolve().parent if name == "generator" else resources.folder(name)
+
+
 @functools.cache
-def code_version(root: Path = ROOT) -> str:
+def code_version() -> str:
     """A hash of everything that shapes the output besides data and settings."""
     h = hashlib.sha256()
-    files: set[Path] = set()
-    for folder, patterns in CODE_GLOBS:
+    files: dict[str, Path] = {}
+    for name, patterns in CODE_GLOBS:
+        top = _code_folder(name)
         for pattern in patterns:
-            files |= {p for p in (root / folder).rglob(pattern) if p.is_file() and "__pycache__" not in p.parts}
-    for path in sorted(files):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+            for p in top.rglob(pattern):
+                if p.is_file() and "__pycache__" not in p.parts:
+                    files[f"{name}/{p.relative_to(top).as_posix()}"] = p
+    for key, path in sorted(files.items()):
+        h.update(key.encode() + b"\0" + path.read_bytes() + b"\0")
     for name in OUTPUT_LIBRARIES:
         try:
             version = metadata.version(name)

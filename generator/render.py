@@ -14,19 +14,15 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import jinja2
 import markdown
 
-from generator import analysis, categories
+from generator import __version__, analysis, categories, resources
 from generator.analysis import PackageReport
 from generator.errors import RenderError
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-CONTENT_DIR = ROOT / "content"
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
 CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
@@ -446,10 +442,10 @@ class SiteData:
         return any(not p.report.ci_available for p in self.packages)
 
 
-def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     """The Jinja2 environment: autoescape on everywhere, undefined names are errors."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=jinja2.FileSystemLoader(str(resources.templates())),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -457,7 +453,7 @@ def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(num=fmt_int, signed=fmt_signed, pct=fmt_pct, day=fmt_day, cell=fmt_cell, clean=clean_text)
-    env.globals.update(category_labels=categories.CATEGORY_LABELS)
+    env.globals.update(category_labels=categories.CATEGORY_LABELS, generator_version=__version__)
     return env
 
 
@@ -494,9 +490,9 @@ def fmt_cell(value: Any, kind: str) -> str:
     return clean_text(str(value)) if value is not None else "–"
 
 
-def markdown_page(name: str, content_dir: Path = CONTENT_DIR) -> tuple[str, str]:
+def markdown_page(name: str) -> tuple[str, str]:
     """(title, html) of content/<name>.md; the methodology's mapping marker becomes the mapping table."""
-    path = content_dir / f"{name}.md"
+    path = resources.content() / f"{name}.md"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from generator import api, publishing, render
+from generator import api, publishing, render, resources
 from generator.render import SiteData
 from generator.sitewriter import SiteWriter
 
@@ -187,7 +187,7 @@ def write_site_pages(
     env = environment()
     if render_unit("static"):
         for name in STATIC_FILES:
-            writer.write(name, (render.TEMPLATES_DIR / "static" / name).read_bytes())
+            writer.write(name, (resources.templates() / "static" / name).read_bytes())
     if render_unit("index"):
         write_index(env, site, writer)
     for name in render.CONTENT_PAGES:
