@@ -1,4 +1,4 @@
-"""Command line: build, plan, sample, serve, demo. Errors are one line on stderr and a non-zero exit."""
+"""Command line: build, plan, sample, serve, demo, init. Errors are one line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="site")
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--no-serve", action="store_true", help="build only")
+
+    i = sub.add_parser(
+        "init", help="start your own stats site: stats.toml, a daily publish workflow, .gitignore, README.md"
+    )
+    i.add_argument("dir", nargs="?", default=".", help="folder to write into (default: the current one)")
+    i.add_argument("--packages", required=True, metavar="NAMES", help="comma-separated PyPI names: requests,rich")
+    i.add_argument("--source", choices=("bigquery", "clickpy", "local"), default="bigquery")
+    i.add_argument("--netlify", action="store_true", help="deploy to Netlify, not GitHub Pages (adds netlify.toml)")
+    i.add_argument("--force", action="store_true", help="overwrite files that already exist")
 
     ex = sub.add_parser(
         "export-store", help="write the store as Parquet files and a manifest (like the site's data/store/)"
@@ -192,6 +201,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from generator import scaffold
+
+    options = scaffold.Options(scaffold.parse_packages(args.packages), source=args.source, netlify=args.netlify)
+    target = Path(args.dir)
+    written = scaffold.write(target, scaffold.render(options), force=args.force)
+    err.print(f"Wrote {len(written)} files into {target}/ for pypi-stats-site {__version__}:")
+    for path in written:
+        err.print(f"  {path.relative_to(target).as_posix()}")
+    cd = "" if target == Path(".") else f"cd {args.dir} && "
+    err.print(f"Next: {cd}pypi-stats-site build; then push to GitHub and do what README.md says.")
+    return 0
+
+
 def cmd_export_store(args: argparse.Namespace) -> int:
     from generator import config, publishing
     from generator.store import open_store
@@ -222,6 +245,7 @@ COMMANDS = {
     "sample": cmd_sample,
     "serve": cmd_serve,
     "demo": cmd_demo,
+    "init": cmd_init,
     "export-store": cmd_export_store,
     "restore-store": cmd_restore_store,
 }

@@ -1,11 +1,12 @@
-"""Where the files the tool reads at run time are: templates, content pages, the demo config.
+"""Where the files the tool reads at run time are: templates, content pages, the demo config, `init`'s skeleton.
 
 The only module that knows. The repository keeps `templates/`, `content/` and `demo/` at its top
 level; the build maps them into the package as `generator/templates`, `generator/content` and
 `generator/demo` (pyproject.toml, `[tool.setuptools.package-dir]`), so a wheel or sdist install
 finds them with `importlib.resources`. An editable install, or `python -m generator` run in a
 checkout (the working tree shadows any installed copy), has no such folders inside `generator/`:
-there they are the checkout's top-level folders. Nothing here is ever written to.
+there they are the checkout's top-level folders. `generator/skeleton` (the files `init` writes)
+is inside the package everywhere. Nothing here is ever written to.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from generator.errors import GeneratorError
 
-FOLDERS = ("templates", "content", "demo")
+FOLDERS = ("templates", "content", "demo", "skeleton")
 
 
 @functools.cache
