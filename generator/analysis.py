@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
+from generator import dimensions
 from generator.dates import Window, last_days
+from generator.dimensions import Dimension
 from generator.sources import ALL_CAPABILITIES
 from generator.store import AggRow
 
@@ -390,6 +392,10 @@ def installers(rows: Sequence[AggRow], window: Window) -> list[InstallerLine]:
     return sorted(lines, key=lambda x: (-x.downloads, x.name))
 
 
+CI_TABLE = "breakdown-ci"
+"""The CI split's table id (it is a split of the totals, not a dimension of the store)."""
+
+
 @dataclass(frozen=True)
 class Breakdown:
     key: str
@@ -400,45 +406,36 @@ class Breakdown:
     """Which downloads it counts; "all downloads" when the source cannot split it by installer."""
     unavailable: str = ""
     """Why the source cannot give it at all ("" when it can): the page says so instead of numbers."""
+    table: str = CI_TABLE
+    """Its table's id and CSV stem (the dimension's, see generator.dimensions)."""
 
 
-BREAKDOWN_TITLES: dict[str, str] = {
-    "installer_version": "Installer and major version",
-    "python_minor": "Python version",
-    "implementation": "Python implementation",
-    "system": "Operating system",
-    "distro": "Linux distribution / OS",
-    "country": "Country",
-    "file_type": "File type",
-    "version": "Package version",
-}
-
-
-def top_items(counts: dict[str, int], n: int = TOP_N) -> tuple[tuple[str, int], ...]:
-    """The n largest, then one "other" line for the rest (ties broken by label for stable output)."""
+def top_items(counts: dict[str, int], n: int = TOP_N, dim: Dimension | None = None) -> tuple[tuple[str, int], ...]:
+    """The n largest (ties broken by label), in the dimension's order, then one "other" line for the rest."""
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    head = ordered[:n]
+    head = dim.sort(ordered[:n]) if dim is not None else ordered[:n]
     rest = sum(v for _, v in ordered[n:])
     return tuple(head + ([("other", rest)] if rest else []))
 
 
 def breakdown(
     rows: Sequence[AggRow],
-    key: str,
+    dim: Dimension,
     window: Window,
-    keep: Callable[[AggRow], bool] = lambda r: cat.category(r.installer) == cat.PACKAGE_MANAGER,
+    keep: Callable[[AggRow], bool] | None = None,
 ) -> Breakdown:
-    """Downloads by one dimension over the window, package-manager installs only by default."""
+    """Downloads by one dimension over the window, the dimension's population (package managers) by default."""
+
+    def in_population(r: AggRow) -> bool:
+        return cat.category(r.installer) == dim.population
+
+    keep = keep or in_population
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
-        if r.breakdown != key or not window.start <= r.day <= window.end or not keep(r):
+        if r.breakdown != dim.name or not window.start <= r.day <= window.end or not keep(r):
             continue
-        if key == "installer_version":
-            label = f"{r.installer} {r.value}" if r.value is not None else f"{r.installer} (no version)"
-        else:
-            label = r.value if r.value is not None else "unknown"
-        counts[label] += r.downloads
-    return Breakdown(key, BREAKDOWN_TITLES[key], top_items(counts), sum(counts.values()))
+        counts[dim.label(r.installer, r.value)] += r.downloads
+    return Breakdown(dim.name, dim.title, top_items(counts, dim=dim), sum(counts.values()), table=dim.table)
 
 
 def ci_split(rows: Sequence[AggRow], window: Window) -> Breakdown:
@@ -491,7 +488,7 @@ def releases(version_rows: Sequence[AggRow]) -> list[Release]:
     other: dict[str, int] = defaultdict(int)
     tools: dict[str, set[str]] = defaultdict(set)
     for r in version_rows:
-        if r.breakdown != "version" or r.value is None:
+        if r.breakdown != dimensions.VERSION.name or r.value is None:
             continue
         first[r.value] = min(first.get(r.value, r.day), r.day)
         if cat.category(r.installer) == cat.MIRROR:
@@ -634,7 +631,7 @@ def analyse(
         lambda r: in_window(month)(r) and cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci),
     )
     if caps == ALL_CAPABILITIES:
-        dims = [breakdown(breakdown_rows, key, month) for key in BREAKDOWN_TITLES]
+        dims = [breakdown(breakdown_rows, dim, month) for dim in dimensions.DIMENSIONS]
         dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
         dims.append(ci_split(totals_rows, month))
     else:
@@ -683,17 +680,6 @@ def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) ->
 # installers together). Each gap is said in plain words where the page would otherwise show it.
 NOT_AVAILABLE = "not available from this source"
 PM_WITH_CI_LABEL = "Package-manager installs, CI included (no CI flag in this source)"
-MISSING_COLUMNS: dict[str, str] = {
-    "ci": "CI flag",
-    "installer_version": "installer version",
-    "implementation": "Python implementation",
-    "distro": "Linux distribution",
-    "python_minor": "Python version",
-    "system": "operating system",
-    "country": "country",
-    "file_type": "file type",
-    "version": "package version",
-}
 ALL_DOWNLOADS_SCOPE = "all downloads (this source cannot restrict it to package managers)"
 
 
@@ -711,10 +697,10 @@ def limits(capabilities: Iterable[str]) -> tuple[str, ...]:
             "pypistats.org's malformed-Python rule not available from this source: its figures here include"
             " the rows pypistats.org drops (usually well under 1%)."
         )
-    missing = [MISSING_COLUMNS[k] for k in BREAKDOWN_TITLES if k not in caps]
+    missing = [d.noun for d in dimensions.DIMENSIONS if d.name not in caps]
     if missing:
         out.append(f"Breakdowns {NOT_AVAILABLE}: {', '.join(missing)}.")
-    whole = [BREAKDOWN_TITLES[k] for k in BREAKDOWN_TITLES if k in caps and f"{k}.by_installer" not in caps]
+    whole = [d.title for d in dimensions.DIMENSIONS if d.name in caps and f"{d.name}.by_installer" not in caps]
     if whole:
         out.append(
             f"{', '.join(whole)}: shown for all downloads (mirrors and scripts included); this source cannot"
@@ -764,13 +750,14 @@ def limited_breakdowns(
     """
     why = NOT_AVAILABLE  # the page names the source once, above
     out = []
-    for key, title in BREAKDOWN_TITLES.items():
-        if key not in caps:
-            out.append(Breakdown(key, title, (), 0, unavailable=f"{MISSING_COLUMNS[key].capitalize()}: {why}."))
-        elif f"{key}.by_installer" in caps:
-            out.append(breakdown(breakdown_rows, key, window))
+    for dim in dimensions.DIMENSIONS:
+        if dim.name not in caps:
+            unavailable = f"{dim.noun[:1].upper()}{dim.noun[1:]}: {why}."
+            out.append(Breakdown(dim.name, dim.title, (), 0, unavailable=unavailable, table=dim.table))
+        elif f"{dim.name}.by_installer" in caps:
+            out.append(breakdown(breakdown_rows, dim, window))
         else:
-            out.append(replace(breakdown(breakdown_rows, key, window, keep=lambda r: True), scope=ALL_DOWNLOADS_SCOPE))
+            out.append(replace(breakdown(breakdown_rows, dim, window, keep=lambda r: True), scope=ALL_DOWNLOADS_SCOPE))
     if "ci" in caps:
         out.append(ci_split(totals_rows, window))
     else:
@@ -831,7 +818,7 @@ def cross_check(
     def per_day(rows: Sequence[AggRow]) -> dict[dt.date, tuple[int, int]]:
         out: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
         for r in rows:
-            if r.breakdown == "total" and r.day in both:
+            if r.breakdown == dimensions.TOTAL and r.day in both:
                 out[r.day][0] += r.downloads
                 if cat.category(r.installer) == cat.PACKAGE_MANAGER:
                     out[r.day][1] += r.downloads

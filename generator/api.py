@@ -44,17 +44,19 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from generator import dimensions
 from generator.analysis import PYPISTATS_RETENTION_DAYS, pypistats_with_mirrors, pypistats_without_mirrors
 from generator.dates import Window, last_days
+from generator.dimensions import ApiUse, Dimension
 from generator.store import AggRow
 
-ENDPOINTS = ("recent", "overall", "python_major", "python_minor", "system")
-BREAKDOWN_ENDPOINTS = {"python_major": "python_minor", "python_minor": "python_minor", "system": "system"}
-"""Each breakdown endpoint and the store breakdown it is computed from."""
+BREAKDOWN_ENDPOINTS: dict[str, tuple[Dimension, ApiUse]] = {
+    use.endpoint: (dim, use) for dim in dimensions.DIMENSIONS for use in dim.api
+}
+"""Each breakdown endpoint, the dimension it is computed from and how it labels a value."""
+ENDPOINTS = ("recent", "overall", *BREAKDOWN_ENDPOINTS)
 RECENT_PERIODS = {"day": 1, "week": 7, "month": 30}
 MIRRORS = ("true", "false")
-SYSTEMS = ("Windows", "Linux", "Darwin")
-NULL = "null"
 
 Document = dict[str, Any]
 
@@ -80,7 +82,7 @@ def _daily(
 
 
 def _totals(rows: Sequence[AggRow]) -> list[AggRow]:
-    return [r for r in rows if r.breakdown == "total"]
+    return [r for r in rows if r.breakdown == dimensions.TOTAL]
 
 
 def _doc(project: str, kind: str, data: Any) -> Document:
@@ -112,34 +114,11 @@ def overall(project: str, total_rows: Sequence[AggRow], as_of: dt.date, mirrors:
     return _doc(project, "overall_downloads", series)
 
 
-def python_major_label(r: AggRow) -> str:
-    """SPLIT(python, '.')[OFFSET(0)]; the store's python_minor is that plus '.minor', or NULL."""
-    return r.value.split(".", 1)[0] if r.value is not None else NULL
-
-
-def python_minor_label(r: AggRow) -> str:
-    return r.value if r.value is not None else NULL
-
-
-def system_label(r: AggRow) -> str:
-    """Windows/Linux/Darwin as they are, NULL as "null" (NULL NOT IN (...) is NULL), anything else "other"."""
-    if r.value is None:
-        return NULL
-    return r.value if r.value in SYSTEMS else "other"
-
-
-_LABELS: dict[str, Callable[[AggRow], str]] = {
-    "python_major": python_major_label,
-    "python_minor": python_minor_label,
-    "system": system_label,
-}
-
-
 def breakdown(project: str, endpoint: str, breakdown_rows: Sequence[AggRow], as_of: dt.date) -> Document:
     """`/python_major`, `/python_minor` or `/system`: without-mirrors rows only, per category and date."""
-    source = BREAKDOWN_ENDPOINTS[endpoint]
-    rows = [r for r in breakdown_rows if r.breakdown == source]
-    data = _daily(rows, retention_window(as_of), pypistats_without_mirrors, _LABELS[endpoint])
+    dim, use = BREAKDOWN_ENDPOINTS[endpoint]
+    rows = [r for r in breakdown_rows if r.breakdown == dim.name]
+    data = _daily(rows, retention_window(as_of), pypistats_without_mirrors, lambda r: use.label(r.value))
     return _doc(project, f"{endpoint}_downloads", data)
 
 
@@ -160,8 +139,8 @@ def package_documents(
         "recent": recent(project, total_rows, as_of),
         "overall": overall(project, total_rows, as_of),
     }
-    for endpoint, source in BREAKDOWN_ENDPOINTS.items():
-        if source in available:
+    for endpoint, (dim, _) in BREAKDOWN_ENDPOINTS.items():
+        if dim.name in available:
             docs[endpoint] = breakdown(project, endpoint, breakdown_rows, as_of)
     docs.update(variants(project, total_rows, as_of))
     return docs
@@ -198,10 +177,10 @@ def documents_for(
     """
     caps = frozenset(capabilities)
     fetched = tuple(b for b in breakdowns if f"{b}.by_installer" in caps)
-    dims = {d for d in BREAKDOWN_ENDPOINTS.values() if d in fetched}
+    dims = {d.name for d, _ in BREAKDOWN_ENDPOINTS.values() if d.name in fetched}
     window = retention_window(as_of)
     inside = [r for r in rows if window.start <= r.day <= window.end]
-    totals = [r for r in inside if r.breakdown == "total"]
+    totals = [r for r in inside if r.breakdown == dimensions.TOTAL]
     breakdown_rows = [r for r in inside if r.breakdown in dims]
     return package_documents(project, as_of, totals, breakdown_rows, fetched)
 

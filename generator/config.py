@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from generator import dimensions
 from generator.errors import ConfigError
 
 DEFAULT_CONFIG = "stats.toml"
@@ -17,16 +18,7 @@ DEFAULT_CONFIG = "stats.toml"
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 SOURCE_KINDS = ("local", "bigquery", "clickpy")
 # Columns the aggregate query can drop to cut BigQuery cost (see `plan`).
-BREAKDOWNS = (
-    "installer_version",
-    "python_minor",
-    "implementation",
-    "system",
-    "distro",
-    "country",
-    "file_type",
-    "version",
-)
+BREAKDOWNS = dimensions.NAMES
 TIB = 1024**4
 GIB = 1024**3
 

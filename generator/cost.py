@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from generator import dimensions
 from generator.config import BREAKDOWNS, BudgetConfig
 from generator.errors import CostLimitExceeded
 from generator.sources import Job
@@ -72,16 +73,7 @@ def format_dollars(x: float) -> str:
 # partition and cluster columns, the installer and CI flag every row is keyed by, and
 # details.python, which python_malformed (pypistats' filter) needs even without python_minor.
 BASE_COLUMNS: tuple[str, ...] = ("timestamp", "project", "details.installer.name", "details.ci", "details.python")
-BREAKDOWN_SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "installer_version": ("details.installer.version",),
-    "python_minor": ("details.python",),
-    "implementation": ("details.implementation.name",),
-    "system": ("details.system.name",),
-    "distro": ("details.distro.name",),
-    "country": ("country_code",),
-    "file_type": ("file.type",),
-    "version": ("file.version",),
-}
+BREAKDOWN_SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {d.name: d.reads for d in dimensions.DIMENSIONS}
 
 
 def columns_read(breakdowns: Iterable[str]) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from typing import Any
 
 from generator import __version__, resources
 from generator.render import PackageSummary
+from generator.store import AGGREGATE_COLUMNS
 
 MANIFEST = "build-manifest.json"
 FORMAT = "pypi-stats-site build manifest"
@@ -94,14 +95,13 @@ def site_settings(**settings: Any) -> str:
     return _digest(json.dumps(settings, sort_keys=True, default=str))
 
 
-_AGGREGATE_DIGEST = """
+_AGGREGATE_DIGEST = f"""
 SELECT project, source, count(*),
-  sum(hash(day, installer, ci, python_malformed, breakdown, installer_major, python_minor, implementation,
-           system, distro, country, file_type, version, downloads)::HUGEINT)
+  sum(hash({", ".join(name for name, _ in AGGREGATE_COLUMNS if name != "project")})::HUGEINT)
 FROM aggregates
 WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
 GROUP BY project, source
-"""
+"""  # noqa: S608 (the store's column names are constants)
 _COVERAGE_DIGEST = """
 SELECT project, source, count(*), sum(hash(day)::HUGEINT)
 FROM coverage

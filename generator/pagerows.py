@@ -20,10 +20,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from generator import analysis, api
+from generator import analysis, api, dimensions
 from generator.dates import last_days
 from generator.errors import StoreError
-from generator.store import DIMENSIONS, AggRow, Store
+from generator.store import AggRow, Store
 
 STREAM_MEMORY = "256MB"
 """DuckDB's memory limit while it sorts the rows (it spills to disk beyond it)."""
@@ -38,13 +38,15 @@ ORDER = ("day", "breakdown", "value", "installer", "ci", "python_malformed", "so
 # as much); each package's rows are put in one total order by `partition`, in the page worker.
 _ROWS = f"""
 SELECT project, source, day, installer, ci, python_malformed, breakdown,
-  CASE breakdown {" ".join(f"WHEN '{d}' THEN {d}" for d in DIMENSIONS)} END AS value, downloads
+  {dimensions.value_sql()} AS value, downloads
 FROM aggregates
 WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
-  AND (breakdown = 'total' OR (source = $source AND (breakdown = 'version' OR day >= $month_start
-       OR (breakdown IN ('python_minor', 'system') AND day >= $retained_start))))
+  AND (breakdown = $total OR (source = $source AND (breakdown = $versions OR day >= $month_start
+       OR (breakdown IN (SELECT UNNEST($api)) AND day >= $retained_start))))
 ORDER BY project
 """  # noqa: S608 (the dimension names are constants)
+API_BREAKDOWNS = [d.name for d in dimensions.DIMENSIONS if d.api]
+"""The breakdowns pypistats.org's API documents read, over its 181 retained days."""
 
 
 @dataclass
@@ -103,6 +105,9 @@ def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -
         "source": source,
         "month_start": last_days(as_of, analysis.HONEST_DAYS).start,
         "retained_start": api.retention_window(as_of).start,
+        "total": dimensions.TOTAL,
+        "versions": dimensions.VERSION.name,
+        "api": API_BREAKDOWNS,
     }
     con = store.con
     reader = None
@@ -172,9 +177,9 @@ def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as
             (mine if src == source else theirs[src]).append(row)
     days = {src: {d for d in held if d <= as_of} for src, held in covered.items()}
     return PackageRows(
-        history=[r for r in mine if r.breakdown == "total"],
-        month=[r for r in mine if r.breakdown != "total" and month.start <= r.day],
-        versions=[r for r in mine if r.breakdown == "version"],
+        history=[r for r in mine if r.breakdown == dimensions.TOTAL],
+        month=[r for r in mine if r.breakdown != dimensions.TOTAL and month.start <= r.day],
+        versions=[r for r in mine if r.breakdown == dimensions.VERSION.name],
         retained=[r for r in mine if retained.start <= r.day],
         covered=days.get(source, set()),
         others={src: (theirs.get(src, []), held) for src, held in sorted(days.items()) if src != source},

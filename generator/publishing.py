@@ -70,8 +70,8 @@ def attach(site: SiteData, store: Store, cfg: Config) -> None:
         # a source that only has a breakdown for all installers together (ClickPy) leaves it out.
         caps = page.report.capabilities
         fetched = tuple(b for b in cfg.source.breakdowns if f"{b}.by_installer" in caps)
-        dims = tuple(sorted({d for d in api.BREAKDOWN_ENDPOINTS.values() if d in fetched}))
-        totals = store.rows(site.source, project, ("total",), window=window)
+        dims = tuple(sorted({d.name for d, _ in api.BREAKDOWN_ENDPOINTS.values() if d.name in fetched}))
+        totals = store.rows(site.source, project, window=window)
         breakdown_rows = store.rows(site.source, project, dims, window=window) if dims else []
         page.extra["api"] = api.package_documents(project, site.as_of, totals, breakdown_rows, fetched)
     history = feeds.remember(

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import markdown
 
-from generator import __version__, analysis, categories, resources
+from generator import __version__, analysis, api, categories, resources
 from generator.analysis import PackageReport
 from generator.errors import RenderError
 
@@ -205,7 +205,7 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
         items = [(clean_text(label), n) for label, n in b.items]
         whole = b.scope != "package-manager installs"  # a source without the installer for it
         table = Table(
-            f"breakdown-{_slug(b.key)}",
+            b.table,
             f"{b.title}, {b.scope}, {report.honest_window.label()}",
             (Column(b.title), Column("Downloads" if whole else "Installs", "int"), Column("Share", "pct")),
             tuple((label, n, analysis.share(n, b.total)) for label, n in items),
@@ -220,7 +220,7 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
                 title=f"{b.title} ({b.scope})",
                 description=f"{b.scope[:1].upper()}{b.scope[1:]} in the last 30 days by {b.title.lower()}; "
                 f"largest: {items[0][0]} with {items[0][1]:,}.",
-                chart_id=f"chart-{_slug(b.key)}",
+                chart_id=f"chart-{b.table.removeprefix('breakdown-')}",
                 color=categories.CATEGORY_COLORS[categories.PACKAGE_MANAGER],
             )
         out.append(Figure(table.id, b.title, "", table, chart))
@@ -551,6 +551,8 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "sources": sources_table(report),
         "installers": installers_table(report),
         "tables": tables,
+        "top_n": analysis.TOP_N,
+        "api_endpoints": api.ENDPOINTS,
         "root": "../../",
         "source_title": source_title(report.source or site.source),
         "page_title": f"{report.project} downloads",

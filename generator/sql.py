@@ -7,6 +7,8 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
+from generator import dimensions
+
 PUBLIC_TABLE = ("bigquery-public-data", "pypi", "file_downloads")
 
 
@@ -40,18 +42,9 @@ def _plain_regexp_extract(node: exp.Expression) -> exp.Expression:
     return exp.Nullif(this=call, expression=exp.Literal.string(""))
 
 
-# Which output column of daily_aggregates.sql each breakdown (the names in config.BREAKDOWNS)
-# fills. Dropping a breakdown drops that column from the scan, which is what cuts the cost.
-BREAKDOWN_OUTPUT_COLUMNS: dict[str, str] = {
-    "installer_version": "installer_major",
-    "python_minor": "python_minor",
-    "implementation": "implementation",
-    "system": "system",
-    "distro": "distro",
-    "country": "country",
-    "file_type": "file_type",
-    "version": "version",
-}
+# Which output column of daily_aggregates.sql each breakdown fills (generator.dimensions).
+# Dropping a breakdown drops that column from the scan, which is what cuts the cost.
+BREAKDOWN_OUTPUT_COLUMNS: dict[str, str] = {d.name: d.column for d in dimensions.DIMENSIONS}
 
 
 def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[str]) -> str:

@@ -20,13 +20,14 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from generator import dimensions
 from generator.dates import Window
 from generator.errors import StoreError
 
 SCHEMA_VERSION = "1"
 
 # The one aggregate schema every source produces (contract). `breakdown` names the grouping
-# set; the dimension columns outside it are NULL.
+# set (a dimension's name, or "total"); the dimension columns outside it are NULL.
 AGGREGATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("day", "DATE"),
     ("project", "VARCHAR"),
@@ -34,17 +35,9 @@ AGGREGATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ci", "BOOLEAN"),
     ("python_malformed", "BOOLEAN"),
     ("breakdown", "VARCHAR"),
-    ("installer_major", "VARCHAR"),
-    ("python_minor", "VARCHAR"),
-    ("implementation", "VARCHAR"),
-    ("system", "VARCHAR"),
-    ("distro", "VARCHAR"),
-    ("country", "VARCHAR"),
-    ("file_type", "VARCHAR"),
-    ("version", "VARCHAR"),
+    *((column, "VARCHAR") for column in dimensions.COLUMNS),
     ("downloads", "BIGINT"),
 )
-DIMENSIONS = tuple(name for name, _ in AGGREGATE_COLUMNS[6:-1])
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS aggregates (
@@ -225,13 +218,12 @@ class Store:
         self,
         source: str,
         project: str,
-        breakdowns: Iterable[str] = ("total",),
+        breakdowns: Iterable[str] = (dimensions.TOTAL,),
         window: Window | None = None,
     ) -> list[AggRow]:
         """Aggregate rows for one project, in the compact form the analysis reads."""
-        value = "CASE breakdown " + " ".join(f"WHEN '{d}' THEN {d}" for d in DIMENSIONS) + " END"
         sql = (
-            f"SELECT day, installer, ci, python_malformed, breakdown, {value}, downloads"  # noqa: S608
+            f"SELECT day, installer, ci, python_malformed, breakdown, {dimensions.value_sql()}, downloads"  # noqa: S608
             " FROM aggregates WHERE source = $source AND project = $project"
             " AND breakdown IN (SELECT UNNEST($breakdowns))"
         )

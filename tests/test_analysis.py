@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator import analysis, categories
+from generator import analysis, categories, dimensions
 from generator.dates import Window, last_days
 from generator.store import AggRow
 
@@ -132,7 +132,7 @@ def test_waterfall_steps_chain_to_the_honest_number() -> None:
 
 def test_breakdown_keeps_top_15_then_other() -> None:
     rows = [row(breakdown="country", value=f"C{i:02d}", n=100 - i) for i in range(20)]
-    b = analysis.breakdown(rows, "country", last_days(AS_OF, 30))
+    b = analysis.breakdown(rows, dimensions.COUNTRY, last_days(AS_OF, 30))
     assert len(b.items) == 16 and b.items[-1] == ("other", sum(100 - i for i in range(15, 20)))
     assert b.total == sum(100 - i for i in range(20))
 
@@ -142,7 +142,7 @@ def test_breakdown_is_package_managers_only() -> None:
         row(breakdown="python_minor", value="3.12", n=5),
         row(installer="bandersnatch", breakdown="python_minor", value=None, n=500),
     ]
-    b = analysis.breakdown(rows, "python_minor", last_days(AS_OF, 30))
+    b = analysis.breakdown(rows, dimensions.PYTHON_MINOR, last_days(AS_OF, 30))
     assert b.items == (("3.12", 5),)
 
 

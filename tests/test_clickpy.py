@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 from conftest import Sleeps, event
 
-from generator import analysis, build, sample
+from generator import analysis, build, dimensions, sample
 from generator import config as config_mod
 from generator.config import BREAKDOWNS
 from generator.dates import Window, last_days
@@ -29,11 +29,14 @@ from generator.queries import load, names
 from generator.sources import ALL_CAPABILITIES, Job
 from generator.sources.clickpy import (
     CAPABILITIES,
+    OUTPUT_COLUMNS,
     PROBE_PROJECTS,
     ClickPySource,
     RetryPolicy,
     format_param,
     parse_error,
+    queries_for,
+    to_store_rows,
     user_agent,
 )
 from generator.sources.local import LocalSource
@@ -150,10 +153,20 @@ def test_the_sql_on_clickhouse_over_clickpys_tables_matches_the_canonical_sql(
     materialized views from the same events, against daily_aggregates.sql on DuckDB."""
     days = list(WINDOW)
     params = {"projects": list(PACKAGES), "start": START, "end": END, "days": days}
-    rows = clickpy_data.query(load("clickpy_installers"), {**params, "breakdowns": ["version"]})
-    rows += clickpy_data.query(load("clickpy_installer_country"), {**params, "breakdowns": ["country", "file_type"]})
-    rows += clickpy_data.query(load("clickpy_python"), params)
-    rows += clickpy_data.query(load("clickpy_system"), params)
+    answers = queries_for(BREAKDOWNS)
+    assert answers == {
+        "clickpy_installers": ["version"],
+        "clickpy_python": ["python_minor"],
+        "clickpy_system": ["system"],
+        "clickpy_installer_country": ["country", "file_type"],
+    }
+    raw = []
+    for name, wanted in answers.items():
+        raw += clickpy_data.query(
+            load(name), {**params, "breakdowns": wanted} if "{breakdowns:" in load(name) else params
+        )
+    assert {tuple(r) for r in raw} == {OUTPUT_COLUMNS}
+    rows = to_store_rows(raw).to_pylist()
     for breakdown in SHARED:
         expected = summed(local_rows, breakdown)
         assert summed(rows, breakdown) == expected, breakdown
@@ -209,8 +222,8 @@ def test_fetch_over_http_one_query_per_table_for_the_whole_plan(
     source.preflight(plan.jobs)
     results = [source.fetch(job) for job in plan.jobs]
     tables = [r.tables for r in fake.received]
-    assert tables == [
-        ["pypi_downloads_max_min", "pypi_downloads_per_day"],
+    assert tables[0] == ["pypi_downloads_max_min", "pypi_downloads_per_day"]  # coverage first: held days only
+    assert sorted(tables[1:]) == [
         ["pypi_downloads_per_day_by_version_by_installer_by_type"],
         ["pypi_downloads_per_day_by_version_by_installer_by_type_by_country"],
         ["pypi_downloads_per_day_by_version_by_python"],
@@ -282,11 +295,10 @@ def test_the_page_figures_agree_and_the_rest_is_marked_unavailable(
             "total": [],
             "breakdowns": [],
         }
-        value_col = {b: b if b != "installer_version" else "installer_major" for b in BREAKDOWNS}
         for r in rows.to_pylist():
             if r["project"] != PACKAGES[0]:
                 continue
-            value = None if r["breakdown"] == "total" else r[value_col[r["breakdown"]]]
+            value = None if r["breakdown"] == "total" else r[dimensions.get(r["breakdown"]).column]
             row = AggRow(
                 r["day"], r["installer"], r["ci"], r["python_malformed"], r["breakdown"], value, r["downloads"]
             )

@@ -22,7 +22,7 @@ def golden_events() -> list[dict]:
     events = []
     for day in range(1, 32):
         d = f"2026-10-{day:02d}"
-        events += [event(day=d), event(day=d, installer="uv", python="3.13.0")]
+        events += [event(day=d), event(day=d, installer="uv", python="3.13.0", iv="0.5.1")]
         if day % 7 == 0:
             events += [event(day=d, ci=True), event(day=d, installer="requests", python=None)]
         if day in (3, 17):  # release days: every mirror fetches the new files

@@ -1,14 +1,15 @@
 -- clickpy_installer_country (ClickHouse SQL): daily downloads per project and installer, by
 -- country and by file type, in ONE scan of ClickPy's installer x type x country table.
 --
--- Output: the store's aggregate schema with breakdown 'country' or 'file_type'. The installer is
+-- Output: (day, project, installer, breakdown, value, downloads) with breakdown 'country' or
+-- 'file_type' (ClickPySource puts `value` into that breakdown's store column). The installer is
 -- kept, so both breakdowns can be restricted to package-manager installs like the canonical ones.
 -- File types come from this table, not from ..._by_installer_by_type: here `type` is part of the
 -- sorting key (project, version, date, country_code, installer, type), so SummingMergeTree merges
 -- never mix two types in one row.
 -- Mapping: country = file_downloads.country_code, file_type = file.type, installer =
 -- details.installer.name; ClickPy stores NULL as '' (its loader reads Parquet with
--- input_format_null_as_default = 1), so '' becomes NULL. ci NULL, python_malformed FALSE
+-- input_format_null_as_default = 1), so '' becomes NULL. No CI flag, no raw Python string
 -- (ClickPy has neither).
 --
 -- Reads: pypi.pypi_downloads_per_day_by_version_by_installer_by_type_by_country
@@ -22,17 +23,8 @@ SELECT
   day,
   project,
   installer_name AS installer,
-  CAST(NULL, 'Nullable(Bool)') AS ci,
-  false AS python_malformed,
   breakdown,
-  CAST(NULL, 'Nullable(String)') AS installer_major,
-  CAST(NULL, 'Nullable(String)') AS python_minor,
-  CAST(NULL, 'Nullable(String)') AS implementation,
-  CAST(NULL, 'Nullable(String)') AS system,
-  CAST(NULL, 'Nullable(String)') AS distro,
-  country_value AS country,
-  file_type_value AS file_type,
-  CAST(NULL, 'Nullable(String)') AS version,
+  breakdown_value AS value,
   sum(n) AS downloads
 FROM (
   SELECT
@@ -40,8 +32,11 @@ FROM (
     project,
     nullIf(installer, '') AS installer_name,
     breakdown,
-    if(breakdown = 'country', nullIf(toString(country_code), ''), NULL) AS country_value,
-    if(breakdown = 'file_type', nullIf(toString(type), ''), NULL) AS file_type_value,
+    multiIf(
+      breakdown = 'country', nullIf(toString(country_code), ''),
+      breakdown = 'file_type', nullIf(toString(type), ''),
+      NULL
+    ) AS breakdown_value,
     count AS n
   FROM pypi.pypi_downloads_per_day_by_version_by_installer_by_type_by_country
   ARRAY JOIN arrayFilter(b -> has({breakdowns:Array(String)}, b), ['country', 'file_type']) AS breakdown
@@ -49,4 +44,4 @@ FROM (
     AND date BETWEEN {start:Date} AND {end:Date}
     AND has({days:Array(Date)}, date)
 )
-GROUP BY day, project, installer_name, breakdown, country_value, file_type_value
+GROUP BY day, project, installer_name, breakdown, breakdown_value

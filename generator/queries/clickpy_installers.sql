@@ -1,10 +1,11 @@
 -- clickpy_installers (ClickHouse SQL): daily downloads per project and installer, and per
 -- installer by package version, in ONE scan of ClickPy's installer table.
 --
--- Output: the store's aggregate schema (generator.store.AGGREGATE_COLUMNS). `breakdown` names
--- the set: 'total' (installer only) or 'version' (installer and version). Rows are repeated once
--- per wanted set by ARRAY JOIN, then summed: the same result as GROUPING SETS, without depending
--- on GROUPING()'s bit convention.
+-- Output: (day, project, installer, breakdown, value, downloads), which ClickPySource puts into
+-- the store's aggregate schema (`value` into the breakdown's column, see generator.dimensions).
+-- `breakdown` names the set: 'total' (installer only) or 'version' (installer and version). Rows
+-- are repeated once per wanted set by ARRAY JOIN, then summed: the same result as GROUPING SETS,
+-- without depending on GROUPING()'s bit convention.
 -- The table's `type` column is NOT read: its sorting key (project, version, date, installer) leaves
 -- `type` out, and a SummingMergeTree merge keeps an arbitrary value for such a column, so after
 -- merges its file-type split is wrong. File types come from clickpy_installer_country.sql.
@@ -12,12 +13,11 @@
 --   installer   = file_downloads.details.installer.name; ClickPy stores a NULL as '' (its loader
 --                 reads Parquet with input_format_null_as_default = 1), so '' becomes NULL again.
 --   version     = file.version ('' -> NULL likewise).
---   ci          NULL: ClickPy keeps no CI flag.
+--   ci          NULL: ClickPy keeps no CI flag (set by ClickPySource).
 --   python_malformed FALSE: ClickPy keeps no raw Python string, so pypistats.org's filter cannot
 --                 be reproduced (the page says so).
---   installer_major, python_minor, implementation, system, distro, country, file_type: NULL here
---                 (python, system, country and file type come from their own tables; the rest
---                 ClickPy does not keep).
+--   the other breakdowns: python, system, country and file type come from their own tables; the
+--                 rest ClickPy does not keep.
 --
 -- Reads: pypi.pypi_downloads_per_day_by_version_by_installer_by_type
 --        (project, version, date, installer, count; SummingMergeTree
@@ -31,17 +31,8 @@ SELECT
   day,
   project,
   installer_name AS installer,
-  CAST(NULL, 'Nullable(Bool)') AS ci,
-  false AS python_malformed,
   breakdown,
-  CAST(NULL, 'Nullable(String)') AS installer_major,
-  CAST(NULL, 'Nullable(String)') AS python_minor,
-  CAST(NULL, 'Nullable(String)') AS implementation,
-  CAST(NULL, 'Nullable(String)') AS system,
-  CAST(NULL, 'Nullable(String)') AS distro,
-  CAST(NULL, 'Nullable(String)') AS country,
-  CAST(NULL, 'Nullable(String)') AS file_type,
-  version_value AS version,
+  version_value AS value,
   sum(n) AS downloads
 FROM (
   SELECT

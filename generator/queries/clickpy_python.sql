@@ -9,6 +9,7 @@
 -- exactly the canonical REGEXP_EXTRACT(details.python, r'^([0-9]+\.[0-9]+)'): that match never
 -- reaches past the second dot. No match (NULL, '', 'cpython', '3') is NULL, as in the canonical SQL.
 -- Whether the raw string was malformed (pypistats.org's filter) is lost: python_malformed FALSE.
+-- Output: (day, project, installer, breakdown, value, downloads), as every ClickPy query.
 --
 -- Reads: pypi.pypi_downloads_per_day_by_version_by_python
 --        (date, project, version, python_minor, count; SummingMergeTree
@@ -19,17 +20,8 @@ SELECT
   day,
   project,
   CAST(NULL, 'Nullable(String)') AS installer,
-  CAST(NULL, 'Nullable(Bool)') AS ci,
-  false AS python_malformed,
   'python_minor' AS breakdown,
-  CAST(NULL, 'Nullable(String)') AS installer_major,
-  minor AS python_minor,
-  CAST(NULL, 'Nullable(String)') AS implementation,
-  CAST(NULL, 'Nullable(String)') AS system,
-  CAST(NULL, 'Nullable(String)') AS distro,
-  CAST(NULL, 'Nullable(String)') AS country,
-  CAST(NULL, 'Nullable(String)') AS file_type,
-  CAST(NULL, 'Nullable(String)') AS version,
+  minor AS value,
   sum(n) AS downloads
 FROM (
   SELECT

@@ -4,6 +4,7 @@
 -- ClickPy's system table has no installer column: installer is NULL here and means "all
 -- downloads" (no capability "system.by_installer"; the page labels the breakdown accordingly).
 -- system = file_downloads.details.system.name; ClickPy stores NULL as '', so '' becomes NULL.
+-- Output: (day, project, installer, breakdown, value, downloads), as every ClickPy query.
 --
 -- Reads: pypi.pypi_downloads_per_day_by_version_by_system
 --        (date, project, version, system, count; SummingMergeTree
@@ -14,17 +15,8 @@ SELECT
   day,
   project,
   CAST(NULL, 'Nullable(String)') AS installer,
-  CAST(NULL, 'Nullable(Bool)') AS ci,
-  false AS python_malformed,
   'system' AS breakdown,
-  CAST(NULL, 'Nullable(String)') AS installer_major,
-  CAST(NULL, 'Nullable(String)') AS python_minor,
-  CAST(NULL, 'Nullable(String)') AS implementation,
-  system_name AS system,
-  CAST(NULL, 'Nullable(String)') AS distro,
-  CAST(NULL, 'Nullable(String)') AS country,
-  CAST(NULL, 'Nullable(String)') AS file_type,
-  CAST(NULL, 'Nullable(String)') AS version,
+  system_name AS value,
   sum(n) AS downloads
 FROM (
   SELECT

@@ -4,12 +4,12 @@ aggregate rows in the one schema (generator.store.AGGREGATE_COLUMNS) as an Arrow
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
 
-from generator.config import BREAKDOWNS
+from generator import dimensions
 from generator.dates import Window
 from generator.store import AGGREGATE_COLUMNS
 
@@ -42,7 +42,6 @@ class FetchResult:
     ceiling_bytes: int = 0
     bytes_processed: int = 0
     bytes_billed: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class Source(Protocol):
@@ -63,13 +62,12 @@ class Source(Protocol):
 # never a number computed from a column the source does not have. Capabilities are strings:
 #   "ci"                  the CI flag (details.ci): the honest number can leave CI installs out;
 #   "python_malformed"    pypistats.org's malformed-Python flag: its figures drop those rows;
-#   "<breakdown>"         the breakdown exists at all (a name in config.BREAKDOWNS);
+#   "<breakdown>"         the breakdown exists at all (a name in generator.dimensions.NAMES);
 #   "<breakdown>.by_installer"  its rows carry the installer, so it can be restricted to
 #                         package-manager installs; without it, its rows have installer NULL and
 #                         mean "all downloads" (analysis must not filter them as package managers).
-BREAKDOWN_NAMES: tuple[str, ...] = BREAKDOWNS
 ALL_CAPABILITIES: frozenset[str] = frozenset(
-    {"ci", "python_malformed", *BREAKDOWN_NAMES, *(f"{b}.by_installer" for b in BREAKDOWN_NAMES)}
+    {"ci", "python_malformed", *dimensions.NAMES, *(f"{b}.by_installer" for b in dimensions.NAMES)}
 )
 """What the canonical SQL over file_downloads gives (local and BigQuery): everything."""
 

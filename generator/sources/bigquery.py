@@ -304,12 +304,6 @@ class BigQuerySource:
             ceiling_bytes=result.ceiling_bytes,
             bytes_processed=result.bytes_processed,
             bytes_billed=result.bytes_billed,
-            extra={
-                "run_id": self.run_id,
-                "scan_bytes": result.scan_bytes,
-                "dollars": dollars(result.bytes_billed, self.price_per_tib),
-                "ceiling_dollars": dollars(result.ceiling_bytes, self.price_per_tib),
-            },
         )
 
     def ledger_entry(self, job: Job, result: FetchResult) -> LedgerEntry:

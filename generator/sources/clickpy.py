@@ -48,8 +48,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from generator import queries
-from generator.config import BREAKDOWNS, Config
+from generator import dimensions, queries
+from generator.config import Config
 from generator.dates import utc_today
 from generator.errors import SourceError
 from generator.sources import STORE_SCHEMA, FetchResult, Job, retry
@@ -63,32 +63,23 @@ USER = "demo"
 # day where none of them has a row is a day ClickPy has not loaded (see clickpy_coverage.sql).
 PROBE_PROJECTS: tuple[str, ...] = ("boto3", "urllib3", "botocore", "requests", "setuptools", "certifi", "pip")
 
-# What ClickPy's tables can support (see the module docstring and generator.sources).
+# What ClickPy's tables can support (see the module docstring and generator.sources): the
+# breakdowns a ClickPy query answers (Dimension.clickpy_query), by installer where its table keeps one.
 CAPABILITIES: frozenset[str] = frozenset(
-    {
-        "python_minor",
-        "system",
-        "country",
-        "country.by_installer",
-        "file_type",
-        "file_type.by_installer",
-        "version",
-        "version.by_installer",
-    }
+    {d.name for d in dimensions.DIMENSIONS if d.clickpy_query}
+    | {f"{d.name}.by_installer" for d in dimensions.DIMENSIONS if d.clickpy_query and d.clickpy_by_installer}
 )
 
-# Which query answers which breakdown. The installer query always runs (it holds the totals).
-# File types come from the installer x type x country table, whose sorting key includes `type`:
-# the installer x type table's key leaves `type` out, so its merged rows keep an arbitrary type.
+# Which query answers which breakdown is in the registry. The installer query always runs (it
+# holds the totals). File types come from the installer x type x country table, whose sorting key
+# includes `type`: the installer x type table's key leaves `type` out, so its merged rows keep an
+# arbitrary type.
 INSTALLER_QUERY = "clickpy_installers"
-INSTALLER_BREAKDOWNS = ("version",)
-COUNTRY_QUERY = "clickpy_installer_country"
-COUNTRY_BREAKDOWNS = ("country", "file_type")
-ALL_INSTALLER_BREAKDOWNS: dict[str, str] = {
-    "python_minor": "clickpy_python",
-    "system": "clickpy_system",
-}
 COVERAGE_QUERY = "clickpy_coverage"
+CHOOSES_BREAKDOWNS = "{breakdowns:Array(String)}"
+"""The parameter of a query that answers several breakdowns: which of them to compute."""
+OUTPUT_COLUMNS = ("day", "project", "installer", "breakdown", "value", "downloads")
+"""What every ClickPy query returns; `to_store_rows` puts `value` into its breakdown's store column."""
 
 # ClickHouse error codes (ClickHouse src/Common/ErrorCodes.cpp).
 QUOTA_EXCEEDED = 201
@@ -355,21 +346,37 @@ def _parse_rows(body: str, status: int) -> list[dict[str, Any]]:
 
 # -- rows -------------------------------------------------------------------------------------------
 def to_store_rows(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """JSONEachRow dicts (our SQL's output columns) as an Arrow table in the store's schema."""
+    """JSONEachRow dicts (OUTPUT_COLUMNS) as an Arrow table in the store's schema.
+
+    The one projection of every ClickPy query onto the store: `value` goes to the column of the
+    dimension its `breakdown` names, every other dimension column is NULL; ClickPy keeps no CI flag
+    (NULL) and no raw Python string (python_malformed FALSE: pypistats' filter cannot be applied).
+    """
     columns: dict[str, list[Any]] = {name: [] for name in STORE_SCHEMA.names}
     for row in rows:
-        for name in STORE_SCHEMA.names:
-            if name not in row:
-                raise SourceError(f"ClickPy returned no column {name!r}; the query and the store disagree")
-            value = row[name]
-            if name == "day":
-                value = dt.date.fromisoformat(str(value)[:10])
-            elif name == "downloads":
-                value = int(value)  # 64-bit integers may come quoted
-            elif name in ("ci", "python_malformed") and value is not None:
-                value = bool(value)
-            columns[name].append(value)
+        missing = [name for name in OUTPUT_COLUMNS if name not in row]
+        if missing:
+            raise SourceError(f"ClickPy returned no column {missing[0]!r}; the query and the store disagree")
+        columns["day"].append(dt.date.fromisoformat(str(row["day"])[:10]))
+        columns["project"].append(row["project"])
+        columns["installer"].append(row["installer"])
+        columns["ci"].append(None)
+        columns["python_malformed"].append(False)
+        columns["breakdown"].append(row["breakdown"])
+        for dim in dimensions.DIMENSIONS:
+            columns[dim.column].append(row["value"] if row["breakdown"] == dim.name else None)
+        columns["downloads"].append(int(row["downloads"]))  # 64-bit integers may come quoted
     return pa.table({name: pa.array(values, type=STORE_SCHEMA.field(name).type) for name, values in columns.items()})
+
+
+def queries_for(breakdowns: Iterable[str]) -> dict[str, list[str]]:
+    """Each ClickPy query to run, with the wanted breakdowns it answers; the installer query always runs."""
+    wanted = set(breakdowns)
+    out: dict[str, list[str]] = {INSTALLER_QUERY: []}
+    for dim in dimensions.DIMENSIONS:
+        if dim.clickpy_query and dim.name in wanted:
+            out.setdefault(dim.clickpy_query, []).append(dim.name)
+    return out
 
 
 def _union(jobs: Sequence[Job]) -> tuple[tuple[str, ...], list[dt.date], tuple[str, ...]]:
@@ -438,11 +445,7 @@ class ClickPySource:
         assert self._cache is not None
         keep = set(job.projects)
         rows = [r for (project, day), chunk in self._cache.items() if project in keep and day in wanted for r in chunk]
-        return FetchResult(
-            rows=to_store_rows(rows),
-            available_days=[d for d in job.window if d in self._available],
-            extra={"queries": list(self.stats.per_query), "read_rows": self.stats.read_rows},
-        )
+        return FetchResult(rows=to_store_rows(rows), available_days=[d for d in job.window if d in self._available])
 
     def close(self) -> None:
         self._cache = None
@@ -466,18 +469,10 @@ class ClickPySource:
             return  # nothing loaded yet for these days: no need to spend quota on the tables
         held = sorted(self._available)
         base = {"start": held[0], "end": held[-1], "days": held, "projects": list(projects)}
-        wanted = [b for b in breakdowns if b in BREAKDOWNS]
-        rows = self.http.query(
-            INSTALLER_QUERY,
-            queries.load(INSTALLER_QUERY),
-            {**base, "breakdowns": [b for b in wanted if b in INSTALLER_BREAKDOWNS]},
-        )
-        by_country = [b for b in wanted if b in COUNTRY_BREAKDOWNS]
-        if by_country:
-            rows += self.http.query(COUNTRY_QUERY, queries.load(COUNTRY_QUERY), {**base, "breakdowns": by_country})
-        for breakdown, name in ALL_INSTALLER_BREAKDOWNS.items():
-            if breakdown in wanted:
-                rows += self.http.query(name, queries.load(name), base)
+        rows: list[dict[str, Any]] = []
+        for name, answers in queries_for(breakdowns).items():
+            sql = queries.load(name)
+            rows += self.http.query(name, sql, {**base, "breakdowns": answers} if CHOOSES_BREAKDOWNS in sql else base)
         for row in rows:
             key = (str(row["project"]), dt.date.fromisoformat(str(row["day"])[:10]))
             self._cache.setdefault(key, []).append(row)

@@ -1,0 +1,217 @@
+"""The breakdown registry (generator.dimensions) is the one place a breakdown is declared.
+
+- A site built from events with known installer versions shows them ("pip 24") on the page, in its
+  CSV and in data/<name>.json: the breakdown's name, store column and page are read from one entry.
+- No breakdown name is written as a literal anywhere else in the code or the templates.
+- The SQL files agree with the registry: daily_aggregates.sql computes one column per dimension,
+  names its grouping set after it and reads what the cost model says it reads; every ClickPy query
+  returns the one narrow shape and only the breakdowns the registry gives it.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import datetime as dt
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+from conftest import event, write_config, write_events
+from htmltools import parse
+from sqlglot import exp
+
+from generator import build, config, dimensions, queries
+from generator.sources import clickpy
+from generator.store import AGGREGATE_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+AS_OF = "2026-10-31"
+
+# (installer, installer version, Python, how many events) on one day inside the 30-day window.
+EVENTS = [
+    ("pip", "25.1", "3.12.1", 5),
+    ("pip", "24.0", "3.10.4", 3),
+    ("uv", "0.5.1", "3.9.7", 2),
+    ("pip", None, "3.13.0", 1),
+    ("bandersnatch", "6.5.0", None, 4),  # a mirror: not in the package-manager breakdowns
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("dimensions")
+    events = [
+        event(day="2026-10-20", installer=name, iv=version, python=python)
+        for name, version, python, n in EVENTS
+        for _ in range(n)
+    ]
+    cfg = config.load(write_config(tmp / "stats.toml", write_events(tmp / "events", events), ["acme"], AS_OF))
+    out = tmp / "site"
+    build.build(cfg, as_of=dt.date.fromisoformat(AS_OF), out_dir=out, jobs=1)
+    return out
+
+
+def page_rows(site: Path, table: str) -> list[tuple[str, int]]:
+    rows = parse((site / "packages/acme/index.html").read_text(encoding="utf-8")).tables[table]
+    return [(r[0], int(r[1].replace(",", ""))) for r in rows[1:]]
+
+
+def csv_rows(site: Path, table: str) -> list[tuple[str, int]]:
+    rows = list(csv.reader(io.StringIO((site / f"packages/acme/{table}.csv").read_text(encoding="utf-8"))))
+    return [(r[0], int(r[1])) for r in rows[1:]]
+
+
+def json_rows(site: Path, table: str) -> list[tuple[str, int]]:
+    doc = json.loads((site / "data/acme.json").read_text(encoding="utf-8"))
+    return [(r[0], r[1]) for r in doc["tables"][table]["rows"]]
+
+
+OUTPUTS = {"page": page_rows, "csv": csv_rows, "json": json_rows}
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize(
+    ("dimension", "expected"),
+    [
+        # By count, each installer with its major version; a missing version says so.
+        (dimensions.INSTALLER_VERSION, [("pip 25", 5), ("pip 24", 3), ("uv 0", 2), ("pip (no version)", 1)]),
+        # By version, not by count: 3.9 before 3.10.
+        (dimensions.PYTHON_MINOR, [("3.9", 2), ("3.10", 3), ("3.12", 5), ("3.13", 1)]),
+    ],
+    ids=lambda v: v.name if isinstance(v, dimensions.Dimension) else None,
+)
+def test_a_breakdown_shows_its_values_on_the_page_in_its_csv_and_json(
+    site: Path, output: str, dimension: dimensions.Dimension, expected: list[tuple[str, int]]
+) -> None:
+    assert OUTPUTS[output](site, dimension.table) == expected
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        (["3.10", "3.9", "3.13", "unknown", "3.8"], ["3.8", "3.9", "3.10", "3.13", "unknown"]),
+        (["2.0", "2.0.post1", "10.0", "2.0rc1", "1.9.9"], ["1.9.9", "2.0rc1", "2.0", "2.0.post1", "10.0"]),
+    ],
+)
+def test_versions_sort_as_versions(labels: list[str], expected: list[str]) -> None:
+    assert sorted(labels, key=dimensions.version_key) == expected
+
+
+# -- one declaration ----------------------------------------------------------------------------------
+# Files where a breakdown's name appears with another meaning, and which one.
+NOT_A_BREAKDOWN: dict[str, tuple[set[str] | None, str]] = {
+    "generator/sample.py": (None, "writes raw file_downloads events: the table's own field names"),
+    "generator/sources/local.py": (None, "declares the types of the file_downloads table's nested fields"),
+    "generator/cli.py": ({"version"}, "argparse's action='version'"),
+    "generator/incremental.py": ({"version"}, "the build manifest's format version key"),
+}
+SPELLINGS = sorted(set(dimensions.NAMES) | set(dimensions.COLUMNS))
+QUOTED = re.compile("['\"](" + "|".join(SPELLINGS) + ")['\"]")
+
+
+def literal_names(path: Path) -> list[tuple[int, str]]:
+    """Each (line, name) where a breakdown's name or column is a string literal, or quoted inside one."""
+    found = []
+    if path.suffix == ".py":
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if node.value in SPELLINGS:
+                    found.append((node.lineno, node.value))
+                found += [(node.lineno, m) for m in QUOTED.findall(node.value)]
+    else:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            found += [(number, m) for m in QUOTED.findall(line)]
+    return found
+
+
+def test_no_breakdown_name_is_spelled_outside_the_registry_and_the_sql() -> None:
+    files = [*sorted((ROOT / "generator").rglob("*.py")), *sorted((ROOT / "templates").rglob("*.html"))]
+    stray = []
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "generator/dimensions.py":
+            continue
+        allowed, _why = NOT_A_BREAKDOWN.get(rel, (set(), ""))
+        stray += [
+            f"{rel}:{line}: {name!r}"
+            for line, name in literal_names(path)
+            if allowed is not None and name not in allowed
+        ]
+    assert not stray, "use generator.dimensions (the registry entry), not the name:\n" + "\n".join(stray)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("code.py", 'x = "installer_version"\ny = 2\n', [(1, "installer_version")]),
+        ("code.py", "sql = \"breakdown IN ('python_minor', 'system')\"\n", [(1, "python_minor"), (1, "system")]),
+        ("code.py", "# installer_version in a comment\nversion = 1\n", []),
+        ("page.html", '{% if b == "country" %}\nCountry\n', [(1, "country")]),
+    ],
+)
+def test_the_literal_check_sees_a_name_in_code_in_sql_text_and_in_a_template(
+    tmp_path: Path, name: str, text: str, expected: list[tuple[int, str]]
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    assert literal_names(path) == expected
+
+
+# -- the SQL files ---------------------------------------------------------------------------------------
+def canonical() -> exp.Select:
+    tree = sqlglot.parse_one(queries.load("daily_aggregates"), read="bigquery")
+    assert isinstance(tree, exp.Select)
+    return tree
+
+
+def test_daily_aggregates_outputs_the_store_columns_in_order() -> None:
+    assert canonical().named_selects == [name for name, _ in AGGREGATE_COLUMNS]
+
+
+def test_daily_aggregates_computes_each_dimension_from_the_columns_the_cost_model_reads() -> None:
+    cte = next(canonical().find_all(exp.CTE)).this
+    reads = {
+        e.alias_or_name: sorted({".".join(p.name for p in c.parts) for c in e.find_all(exp.Column)})
+        for e in cte.expressions
+    }
+    assert {d.column: reads.get(d.column) for d in dimensions.DIMENSIONS} == {
+        d.column: sorted(d.reads) for d in dimensions.DIMENSIONS
+    }
+
+
+def test_daily_aggregates_names_each_grouping_set_after_its_dimension() -> None:
+    tree = canonical()
+    case = tree.expressions[tree.named_selects.index("breakdown")].unalias()
+    branches = [(next(branch.this.find_all(exp.Column)).name, branch.args["true"].name) for branch in case.args["ifs"]]
+    assert branches == [(d.column, d.name) for d in dimensions.DIMENSIONS]
+    assert case.args["default"].name == dimensions.TOTAL
+    sets = next(tree.args["group"].find_all(exp.GroupingSets)).expressions
+    extra = [
+        sorted({c.name for c in s.find_all(exp.Column)} - {c.name for c in sets[0].find_all(exp.Column)}) for s in sets
+    ]
+    assert extra == [[], *([d.column] for d in dimensions.DIMENSIONS)]
+
+
+CLICKPY_QUERIES = [n for n in queries.names() if n.startswith("clickpy_") and n != clickpy.COVERAGE_QUERY]
+
+
+@pytest.mark.parametrize("name", CLICKPY_QUERIES)
+def test_each_clickpy_query_returns_the_one_shape_and_the_breakdowns_the_registry_gives_it(name: str) -> None:
+    tree = sqlglot.parse_one(queries.load(name), read="clickhouse")
+    assert tuple(tree.named_selects) == clickpy.OUTPUT_COLUMNS
+    strings = {lit.name for lit in tree.find_all(exp.Literal) if lit.is_string}
+    produced = strings & {dimensions.TOTAL, *dimensions.NAMES}
+    given = {d.name for d in dimensions.DIMENSIONS if d.clickpy_query == name}
+    if name == clickpy.INSTALLER_QUERY:
+        given.add(dimensions.TOTAL)  # the totals come with the installers
+    assert produced == given
+
+
+def test_every_clickpy_query_the_registry_names_exists() -> None:
+    named = {d.clickpy_query for d in dimensions.DIMENSIONS if d.clickpy_query}
+    assert named <= set(CLICKPY_QUERIES)
+    assert set(CLICKPY_QUERIES) == named | {clickpy.INSTALLER_QUERY}
