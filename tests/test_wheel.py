@@ -9,6 +9,7 @@ inside itself and write nothing into site-packages.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,9 +111,10 @@ def test_build_from_a_config_in_an_unrelated_folder(installed: Path, tmp_path: P
     elsewhere.mkdir()
     config = str(tmp_path / "project" / "stats.toml")
     run([str(installed / "pypi-stats-site"), "build", "--config", config, "--out", "public"], cwd=elsewhere)
-    page = (elsewhere / "public" / "packages" / "acme" / "index.html").read_text(encoding="utf-8")
-    assert "93" in page and (elsewhere / "public" / "style.css").is_file()
-    assert (elsewhere / "public" / "methodology.html").is_file()
+    data = json.loads((elsewhere / "public" / "data" / "acme.json").read_text(encoding="utf-8"))
+    assert (data["honest_30_days"], data["raw_30_days"]) == (90, 90)  # 3 pip installs a day, Oct 2-31
+    for page in ("packages/acme/index.html", "methodology.html", "style.css"):
+        assert (elsewhere / "public" / page).is_file(), page
     assert (tmp_path / "project" / "data" / "store.duckdb").is_file()  # relative to the config, not the cwd
 
 
@@ -126,3 +128,12 @@ def test_init_then_build_in_the_new_folder(installed: Path, tmp_path: Path) -> N
     write_events(repo / "events", [event(day="2026-10-31", project="acme")])
     run([cli, "build", "--as-of", "2026-10-31"], cwd=repo)
     assert (repo / "site" / "packages" / "acme" / "index.html").is_file()
+
+
+def test_the_installed_code_version_is_the_checkouts(installed: Path, tmp_path: Path) -> None:
+    """Incremental builds hash generator/, templates/ and content/: the same files, wherever they are installed."""
+    from generator import incremental
+
+    script = "from generator import incremental; print(incremental.code_version())"
+    result = run([str(installed / "python"), "-c", script], cwd=tmp_path)
+    assert result.stdout.strip() == incremental.code_version()
