@@ -452,23 +452,50 @@ class DayPoint:
     by_category: dict[str, int]
     total: int
     rolling_mean: float | None
+    """Trailing 7-day mean of all downloads (None with fewer than 4 of the 7 days held)."""
+    honest: int = 0
+    """Package-manager installs not flagged as CI."""
+    ci: int = 0
+    """Package-manager installs flagged as CI."""
+    honest_mean: float | None = None
+    """Trailing 7-day mean of the honest series, over the held days among the 7 (at least 4)."""
+
+
+def _trailing_mean(values: Mapping[dt.date, int], day: dt.date, days: int = 7, least: int = 4) -> float | None:
+    """Mean over the held days among the `days` ending on `day`; None when fewer than `least` are held."""
+    held = [values[d] for d in (day - dt.timedelta(days=i) for i in range(days)) if d in values]
+    return sum(held) / len(held) if len(held) >= least else None
 
 
 def daily_series(rows: Sequence[AggRow], days: Window, available: set[dt.date]) -> list[DayPoint]:
-    """Per available day: downloads by category, and the trailing 7-day mean over available days."""
+    """Per available day: downloads by category, honest and CI-flagged installs, and trailing 7-day means."""
     per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    ci_day: dict[dt.date, int] = defaultdict(int)
     for r in rows:
-        per_day[r.day][cat.category(r.installer)] += r.downloads
+        kind = cat.category(r.installer)
+        per_day[r.day][kind] += r.downloads
+        if kind == cat.PACKAGE_MANAGER and r.ci:
+            ci_day[r.day] += r.downloads
     points: list[DayPoint] = []
     totals: dict[dt.date, int] = {}
+    honest: dict[dt.date, int] = {}
     for day in days:
         if day not in available:
             continue
         counts = {c: per_day[day].get(c, 0) for c in cat.CATEGORIES}
         totals[day] = sum(counts.values())
-        recent = [totals[d] for d in (day - dt.timedelta(days=i) for i in range(7)) if d in totals]
-        mean = sum(recent) / len(recent) if len(recent) >= 4 else None
-        points.append(DayPoint(day, counts, totals[day], mean))
+        honest[day] = counts[cat.PACKAGE_MANAGER] - ci_day[day]
+        points.append(
+            DayPoint(
+                day,
+                counts,
+                totals[day],
+                _trailing_mean(totals, day),
+                honest[day],
+                ci_day[day],
+                _trailing_mean(honest, day),
+            )
+        )
     return points
 
 

@@ -231,6 +231,7 @@ def collect(
         history_days=cfg.source.history_days,
         breakdowns=list(cfg.source.breakdowns),
         budget=asdict(cfg.budget),
+        billed=site.billed,  # every page's navigation links the cost page once something is billed
     )
     plan = incremental.plan(out_dir, units, as_of=as_of, code=incremental.code_version(), site=settings, full=full)
     return Prepared(cfg, site, context, costs, plan, full)

@@ -35,8 +35,9 @@ FONT = "system-ui, sans-serif"
 WIDTH = 720  # desktop width of the whole SVG, axes and legend included; the page scales it down
 HEIGHT = 300  # height of the plotting area of time series
 LABEL_LIMIT = 260  # pixels; longer axis labels are truncated with an ellipsis by Vega
-TEXT_LIMIT = 140  # pixels; limit for annotation labels (versions, breaks)
+TEXT_LIMIT = 190  # pixels; limit for annotation labels (versions, breaks), at TEXT_SIZE
 MAX_LABEL_CHARS = 200  # characters kept from any data label before rendering
+TEXT_SIZE = 12  # CSS px of chart text drawn at its own size: never under 11 px on a phone or a desktop
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -265,7 +266,7 @@ def _annotation_layers(
             "dx": -2,
             "dy": -3,
             "limit": TEXT_LIMIT,
-            "fontSize": 10,
+            "fontSize": TEXT_SIZE,
         },
         {"x": _day_x(field), "y": {"value": 0}, "text": {"field": "label", "type": "nominal"}},
     )
@@ -403,6 +404,210 @@ def timeseries(
     """Daily downloads stacked by category, a 7-day mean line, structural breaks and shaded gaps."""
     spec = timeseries_spec(points, missing_days=missing_days, rolling=rolling, breaks=breaks)
     return render_svg(spec, title=title, description=description, chart_id=chart_id)
+
+
+# --------------------------------------------------------------------------- the honest number over time
+
+NARROW = 300
+"""Plot width of a chart drawn for phones: with its axis about 345 px, shown in a 343 px column its 12 px text
+stays at least 11 px. Desktop pages show the WIDE drawing instead (CSS picks one by the viewport)."""
+WIDE = 1000
+HONEST_COLOR = CATEGORY_COLORS[CATEGORIES[0]]
+CI_COLOR = "#D55E00"  # Okabe-Ito vermillion: apart from every category colour
+
+# The lines of the honest chart, in legend order: (key, label, colour, dash, width).
+HONEST_LINES: tuple[tuple[str, str, str, tuple[int, ...], float], ...] = (
+    ("honest", "Honest installs per day", HONEST_COLOR, (), 1.0),
+    ("mean", "7-day mean of honest installs", HONEST_COLOR, (), 2.6),
+    ("ci", "CI-flagged installs per day", CI_COLOR, (4, 3), 1.2),
+)
+
+
+@dataclass(frozen=True)
+class HonestDay:
+    """One held day of the honest chart."""
+
+    day: dt.date
+    honest: int
+    ci: int | None
+    """None when the source has no CI flag."""
+    total: int
+    honest_mean: float | None
+
+
+def honest_over_time_spec(
+    days: Sequence[HonestDay],
+    *,
+    missing_days: Sequence[dt.date] = (),
+    breaks: Sequence[tuple[dt.date, str]] = (),
+    width: int = NARROW,
+) -> dict[str, Any]:
+    """Two panels on one day axis: honest installs (daily, 7-day mean, CI-flagged), and all downloads.
+
+    All downloads get their own small panel: on one axis they would flatten the honest lines for a
+    package that mirrors fetch far more often than people install it. The key is the page's HTML,
+    not an SVG legend, so it never overlaps the plot at any width.
+    """
+    missing = frozenset(missing_days)
+    datasets: dict[str, list[dict[str, Any]]] = {}
+    values: dict[str, dict[dt.date, float]] = {
+        "honest": {d.day: d.honest for d in days},
+        "mean": {d.day: round(d.honest_mean, 1) for d in days if d.honest_mean is not None},
+        "ci": {d.day: d.ci for d in days if d.ci is not None},
+    }
+    rows: list[dict[str, Any]] = []
+    for key, by_day in values.items():
+        for row in _segment_rows(by_day, missing):
+            rows.append({**row, "series": key, "segment": f"{key}-{row['segment']}"})
+    present = [line for line in HONEST_LINES if values[line[0]]]
+    color = {
+        "field": "series",
+        "type": "nominal",
+        "scale": {"domain": [k for k, *_ in present], "range": [c for _, _, c, _, _ in present]},
+        "legend": None,
+    }
+    y = {"field": "value", "type": "quantitative", "axis": _count_axis(None)}
+    top_layers: list[Spec | None] = [_missing_layer(missing, datasets)]
+    datasets["lines"] = rows
+    encoding: Spec = {
+        "x": _day_x("mid"),
+        "y": y,
+        "color": color,
+        "detail": {"field": "segment", "type": "nominal"},
+        "strokeDash": {
+            "field": "series",
+            "type": "nominal",
+            "scale": {"domain": [k for k, *_ in present], "range": [list(d) or [1, 0] for _, _, _, d, _ in present]},
+            "legend": None,
+        },
+        "strokeWidth": {
+            "field": "series",
+            "type": "nominal",
+            "scale": {"domain": [k for k, *_ in present], "range": [w for *_, w in present]},
+            "legend": None,
+        },
+    }
+    top_layers.append(_mark("lines", {"type": "line"}, encoding))
+    if any(row["alone"] for row in rows):
+        dots = {k: v for k, v in encoding.items() if k not in ("detail", "strokeDash", "strokeWidth")}
+        top_layers.append(
+            _mark("lines", {"type": "point", "size": 16, "filled": True}, dots, transform=[{"filter": "datum.alone"}])
+        )
+    top_layers += _annotation_layers("breaks", breaks, datasets, field="day", dash=(4, 3))
+    # All downloads: one line, in the page's ink.
+    total_rows = _segment_rows({d.day: d.total for d in days}, missing)
+    datasets["all"] = total_rows
+    bottom_layers: list[Spec | None] = [
+        _missing_layer(missing, datasets) if missing else None,
+        _mark(
+            "all",
+            {"type": "line", "color": INK, "strokeWidth": 1.2},
+            {
+                "x": _day_x("mid"),
+                "y": {"field": "value", "type": "quantitative", "axis": {**_count_axis(None), "tickCount": 2}},
+                "detail": {"field": "segment", "type": "nominal"},
+            },
+        ),
+    ]
+    narrow = width < 600
+    # Month names on a day axis, fewer and shorter on a phone; labels that would touch are dropped.
+    axis = {"tickCount": {"interval": "month", "step": 2 if narrow else 1}, "format": "%b", "labelSeparation": 8}
+    for layer in [*top_layers, *bottom_layers]:
+        x = (layer or {}).get("encoding", {}).get("x")
+        if x and "axis" in x:
+            x["axis"] = {**x["axis"], **axis, "labelOverlap": "greedy"}
+    spec: Spec = {
+        "vconcat": [
+            {
+                "title": {"text": "Honest installs per day", **_panel_title()},
+                "layer": [layer for layer in top_layers if layer is not None],
+                "width": width,
+                "height": 200 if narrow else 260,
+            },
+            {
+                "title": {"text": "All downloads per day, mirrors and scripts included", **_panel_title()},
+                "layer": [layer for layer in bottom_layers if layer is not None],
+                "width": width,
+                "height": 80 if narrow else 100,
+            },
+        ],
+        "spacing": 14,
+        "resolve": {"scale": {"x": "shared"}},
+        "datasets": datasets,
+        "config": {
+            "axis": {"labelFontSize": TEXT_SIZE, "titleFontSize": TEXT_SIZE},
+            "text": {"fontSize": TEXT_SIZE},
+        },
+    }
+    return spec
+
+
+def _panel_title() -> Spec:
+    return {"anchor": "start", "fontSize": TEXT_SIZE, "fontWeight": "normal", "color": INK, "offset": 6}
+
+
+def honest_over_time(
+    days: Sequence[HonestDay],
+    *,
+    missing_days: Sequence[dt.date] = (),
+    breaks: Sequence[tuple[dt.date, str]] = (),
+    title: str,
+    description: str,
+    chart_id: str,
+) -> tuple[Chart, Chart]:
+    """The honest chart drawn twice, for phones (NARROW) and for desktops (WIDE)."""
+    out = []
+    for suffix, width in (("narrow", NARROW), ("wide", WIDE)):
+        spec = honest_over_time_spec(days, missing_days=missing_days, breaks=breaks, width=width)
+        spec["autosize"] = {"type": "pad"}
+        out.append(render_svg(spec, title=title, description=description, chart_id=f"{chart_id}-{suffix}"))
+    return out[0], out[1]
+
+
+def sparkline(values: Sequence[tuple[dt.date, float | None]], *, title: str, description: str, chart_id: str) -> Chart:
+    """A small line with no text, stretched to its box: the first screen's 180 days of honest installs.
+
+    Drawn here, not by Vega: it has no axes or labels, so a path is all it needs, and it costs nothing.
+    A None value (a missing day) breaks the line instead of bridging the gap.
+    """
+    _check_chart_id(chart_id)
+    width, height, pad = 360.0, 60.0, 3.0
+    known = [v for _, v in values if v is not None]
+    top = max(known, default=0) or 1
+    step = width / max(len(values) - 1, 1)
+    parts: list[str] = []
+    pen_down = False
+    for i, (_, v) in enumerate(values):
+        if v is None:
+            pen_down = False
+            continue
+        x = i * step
+        y = height - pad - (height - 2 * pad) * (v / top)
+        parts.append(f"{'L' if pen_down else 'M'}{x:.1f} {y:.1f}")
+        pen_down = True
+    root = ET.Element(
+        f"{{{SVG_NS}}}svg",
+        {"viewBox": f"0 0 {width:g} {height:g}", "preserveAspectRatio": "none", "width": "100%", "height": "60"},
+    )
+    baseline = {"d": f"M0 {height - pad:g}H{width:g}", "stroke": "currentColor", "stroke-opacity": "0.3"}
+    ET.SubElement(root, f"{{{SVG_NS}}}path", {**baseline, "vector-effect": "non-scaling-stroke"})  # zero
+    ET.SubElement(
+        root,
+        f"{{{SVG_NS}}}path",
+        {
+            "d": " ".join(parts),
+            "fill": "none",
+            "stroke": HONEST_COLOR,
+            "stroke-width": "2",
+            "vector-effect": "non-scaling-stroke",
+            "stroke-linejoin": "round",
+        },
+    )
+    _label_root(root, title=title, description=description, chart_id=chart_id)
+    root.set("class", "spark")
+    check_safe(root)
+    _unqualify(root)
+    return Chart(svg=ET.tostring(root, encoding="unicode").replace(" />", "/>"), title=title, description=description)
 
 
 # --------------------------------------------------------------------------- waterfall

@@ -58,6 +58,10 @@ class Figure:
     table: Table
     chart: Any | None = None  # generator.charts.Chart
     note: str = ""
+    wide: Any | None = None
+    """The chart drawn for desktops, when `chart` is the phone drawing (CSS shows one of them)."""
+    bars: tuple[BarRow, ...] = ()
+    """The table drawn as HTML rows with CSS bars instead of a chart (waterfall, breakdowns)."""
     unavailable: str = ""
     """Set when the source cannot give this figure: the page shows this sentence, no numbers."""
 
@@ -92,44 +96,65 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+# -- bars drawn in HTML and CSS ----------------------------------------------------------------
+@dataclass(frozen=True)
+class BarRow:
+    """One row of a table drawn with a CSS bar: whole percents, as the stylesheet's classes name them.
+
+    The page's Content-Security-Policy allows no inline style, so a bar's offset and width are
+    classes (`o0`…`o100`, `w0`…`w100` in style.css); a non-zero value never rounds to no bar.
+    """
+
+    label: str
+    value: int
+    text: str
+    """The value as the row prints it (signed for a subtraction)."""
+    share: float | None
+    offset: int
+    width: int
+    tone: str
+    """A CSS class naming the bar's colour: a category key, "ink" or "faint"."""
+    kind: str = ""
+
+
+def bar_percent(value: int, whole: int) -> int:
+    """A bar's width in whole percents of `whole`: at least 1 for any non-zero value."""
+    if whole <= 0 or value <= 0:
+        return 0
+    return max(1, min(100, round(100 * value / whole)))
+
+
 # -- building a package page's figures -------------------------------------------------------
 def waterfall_figure(report: PackageReport) -> Figure:
-    from generator import charts
-
     steps = report.waterfall
     table = Table(
         "waterfall",
         f"From all downloads to the honest number, {report.honest_window.label()}",
         (Column("Step"), Column("Downloads", "int"), Column("Share of all downloads", "pct")),
-        tuple((("− " if s.kind == "minus" else "") + s.label, s.value, s.share) for s in steps),
+        tuple((s.label, -s.value if s.kind == "minus" else s.value, s.share) for s in steps),
     )
-    if report.ci_available:
-        heading, note = "Waterfall: from all downloads to the honest number", ""
-        title = "From all downloads to the honest number"
-        description = (
-            f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts and"
-            f" other clients, leave {steps[5].value:,} package-manager installs; less CI-flagged, {steps[-1].value:,}."
-        )
-    else:  # the source has no CI flag: the waterfall stops at package managers
-        heading = "Waterfall: from all downloads to package-manager installs"
+    note = ""
+    heading = "From all downloads to the honest number"
+    if not report.ci_available:  # the source has no CI flag: the waterfall stops at package managers
+        heading = "From all downloads to package-manager installs"
         note = f"CI flag {analysis.NOT_AVAILABLE}: the last step cannot leave CI installs out."
-        title = "From all downloads to package-manager installs (CI included)"
-        description = (
-            f"All {steps[0].value:,} downloads in the last 30 days, less mirrors, unknown installers, scripts"
-            f" and other clients, leave {steps[-1].value:,} package-manager installs, CI included: the CI flag"
-            f" is {analysis.NOT_AVAILABLE}."
-        )
         table = replace(
             table, caption=f"From all downloads to package-manager installs, {report.honest_window.label()}"
         )
-    chart = charts.waterfall(
-        [(s.label, s.value, s.kind) for s in steps],
-        categories=[s.category for s in steps],
-        title=title,
-        description=description,
-        chart_id="chart-waterfall",
-    )
-    return Figure("waterfall", heading, note, table, chart)
+    whole = steps[0].value if steps else 0
+    rows = []
+    running = 0
+    for s in steps:
+        if s.kind == "minus":
+            running -= s.value
+            offset, text = bar_percent(running, whole), fmt_signed(-s.value)
+            tone = s.category or "faint"
+        else:
+            running = s.value
+            offset, text, tone = 0, fmt_int(s.value), "ink" if s.kind == "total" else (s.category or "ink")
+        width = min(bar_percent(s.value, whole), 100 - offset)
+        rows.append(BarRow(s.label, s.value, text, s.share, offset, width, tone, s.kind))
+    return Figure("waterfall", heading, note, table, bars=tuple(rows))
 
 
 def sources_table(report: PackageReport) -> Table:
@@ -198,8 +223,6 @@ def installers_table(report: PackageReport) -> Table:
 
 
 def breakdown_figures(report: PackageReport) -> list[Figure]:
-    from generator import charts
-
     out = []
     for b in report.breakdowns:
         items = [(clean_text(label), n) for label, n in b.items]
@@ -213,17 +236,12 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
         if b.unavailable:
             out.append(Figure(table.id, b.title, "", table, None, unavailable=b.unavailable))
             continue
-        chart = None
-        if items:
-            chart = charts.bars(
-                items,
-                title=f"{b.title} ({b.scope})",
-                description=f"{b.scope[:1].upper()}{b.scope[1:]} in the last 30 days by {b.title.lower()}; "
-                f"largest: {items[0][0]} with {items[0][1]:,}.",
-                chart_id=f"chart-{b.table.removeprefix('breakdown-')}",
-                color=categories.CATEGORY_COLORS[categories.PACKAGE_MANAGER],
-            )
-        out.append(Figure(table.id, b.title, "", table, chart))
+        largest = max((n for _, n in items), default=0)
+        bars = tuple(
+            BarRow(label, n, fmt_int(n), analysis.share(n, b.total), 0, bar_percent(n, largest), "package_manager")
+            for label, n in items
+        )
+        out.append(Figure(table.id, b.title, "", table, bars=bars))
     return out
 
 
@@ -264,32 +282,91 @@ def cross_check_figures(report: PackageReport) -> list[Figure]:
 
 
 def timeseries_figure(report: PackageReport) -> Figure:
+    """The honest number over time: daily, its 7-day mean, CI-flagged and all downloads for context."""
     from generator import charts
 
     series = report.series
     cats = categories.CATEGORIES
+    ci = report.ci_available
+    honest_label = "Honest installs" if ci else "Package-manager installs, CI included"
     table = Table(
         "daily",
-        "Daily downloads by category (UTC days; missing days are absent, not zero)",
-        (Column("Day", "date"),)
+        "Daily downloads (UTC days; missing days are absent, not zero)",
+        (Column("Day", "date"), Column(honest_label, "int"))
+        + ((Column("CI-flagged installs", "int"),) if ci else ())
         + tuple(Column(categories.CATEGORY_LABELS[c], "int") for c in cats)
         + (Column("Total", "int"),),
-        tuple((p.day,) + tuple(p.by_category[c] for c in cats) + (p.total,) for p in series),
+        tuple(
+            (p.day, p.honest if ci else p.by_category[categories.PACKAGE_MANAGER])
+            + ((p.ci,) if ci else ())
+            + tuple(p.by_category[c] for c in cats)
+            + (p.total,)
+            for p in series
+        ),
     )
-    chart = None
+    chart = wide = None
     if series:
         first, last = series[0].day, series[-1].day
-        chart = charts.timeseries(
-            [(p.day, c, p.by_category[c]) for p in series for c in cats],
+        days = [
+            charts.HonestDay(
+                p.day,
+                p.honest if ci else p.by_category[categories.PACKAGE_MANAGER],
+                p.ci if ci else None,
+                p.total,
+                p.honest_mean if ci else _pm_mean(series, i),
+            )
+            for i, p in enumerate(series)
+        ]
+        chart, wide = charts.honest_over_time(
+            days,
             missing_days=list(report.freshness.missing),
-            rolling=[(p.day, p.rolling_mean) for p in series if p.rolling_mean is not None],
             breaks=[(d, label) for d, label in STRUCTURAL_BREAKS if first <= d <= last],
-            title="Daily downloads by category",
-            description=f"Downloads per UTC day from {first} to {last}, stacked by installer category,"
-            " with a 7-day rolling mean.",
+            title=f"{honest_label} per day, and all downloads",
+            description=f"{honest_label} per UTC day from {first} to {last}, with their 7-day mean"
+            + (" and CI-flagged installs" if ci else "")
+            + "; below, all downloads per day.",
             chart_id="chart-daily",
         )
-    return Figure("daily", "Daily downloads", "", table, chart)
+    return Figure("daily", "Daily installs", "", table, chart, wide=wide)
+
+
+def _pm_mean(series: Sequence[analysis.DayPoint], index: int) -> float | None:
+    """7-day mean of package-manager installs (CI included), for a source with no CI flag."""
+    day = series[index].day
+    held = [
+        p.by_category[categories.PACKAGE_MANAGER]
+        for p in series[max(0, index - 6) : index + 1]
+        if (day - p.day).days < 7
+    ]
+    return sum(held) / len(held) if len(held) >= 4 else None
+
+
+def sparkline_chart(report: PackageReport, days: int = 180) -> Any:
+    """The first screen's small chart: the 7-day mean of the honest number over the last `days` days.
+
+    The mean, not the daily count: weekday swings would hide the trend at this size. Missing days
+    break the line.
+    """
+    from generator import charts
+
+    if report.ci_available:
+        by_day = {p.day: p.honest_mean for p in report.series}
+    else:
+        by_day = {p.day: _pm_mean(report.series, i) for i, p in enumerate(report.series)}
+    window = [report.as_of - dt.timedelta(days=days - 1 - i) for i in range(days)]
+    held = [d for d, v in by_day.items() if v is not None]
+    values = [(d, by_day.get(d)) for d in window if held and d >= min(held)]
+    known = [v for _, v in values if v is not None]
+    if len(known) < 2:
+        return None
+    what = "honest installs" if report.ci_available else "package-manager installs (CI included)"
+    return charts.sparkline(
+        values,
+        title=f"7-day mean of {what} per day, {values[0][0]} to {values[-1][0]}",
+        description=f"From {known[0]:,.0f} a day on {values[0][0]} to {known[-1]:,.0f} a day on {values[-1][0]};"
+        f" the highest was {max(known):,.0f}.",
+        chart_id="chart-spark",
+    )
 
 
 # Annotated on time series where they fall inside the range (see content/methodology.md#breaks).
@@ -303,8 +380,6 @@ STRUCTURAL_BREAKS: tuple[tuple[dt.date, str], ...] = (
 
 
 def mirror_figures(report: PackageReport) -> list[Figure]:
-    from generator import charts
-
     tools = Table(
         "mirror-tools",
         "Mirror and proxy tools that fetched this package",
@@ -316,7 +391,7 @@ def mirror_figures(report: PackageReport) -> list[Figure]:
         "Downloads per release: mirrors fetch every file of every release",
         (
             Column("Version"),
-            Column("First seen", "date"),
+            Column("First seen in the data", "date"),
             Column("Mirror downloads", "int"),
             Column("Other downloads", "int"),
             Column("Mirror tools"),
@@ -326,24 +401,9 @@ def mirror_figures(report: PackageReport) -> list[Figure]:
             for r in report.releases
         ),
     )
-    points = []
-    for p in report.series:
-        mirror = p.by_category[categories.MIRROR]
-        points += [(p.day, "mirror", mirror), (p.day, "not mirror", p.total - mirror)]
-    chart = None
-    if points:
-        first = report.series[0].day
-        chart = charts.mirror_vs_rest(
-            points,
-            releases=[(r.first_seen, clean_text(r.version)) for r in report.releases if r.first_seen >= first],
-            missing_days=list(report.freshness.missing),
-            title="Mirror vs other downloads per day, releases marked",
-            description="Mirror downloads spike on release days because mirrors fetch every new file once.",
-            chart_id="chart-mirrors",
-        )
     return [
         Figure("mirror-tools", "Which mirrors fetched it", "", tools),
-        Figure("releases", "Mirror downloads per release", "", per_release, chart),
+        Figure("releases", "Mirror downloads per release", "", per_release),
     ]
 
 
@@ -437,6 +497,11 @@ class SiteData:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def billed(self) -> bool:
+        """Some BigQuery job has been billed: the cost page has something to say, so the main nav links it."""
+        return self.cost is not None and bool(self.cost.runs)
+
+    @property
     def ci_included(self) -> bool:
         """The source has no CI flag (ClickPy): the headline number includes CI, and must not be called honest."""
         return any(not p.report.ci_available for p in self.packages)
@@ -471,7 +536,10 @@ def fmt_pct(value: float | None) -> str:
     if value is None:
         return "–"
     pct = value * 100
-    return f"{pct:.1f}%" if abs(pct) >= 0.1 or pct == 0 else "<0.1%"
+    if pct != 0 and abs(pct) < 0.1:
+        return "<0.1%" if pct > 0 else "−<0.1%"
+    text = f"{abs(pct):.1f}%"
+    return f"−{text}" if pct < 0 and text != "0.0%" else text
 
 
 def fmt_day(value: dt.date | None) -> str:
@@ -523,7 +591,89 @@ def installer_mapping_markdown() -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class WindowLine:
+    """The honest number over one window, with how many of its days the store holds."""
+
+    label: str
+    honest: int
+    all: int
+    days: int
+    held: int
+
+
+def window_lines(report: PackageReport) -> list[WindowLine]:
+    """Honest installs and all downloads over the last day, 7, 30 and 180 days and all days held."""
+    from generator.dates import Window, last_days
+
+    missing = set(report.freshness.missing)
+    first = report.freshness.first_day or report.honest_window.start
+    spans = [
+        ("Last day", "day", last_days(report.as_of, 1)),
+        ("7 days", "week", last_days(report.as_of, 7)),
+        ("30 days", "month", last_days(report.as_of, 30)),
+        ("180 days", "180 days", last_days(report.as_of, 180)),
+        ("All held", "all time", Window(min(first, report.honest_window.start), report.as_of)),
+    ]
+    out = []
+    for label, key, w in spans:
+        counts = report.windows.get(key)
+        if counts is None:
+            continue
+        held = sum(1 for d in w if d not in missing and d >= first)
+        out.append(WindowLine(label, counts["honest"], counts["all"], w.days, held))
+    return out
+
+
+def windows_table(report: PackageReport) -> Table:
+    what = "Honest installs" if report.ci_available else "Package-manager installs, CI included"
+    return Table(
+        "windows",
+        f"{what} and all downloads by window, ending {report.as_of.isoformat()}",
+        (
+            Column("Window"),
+            Column(what, "int"),
+            Column("All downloads", "int"),
+            Column("Days held", "int"),
+            Column("Days in the window", "int"),
+        ),
+        tuple((w.label, w.honest, w.all, w.held, w.days) for w in window_lines(report)),
+    )
+
+
+def matrix_table(m: Any) -> Table:
+    """The reconciliation matrix (generator.headline.Matrix) as a table: the page's, and its CSV."""
+    from generator import headline
+
+    def cell(n: int | None) -> Any:
+        return "" if n is None else n
+
+    return Table(
+        "matrix",
+        "From the honest number to each source's figure",
+        (Column("Rule"),) + tuple(Column(f"{c.name} · {c.window}", "signed") for c in m.columns),
+        ((m.honest_name,) + tuple(m.honest for _ in m.columns),)
+        + tuple((headline.RULE_NAMES[r],) + tuple(cell(m.cell(r, c)) for c in m.columns) for r in m.rules)
+        + (("The source's figure",) + tuple(c.value for c in m.columns),),
+    )
+
+
+# The page's sections, in order, for its contents list: (anchor, title).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("waterfall-h", "From all downloads to the honest number"),
+    ("sources-h", "Every source, rule by rule"),
+    ("daily-h", "The honest number over time"),
+    ("installers-h", "Installers"),
+    ("mirrors-h", "Mirrors and releases"),
+    ("breakdowns-h", "Who installs it"),
+    ("cross-check-h", "Cross-check between sources"),
+    ("freshness-h", "Data freshness"),
+    ("badges-h", "Badges and data"),
+)
+
+
 def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
+    from generator import headline
     from generator.sources import source_title
 
     report = page.report
@@ -534,8 +684,13 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "daily": timeseries_figure(report),
         "cross_checks": cross_check_figures(report),
     }
+    sources = sources_table(report)
+    matrix = headline.matrix(report)
+    windows = windows_table(report)
     tables = [
-        sources_table(report),
+        matrix_table(matrix),
+        windows,
+        sources,
         installers_table(report),
         figures["waterfall"].table,
         figures["daily"].table,
@@ -543,12 +698,22 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         *[f.table for f in figures["breakdowns"] if not f.unavailable],
         *[f.table for f in figures["cross_checks"]],
     ]
+    sections = [s for s in SECTIONS if s[0] != "cross-check-h" or figures["cross_checks"]]
+    if not report.ci_available:
+        sections[0] = ("waterfall-h", "From all downloads to package-manager installs")
     return {
         "site": site,
         "page": page,
         "report": report,
         "figures": figures,
-        "sources": sources_table(report),
+        "sources": sources,
+        "first": headline.first_screen(report),
+        "matrix": matrix,
+        "windows": windows,
+        "rule_names": headline.RULE_NAMES,
+        "spark": sparkline_chart(report),
+        "window_lines": window_lines(report),
+        "sections": sections,
         "installers": installers_table(report),
         "tables": tables,
         "top_n": analysis.TOP_N,

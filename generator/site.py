@@ -34,8 +34,9 @@ GROUPS = (*"abcdefghijklmnopqrstuvwxyz", DIGITS)
 SEARCH_INDEX = "search.json"
 
 
-def nav(root: str) -> list[tuple[str, str]]:
-    return [
+def nav(root: str, billed: bool = True) -> list[tuple[str, str]]:
+    """The main navigation; the cost page is in it once something has been billed (else in the footer)."""
+    links = [
         (f"{root}index.html", "Packages"),
         (f"{root}methodology.html", "Methodology"),
         (f"{root}faq.html", "FAQ"),
@@ -43,6 +44,7 @@ def nav(root: str) -> list[tuple[str, str]]:
         (f"{root}cost.html", "Cost"),
         (f"{root}about.html", "About"),
     ]
+    return [link for link in links if billed or link[1] != "Cost"]
 
 
 def environment() -> jinja2.Environment:

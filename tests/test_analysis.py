@@ -155,6 +155,24 @@ def test_missing_days_are_gaps_not_zeros() -> None:
     assert AS_OF - dt.timedelta(days=3) not in {p.day for p in points}
 
 
+def test_the_honest_series_and_its_mean_leave_out_ci_and_other_clients() -> None:
+    """Honest per day = package-manager installs not flagged as CI; its 7-day mean needs 4 of 7 days held."""
+    days = Window(AS_OF - dt.timedelta(days=6), AS_OF)
+    available = set(days) - {AS_OF - dt.timedelta(days=1), AS_OF - dt.timedelta(days=2), AS_OF - dt.timedelta(days=3)}
+    rows = [
+        r
+        for i, d in enumerate(sorted(available))
+        for r in (
+            row(day=d, n=10 * (i + 1)),
+            row(day=d, n=4, ci=True),
+            row(day=d, installer="bandersnatch", n=100),
+        )
+    ]
+    points = analysis.daily_series(rows, days, available)
+    assert [(p.honest, p.ci, p.total) for p in points] == [(10, 4, 114), (20, 4, 124), (30, 4, 134), (40, 4, 144)]
+    assert [p.honest_mean for p in points] == [None, None, None, 25.0]
+
+
 def test_release_first_seen_day_and_mirror_share() -> None:
     rows = [
         row(day=AS_OF - dt.timedelta(days=5), installer="bandersnatch", breakdown="version", value="2.0", n=40),

@@ -16,7 +16,6 @@ import pypistats
 import pypistats._cache
 import pytest
 from conftest import DEMO_AS_OF
-from htmltools import number, parse
 
 from generator import api, badges, sample
 from generator.serve import serve_in_thread
@@ -148,9 +147,14 @@ def client(served_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  #
     return pypistats
 
 
+WITHOUT = "pypistats.org without mirrors (and recent: last_month) last 30 days"
+
+
 def page_figures(site: Path, project: str) -> dict[str, int]:
-    table = parse((site / "packages" / project / "index.html").read_text(encoding="utf-8")).tables["sources"]
-    return {row[0] + " | " + row[1].split(" (")[0]: number(row[2]) for row in table[1:]}
+    """The figures at the foot of the page's reconciliation matrix (see test_build.source_figures)."""
+    from test_build import source_figures
+
+    return source_figures(site, project)
 
 
 @pytest.mark.parametrize("project", sample.DEMO_PACKAGES)
@@ -161,9 +165,9 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
     recent = json.loads(client.recent(project, format="json"))
     assert recent["type"] == "recent_downloads" and recent["package"] == project
     assert recent["data"] == {
-        "last_day": figs["pypistats.org recent: last_day | 1 day"],
-        "last_week": figs["pypistats.org recent: last_week | 7 days"],
-        "last_month": figs["pypistats.org recent: last_month | 30 days ending on the as-of date"],
+        "last_day": figs["pypistats.org recent: last_day 1 day"],
+        "last_week": figs["pypistats.org recent: last_week 7 days"],
+        "last_month": figs[WITHOUT],
     }
     # What it prints, as a user sees it.
     printed = client.recent(project, format="markdown", color="no")
@@ -174,8 +178,8 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
     month = json.loads(client.overall(project, start_date=start, end_date=DEMO_AS_OF, format="json"))
     totals = {r["category"]: r["downloads"] for r in month["data"]}
     assert totals == {
-        "with_mirrors": figs["pypistats.org with mirrors | last 30 days"],
-        "without_mirrors": figs["pypistats.org without mirrors | last 30 days"],
+        "with_mirrors": figs["pypistats.org with mirrors last 30 days"],
+        "without_mirrors": figs[WITHOUT],
     }
     printed = client.overall(project, start_date=start, end_date=DEMO_AS_OF, format="markdown", color="no")
     assert f"{totals['with_mirrors']:,}" in printed and f"{totals['without_mirrors']:,}" in printed
@@ -183,9 +187,8 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
 
     # The naive script: every row of `overall`, both series, 181 dates.
     everything = json.loads(client.overall(project, format="json", total="daily"))["data"]
-    assert (
-        sum(r["downloads"] for r in everything) == figs["Naive sum of pypistats' overall API | 181 dates, both series"]
-    )
+    naive = figs["Naive sum of pypistats.org's overall API 181 dates, both series"]
+    assert sum(r["downloads"] for r in everything) == naive
     dates = sorted({r["date"] for r in everything})
     assert dates[-1] == DEMO_AS_OF and len(dates) <= 181
     assert dates[0] >= (as_of - dt.timedelta(days=180)).isoformat()
@@ -237,7 +240,7 @@ def test_badges_show_the_page_figures(demo_site: Path) -> None:
         assert honest["message"].startswith(badges.compact(figs["Honest number (this site) | last 30 days"]) + "/")
         assert "synthetic" in honest["message"]  # the demo never passes for real numbers
         without = json.loads((demo_site / "badges" / "without-mirrors" / f"{project}.json").read_text())
-        assert without["message"].startswith(badges.compact(figs["pypistats.org without mirrors | last 30 days"]))
+        assert without["message"].startswith(badges.compact(figs[WITHOUT]))
         svg = ET.fromstring((demo_site / "badges" / f"{project}.svg").read_text(encoding="utf-8"))
         assert svg.tag == "{http://www.w3.org/2000/svg}svg"
         assert not [e for e in svg.iter() if e.tag.split("}")[-1] in ("script", "image", "a", "style")]

@@ -76,7 +76,7 @@ def test_a_bigquery_build_gives_the_same_site_figures_as_the_local_source(
     assert proc.returncode == 0, proc.stderr
     for project in sample.DEMO_PACKAGES:
         bq, local = page_tables(tmp_path / "bq-site", project), page_tables(tmp_path / "local-site", project)
-        for table in ("sources", "installers", "waterfall", "breakdown-country", "breakdown-python-minor"):
+        for table in ("matrix", "installers", "waterfall", "breakdown-country", "breakdown-python-minor"):
             assert bq[table] == local[table], (project, table)
     for job in fake.billable_jobs:
         assert job.maximum_bytes_billed is not None and job.maximum_bytes_billed >= job.estimate_bytes

@@ -31,6 +31,9 @@ from browser import (
 from htmltools import number
 
 from generator import sample
+from generator.charts import HONEST_COLOR as _HONEST
+
+HONEST_COLOR = _HONEST.lower()
 
 pytestmark = pytest.mark.browser
 
@@ -120,6 +123,7 @@ SVG_MARKS_JS = """
     marks.push({
       tag: el.tagName, d: el.getAttribute("d"), fill: el.getAttribute("fill"), stroke: el.getAttribute("stroke"),
       transform: el.getAttribute("transform"), anchor: el.getAttribute("text-anchor"), text: el.textContent,
+      width: el.getAttribute("stroke-width"),
       legend, x: r.left, y: r.top, w: r.width, h: r.height,
     });
   }
@@ -133,76 +137,6 @@ TABLE_JS = """
   rows: Array.from(table.tBodies[0].rows).map((r) => Array.from(r.cells).map((c) => c.textContent.trim())),
 })
 """
-
-
-def _bars(marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Filled rectangles of a chart's marks: filled paths that carry no transform of their own (legend symbols do)."""
-    return [m for m in marks if m["tag"] == "path" and m["fill"] not in (None, "none") and not m["transform"]]
-
-
-def _proportional(sizes: list[float], values: list[int], what: str) -> None:
-    """Bar lengths are proportional to the values (one linear scale from zero)."""
-    assert len(sizes) == len(values), f"{what}: {len(sizes)} marks for {len(values)} table rows"
-    k = max(sizes) / max(values) if max(values) else 0.0
-    for size, value in zip(sizes, values, strict=True):
-        assert abs(size - k * value) <= max(0.15, 0.01 * size), f"{what}: mark {size:.2f}px for value {value}"
-
-
-def _label_matches(label: str, cell: str) -> bool:
-    """An axis label is the table's label, or a truncation of it ending in an ellipsis."""
-    return label == cell or (label.endswith("…") and cell.startswith(label[:-1].rstrip()))
-
-
-def _row_texts(marks: list[dict[str, Any]], bars: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """For each horizontal bar, its axis label (left of the plot) and its value label (right of the bar's end)."""
-    texts = [m for m in marks if m["tag"] == "text"]
-    plot_left = min(b["x"] for b in bars)
-    out = []
-    for bar in bars:
-        beside = [t for t in texts if bar["y"] - 1 <= t["y"] + t["h"] / 2 <= bar["y"] + bar["h"] + 1]
-        labels = [t["text"] for t in beside if t["x"] + t["w"] <= plot_left + 0.5]
-        values = [t["text"] for t in beside if t["x"] >= bar["x"] + bar["w"] - 0.5]
-        assert len(labels) == 1 and len(values) == 1, (bar, labels, values)
-        out.append((labels[0], values[0]))
-    return out
-
-
-def check_bar_chart(marks: list[dict[str, Any]], table: dict[str, Any], what: str) -> None:
-    bars = sorted(_bars(marks), key=lambda m: m["y"])
-    values = [number(row[1]) for row in table["rows"]]
-    _proportional([b["w"] for b in bars], values, what)
-    for (label, value), row in zip(_row_texts(marks, bars), table["rows"], strict=True):
-        assert _label_matches(label, row[0]), f"{what}: axis label {label!r} for table row {row[0]!r}"
-        assert value == row[1], f"{what}: {row[0]!r} is {row[1]} in the table, {value} in the chart"
-
-
-def check_waterfall(marks: list[dict[str, Any]], table: dict[str, Any], what: str) -> None:
-    bars = sorted(_bars(marks), key=lambda m: m["y"])
-    values = [number(row[1]) for row in table["rows"]]
-    _proportional([b["w"] for b in bars], values, what)
-    for (label, value), row in zip(_row_texts(marks, bars), table["rows"], strict=True):
-        minus = row[0].startswith("− ")
-        assert _label_matches(label, row[0].removeprefix("− ")), f"{what}: {label!r} vs {row[0]!r}"
-        assert value == ("−" if minus else "") + row[1], f"{what}: {row[0]!r} is {row[1]} in the table, {value}"
-
-
-def check_stacked_days(marks: list[dict[str, Any]], table: dict[str, Any], what: str) -> None:
-    """Daily stacked bars: per day, each category's segment and the whole stack match the table."""
-    legend = {m["fill"]: m["legend"] for m in marks if m["tag"] == "path" and m["transform"] and m["legend"]}
-    column = {label: i for i, label in enumerate(table["head"])}
-    assert legend and all(label in column for label in legend.values()), (what, legend, table["head"])
-    by_x: dict[float, list[dict[str, Any]]] = {}
-    for bar in _bars(marks):
-        if bar["fill"] in legend:
-            by_x.setdefault(round(bar["x"], 1), []).append(bar)
-    rows = [row for row in table["rows"] if number(row[column["Total"]]) > 0]
-    stacks = [by_x[x] for x in sorted(by_x)]
-    _proportional([sum(b["h"] for b in s) for s in stacks], [number(r[column["Total"]]) for r in rows], what)
-    k = max(sum(b["h"] for b in s) for s in stacks) / max(number(r[column["Total"]]) for r in rows)
-    for stack, row in zip(stacks, rows, strict=True):
-        for bar in stack:
-            value = number(row[column[legend[bar["fill"]]]])
-            assert abs(bar["h"] - k * value) <= max(0.15, 0.01 * bar["h"]), f"{what} {row[0]}: {legend[bar['fill']]}"
 
 
 _PATH_COMMAND = re.compile(r"([MLCZ])([^MLCZ]*)")
@@ -221,38 +155,38 @@ def line_knots(d: str) -> list[tuple[float, float]]:
     return knots
 
 
-def check_mirror_lines(marks: list[dict[str, Any]], daily: dict[str, Any], releases: dict[str, Any], what: str) -> None:
-    """Mirror vs the rest per day: line points match the daily table; release labels match the releases table."""
+def check_honest_lines(marks: list[dict[str, Any]], daily: dict[str, Any], what: str) -> None:
+    """The thin blue line is the daily table's honest column: one point per held day, one linear scale."""
     column = {label: i for i, label in enumerate(daily["head"])}
-    mirror = [number(r[column["Mirrors and proxies"]]) for r in daily["rows"]]
-    rest = [number(r[column["Total"]]) - m for r, m in zip(daily["rows"], mirror, strict=True)]
-    legend = {m["stroke"]: m["legend"] for m in marks if m["tag"] == "path" and m["transform"] and m["legend"]}
-    series = {"Mirrors and proxies": mirror, "Everything else": rest}
-    assert set(legend.values()) == set(series), (what, legend)
-    lines = [m for m in marks if m["tag"] == "path" and not m["transform"] and m["stroke"] in legend]
-    points = {label: [] for label in series}
-    for line in lines:
-        points[legend[line["stroke"]]] += line_knots(line["d"])
-    all_y = [y for pts in points.values() for _, y in pts]
-    all_v = [v for label in series for v in series[label]]
-    for label, values in series.items():
-        pts = sorted(points[label])
-        assert len(pts) == len(values), f"{what}: {label}: {len(pts)} points for {len(values)} days"
-    # One linear scale from zero: y = base - k * value. Fit it on the extremes, then check every point.
-    k = (max(all_y) - min(all_y)) / (max(all_v) - min(all_v))
-    base = max(all_y) + k * min(all_v)
-    for label, values in series.items():
-        for (_, y), value in zip(sorted(points[label]), values, strict=True):
-            assert abs((base - y) - k * value) <= 0.15, f"{what}: {label} point at {y} for {value}"
-    versions = {row[0] for row in releases["rows"]}
-    # Release labels are written down along their rules (rotated, right-aligned); the axis title is centred.
-    labels = [
-        m["text"]
-        for m in marks
-        if m["tag"] == "text" and "rotate" in (m["transform"] or "") and m["anchor"] != "middle"
+    values = [number(r[column["Honest installs"]]) for r in daily["rows"]]
+    thin = [
+        m for m in marks if m["tag"] == "path" and (m["stroke"] or "").lower() == HONEST_COLOR and m["width"] == "1"
     ]
-    for label in labels:
-        assert any(_label_matches(label, v) for v in versions), f"{what}: release label {label!r} not in the table"
+    points = sorted(p for line in thin for p in line_knots(line["d"]))
+    assert len(points) == len(values), f"{what}: {len(points)} points for {len(values)} days"
+    ys = [y for _, y in points]
+    k = (max(ys) - min(ys)) / (max(values) - min(values))
+    base = max(ys) + k * min(values)
+    for (_, y), value in zip(points, values, strict=True):
+        assert abs((base - y) - k * value) <= 0.15, f"{what}: honest point at {y} for {value}"
+
+
+def check_bar_rows(page: Any, table_id: str, what: str) -> None:
+    """A table drawn with CSS bars: each bar's length is its row's value over the table's scale."""
+    rows = page.evaluate(
+        """(id) => Array.from(document.getElementById(id).tBodies[0].rows).map((r) => {
+             const bar = r.querySelector(".bar"), track = r.querySelector(".barcol");
+             const b = bar.getBoundingClientRect(), t = track.getBoundingClientRect();
+             const css = getComputedStyle(track);
+             const pad = parseFloat(css.paddingLeft) + parseFloat(css.paddingRight);
+             return {w: b.width / (t.width - pad), value: r.cells[2].textContent.trim()};
+           })""",
+        table_id,
+    )
+    values = [abs(number(r["value"])) for r in rows]
+    top = max(values)
+    for row, value in zip(rows, values, strict=True):
+        assert abs(row["w"] - value / top) <= 0.011 + (0.01 if value else 0), f"{what}: {row} of {top}"
 
 
 def test_charts_are_visible_named_and_match_their_tables(browser, served: str) -> None:  # noqa: F811
@@ -268,39 +202,24 @@ def test_charts_are_visible_named_and_match_their_tables(browser, served: str) -
 def check_package_charts(page: Any, project: str) -> None:
     from playwright.sync_api import expect
 
-    charts = page.locator("svg[role=img]")
-    assert charts.count() >= 12
-    tables = {
-        t.get_attribute("id"): t.evaluate(TABLE_JS)
-        for t in page.locator("table").all()  # the daily table sits in a closed <details>: still in the DOM
-    }
-    checked = Counter()
-    for svg in charts.all():
+    visible = [svg for svg in page.locator("svg[role=img]").all() if svg.is_visible()]
+    assert len(visible) == 2, f"{project}: the sparkline and the desktop drawing of the daily chart"
+    tables = {t.get_attribute("id"): t.evaluate(TABLE_JS) for t in page.locator("table").all()}
+    for svg in visible:
         title = svg.locator("title").first.text_content() or ""
         desc = svg.locator("desc").first.text_content() or ""
         chart_id = (svg.get_attribute("aria-labelledby") or "").split()[0].removesuffix("-title")
-        expect(svg).to_be_visible()
         box = svg.bounding_box()
-        assert box and box["width"] > 200 and box["height"] > 50, (chart_id, box)
+        assert box and box["width"] > 200 and box["height"] > 40, (chart_id, box)
         assert title.strip() and desc.strip(), chart_id
         # Named by aria-labelledby="<title> <desc>" (generator.charts): the title, then the one-line summary.
         expect(svg).to_have_accessible_name(" ".join(f"{title} {desc}".split()))
-        figure = svg.locator("xpath=ancestor::figure[1]")
-        table_id = figure.locator("table").first.get_attribute("id")
-        assert table_id in tables, chart_id
-        marks = svg.evaluate(SVG_MARKS_JS)
-        what = f"{project} {chart_id}"
-        if chart_id == "chart-waterfall":
-            check_waterfall(marks, tables[table_id], what)
-        elif chart_id == "chart-daily":
-            check_stacked_days(marks, tables[table_id], what)
-        elif chart_id == "chart-mirrors":
-            check_mirror_lines(marks, tables["daily"], tables[table_id], what)
+        if chart_id == "chart-daily-wide":
+            check_honest_lines(svg.evaluate(SVG_MARKS_JS), tables["daily"], f"{project} {chart_id}")
         else:
-            check_bar_chart(marks, tables[table_id], what)
-        checked[chart_id if chart_id in ("chart-waterfall", "chart-daily", "chart-mirrors") else "bars"] += 1
-    assert checked["chart-waterfall"] == checked["chart-daily"] == checked["chart-mirrors"] == 1, checked
-    assert checked["bars"] >= 9, checked
+            assert chart_id == "chart-spark", chart_id
+    for table_id in ["waterfall", *(t for t in tables if t and t.startswith("breakdown-"))]:
+        check_bar_rows(page, table_id, f"{project} {table_id}")
 
 
 # -- looks: schemes, widths, overflow -------------------------------------------------------------
@@ -521,12 +440,19 @@ def test_keyboard_focus_follows_reading_order(browser, served_root: str, which: 
 def test_wide_tables_scroll_by_keyboard_on_a_phone(browser, served: str) -> None:  # noqa: F811
     context, rec = new_context(browser, served, viewport=PHONE)
     page = open_page(context, package_url(served, PACKAGES[0]), rec)
-    region = page.locator("#sources").locator("xpath=ancestor::div[@role='region'][1]")
-    assert region.evaluate("el => el.scrollWidth > el.clientWidth"), "the sources table fits: nothing to scroll"
+    region = page.locator("#matrix").locator("xpath=ancestor::div[@role='region'][1]")
+    assert region.evaluate("el => el.scrollWidth > el.clientWidth"), "the matrix fits: nothing to scroll"
+    assert page.locator(".scroll-cue").is_visible(), "nothing says the matrix scrolls"
     region.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("End")
     page.wait_for_function("el => el.scrollLeft > 0", arg=region.element_handle())
+    # The rule names stay in view while the sources scroll under them.
+    left = page.evaluate(
+        """() => [document.querySelector("#matrix tbody th").getBoundingClientRect().left,
+                  document.querySelector(".matrix-wrap").getBoundingClientRect().left]"""
+    )
+    assert abs(left[0] - left[1]) <= 1, left
     rec.assert_clean("phone tables")
     context.close()
 
@@ -550,10 +476,105 @@ def test_pages_work_without_javascript(browser, served: str, demo_site: Path) ->
             "script": 0,
         }, project
         for svg in page.locator("svg[role=img]").all():
-            assert svg.is_visible()
+            phone_drawing = svg.evaluate("el => el.closest('.svg.narrow') !== null")
+            assert svg.is_visible() != phone_drawing  # CSS, not a script, picks the drawing for the width
         for table in page.locator("table").all():
             if not table.is_visible():  # inside a closed <details>: opening it needs no script
                 table.locator("xpath=ancestor::details[1]/summary").click()
             assert table.is_visible(), table.get_attribute("id")
     rec.assert_clean("without JavaScript")
+    context.close()
+
+
+# -- the first screen, and chart text at phone and desktop widths ----------------------------------
+FIRST_SCREENS = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 800}}
+
+FIRST_SCREEN_JS = """
+() => {
+  const within = (el) => { const r = el.getBoundingClientRect(); return r.height > 0 && r.bottom <= innerHeight; };
+  const pick = (sel) => {
+    const el = document.querySelector(sel);
+    return el ? {text: el.textContent.trim().replace(/\\s+/g, " "), seen: within(el)} : null;
+  };
+  const others = Array.from(document.querySelectorAll("dl.others > div")).map((d) => ({
+    who: d.querySelector("dt").textContent.trim(), value: d.querySelector("dd strong").textContent.trim(),
+    seen: within(d)}));
+  return {h1: pick("h1"), figure: pick(".first .figure"), trend: pick(".first .trend"), why: pick(".first .why"),
+          spark: pick(".first svg.spark"), others, text: document.querySelector(".first").textContent};
+}
+"""
+
+
+@pytest.mark.parametrize("size", list(FIRST_SCREENS), ids=list(FIRST_SCREENS))
+def test_the_first_screen_answers_the_question(browser, served_root: str, demo_site: Path, size: str) -> None:  # noqa: F811
+    """Before any scrolling: the honest number and its trend, pypistats.org's and pepy/ClickPy's figures, and why."""
+    from test_build import source_figures
+
+    context, rec = new_context(browser, served_root, viewport=FIRST_SCREENS[size])
+    page = context.new_page()
+    for project in PACKAGES:
+        first = visit(page, package_url(served_root, project), rec).evaluate(FIRST_SCREEN_JS)
+        figures = source_figures(demo_site, project)
+        pypistats = figures["pypistats.org without mirrors (and recent: last_month) last 30 days"]
+        clickpy = next(v for k, v in figures.items() if k.startswith("ClickPy and pepy"))
+        for part in ("h1", "figure", "trend", "why", "spark"):
+            assert first[part] and first[part]["seen"], f"{project} at {size}: {part} is below the first screen"
+        assert first["h1"]["text"] == project
+        assert number(first["figure"]["text"]) == figures["Honest number (this site) | last 30 days"]
+        assert re.fullmatch(r"[↑↓→] (Up|Down|Flat) .*previous 30 days.*", first["trend"]["text"]), first["trend"]
+        shown = {o["who"]: (number(o["value"]), o["seen"]) for o in first["others"]}
+        assert shown == {"pypistats.org shows": (pypistats, True), "pepy and ClickPy count": (clickpy, True)}
+        assert first["why"]["text"].startswith(f"pypistats.org shows {pypistats:,}: it also counts ")
+        # Plain words only: no SQL, no environment variables, no zero caveats.
+        for jargon in ("COUNT(*)", "PIP_IS_CI", "BUILD_ID", " 0 "):
+            assert jargon not in first["text"], f"{project} at {size}: {jargon!r} on the first screen"
+    rec.assert_clean(f"first screen {size}")
+    context.close()
+
+
+CHART_TEXT_JS = """
+() => {
+  const out = [];
+  for (const svg of document.querySelectorAll("svg[role=img]")) {
+    if (!svg.checkVisibility()) continue;
+    const box = svg.getBoundingClientRect();
+    const scale = svg.viewBox.baseVal && svg.viewBox.baseVal.width ? box.width / svg.viewBox.baseVal.width : 1;
+    const texts = Array.from(svg.querySelectorAll("text")).filter((t) => t.textContent.trim()).map((t) => {
+      const r = t.getBoundingClientRect();
+      return {text: t.textContent, x: r.left, y: r.top, r: r.right, b: r.bottom,
+              px: parseFloat(getComputedStyle(t).fontSize) * scale};
+    });
+    const edges = {x: box.left, y: box.top, r: box.right, b: box.bottom};
+    out.push({id: svg.getAttribute("aria-labelledby"), box: edges, texts});
+  }
+  return out;
+}
+"""
+
+
+@pytest.mark.parametrize("size", list(FIRST_SCREENS), ids=list(FIRST_SCREENS))
+def test_chart_text_is_inside_apart_and_large_enough(browser, served_root: str, size: str) -> None:  # noqa: F811
+    """Every label of every visible chart: inside its SVG, overlapping no other label, at least 11 CSS px."""
+    context, rec = new_context(browser, served_root, viewport=FIRST_SCREENS[size])
+    page = context.new_page()
+    for project in PACKAGES:
+        svgs = visit(page, package_url(served_root, project), rec).evaluate(CHART_TEXT_JS)
+        assert sum(len(s["texts"]) for s in svgs) >= 10, f"{project}: no chart text to check"
+        for svg in svgs:
+            what, box, texts = f"{project} {svg['id']} at {size}", svg["box"], svg["texts"]
+            for t in texts:
+                inside = t["x"] >= box["x"] - 0.5 and t["r"] <= box["r"] + 0.5 and t["y"] >= box["y"] - 0.5
+                assert inside and t["b"] <= box["b"] + 0.5, f"{what}: {t['text']!r} is clipped: {t} not in {box}"
+                assert t["px"] >= 11, f"{what}: {t['text']!r} is {t['px']:.1f} px"
+            for i, a in enumerate(texts):
+                for b in texts[i + 1 :]:
+                    apart = (
+                        a["r"] <= b["x"] + 0.5
+                        or b["r"] <= a["x"] + 0.5
+                        or a["b"] <= b["y"] + 0.5
+                        or b["b"] <= a["y"] + 0.5
+                    )
+                    assert apart, f"{what}: {a['text']!r} overlaps {b['text']!r}"
+        assert not re.search(r"[−-]0(?![.,\d])", page.inner_text("main")), f"{project}: a '−0' on the page"
+    rec.assert_clean(f"chart text {size}")
     context.close()

@@ -96,8 +96,17 @@ def test_every_page_says_the_data_is_synthetic(demo_site: Path) -> None:
 
 
 def source_figures(site: Path, project: str) -> dict[str, int]:
-    table = parse((site / "packages" / project / "index.html").read_text(encoding="utf-8")).tables["sources"]
-    return {row[0] + " | " + row[1].split(" (")[0]: number(row[2]) for row in table[1:]}
+    """Each source's figure at the foot of the page's reconciliation matrix, by its column header."""
+    table = parse((site / "packages" / project / "index.html").read_text(encoding="utf-8")).tables["matrix"]
+    header, honest, foot = table[0], table[1], table[-1]
+    assert honest[0] == "Honest number (this site)" and foot[0] == "The source's figure"
+    figures = {"Honest number (this site) | last 30 days": number(honest[1])}
+    for col, name in enumerate(header[1:], start=1):
+        # Every column adds up: the honest number plus each rule's signed count is the source's figure.
+        rules = [number(row[col]) for row in table[2:-1] if row[col]]
+        assert number(honest[col]) + sum(rules) == number(foot[col].split()[0]), name
+        figures[name] = number(foot[col])
+    return figures
 
 
 def test_figures_on_the_page_equal_an_independent_count(demo_site: Path, demo_events: Path) -> None:
@@ -107,12 +116,18 @@ def test_figures_on_the_page_equal_an_independent_count(demo_site: Path, demo_ev
     for project in sample.DEMO_PACKAGES:
         figs = source_figures(demo_site, project)
         assert figs["Honest number (this site) | last 30 days"] == month[project]["honest"]
-        assert figs["BigQuery COUNT(*) | last 30 days"] == month[project]["raw"]
-        assert figs["pypistats.org with mirrors | last 30 days"] == month[project]["with_mirrors"]
-        assert figs["pypistats.org without mirrors | last 30 days"] == month[project]["without_mirrors"]
-        assert figs["pypistats.org recent: last_week | 7 days"] == week[project]["without_mirrors"]
-        assert figs["pypinfo default (pip only) | last 30 days"] == month[project]["pip"]
-        assert figs["BigQuery COUNT(*) | all 210 days in the store"] == everything[project]["raw"]
+        assert figs["BigQuery COUNT(*) last 30 days"] == month[project]["raw"]
+        assert figs["pypistats.org with mirrors last 30 days"] == month[project]["with_mirrors"]
+        assert (
+            figs["pypistats.org without mirrors (and recent: last_month) last 30 days"]
+            == month[project]["without_mirrors"]
+        )
+        assert figs["pypistats.org recent: last_week 7 days"] == week[project]["without_mirrors"]
+        assert figs["pypinfo default (pip only) last 30 days"] == month[project]["pip"]
+        assert (
+            figs["ClickPy and pepy (BigQuery COUNT(*) over every day held) cumulative, 210 days in the store"]
+            == everything[project]["raw"]
+        )
         # The mirror rules matter on this data: otherwise the test would prove little.
         assert month[project]["with_mirrors"] > month[project]["without_mirrors"] > month[project]["honest"]
 

@@ -526,3 +526,45 @@ def test_bars_color_is_validated():
 )
 def test_degenerate_inputs_still_render(make):
     assert_inert(make().svg)
+
+
+# -- the honest number over time, and the first screen's sparkline ---------------------------------
+def honest_days(n: int = 14) -> list[charts.HonestDay]:
+    return [
+        charts.HonestDay(day(i), 100 + i, 10, 400 + i, 100.0 + i if i >= 3 else None)
+        for i in range(n)
+        if day(i) not in MISSING
+    ]
+
+
+def test_honest_chart_lines_are_the_series_and_break_at_missing_days() -> None:
+    spec = charts.honest_over_time_spec(honest_days(), missing_days=MISSING)
+    lines = spec["datasets"]["lines"]
+    honest = {row["day"]: row["value"] for row in lines if row["series"] == "honest"}
+    assert honest == {d.day.isoformat(): d.honest for d in honest_days()}
+    segments = {row["segment"] for row in lines if row["series"] == "honest"}
+    assert len(segments) == 3  # days 3-4 and day 9 are missing: three runs, no line bridges a gap
+    assert {row["day"] for row in spec["datasets"]["all"]} == set(honest)
+    assert [row["day"] for row in spec["datasets"]["missing"]] == sorted(d.isoformat() for d in MISSING)
+
+
+def test_honest_chart_has_a_phone_and_a_desktop_drawing_with_12px_text() -> None:
+    narrow, wide = charts.honest_over_time(honest_days(), title="t", description="d", chart_id="h")
+    for chart, most in ((narrow, 360), (wide, 1100)):
+        root = ET.fromstring(chart.svg)
+        width = float(root.get("width"))
+        assert width <= most, width
+        sizes = {t.get("font-size") for t in root.iter(f"{{{charts.SVG_NS}}}text")} - {None}
+        sizes |= {g.get("font-size") for g in root.iter(f"{{{charts.SVG_NS}}}g")} - {None}
+        assert sizes == {"12px"}, sizes
+
+
+def test_sparkline_is_text_free_inert_and_broken_at_gaps() -> None:
+    values = [(day(0), 1.0), (day(1), 2.0), (day(2), None), (day(3), 4.0), (day(4), 2.0)]
+    chart = charts.sparkline(values, title="t", description="d", chart_id="spark")
+    root = ET.fromstring(chart.svg)
+    charts.check_safe(ET.fromstring(chart.svg.replace("<svg", f'<svg xmlns:x="{charts.SVG_NS}"', 1)))
+    assert not list(root.iter(f"{{{charts.SVG_NS}}}text"))
+    line = [p for p in root.iter(f"{{{charts.SVG_NS}}}path")][-1].get("d")
+    assert line.count("M") == 2 and line.count("L") == 2, line  # two runs: before and after the missing day
+    assert line.startswith("M0.0 ") and "M270.0 3.0" in line  # the highest value touches the top

@@ -57,7 +57,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def page_rows(site: Path, table: str) -> list[tuple[str, int]]:
     rows = parse((site / "packages/acme/index.html").read_text(encoding="utf-8")).tables[table]
-    return [(r[0], int(r[1].replace(",", ""))) for r in rows[1:]]
+    value = 2 if rows[0][1] == "Bar" else 1  # a table drawn with CSS bars: the bar cell holds no text
+    return [(r[0], int(r[value].replace(",", ""))) for r in rows[1:]]
 
 
 def csv_rows(site: Path, table: str) -> list[tuple[str, int]]:

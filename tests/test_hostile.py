@@ -77,8 +77,8 @@ DESCRIPTION = '"><script>alert("description")</script>'
 HTML_TAGS = {
     "html", "head", "meta", "title", "link", "body", "a", "header", "nav", "ul", "ol", "li", "main", "footer", "p",
     "strong", "em", "code", "pre", "h1", "h2", "h3", "h4", "section", "article", "div", "span", "table", "caption",
-    "thead", "tbody", "tr", "th", "td", "figure", "figcaption", "details", "summary", "dl", "dt", "dd", "br", "hr",
-    "sup", "sub", "abbr", "blockquote", "small", "time", "img",  # img: the site's own badges, checked below
+    "thead", "tbody", "tfoot", "tr", "th", "td", "figure", "figcaption", "details", "summary", "dl", "dt", "dd", "br",
+    "hr", "sup", "sub", "abbr", "blockquote", "small", "time", "img",  # img: the site's own badges, checked below
 }  # fmt: skip
 SVG_TAGS = {"svg", "g", "path", "rect", "line", "circle", "text", "tspan", "title", "desc", "defs", "clippath"}
 INJECTED_JS = (
@@ -202,20 +202,16 @@ def test_html_carries_the_payloads_as_escaped_text_only(hostile_site: Path) -> N
             assert shown(PAYLOADS["template"]) in text and not re.search(r"\b49\b", text)
 
 
-def test_chart_svg_carries_the_payloads_as_text_elements(hostile_site: Path) -> None:
-    for project, names in SPLIT.items():
+def test_chart_svg_is_well_formed_and_inert(hostile_site: Path) -> None:
+    """The page's charts carry no data labels (breakdowns and the waterfall are HTML tables), but they
+    must still parse as XML and pass the allowlist with the payloads in the store."""
+    for project in SPLIT:
         html = (hostile_site / "packages" / project / "index.html").read_text(encoding="utf-8")
         svgs = re.findall(r"<svg\b.*?</svg>", html, flags=re.S)
-        assert len(svgs) >= 12
-        labels: list[str] = []
+        assert len(svgs) >= 2
         for svg in svgs:
             root = ET.fromstring(svg)  # well-formed XML: nothing broke out of a <text>
             charts.check_safe(root)  # allowlisted elements, no handlers, no URLs
-            labels += ["".join(t.itertext()) for t in root.iter(f"{{{charts.SVG_NS}}}text")]
-        for name in names:
-            label = charts.clean_label(PAYLOADS[name])
-            found = [t for t in labels if t == label or (t.endswith("…") and label.startswith(t[:-1]))]
-            assert found, f"{project}: payload {name} is not a <text> label in any chart"
 
 
 NUMBER = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")

@@ -388,10 +388,14 @@ def test_every_table_has_a_csv_that_matches_it(demo_site: Path) -> None:
             assert set(order.tables) == set(order.pairs), f"{page}: tables without a CSV link"
         for table_id, href in order.pairs.items():
             html_rows = tables[table_id]
+            if html_rows[0][1:2] == ["Bar"]:  # a table drawn with CSS bars: the bar column is not data
+                html_rows = [row[:1] + row[2:] for row in html_rows]
             csv_rows = list(csv.reader(io.StringIO((page.parent / href).read_text(encoding="utf-8"))))
             assert len(html_rows) == len(csv_rows), f"{page}: {href} has {len(csv_rows)} rows"
             width = 4 if table_id == "sources" else len(csv_rows[0])  # sources: the rules column is prose
-            if table_id != "sources":
+            if table_id == "matrix":  # a header shows the source's window on its own line
+                assert html_rows[0] == [c.replace(" · ", " ") for c in csv_rows[0]], f"{href}: header"
+            elif table_id != "sources":
                 assert html_rows[0] == csv_rows[0], f"{href}: header"
             for h_row, c_row in zip(html_rows[1:], csv_rows[1:], strict=True):
                 for h, c in zip(h_row[:width], c_row[:width], strict=True):

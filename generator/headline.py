@@ -1,0 +1,243 @@
+"""The package page's first screen and its reconciliation matrix, from a PackageReport.
+
+The first screen answers the page's question before any scrolling: the honest number and its trend,
+the figure pypistats.org shows (`recent` last_month: without mirrors, 30 days), the figure pepy and
+ClickPy show (every row, all time), and one plain sentence, built from the largest named rules, that
+says why pypistats.org's figure differs. The matrix below it shows every rule for every source: a row
+per rule in one fixed order, a column per source, each cell that rule's signed count for that source.
+
+Pure functions: numbers come from `analysis`; this module only picks and words them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from generator.analysis import PackageReport, SourceFigure
+
+# Every named rule, in the one order the matrix rows follow (and the sentence's tie-break).
+RULE_ORDER: tuple[str, ...] = (
+    "rule-ci",
+    "rule-mirrors",
+    "rule-proxies",
+    "rule-null-installer",
+    "rule-unknown",
+    "rule-scripts",
+    "rule-other",
+    "rule-malformed-python",
+    "rule-pip-only",
+    "rule-window",
+    "rule-double-count",
+)
+
+# A rule's row label in the matrix (its methodology heading, in short).
+RULE_NAMES: dict[str, str] = {
+    "rule-ci": "CI-flagged installs",
+    "rule-mirrors": "Mirror syncs",
+    "rule-proxies": "Repository proxies",
+    "rule-null-installer": "Unknown installer (NULL), kept with mirrors",
+    "rule-unknown": "Unknown installer (NULL)",
+    "rule-scripts": "Scripts, browsers and packagers",
+    "rule-other": "Other named clients",
+    "rule-malformed-python": "Malformed Python version dropped",
+    "rule-pip-only": "Only pip counted",
+    "rule-window": "Window other than the last 30 days",
+    "rule-double-count": "Both series summed",
+}
+
+# What a positive count of the rule adds, for "it also counts N ..." (plural noun phrases).
+ADDS: dict[str, str] = {
+    "rule-ci": "CI-flagged installs",
+    "rule-mirrors": "mirror syncs",
+    "rule-proxies": "repository-proxy downloads",
+    "rule-null-installer": "downloads by unknown installers",
+    "rule-unknown": "downloads by unknown installers",
+    "rule-scripts": "downloads by scripts, browsers and packagers",
+    "rule-other": "downloads by other named clients",
+    "rule-window": "downloads from days outside the last 30",
+    "rule-double-count": "downloads counted twice",
+}
+
+# What a negative count of the rule leaves out, for "it leaves out N ...".
+LEAVES_OUT: dict[str, str] = {
+    "rule-malformed-python": "installs with a malformed Python version",
+    "rule-pip-only": "installs by package managers other than pip",
+    "rule-window": "honest installs outside its window",
+}
+
+SENTENCE_RULES = 3
+"""How many of the largest rules the first screen's sentence names."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One source in the matrix: the figure it reconciles and how its header reads."""
+
+    key: str
+    name: str
+    window: str
+    value: int
+    missing_days: int
+    anchor: str
+    cells: dict[str, int]
+    """Rule id → signed count; a rule absent here does not apply to this source."""
+
+
+@dataclass(frozen=True)
+class Matrix:
+    honest: int
+    honest_name: str
+    rules: tuple[str, ...]
+    """The rule ids with a count in some column, in RULE_ORDER."""
+    columns: tuple[Column, ...]
+
+    def cell(self, rule: str, column: Column) -> int | None:
+        return column.cells.get(rule)
+
+
+# The sources the matrix shows, left to right: what maintainers see most first. pypistats.org's
+# `recent` last_month and its "without mirrors" 30-day figure are one rule over one window, and
+# ClickPy/pepy count exactly what BigQuery's COUNT(*) over the store's days counts: one column each.
+MATRIX_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("pypistats_without", "pypistats.org without mirrors (and recent: last_month)"),
+    ("pypistats_with", "pypistats.org with mirrors"),
+    ("pypistats_week", "pypistats.org recent: last_week"),
+    ("pypistats_day", "pypistats.org recent: last_day"),
+    ("naive_sum", "Naive sum of pypistats.org's overall API"),
+    ("pypinfo", "pypinfo default (pip only)"),
+    ("bigquery_30", "BigQuery COUNT(*)"),
+    ("clickpy", "ClickPy and pepy (BigQuery COUNT(*) over every day held)"),
+)
+
+
+def rule_counts(figure: SourceFigure) -> dict[str, int]:
+    """A figure's difference from the honest number by rule id (labels of one rule summed)."""
+    out: dict[str, int] = defaultdict(int)
+    for r in figure.rules:
+        out[r.rule] += r.count
+    return {k: v for k, v in out.items() if v}
+
+
+def matrix(report: PackageReport) -> Matrix:
+    """Every rule × every source; each column adds up from the honest number to the source's figure."""
+    by_key = {f.key: f for f in report.figures}
+    columns = []
+    for key, name in MATRIX_COLUMNS:
+        f = by_key.get(key)
+        if f is None:
+            continue
+        columns.append(Column(key, name, f.window_label, f.value, f.missing_days, f.anchor, rule_counts(f)))
+    used = {rule for c in columns for rule in c.cells}
+    unknown = used - set(RULE_ORDER)
+    if unknown:  # a rule the analysis names must have a row: fail loudly, never drop a count
+        raise ValueError(f"rules without a place in RULE_ORDER: {sorted(unknown)}")
+    honest = by_key["honest"]
+    return Matrix(honest.value, honest.name, tuple(r for r in RULE_ORDER if r in used), tuple(columns))
+
+
+@dataclass(frozen=True)
+class Other:
+    """Another site's figure as the first screen shows it."""
+
+    who: str
+    value: int
+    what: str
+    """The figure's population and window, in a few words."""
+    why: str
+    """One plain sentence: why it differs from the headline."""
+    note: str = ""
+    missing_days: int = 0
+    window_days: int = 0
+
+
+@dataclass(frozen=True)
+class FirstScreen:
+    pypistats: Other | None
+    clickpy: Other | None
+
+
+_PLURAL = re.compile(r"\b(install|download|sync)s\b")
+
+
+def _count_phrase(n: int, noun: str) -> str:
+    """'3 mirror syncs', '1 mirror sync'."""
+    if n == 1:
+        noun = _PLURAL.sub(lambda m: m.group(1), noun, count=1)
+    return f"{n:,} {noun}"
+
+
+def _join_words(parts: Sequence[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def why_sentence(
+    who: str, figure: SourceFigure, limit: int = SENTENCE_RULES, verb: str = "shows", pronoun: str = "it"
+) -> str:
+    """'pypistats.org shows 88,608: it also counts 17,108 CI-flagged installs, …' from the largest rules.
+
+    The `limit` largest rules that add downloads are named, largest first (ties in RULE_ORDER); the
+    rest are one remainder ("and 31 more by 2 smaller rules"), so the numbers add up to the difference.
+    Rules that take downloads away are few and always named.
+    """
+    counts = rule_counts(figure)
+    head = f"{who} {verb} {figure.value:,}"
+    if not counts:
+        return f"{head}, the same as the honest number."
+    order = {rule: i for i, rule in enumerate(RULE_ORDER)}
+    ranked = sorted(counts.items(), key=lambda kv: (-abs(kv[1]), order.get(kv[0], len(order))))
+    plus = [(rule, n) for rule, n in ranked if n > 0]
+    minus = [(rule, n) for rule, n in ranked if n < 0]
+    if len(plus) == limit + 1:  # one rule left over: name it rather than call it "smaller rules"
+        limit += 1
+    adds = [_count_phrase(n, ADDS.get(rule, "downloads by other rules")) for rule, n in plus[:limit]]
+    rest = plus[limit:]
+    if rest:
+        adds.append(f"{sum(n for _, n in rest):,} more by {len(rest)} smaller rules")
+    drops = [_count_phrase(-n, LEAVES_OUT.get(rule, "installs by other rules")) for rule, n in minus]
+    clauses = []
+    if adds:
+        also = "also counts" if pronoun == "it" else "also count"
+        clauses.append(f"{pronoun} {also} {_join_words(adds)}")
+    if drops:
+        leaves = "leaves" if pronoun == "it" else "leave"
+        clauses.append(f"{pronoun} {leaves} out {_join_words(drops)}")
+    return f"{head}: {'; '.join(clauses)}."
+
+
+def first_screen(report: PackageReport) -> FirstScreen:
+    """The other sites' figures for the first screen, each with its sentence."""
+    by_key = {f.key: f for f in report.figures}
+    pypistats = clickpy = None
+    month = by_key.get("pypistats_month")
+    if month is not None:
+        pypistats = Other(
+            "pypistats.org",
+            month.value,
+            "last 30 days, without mirrors",
+            why_sentence("pypistats.org", month),
+            missing_days=month.missing_days,
+            window_days=report.honest_window.days,
+        )
+    everything = by_key.get("clickpy")
+    if everything is not None:
+        days = everything.window_label.split(", ")[-1]  # "210 days in the store"
+        first = report.freshness.first_day
+        clickpy = Other(
+            "pepy and ClickPy",
+            everything.value,
+            f"all downloads, mirrors included, {days}",
+            why_sentence(f"Over the {days}, their rule", everything, verb="gives"),
+            note=(
+                f"their all-time figure also counts the days before {first.isoformat()}, which this store"
+                " does not hold, so it is larger than this one by those days' downloads."
+            )
+            if first
+            else "",
+            missing_days=everything.missing_days,
+        )
+    return FirstScreen(pypistats, clickpy)
