@@ -346,15 +346,15 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     chart's spec with its data inline where our page has the SVG."""
     import vl_convert
 
-    from generator import charts, render
-    from generator.build import report_for
+    from generator import charts, pagerows, render
     from generator.config import load
     from generator.dates import last_days
     from generator.store import open_store
 
     cfg = load(site.parent / "stats.toml")
     with open_store(cfg.store.path, read_only=True) as store:
-        report = report_for(store, "local", project, AS_OF, last_days(AS_OF, DAYS))
+        rows = pagerows.read_package(store, "local", project, AS_OF)
+    report = pagerows.report(project, rows, as_of=AS_OF, store_window=last_days(AS_OF, DAYS), source="local")
     specs = _chart_specs(report, charts, render)
     scripts = "".join(
         f'<div id="c{i}"></div><script>vegaEmbed("#c{i}", {json.dumps(spec, separators=(",", ":"))})</script>'

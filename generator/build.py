@@ -15,14 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import analysis, incremental, pagerows, parallel, publishing, render
+from generator import incremental, pagerows, parallel, publishing, render
 from generator import site as site_pages
 from generator.config import Config
 from generator.dates import Window, default_as_of, last_days, parse_day
 from generator.errors import ConfigError
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
-from generator.sources import ALL_CAPABILITIES, Source, capabilities_of
+from generator.sources import Source, capabilities_of
 from generator.store import Store, open_store, store_lock
 
 log = logging.getLogger(__name__)
@@ -137,35 +137,6 @@ def fetch(cfg: Config, store: Store, source: Source, plan: Plan, progress: Progr
     return len(plan.jobs)
 
 
-def report_for(
-    store: Store,
-    source_name: str,
-    project: str,
-    as_of: dt.date,
-    store_window: Window,
-    capabilities: frozenset[str] = ALL_CAPABILITIES,
-    rows: pagerows.PackageRows | None = None,
-) -> analysis.PackageReport:
-    """Read one package's rows and analyse them (pure analysis over the store's rows).
-
-    `capabilities` are the source's: what it lacks is marked unavailable on the page. Other
-    sources' total rows for the package, if the store holds any, feed the per-day cross-check.
-    """
-    rows = rows or pagerows.read_package(store, source_name, project, as_of)
-    return analysis.analyse(
-        project,
-        as_of,
-        rows.history,
-        rows.month,
-        rows.versions,
-        rows.covered,
-        store_window,
-        source=source_name,
-        capabilities=capabilities,
-        others=rows.others,
-    )
-
-
 @dataclass
 class Prepared:
     """Everything the render phase needs, gathered while the store is open for writing."""
@@ -214,7 +185,7 @@ def collect(
         capabilities=capabilities,
         breakdowns=tuple(cfg.source.breakdowns),
     )
-    data = incremental.package_data(store.con, cfg.packages, as_of, costs)
+    data = incremental.package_data(store, cfg.packages, as_of, costs)
     units = {incremental.package_unit(p): data[p] for p in cfg.packages}
     units["index"] = incremental.site_settings(packages=[(p, data[p]) for p in cfg.packages])
     units["cost"] = incremental.site_settings(cost=repr(site.cost))
@@ -264,8 +235,8 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
 
         with open_store(cfg.store.path) as store:
             # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
-            store.con.execute(f"SET memory_limit = '{STORE_MEMORY}'")
-            held = pagerows.coverage(store, todo)
+            store.limit_memory(STORE_MEMORY)
+            held = store.held_days(todo)
             tasks = (
                 parallel.Task(project, rows, held[project], prepared.costs.get(project))
                 for project, rows in pagerows.stream(store, site.source, todo, site.as_of)

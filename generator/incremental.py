@@ -41,7 +41,7 @@ from typing import Any
 
 from generator import __version__, resources
 from generator.render import PackageSummary
-from generator.store import AGGREGATE_COLUMNS
+from generator.store import Store
 
 MANIFEST = "build-manifest.json"
 FORMAT = "pypi-stats-site build manifest"
@@ -95,35 +95,18 @@ def site_settings(**settings: Any) -> str:
     return _digest(json.dumps(settings, sort_keys=True, default=str))
 
 
-_AGGREGATE_DIGEST = f"""
-SELECT project, source, count(*),
-  sum(hash({", ".join(name for name, _ in AGGREGATE_COLUMNS if name != "project")})::HUGEINT)
-FROM aggregates
-WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
-GROUP BY project, source
-"""  # noqa: S608 (the store's column names are constants)
-_COVERAGE_DIGEST = """
-SELECT project, source, count(*), sum(hash(day)::HUGEINT)
-FROM coverage
-WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
-GROUP BY project, source
-"""
-
-
 def package_data(
-    con: Any, projects: Iterable[str], as_of: dt.date, extra: Mapping[str, object] | None = None
+    store: Store, projects: Iterable[str], as_of: dt.date, extra: Mapping[str, object] | None = None
 ) -> dict[str, str]:
     """Per project: a digest of the store rows its page reads (every source, every day up to as_of).
 
-    Two grouped scans of the store (count and sum of row hashes, per project and source), not a
-    read of the rows: cheap at a thousand packages. `extra` adds per-project inputs (its cost).
+    From the store's per-project fingerprints (count and sum of row hashes, per source), not a read
+    of the rows: cheap at a thousand packages. `extra` adds per-project inputs (its cost).
     """
     projects = list(projects)
     parts: dict[str, list[str]] = defaultdict(list)
-    params = {"projects": projects, "as_of": as_of}
-    for label, sql in (("rows", _AGGREGATE_DIGEST), ("days", _COVERAGE_DIGEST)):
-        for project, source, count, total in con.execute(sql, params).fetchall():
-            parts[project].append(f"{label}:{source}:{count}:{total}")
+    for label, project, source, count, total in store.digests(projects, as_of):
+        parts[project].append(f"{label}:{source}:{count}:{total}")
     extra = extra or {}
     return {p: _digest(*sorted(parts[p]), repr(extra.get(p))) for p in projects}
 

@@ -10,42 +10,28 @@ to a page worker as an Arrow table. `read_package` reads one package the same wa
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from generator import analysis, api, dimensions
-from generator.dates import last_days
+from generator.dates import Window, last_days
 from generator.errors import StoreError
-from generator.store import AggRow, Store
+from generator.sources import ALL_CAPABILITIES
+from generator.store import PAGE_COLUMNS, AggRow, Store
 
 STREAM_MEMORY = "256MB"
 """DuckDB's memory limit while it sorts the rows (it spills to disk beyond it)."""
 BATCH_ROWS = 50_000
-COLUMNS = ("source", "day", "installer", "ci", "python_malformed", "breakdown", "value", "downloads")
 ORDER = ("day", "breakdown", "value", "installer", "ci", "python_malformed", "source")
 """A total order of one package's rows (the aggregate key): the same rows in the same order every build."""
-
-# Every row a page, its API documents and its cross-check read: total rows of every source (all days),
-# version rows (all days), every breakdown in the last 30 days, and pypistats.org's breakdowns (Python
-# version, OS) over its 181 retained days. Sorted by package only (a sort on the whole key costs twice
-# as much); each package's rows are put in one total order by `partition`, in the page worker.
-_ROWS = f"""
-SELECT project, source, day, installer, ci, python_malformed, breakdown,
-  {dimensions.value_sql()} AS value, downloads
-FROM aggregates
-WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
-  AND (breakdown = $total OR (source = $source AND (breakdown = $versions OR day >= $month_start
-       OR (breakdown IN (SELECT UNNEST($api)) AND day >= $retained_start))))
-ORDER BY project
-"""  # noqa: S608 (the dimension names are constants)
-API_BREAKDOWNS = [d.name for d in dimensions.DIMENSIONS if d.api]
+ALL_DAYS = (dimensions.VERSION.name,)
+"""The breakdowns a page reads over every day (the releases), not only the last 30."""
+API_BREAKDOWNS = tuple(d.name for d in dimensions.DIMENSIONS if d.api)
 """The breakdowns pypistats.org's API documents read, over its 181 retained days."""
 
 
@@ -70,60 +56,32 @@ Coverage = dict[str, dict[str, list[dt.date]]]
 """project → source → the days the store holds for it (every source the store has for the project)."""
 
 
-def _store_error(store: Store, exc: duckdb.Error) -> StoreError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreError(
-        f"{store.path}: the store cannot be read ({first}); it may be corrupt: move it away and run build"
-        " again to refetch, or restore it from the site's data export"
-    )
-
-
-def coverage(store: Store, projects: Iterable[str]) -> Coverage:
-    """Every (source, day) the store holds for each project."""
-    out: Coverage = {p: {} for p in projects}
-    try:
-        rows = store.con.execute(
-            "SELECT project, source, day FROM coverage WHERE project IN (SELECT UNNEST($projects))"
-            " ORDER BY project, source, day",
-            {"projects": list(out)},
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise _store_error(store, exc) from None
-    for project, source, day in rows:
-        out[project].setdefault(source, []).append(day)
-    return out
-
-
 def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -> Iterator[tuple[str, pa.Table]]:
-    """(project, its rows) for every project given, in name order; an empty table for one without rows."""
+    """(project, its rows) for every project given, in name order; an empty table for one without rows.
+
+    Every row a page, its API documents and its cross-check read: total rows of every source (all
+    days), version rows (all days), every breakdown in the last 30 days, and pypistats.org's
+    breakdowns (Python version, OS) over its 181 retained days.
+    """
     wanted = sorted(set(projects))
     if not wanted:
         return
-    params = {
-        "projects": wanted,
-        "as_of": as_of,
-        "source": source,
-        "month_start": last_days(as_of, analysis.HONEST_DAYS).start,
-        "retained_start": api.retention_window(as_of).start,
-        "total": dimensions.TOTAL,
-        "versions": dimensions.VERSION.name,
-        "api": API_BREAKDOWNS,
-    }
-    con = store.con
-    reader = None
-    before = None
+    batches = store.page_rows(
+        source,
+        wanted,
+        as_of,
+        month_start=last_days(as_of, analysis.HONEST_DAYS).start,
+        all_days=ALL_DAYS,
+        retained=API_BREAKDOWNS,
+        retained_start=api.retention_window(as_of).start,
+        batch_rows=BATCH_ROWS,
+        memory_limit=STREAM_MEMORY,
+    )
+    pending = iter(wanted)
+    carry: list[pa.RecordBatch] = []
+    carry_project: str | None = None
     try:
-        # The caller's settings are put back afterwards (the build bounds the store's memory too).
-        before = con.execute(
-            "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
-        ).fetchone()
-        con.execute(f"SET memory_limit = '{STREAM_MEMORY}'")
-        con.execute("SET enable_progress_bar = false")
-        reader = con.sql(_ROWS, params=params).to_arrow_reader(BATCH_ROWS)
-        pending = iter(wanted)
-        carry: list[pa.RecordBatch] = []
-        carry_project: str | None = None
-        for batch in reader:
+        for batch in batches:
             runs = pc.run_end_encode(batch.column(0))
             start = 0
             for end, project in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
@@ -135,19 +93,12 @@ def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -
                 if carry_project is not None:
                     yield from _emit(pending, carry_project, carry)
                 carry_project, carry = project, [piece]
-        if carry_project is not None:
-            yield from _emit(pending, carry_project, carry)
-        for project in pending:
-            yield project, _empty()
-    except duckdb.Error as exc:
-        raise _store_error(store, exc) from None
     finally:
-        if reader is not None:
-            reader.close()
-        if before is not None:
-            with contextlib.suppress(duckdb.Error):
-                con.execute(f"SET memory_limit = '{before[0]}'")  # DuckDB's own value, not user input
-                con.execute(f"SET enable_progress_bar = {bool(before[1])}")
+        batches.close()  # puts the store's settings back, even when the caller stops early
+    if carry_project is not None:
+        yield from _emit(pending, carry_project, carry)
+    for project in pending:
+        yield project, _empty()
 
 
 def _emit(pending: Iterator[str], project: str, batches: list[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
@@ -160,7 +111,7 @@ def _emit(pending: Iterator[str], project: str, batches: list[pa.RecordBatch]) -
 
 
 def _empty() -> pa.Table:
-    return pa.table({name: pa.array([], type=pa.null()) for name in COLUMNS})
+    return pa.table({name: pa.array([], type=pa.null()) for name in PAGE_COLUMNS})
 
 
 def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as_of: dt.date) -> PackageRows:
@@ -171,7 +122,7 @@ def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as
     theirs: dict[str, list[AggRow]] = defaultdict(list)
     if rows.num_rows:
         rows = rows.sort_by([(name, "ascending") for name in ORDER])
-        columns = [rows.column(name).to_pylist() for name in COLUMNS]
+        columns = [rows.column(name).to_pylist() for name in PAGE_COLUMNS]
         for src, *fields in zip(*columns, strict=True):
             row = AggRow(*fields)
             (mine if src == source else theirs[src]).append(row)
@@ -186,7 +137,35 @@ def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as
     )
 
 
+def report(
+    project: str,
+    rows: PackageRows,
+    *,
+    as_of: dt.date,
+    store_window: Window,
+    source: str,
+    capabilities: frozenset[str] = ALL_CAPABILITIES,
+) -> analysis.PackageReport:
+    """One package's analysis from the rows its page reads (pure: no store access).
+
+    `capabilities` are the source's: what it lacks is marked unavailable on the page. Other
+    sources' total rows for the package, if the store holds any, feed the per-day cross-check.
+    """
+    return analysis.analyse(
+        project,
+        as_of,
+        rows.history,
+        rows.month,
+        rows.versions,
+        rows.covered,
+        store_window,
+        source=source,
+        capabilities=capabilities,
+        others=rows.others,
+    )
+
+
 def read_package(store: Store, source: str, project: str, as_of: dt.date) -> PackageRows:
     """One package's rows, read on their own."""
     ((_, rows),) = list(stream(store, source, [project], as_of))
-    return partition(rows, coverage(store, [project])[project], source, as_of)
+    return partition(rows, store.held_days([project])[project], source, as_of)

@@ -90,28 +90,18 @@ class PageRenderer:
         ctx = self.context
         as_of = ctx.site.as_of
         rows = pagerows.partition(task.rows, task.covered, ctx.source, as_of)
-        report = _analyse(ctx, task.project, rows)
+        report = pagerows.report(
+            task.project,
+            rows,
+            as_of=as_of,
+            store_window=ctx.store_window,
+            source=ctx.source,
+            capabilities=ctx.capabilities,
+        )
         page = render.PackagePage(report, cost=task.cost)
         docs = api.documents_for(task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns)
         files = site_pages.package_files(self.env, ctx.site, page, docs)
         return Result(task.project, [(rel, text.encode("utf-8")) for rel, text in files], PackageSummary.of(report))
-
-
-def _analyse(ctx: Context, project: str, rows: pagerows.PackageRows) -> Any:
-    from generator import analysis
-
-    return analysis.analyse(
-        project,
-        ctx.site.as_of,
-        rows.history,
-        rows.month,
-        rows.versions,
-        rows.covered,
-        ctx.store_window,
-        source=ctx.source,
-        capabilities=ctx.capabilities,
-        others=rows.others,
-    )
 
 
 # -- in a worker process ----------------------------------------------------------------------------

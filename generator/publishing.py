@@ -13,15 +13,12 @@ Two hooks into the build:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -31,7 +28,7 @@ from generator.config import Config, SiteConfig
 from generator.errors import StoreError
 from generator.render import SiteData
 from generator.sitewriter import SiteWriter
-from generator.store import Store, open_store
+from generator.store import Store, open_store, store_lock
 
 BASE_URL_ENV = "PYPI_STATS_BASE_URL"
 """Used when [site].base_url is empty: CI sets it to the address the site is deployed at."""
@@ -179,8 +176,8 @@ def _has_data(path: Path) -> bool:
     if not path.exists():
         return False
     with open_store(path, read_only=True) as store:
-        row = store.con.execute("SELECT count(*) FROM coverage").fetchone()
-    return bool(row and row[0])
+        packages, *_ = store.holdings()
+    return packages > 0
 
 
 def restore_store(
@@ -210,7 +207,8 @@ def restore_store(
         raise StoreError(f"{source}{MANIFEST}: lists no {', '.join(missing)}")
     store_path.parent.mkdir(parents=True, exist_ok=True)
     staging = store_path.with_name(store_path.name + ".restoring")
-    with _store_lock(store_path), tempfile.TemporaryDirectory(prefix="store-restore-") as tmp:
+    # The lock every store writer takes (see store.open_store), held while the store is replaced.
+    with store_lock(store_path), tempfile.TemporaryDirectory(prefix="store-restore-") as tmp:
         if not force and _has_data(store_path):
             raise StoreError(f"{store_path}: the store already holds data; pass --force to replace it")
         for name in (f"{t}.parquet" for t in EXPORT_TABLES):
@@ -223,16 +221,13 @@ def restore_store(
         try:
             with open_store(staging) as store:
                 store.load_export(Path(tmp))
-                counts = store.con.execute(
-                    "SELECT count(DISTINCT project), count(DISTINCT day), min(day), max(day) FROM coverage"
-                ).fetchone()
+                counts = store.holdings()
             os.replace(staging, store_path)
             wal = store_path.with_name(store_path.name + ".wal")
             if wal.exists():
                 wal.unlink()
         finally:
             _remove_store_files(staging)
-    assert counts is not None
     return {
         "packages": counts[0],
         "days": counts[1],
@@ -240,20 +235,6 @@ def restore_store(
         "last_day": counts[3],
         "as_of": manifest.get("as_of", ""),
     }
-
-
-@contextmanager
-def _store_lock(store_path: Path) -> Iterator[None]:
-    """The lock every store writer takes (see store.open_store), held while the store is replaced."""
-    fd = os.open(str(store_path) + ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(f"{store_path}: another build holds the store lock; wait for it to finish") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 def _remove_store_files(path: Path) -> None:

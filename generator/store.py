@@ -11,7 +11,8 @@ import fcntl
 import functools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,34 @@ CREATE TABLE IF NOT EXISTS ledger (
 );
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 """
+
+
+PAGE_COLUMNS = ("source", "day", "installer", "ci", "python_malformed", "breakdown", "value", "downloads")
+"""The columns `Store.page_rows` gives after `project`: an AggRow's, with the source first."""
+# Sorted by package only: a sort on the whole key costs twice as much (pagerows orders each package's rows).
+_PAGE_ROWS = f"""
+SELECT project, source, day, installer, ci, python_malformed, breakdown,
+  {dimensions.value_sql()} AS value, downloads
+FROM aggregates
+WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
+  AND (breakdown = $total OR (source = $source AND (breakdown IN (SELECT UNNEST($all_days)) OR day >= $month_start
+       OR (breakdown IN (SELECT UNNEST($retained)) AND day >= $retained_start))))
+ORDER BY project
+"""  # noqa: S608 (the dimension names are constants)
+_AGGREGATE_DIGEST = f"""
+SELECT project, source, count(*),
+  sum(hash({", ".join(name for name, _ in AGGREGATE_COLUMNS if name != "project")})::HUGEINT)
+FROM aggregates
+WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
+GROUP BY project, source
+"""  # noqa: S608 (the store's column names are constants)
+_COVERAGE_DIGEST = """
+SELECT project, source, count(*), sum(hash(day)::HUGEINT)
+FROM coverage
+WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
+GROUP BY project, source
+"""
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*[KMGT]?i?B", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +263,96 @@ class Store:
         sql += " ORDER BY day, breakdown"
         return [AggRow(*r) for r in self.con.execute(sql, params).fetchall()]
 
+    def held_days(self, projects: Iterable[str]) -> dict[str, dict[str, list[dt.date]]]:
+        """project → source → the days the store holds for it, oldest first (every source it has)."""
+        out: dict[str, dict[str, list[dt.date]]] = {p: {} for p in projects}
+        rows = self.con.execute(
+            "SELECT project, source, day FROM coverage WHERE project IN (SELECT UNNEST($projects))"
+            " ORDER BY project, source, day",
+            {"projects": list(out)},
+        ).fetchall()
+        for project, source, day in rows:
+            out[project].setdefault(source, []).append(day)
+        return out
+
+    def page_rows(
+        self,
+        source: str,
+        projects: Sequence[str],
+        as_of: dt.date,
+        *,
+        month_start: dt.date,
+        all_days: Sequence[str],
+        retained: Sequence[str],
+        retained_start: dt.date,
+        batch_rows: int,
+        memory_limit: str,
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows package pages read, for many packages in one pass sorted by package, in Arrow batches.
+
+        Total rows of every source, every day up to `as_of`; of `source` only: the `all_days`
+        breakdowns every day, every breakdown from `month_start`, the `retained` ones from
+        `retained_start`. Columns: project, then PAGE_COLUMNS. DuckDB sorts within `memory_limit`
+        (spilling beyond it); the connection's own settings are put back when the stream ends.
+        """
+        params = {
+            "projects": list(projects),
+            "as_of": as_of,
+            "source": source,
+            "total": dimensions.TOTAL,
+            "all_days": list(all_days),
+            "month_start": month_start,
+            "retained": list(retained),
+            "retained_start": retained_start,
+        }
+        reader = None
+        before = None
+        try:
+            before = self.con.execute(
+                "SELECT current_setting('memory_limit'), current_setting('enable_progress_bar')"
+            ).fetchone()
+            self.limit_memory(memory_limit)
+            self.con.execute("SET enable_progress_bar = false")
+            reader = self.con.sql(_PAGE_ROWS, params=params).to_arrow_reader(batch_rows)
+            yield from reader
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{self.path}: the store cannot be read ({_first_line(exc)}); it may be corrupt: move it away and"
+                " run build again to refetch, or restore it from the site's data export"
+            ) from None
+        finally:
+            if reader is not None:
+                reader.close()
+            if before is not None:
+                with suppress(duckdb.Error):
+                    self.limit_memory(before[0])
+                    self.con.execute(f"SET enable_progress_bar = {bool(before[1])}")
+
+    def digests(self, projects: Iterable[str], as_of: dt.date) -> list[tuple[str, str, str, int, int]]:
+        """(table, project, source, rows, sum of row hashes) of aggregates and coverage up to `as_of`.
+
+        Two grouped scans, not a read of the rows: a cheap fingerprint of what each package's page reads.
+        """
+        params = {"projects": list(projects), "as_of": as_of}
+        out = []
+        for table, sql in (("rows", _AGGREGATE_DIGEST), ("days", _COVERAGE_DIGEST)):
+            out += [(table, *row) for row in self.con.execute(sql, params).fetchall()]
+        return out
+
+    def limit_memory(self, limit: str) -> None:
+        """Bound DuckDB's memory for this connection (a size such as '512MB'); it spills to disk beyond it."""
+        if not _MEMORY.fullmatch(limit):
+            raise ValueError(f"not a memory size: {limit!r}")
+        self.con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit only
+
+    def holdings(self) -> tuple[int, int, dt.date | None, dt.date | None]:
+        """(packages, distinct days, first day, last day) the coverage table holds."""
+        row = self.con.execute(
+            "SELECT count(DISTINCT project), count(DISTINCT day), min(day), max(day) FROM coverage"
+        ).fetchone()
+        assert row is not None
+        return row[0], row[1], row[2], row[3]
+
     def ledger(self) -> list[LedgerEntry]:
         rows = self.con.execute(
             "SELECT run_id, job_id, source, start_day, end_day, projects, ceiling_bytes, bytes_processed,"
@@ -341,7 +460,19 @@ def _store_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-_GUARDED = ("covered_days", "sources_for", "day_range", "replace_days", "record_job", "set_meta", "get_meta", "rows")
+_GUARDED = (
+    "covered_days",
+    "sources_for",
+    "day_range",
+    "replace_days",
+    "record_job",
+    "set_meta",
+    "get_meta",
+    "rows",
+    "held_days",
+    "digests",
+    "holdings",
+)
 for _name in (*_GUARDED, "ledger", "load_export"):
     if hasattr(Store, _name):
         setattr(Store, _name, _store_errors(getattr(Store, _name)))
