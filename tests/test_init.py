@@ -25,6 +25,7 @@ from conftest import ROOT, event, write_events
 
 from generator import __version__, scaffold
 from generator.cli import main
+from generator.serve import serve_in_thread
 from generator.sources.clickpy import PROBE_PROJECTS
 from tests.fakes.clickhouse_server import ClickPyData, FakeClickHouse
 
@@ -248,13 +249,15 @@ def run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> tuple[subp
     return result, outputs, summary.read_text(encoding="utf-8")
 
 
-def run_workflow_locally(repo: Path) -> dict[str, tuple[subprocess.CompletedProcess, dict, str]]:
+def run_workflow_locally(
+    repo: Path, env: dict[str, str] | None = None
+) -> dict[str, tuple[subprocess.CompletedProcess, dict, str]]:
     """Every shell step of the build job but the install (this test's interpreter has the package)."""
     results = {}
     for step in build_steps(load_workflow(repo / WORKFLOW)):
         if "run" not in step or step["name"] == "Install pypi-stats-site":
             continue
-        result, outputs, summary = run_step(step, repo, {})
+        result, outputs, summary = run_step(step, repo, env or {})
         assert result.returncode == 0, f"{step['name']}: {result.stdout}{result.stderr}"
         results[step["name"]] = (result, outputs, summary)
     return results
@@ -322,3 +325,15 @@ def test_the_workflow_build_steps_make_the_site(tmp_path: Path, source: str, req
     tracked = sorted(line[3:] for line in status.stdout.splitlines() if not line[3:].startswith(".github-"))
     expected = [".gitignore", WORKFLOW, "README.md", "stats.toml"]
     assert tracked == sorted(expected + ([f"{scaffold.LOCAL_PATH}/events.jsonl"] if source == "local" else []))
+
+    # The next run on a fresh runner, the Actions cache evicted: the store comes back from the live site.
+    shutil.rmtree(repo / "data")
+    server, base = serve_in_thread(repo / "site", prefix="/repo/")
+    try:
+        again = run_workflow_locally(repo, {"SITE_URL": base, "PYPI_STATS_BASE_URL": base})
+    finally:
+        server.shutdown()
+        server.server_close()
+    export = again["Restore the store from the live site's data export"]
+    assert export[1] == {"restored": "true"} and f"Restored the store from {base}data/store/." in export[2]
+    assert "Built " in again["Build the site (refuses to exceed the configured budget)"][0].stderr
