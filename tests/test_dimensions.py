@@ -235,7 +235,9 @@ CLICKPY_QUERIES = [n for n in queries.names() if n.startswith("clickpy_") and n 
 @pytest.mark.parametrize("name", CLICKPY_QUERIES)
 def test_each_clickpy_query_returns_the_one_shape_and_the_breakdowns_the_registry_gives_it(name: str) -> None:
     tree = sqlglot.parse_one(queries.load(name), read="clickhouse")
-    assert tuple(tree.named_selects) == clickpy.OUTPUT_COLUMNS
+    assert tuple(tree.named_selects) == clickpy.TABLE_COLUMNS
+    summed = sqlglot.parse_one(clickpy.summed_query(queries.load(name)), read="clickhouse")
+    assert tuple(summed.named_selects) == clickpy.OUTPUT_COLUMNS
     strings = {lit.name for lit in tree.find_all(exp.Literal) if lit.is_string}
     produced = strings & {dimensions.TOTAL, *dimensions.NAMES}
     given = {d.name for d in dimensions.DIMENSIONS if d.clickpy_query == name}

@@ -1,11 +1,12 @@
 -- clickpy_installers (ClickHouse SQL): daily downloads per project and installer, and per
 -- installer by package version, in ONE scan of ClickPy's installer table.
 --
--- Output: (day, project, installer, breakdown, value, downloads), which ClickPySource puts into
--- the store's aggregate schema (`value` into the breakdown's column, see generator.dimensions).
--- `breakdown` names the set: 'total' (installer only) or 'version' (installer and version). Rows
--- are repeated once per wanted set by ARRAY JOIN, then summed: the same result as GROUPING SETS,
--- without depending on GROUPING()'s bit convention.
+-- Output: one row per stored row and wanted set (day, project, installer_name, breakdown,
+-- breakdown_value, n), which ClickPySource sums (clickpy.SUMMED) and puts into the store's aggregate
+-- schema (the value into the breakdown's column, see generator.dimensions). `breakdown` names the
+-- set: 'total' (installer only) or 'version' (installer and version). Rows are repeated once per
+-- wanted set by ARRAY JOIN, then summed: the same result as GROUPING SETS, without depending on
+-- GROUPING()'s bit convention.
 -- The table's `type` column is NOT read: its sorting key (project, version, date, installer) leaves
 -- `type` out, and a SummingMergeTree merge keeps an arbitrary value for such a column, so after
 -- merges its file-type split is wrong. File types come from clickpy_installer_country.sql.
@@ -22,31 +23,20 @@
 -- Reads: pypi.pypi_downloads_per_day_by_version_by_installer_by_type
 --        (project, version, date, installer, count; SummingMergeTree
 --         ORDER BY (project, version, date, installer), so `project IN` prunes by primary key;
---         rows may be unmerged, hence sum(count))
+--         rows may be unmerged, hence the sum in clickpy.SUMMED)
 -- Parameters: {projects:Array(String)} (PEP 503-normalized), {start:Date}, {end:Date},
 --   {days:Array(Date)} (the days wanted, between start and end), {breakdowns:Array(String)}
 --   (whether to compute 'version'; 'total' always)
 -- Schemas: github.com/ClickHouse/clickpy, scripts/create_tables.sh and README ("Importing data")
 SELECT
-  day,
+  date AS day,
   project,
-  installer_name AS installer,
+  nullIf(installer, '') AS installer_name,
   breakdown,
-  version_value AS value,
-  sum(n) AS downloads
-FROM (
-  SELECT
-    date AS day,
-    project,
-    nullIf(installer, '') AS installer_name,
-    breakdown,
-    if(breakdown = 'version', nullIf(version, ''), NULL) AS version_value,
-    count AS n
-  FROM pypi.pypi_downloads_per_day_by_version_by_installer_by_type
-  ARRAY JOIN arrayFilter(b -> b = 'total' OR has({breakdowns:Array(String)}, b), ['total', 'version'])
-    AS breakdown
-  WHERE project IN {projects:Array(String)}
-    AND date BETWEEN {start:Date} AND {end:Date}
-    AND has({days:Array(Date)}, date)
-)
-GROUP BY day, project, installer_name, breakdown, version_value
+  if(breakdown = 'version', nullIf(version, ''), NULL) AS breakdown_value,
+  count AS n
+FROM pypi.pypi_downloads_per_day_by_version_by_installer_by_type
+ARRAY JOIN arrayFilter(b -> b = 'total' OR has({breakdowns:Array(String)}, b), ['total', 'version']) AS breakdown
+WHERE project IN {projects:Array(String)}
+  AND date BETWEEN {start:Date} AND {end:Date}
+  AND has({days:Array(Date)}, date)

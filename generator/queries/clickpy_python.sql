@@ -9,7 +9,8 @@
 -- exactly the canonical REGEXP_EXTRACT(details.python, r'^([0-9]+\.[0-9]+)'): that match never
 -- reaches past the second dot. No match (NULL, '', 'cpython', '3') is NULL, as in the canonical SQL.
 -- Whether the raw string was malformed (pypistats.org's filter) is lost: python_malformed FALSE.
--- Output: (day, project, installer, breakdown, value, downloads), as every ClickPy query.
+-- Output: one row per stored row (day, project, installer_name, breakdown, breakdown_value, n), as
+-- every ClickPy table query; ClickPySource sums them (clickpy.SUMMED).
 --
 -- Reads: pypi.pypi_downloads_per_day_by_version_by_python
 --        (date, project, version, python_minor, count; SummingMergeTree
@@ -17,21 +18,13 @@
 -- Parameters: {projects:Array(String)}, {start:Date}, {end:Date}, {days:Array(Date)}
 -- Schemas: github.com/ClickHouse/clickpy, scripts/create_tables.sh and README ("Importing data")
 SELECT
-  day,
+  date AS day,
   project,
-  CAST(NULL, 'Nullable(String)') AS installer,
+  CAST(NULL, 'Nullable(String)') AS installer_name,
   'python_minor' AS breakdown,
-  minor AS value,
-  sum(n) AS downloads
-FROM (
-  SELECT
-    date AS day,
-    project,
-    nullIf(extract(python_minor, '^([0-9]+\\.[0-9]+)'), '') AS minor,
-    count AS n
-  FROM pypi.pypi_downloads_per_day_by_version_by_python
-  WHERE project IN {projects:Array(String)}
-    AND date BETWEEN {start:Date} AND {end:Date}
-    AND has({days:Array(Date)}, date)
-)
-GROUP BY day, project, minor
+  nullIf(extract(python_minor, '^([0-9]+\\.[0-9]+)'), '') AS breakdown_value,
+  count AS n
+FROM pypi.pypi_downloads_per_day_by_version_by_python
+WHERE project IN {projects:Array(String)}
+  AND date BETWEEN {start:Date} AND {end:Date}
+  AND has({days:Array(Date)}, date)

@@ -78,8 +78,24 @@ INSTALLER_QUERY = "clickpy_installers"
 COVERAGE_QUERY = "clickpy_coverage"
 CHOOSES_BREAKDOWNS = "{breakdowns:Array(String)}"
 """The parameter of a query that answers several breakdowns: which of them to compute."""
+TABLE_COLUMNS = ("day", "project", "installer_name", "breakdown", "breakdown_value", "n")
+"""What each ClickPy table query (queries/clickpy_*.sql) returns: one row per stored row and breakdown."""
+SUMMED = """
+SELECT day, project, installer_name AS installer, breakdown, breakdown_value AS value, sum(n) AS downloads
+FROM (
+{query}
+)
+GROUP BY day, project, installer_name, breakdown, breakdown_value
+"""
+"""The one projection of every table query: summed (SummingMergeTree rows may be unmerged) into OUTPUT_COLUMNS."""
 OUTPUT_COLUMNS = ("day", "project", "installer", "breakdown", "value", "downloads")
-"""What every ClickPy query returns; `to_store_rows` puts `value` into its breakdown's store column."""
+"""What ClickPy answers; `to_store_rows` puts `value` into its breakdown's store column."""
+
+
+def summed_query(table_query: str) -> str:
+    """A table query's rows summed per (day, project, installer, breakdown, value): SUMMED around it."""
+    return SUMMED.format(query=table_query.strip())
+
 
 # ClickHouse error codes (ClickHouse src/Common/ErrorCodes.cpp).
 QUOTA_EXCEEDED = 201
@@ -472,7 +488,8 @@ class ClickPySource:
         rows: list[dict[str, Any]] = []
         for name, answers in queries_for(breakdowns).items():
             sql = queries.load(name)
-            rows += self.http.query(name, sql, {**base, "breakdowns": answers} if CHOOSES_BREAKDOWNS in sql else base)
+            params = {**base, "breakdowns": answers} if CHOOSES_BREAKDOWNS in sql else base
+            rows += self.http.query(name, summed_query(sql), params)
         for row in rows:
             key = (str(row["project"]), dt.date.fromisoformat(str(row["day"])[:10]))
             self._cache.setdefault(key, []).append(row)
