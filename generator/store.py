@@ -197,7 +197,8 @@ class Store:
                 params,
             )
             self.con.execute(
-                f"INSERT INTO aggregates SELECT $source, {', '.join(names)} FROM incoming_rows"  # noqa: S608
+                f"INSERT INTO aggregates (source, {', '.join(names)})"  # noqa: S608
+                f" SELECT $source, {', '.join(names)} FROM incoming_rows"
                 " WHERE project IN (SELECT UNNEST($projects)) AND day IN (SELECT UNNEST($days))",
                 params,
             )
@@ -385,7 +386,8 @@ class Store:
                 " (SELECT DISTINCT source, project, day FROM read_parquet($p))",
                 {"p": p["aggregates"]},
             )
-            self.con.execute("INSERT INTO aggregates SELECT * FROM read_parquet($p)", {"p": p["aggregates"]})
+            # By name: an export from before a dimension was added lacks its column (NULL here).
+            self.con.execute("INSERT INTO aggregates BY NAME SELECT * FROM read_parquet($p)", {"p": p["aggregates"]})
             self.con.execute("INSERT OR REPLACE INTO coverage SELECT * FROM read_parquet($p)", {"p": p["coverage"]})
             self.con.execute(
                 "INSERT INTO ledger SELECT * FROM read_parquet($p) WHERE job_id NOT IN (SELECT job_id FROM ledger)",
@@ -404,6 +406,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             con.execute(_DDL)
+            _add_new_columns(con)
             con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', $v)", {"v": json.dumps(SCHEMA_VERSION)})
         return con
     except duckdb.IOException as exc:
@@ -418,6 +421,18 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             f"{path}: the store is corrupt or not a DuckDB file ({_first_line(exc)}); move it away and run"
             " build again to refetch, or restore it from the site's data export"
         ) from None
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Give a store made before a dimension joined the registry that dimension's column.
+
+    Its rows from before have NULL there, and no rows of the new breakdown: days already fetched
+    get them with `build --refresh`. Writes name their columns, so the column's place does not matter.
+    """
+    have = {row[1] for row in con.execute("PRAGMA table_info('aggregates')").fetchall()}
+    for name, kind in AGGREGATE_COLUMNS:
+        if name not in have:
+            con.execute(f"ALTER TABLE aggregates ADD COLUMN {name} {kind}")  # the registry's constant names
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

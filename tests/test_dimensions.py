@@ -18,6 +18,8 @@ import json
 import re
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pytest
 import sqlglot
 from conftest import event, write_config, write_events
@@ -25,8 +27,8 @@ from htmltools import parse
 from sqlglot import exp
 
 from generator import build, config, dimensions, queries
-from generator.sources import clickpy
-from generator.store import AGGREGATE_COLUMNS
+from generator.sources import STORE_SCHEMA, clickpy
+from generator.store import AGGREGATE_COLUMNS, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-10-31"
@@ -250,3 +252,36 @@ def test_every_clickpy_query_the_registry_names_exists() -> None:
     named = {d.clickpy_query for d in dimensions.DIMENSIONS if d.clickpy_query}
     assert named <= set(CLICKPY_QUERIES)
     assert set(CLICKPY_QUERIES) == named | {clickpy.INSTALLER_QUERY}
+
+
+# -- the store ---------------------------------------------------------------------------------------------
+def test_a_store_made_before_a_dimension_existed_gets_its_column(tmp_path: Path) -> None:
+    """A new registry entry needs no migration: opening the store adds its column (NULL in old rows),
+    and a data export made before it still loads."""
+    day = dt.date(2026, 10, 1)
+    old = tmp_path / "old.duckdb"
+    with open_store(old):
+        pass
+    con = duckdb.connect(str(old))
+    con.execute(f"ALTER TABLE aggregates DROP COLUMN {dimensions.VERSION.column}")  # as before VERSION was added
+    con.execute(
+        "INSERT INTO aggregates (source, day, project, breakdown, downloads) VALUES ('local', $d, 'acme', $t, 7)",
+        {"d": day, "t": dimensions.TOTAL},
+    )
+    export = tmp_path / "export"
+    export.mkdir()
+    for table in ("aggregates", "coverage", "ledger", "meta"):
+        con.table(table).to_parquet(str(export / f"{table}.parquet"))
+    con.close()
+    row = {name: None for name in STORE_SCHEMA.names} | {
+        "day": day, "project": "acme", "installer": "pip", "ci": False, "python_malformed": False,
+        "breakdown": dimensions.VERSION.name, dimensions.VERSION.column: "2.0", "downloads": 3,
+    }  # fmt: skip
+    with open_store(old) as store:
+        store.replace_days("local", ["acme"], [day], pa.Table.from_pylist([row], schema=STORE_SCHEMA))
+        assert [(r.breakdown, r.value, r.downloads) for r in store.rows("local", "acme", dimensions.NAMES)] == [
+            (dimensions.VERSION.name, "2.0", 3)
+        ]
+    with open_store(tmp_path / "new.duckdb") as fresh:
+        fresh.load_export(export)
+        assert [(r.breakdown, r.downloads) for r in fresh.rows("local", "acme")] == [(dimensions.TOTAL, 7)]
