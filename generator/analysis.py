@@ -434,8 +434,19 @@ def breakdown(
     for r in rows:
         if r.breakdown != dim.name or not window.start <= r.day <= window.end or not keep(r):
             continue
-        counts[dim.label(r.installer, r.value)] += r.downloads
+        counts[breakdown_label(dim, r)] += r.downloads
     return Breakdown(dim.name, dim.title, top_items(counts, dim=dim), sum(counts.values()), table=dim.table)
+
+
+MALFORMED_SUFFIX = " (malformed: pypistats.org drops it)"
+
+
+def breakdown_label(dim: Dimension, r: AggRow) -> str:
+    """A row's label in a breakdown; a Python version pypistats.org would drop as malformed says so."""
+    label = dim.label(r.installer, r.value)
+    if dim is dimensions.PYTHON_MINOR and r.python_malformed:
+        return label + MALFORMED_SUFFIX
+    return label
 
 
 def ci_split(rows: Sequence[AggRow], window: Window) -> Breakdown:
@@ -590,6 +601,15 @@ class PackageReport:
     """What the source cannot support, in plain words (empty for a source with every capability)."""
     cross_checks: list[CrossCheck] = field(default_factory=list)
     """Per-day differences from other sources held in the store for this package."""
+    python_weekly: ShareOverTime | None = None
+    """The headline population's Python versions per week (pypistats.org's retained days)."""
+    version_weekly: ShareOverTime | None = None
+    """The headline population's package versions per week."""
+
+    @property
+    def population(self) -> str:
+        """The headline's population in its own words: what the breakdowns and questions count."""
+        return HONEST_SCOPE if self.ci_available else "package-manager installs, CI included"
 
     @property
     def ci_available(self) -> bool:
@@ -635,12 +655,14 @@ def analyse(
     source: str = "",
     capabilities: Iterable[str] = ALL_CAPABILITIES,
     others: Mapping[str, tuple[Sequence[AggRow], set[dt.date]]] | None = None,
+    retained: Sequence[AggRow] = (),
 ) -> PackageReport:
     """Everything a package page shows, from its aggregate rows.
 
     `capabilities` are the source's (generator.sources.ALL_CAPABILITIES): whatever it lacks is
     marked "not available from this source", never computed from NULL columns. `others` maps
     another source held in the store to its total rows and covered days, for the cross-check.
+    `retained` are the breakdown rows of pypistats.org's 181 retained days (Python versions per week).
     """
     caps = frozenset(capabilities)
     month = last_days(as_of, HONEST_DAYS)
@@ -658,11 +680,16 @@ def analyse(
         lambda r: in_window(month)(r) and cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci),
     )
     if caps == ALL_CAPABILITIES:
-        dims = [breakdown(breakdown_rows, dim, month) for dim in dimensions.DIMENSIONS]
+        # Over the headline's population: package-manager installs not flagged as CI.
+        dims = [
+            replace(breakdown(breakdown_rows, dim, month, keep=is_honest), scope=HONEST_SCOPE)
+            for dim in dimensions.DIMENSIONS
+        ]
         dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
         dims.append(ci_split(totals_rows, month))
     else:
         dims = limited_breakdowns(totals_rows, breakdown_rows, month, caps)
+    weekly = _weekly(caps, as_of, available, retained, version_rows)
     return PackageReport(
         project=project,
         as_of=as_of,
@@ -689,7 +716,26 @@ def analyse(
             for name, (rows, days) in sorted((others or {}).items())
             if name != source
         ],
+        python_weekly=weekly.get(dimensions.PYTHON_MINOR.name),
+        version_weekly=weekly.get(dimensions.VERSION.name),
     )
+
+
+def _weekly(
+    caps: frozenset[str],
+    as_of: dt.date,
+    available: set[dt.date],
+    retained: Sequence[AggRow],
+    version_rows: Sequence[AggRow],
+) -> dict[str, ShareOverTime]:
+    """Python and package versions per week, over the headline's population where the source has it."""
+    out = {}
+    for dim, rows in ((dimensions.PYTHON_MINOR, retained), (dimensions.VERSION, version_rows)):
+        if dim.name not in caps or f"{dim.name}.by_installer" not in caps:
+            continue  # a source without the installer on these rows cannot count the headline's population
+        keep = is_honest if "ci" in caps else (lambda r: cat.category(r.installer) == cat.PACKAGE_MANAGER)
+        out[dim.name] = weekly_shares(rows, dim, as_of, available, keep)
+    return out
 
 
 def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) -> SourceFigure:
@@ -706,6 +752,8 @@ def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) ->
 # flag, no installer version, implementation or distro, and Python version and OS only for all
 # installers together). Each gap is said in plain words where the page would otherwise show it.
 NOT_AVAILABLE = "not available from this source"
+HONEST_SCOPE = "honest installs"
+"""The breakdowns' population when the source has a CI flag: the headline's."""
 PM_WITH_CI_LABEL = "Package-manager installs, CI included (no CI flag in this source)"
 ALL_DOWNLOADS_SCOPE = "all downloads (this source cannot restrict it to package managers)"
 
@@ -865,3 +913,94 @@ def cross_check(
         sum(v[0] for v in mine.values()),
         sum(v[0] for v in theirs.values()),
     )
+
+
+# -- what maintainers ask: can I drop a Python version, are users upgrading ----------------------------
+SHARE_WEEKS = 26
+"""Weeks of the share-over-time charts: pypistats.org's 181 retained days hold about 26."""
+SHARE_SERIES = 6
+"""Values drawn one by one in a share-over-time chart; the rest are "other"."""
+
+
+@dataclass(frozen=True)
+class ShareWeek:
+    """One 7-day bin of a share-over-time chart: the counts of each shown value, over the days held."""
+
+    end: dt.date
+    held: int
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class ShareOverTime:
+    key: str
+    labels: tuple[str, ...]
+    """The values drawn, in the dimension's order, "other" last."""
+    weeks: tuple[ShareWeek, ...]
+    """Oldest first; a week with no held day is left out (a gap, not a zero)."""
+
+
+def weekly_shares(
+    rows: Sequence[AggRow],
+    dim: Dimension,
+    as_of: dt.date,
+    available: set[dt.date],
+    keep: Callable[[AggRow], bool],
+    weeks: int = SHARE_WEEKS,
+    series: int = SHARE_SERIES,
+) -> ShareOverTime:
+    """Counts of a dimension's values per 7-day bin ending on `as_of`, the `series` largest apart."""
+    first = as_of - dt.timedelta(days=7 * weeks - 1)
+    per_bin: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    overall: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.breakdown != dim.name or not first <= r.day <= as_of or not keep(r):
+            continue
+        label = breakdown_label(dim, r)
+        per_bin[(as_of - r.day).days // 7][label] += r.downloads
+        overall[label] += r.downloads
+    ranked = sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = [label for label, _ in dim.sort(ranked[:series])]
+    labels = tuple(shown + (["other"] if len(ranked) > series else []))
+    out = []
+    for i in reversed(range(weeks)):
+        end = as_of - dt.timedelta(days=7 * i)
+        held = sum(1 for k in range(7) if end - dt.timedelta(days=k) in available)
+        if not held:
+            continue
+        counts = {label: 0 for label in labels}
+        for label, n in per_bin.get(i, {}).items():
+            counts[label if label in shown else "other"] += n
+        out.append(ShareWeek(end, held, counts))
+    return ShareOverTime(dim.name, labels, tuple(out))
+
+
+@dataclass(frozen=True)
+class DropLine:
+    """What dropping support for one Python version would affect, in the last 30 days."""
+
+    version: str
+    installs: int
+    share: float
+    and_older: int
+    """Installs on this version and every older one: what dropping all of them would affect."""
+    and_older_share: float
+
+
+def drop_lines(b: Breakdown) -> list[DropLine]:
+    """Each Python version in version order, with its installs and the running total of older ones.
+
+    "other", "unknown" and malformed values are not versions anyone drops: they are left out.
+    """
+    out = []
+    running = 0
+    for label, n in b.items:
+        if label in ("other", "unknown") or label.endswith(MALFORMED_SUFFIX):
+            continue
+        running += n
+        out.append(DropLine(label, n, share(n, b.total), running, share(running, b.total)))
+    return out

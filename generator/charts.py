@@ -610,6 +610,71 @@ def sparkline(values: Sequence[tuple[dt.date, float | None]], *, title: str, des
     return Chart(svg=ET.tostring(root, encoding="unicode").replace(" />", "/>"), title=title, description=description)
 
 
+# --------------------------------------------------------------------------- shares over time
+
+SHARE_COLORS: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+"""Okabe-Ito, in order; "other" is drawn in faint ink."""
+
+
+def share_color(index: int, label: str) -> str:
+    """The colour of a share chart's series (the page's key uses the same)."""
+    return INK if label == "other" else SHARE_COLORS[index % len(SHARE_COLORS)]
+
+
+def share_over_time_spec(
+    weeks: Sequence[tuple[dt.date, Mapping[str, int]]], labels: Sequence[str], *, width: int = NARROW
+) -> dict[str, Any]:
+    """Each week's counts as shares of the week, stacked to 100%: one band per label, in `labels` order."""
+    clean = _unique_labels(labels)
+    rows = []
+    for end, counts in weeks:
+        whole = sum(counts.values())
+        if not whole:
+            continue
+        for order, (label, shown) in enumerate(zip(labels, clean, strict=True)):
+            rows.append({"day": end.isoformat(), "label": shown, "order": order, "share": counts.get(label, 0) / whole})
+    color = {
+        "field": "label",
+        "type": "nominal",
+        "scale": {"domain": clean, "range": [share_color(i, label) for i, label in enumerate(labels)]},
+        "legend": None,
+    }
+    x = _day_x()
+    x["axis"] = {**x["axis"], "tickCount": {"interval": "month", "step": 2}, "format": "%b", "labelOverlap": "greedy"}
+    area = _mark(
+        "shares",
+        {"type": "area", "opacity": 0.85},
+        {
+            "x": x,
+            "y": {
+                "field": "share",
+                "type": "quantitative",
+                "stack": "normalize",
+                "axis": {"title": None, "format": "%", "tickCount": 3},
+            },
+            "color": color,
+            "order": {"field": "order", "type": "quantitative"},
+        },
+    )
+    spec = _with_data([area], {"shares": rows}, width=width, height=170)
+    spec["config"] = {"axis": {"labelFontSize": TEXT_SIZE}}
+    return spec
+
+
+def share_over_time(
+    weeks: Sequence[tuple[dt.date, Mapping[str, int]]],
+    labels: Sequence[str],
+    *,
+    title: str,
+    description: str,
+    chart_id: str,
+) -> Chart:
+    """Shares of a dimension's values per week, stacked to 100% (drawn for a phone; desktops show two side by side)."""
+    spec = share_over_time_spec(weeks, labels)
+    spec["autosize"] = {"type": "pad"}
+    return render_svg(spec, title=title, description=description, chart_id=chart_id)
+
+
 # --------------------------------------------------------------------------- waterfall
 
 

@@ -162,6 +162,7 @@ def report(
         source=source,
         capabilities=capabilities,
         others=rows.others,
+        retained=rows.retained,
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import markdown
 
-from generator import __version__, analysis, api, categories, resources
+from generator import __version__, analysis, api, categories, dimensions, resources
 from generator.analysis import PackageReport
 from generator.errors import RenderError
 
@@ -226,7 +226,7 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
     out = []
     for b in report.breakdowns:
         items = [(clean_text(label), n) for label, n in b.items]
-        whole = b.scope != "package-manager installs"  # a source without the installer for it
+        whole = b.scope == analysis.ALL_DOWNLOADS_SCOPE  # a source without the installer for it
         table = Table(
             b.table,
             f"{b.title}, {b.scope}, {report.honest_window.label()}",
@@ -405,6 +405,110 @@ def mirror_figures(report: PackageReport) -> list[Figure]:
         Figure("mirror-tools", "Which mirrors fetched it", "", tools),
         Figure("releases", "Mirror downloads per release", "", per_release),
     ]
+
+
+# -- what maintainers ask ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Question:
+    """A question the page answers with a weekly share chart and a table: its sentence says the answer."""
+
+    id: str
+    title: str
+    answer: str
+    table: Table
+    chart: Any | None
+    key: tuple[str, ...]
+    """The chart's series, in its colour order (the page's key; style.css colours c0, c1, …)."""
+    note: str = ""
+
+
+def _share_chart(s: analysis.ShareOverTime, what: str, chart_id: str) -> tuple[Any, tuple[str, ...]]:
+    from generator import charts
+
+    if len(s.weeks) < 2 or not s.labels:
+        return None, ()
+    key = tuple(clean_text(label) for label in s.labels)
+    chart = charts.share_over_time(
+        [(w.end, w.counts) for w in s.weeks],
+        list(s.labels),
+        title=f"Share of {what} per week",
+        description=f"Share of {what} by week from {s.weeks[0].end} to {s.weeks[-1].end}, stacked to 100%;"
+        f" {len(s.labels)} bands: {', '.join(key)}.",
+        chart_id=chart_id,
+    )
+    return chart, key
+
+
+def python_question(report: PackageReport) -> Question | None:
+    """Can I drop Python 3.X? Installs per Python version, and what dropping it and older ones would affect."""
+    b = next((b for b in report.breakdowns if b.key == dimensions.PYTHON_MINOR.name and not b.unavailable), None)
+    if b is None or not b.total:
+        return None
+    lines = analysis.drop_lines(b)
+    who = report.population
+    table = Table(
+        "drop-python",
+        f"{who.capitalize()} by Python version, {report.honest_window.label()}, oldest first; share of {who}",
+        (
+            Column("Python version"),
+            Column("Installs", "int"),
+            Column("Share", "pct"),
+            Column("It and older", "int"),
+            Column("Share, it and older", "pct"),
+        ),
+        tuple((d.version, d.installs, d.share, d.and_older, d.and_older_share) for d in lines),
+    )
+    answer = ""
+    if lines:
+        oldest = lines[0]
+        answer = (
+            f"Dropping Python {oldest.version} would affect {oldest.installs:,} installs"
+            f" ({fmt_pct(oldest.share)} of {who}) in the last 30 days."
+        )
+    chart, key = (None, ())
+    if report.python_weekly is not None:
+        chart, key = _share_chart(report.python_weekly, f"{who} by Python version", "chart-python")
+    return Question("python-h", "Can I drop an old Python version?", answer, table, chart, key)
+
+
+def upgrade_question(report: PackageReport) -> Question | None:
+    """Are users upgrading? Installs per package version over time, with each release's first day in the data."""
+    b = next((b for b in report.breakdowns if b.key == dimensions.VERSION.name and not b.unavailable), None)
+    if b is None or not b.total:
+        return None
+    who = report.population
+    first_seen = {r.version: r.first_seen for r in report.releases}
+    table = Table(
+        "versions-in-use",
+        f"{who.capitalize()} by package version, {report.honest_window.label()}, newest first; share of {who}",
+        (
+            Column("Version"),
+            Column("First seen in the data", "date"),
+            Column("Installs", "int"),
+            Column("Share", "pct"),
+        ),
+        tuple(
+            (label, first_seen.get(label), n, analysis.share(n, b.total))
+            for label, n in [
+                *reversed([i for i in b.items if i[0] != "other"]),
+                *[i for i in b.items if i[0] == "other"],
+            ]
+        ),
+    )
+    newest = max((r for r in report.releases), key=lambda r: (r.first_seen, r.version), default=None)
+    answer = ""
+    if newest is not None:
+        n = dict(b.items).get(newest.version, 0)
+        head = f"The newest version in the data, {clean_text(newest.version)} (first seen {newest.first_seen}),"
+        part = fmt_pct(analysis.share(n, b.total))
+        if n:
+            answer = f"{head} has {n:,} of the {b.total:,} {who} in the last 30 days ({part})."
+        else:
+            answer = f"{head} has none of the {b.total:,} {who} in the last 30 days: only other clients fetched it."
+    chart, key = (None, ())
+    if report.version_weekly is not None:
+        chart, key = _share_chart(report.version_weekly, f"{who} by package version", "chart-versions")
+    return Question("upgrade-h", "Are users upgrading?", answer, table, chart, key)
 
 
 # -- the site ----------------------------------------------------------------------------------
@@ -663,6 +767,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("waterfall-h", "From all downloads to the honest number"),
     ("sources-h", "Every source, rule by rule"),
     ("daily-h", "The honest number over time"),
+    ("python-h", "Can I drop an old Python version?"),
+    ("upgrade-h", "Are users upgrading?"),
     ("installers-h", "Installers"),
     ("mirrors-h", "Mirrors and releases"),
     ("breakdowns-h", "Who installs it"),
@@ -670,6 +776,9 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("freshness-h", "Data freshness"),
     ("badges-h", "Badges and data"),
 )
+
+
+QUESTION_IDS = frozenset({"python-h", "upgrade-h"})
 
 
 def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
@@ -698,7 +807,14 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         *[f.table for f in figures["breakdowns"] if not f.unavailable],
         *[f.table for f in figures["cross_checks"]],
     ]
-    sections = [s for s in SECTIONS if s[0] != "cross-check-h" or figures["cross_checks"]]
+    questions = [q for q in (python_question(report), upgrade_question(report)) if q is not None]
+    tables += [q.table for q in questions]
+    asked = {q.id for q in questions}
+    sections = [
+        s
+        for s in SECTIONS
+        if (s[0] != "cross-check-h" or figures["cross_checks"]) and (s[0] not in QUESTION_IDS or s[0] in asked)
+    ]
     if not report.ci_available:
         sections[0] = ("waterfall-h", "From all downloads to package-manager installs")
     return {
@@ -714,6 +830,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "spark": sparkline_chart(report),
         "window_lines": window_lines(report),
         "sections": sections,
+        "questions": questions,
         "installers": installers_table(report),
         "tables": tables,
         "top_n": analysis.TOP_N,

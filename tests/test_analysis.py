@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -206,3 +207,56 @@ def test_rule_counts_add_up_to_every_sources_difference(rows: list[AggRow]) -> N
         assert fig.value - honest == fig.delta == sum(r.count for r in fig.rules), fig.key
         for rule in fig.rules:
             assert not rule.parts or sum(c for _, c in rule.parts) == rule.count, (fig.key, rule)
+
+
+# -- the breakdowns count the headline's population; what maintainers ask -------------------------
+def dim_row(value: str, n: int, installer: str | None = "pip", ci: bool = False, bad: bool = False, days: int = 0):
+    return row(AS_OF - dt.timedelta(days=days), installer, n, ci=ci, bad=bad, breakdown="python_minor", value=value)
+
+
+def test_breakdowns_count_honest_installs_in_version_order_and_name_malformed_pythons() -> None:
+    rows = [
+        dim_row("3.10", 5),
+        dim_row("3.9", 7),
+        dim_row("3.9", 100, ci=True),  # CI-flagged: not in the headline, not in its breakdown
+        dim_row("3.12", 1, installer="requests"),  # not a package manager
+        dim_row("10.1", 2, bad=True),  # pypistats.org drops it: the page says so
+    ]
+    totals = [row(AS_OF, "pip", 14), row(AS_OF, "pip", 100, ci=True), row(AS_OF, "requests", 1)]
+    r = analysis.analyse("acme", AS_OF, totals, rows, [], {AS_OF}, Window(AS_OF, AS_OF))
+    b = next(b for b in r.breakdowns if b.key == "python_minor")
+    assert b.scope == "honest installs" and b.total == r.honest == 14
+    assert b.items == (("3.9", 7), ("3.10", 5), ("10.1" + analysis.MALFORMED_SUFFIX, 2))
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        (  # oldest first, each with the running total of it and every older version
+            (("3.9", 10), ("3.10", 30), ("3.12", 60)),
+            [("3.9", 10, 0.1, 10, 0.1), ("3.10", 30, 0.3, 40, 0.4), ("3.12", 60, 0.6, 100, 1.0)],
+        ),
+        (  # "other", "unknown" and malformed values are not versions anyone drops
+            (("3.9", 10), ("10.1" + analysis.MALFORMED_SUFFIX, 5), ("unknown", 5), ("other", 80)),
+            [("3.9", 10, 0.1, 10, 0.1)],
+        ),
+    ],
+)
+def test_drop_lines(items: tuple, expected: list) -> None:
+    b = analysis.Breakdown("python_minor", "Python version", items, 100)
+    got = [(d.version, d.installs, d.share, d.and_older, d.and_older_share) for d in analysis.drop_lines(b)]
+    assert got == expected
+
+
+def test_weekly_shares_bin_by_seven_days_back_from_the_as_of_date_and_skip_unheld_weeks() -> None:
+    from generator import dimensions
+
+    rows = [dim_row("3.9", 5, days=0), dim_row("3.12", 3, days=6), dim_row("3.12", 5, days=7)]
+    rows += [dim_row(f"3.{k}", 1, days=1) for k in range(1, 9)]  # eight more values: two go to "other"
+    held = {AS_OF - dt.timedelta(days=d) for d in range(8)}  # weeks 0 and 1 held, older ones not
+    s = analysis.weekly_shares(rows, dimensions.PYTHON_MINOR, AS_OF, held, analysis.is_honest, weeks=3, series=6)
+    assert [w.end for w in s.weeks] == [AS_OF - dt.timedelta(days=7), AS_OF]
+    # The six largest (ties by name), in version order, then "other".
+    assert s.labels == ("3.1", "3.2", "3.3", "3.4", "3.9", "3.12", "other")
+    assert s.weeks[0].counts["3.12"] == 5 and s.weeks[0].held == 1
+    assert s.weeks[1].counts == {"3.1": 1, "3.2": 1, "3.3": 1, "3.4": 1, "3.9": 5, "3.12": 3, "other": 4}

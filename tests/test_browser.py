@@ -203,7 +203,9 @@ def check_package_charts(page: Any, project: str) -> None:
     from playwright.sync_api import expect
 
     visible = [svg for svg in page.locator("svg[role=img]").all() if svg.is_visible()]
-    assert len(visible) == 2, f"{project}: the sparkline and the desktop drawing of the daily chart"
+    ids = [(svg.get_attribute("aria-labelledby") or "").split()[0].removesuffix("-title") for svg in visible]
+    # The sparkline, the desktop drawing of the daily chart, and the two questions' share charts.
+    assert ids == ["chart-spark", "chart-daily-wide", "chart-python", "chart-versions"], (project, ids)
     tables = {t.get_attribute("id"): t.evaluate(TABLE_JS) for t in page.locator("table").all()}
     for svg in visible:
         title = svg.locator("title").first.text_content() or ""
@@ -216,8 +218,6 @@ def check_package_charts(page: Any, project: str) -> None:
         expect(svg).to_have_accessible_name(" ".join(f"{title} {desc}".split()))
         if chart_id == "chart-daily-wide":
             check_honest_lines(svg.evaluate(SVG_MARKS_JS), tables["daily"], f"{project} {chart_id}")
-        else:
-            assert chart_id == "chart-spark", chart_id
     for table_id in ["waterfall", *(t for t in tables if t and t.startswith("breakdown-"))]:
         check_bar_rows(page, table_id, f"{project} {table_id}")
 

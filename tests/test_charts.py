@@ -568,3 +568,15 @@ def test_sparkline_is_text_free_inert_and_broken_at_gaps() -> None:
     line = [p for p in root.iter(f"{{{charts.SVG_NS}}}path")][-1].get("d")
     assert line.count("M") == 2 and line.count("L") == 2, line  # two runs: before and after the missing day
     assert line.startswith("M0.0 ") and "M270.0 3.0" in line  # the highest value touches the top
+
+
+def test_share_chart_stacks_each_week_to_one_in_the_given_order() -> None:
+    weeks = [(day(0), {"1.0": 3, "2.0": 1}), (day(7), {"1.0": 1, "2.0": 3, "other": 4}), (day(14), {})]
+    spec = charts.share_over_time_spec(weeks, ["1.0", "2.0", "other"])
+    rows = spec["datasets"]["shares"]
+    by_week: dict[str, float] = {}
+    for r in rows:
+        by_week[r["day"]] = by_week.get(r["day"], 0) + r["share"]
+    assert by_week == {day(0).isoformat(): 1.0, day(7).isoformat(): 1.0}  # an empty week is a gap, not zeros
+    assert [r["label"] for r in rows[:3]] == ["1.0", "2.0", "other"]
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["range"][-1] == charts.INK  # "other" in faint ink
