@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
 from generator import dimensions
-from generator.dates import Window, last_days
+from generator.dates import Window, WindowCoverage, last_days, window_coverage
 from generator.dimensions import Dimension
 from generator.sources import ALL_CAPABILITIES
 from generator.store import AggRow
@@ -218,7 +218,13 @@ class SourceFigure:
     rules: tuple[RuleDelta, ...]
     anchor: str
     note: str = ""
-    missing_days: int = 0
+    coverage: WindowCoverage | None = None
+    """The days of the figure's window the store holds (None: not computed)."""
+
+    @property
+    def missing_days(self) -> int:
+        """Days of the window missing from the store: the figure counts only the others."""
+        return self.coverage.missing if self.coverage is not None else 0
 
 
 Reason = tuple[str, str, str]
@@ -555,13 +561,32 @@ class Freshness:
     first_day: dt.date | None
     last_day: dt.date | None
     missing: tuple[dt.date, ...]
+    """Days after the first day held that the store lacks: the gaps in the charts."""
     window: Window
+    windows: tuple[tuple[str, WindowCoverage], ...] = ()
+    """Each window the page's figures cover, with the days of it held: the page's one count of missing days."""
 
 
-def freshness(as_of: dt.date, window: Window, available: set[dt.date]) -> Freshness:
+def freshness(
+    as_of: dt.date, window: Window, available: set[dt.date], figures: Sequence[SourceFigure] = ()
+) -> Freshness:
+    """The store's days for this package, and the coverage of each distinct window the figures use."""
     present = sorted(available)
     missing = tuple(d for d in window if d not in available and (not present or d >= present[0]))
-    return Freshness(as_of, present[0] if present else None, present[-1] if present else None, missing, window)
+    windows: dict[Window, tuple[str, WindowCoverage]] = {}
+    for f in figures:
+        if f.coverage is not None:
+            windows.setdefault(f.coverage.window, (f.window_label, f.coverage))
+    store = window_coverage(window, available)
+    windows.setdefault(window, (f"the store's {window.days} days ([source].history_days)", store))
+    return Freshness(
+        as_of,
+        present[0] if present else None,
+        present[-1] if present else None,
+        missing,
+        window,
+        tuple(sorted(windows.values(), key=lambda item: (item[1].days, item[1].window.start))),
+    )
 
 
 def trend(rows: Sequence[AggRow], as_of: dt.date, available: set[dt.date]) -> float | None:
@@ -619,6 +644,12 @@ class PackageReport:
     def ratio(self) -> float:
         """Honest share of raw downloads in the last 30 days."""
         return share(self.honest, self.raw_30)
+
+    @property
+    def coverage(self) -> WindowCoverage:
+        """The days of the last 30 the store holds: the headline and every 30-day figure count only those."""
+        coverage = self.figures[0].coverage
+        return coverage if coverage is not None else WindowCoverage(self.honest_window, self.honest_window.days)
 
 
 def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> dict[str, dict[str, int]]:
@@ -705,7 +736,7 @@ def analyse(
         releases=releases(version_rows),
         mirror_tools_30=mirror_tools(totals_rows, month),
         mirror_tools_all=mirror_tools(totals_rows, history),
-        freshness=freshness(as_of, store_window, available),
+        freshness=freshness(as_of, store_window, available, figures),
         trend=trend(totals_rows, as_of, available),
         windows=window_totals(totals_rows, as_of, history),
         source=source,
@@ -739,12 +770,7 @@ def _weekly(
 
 
 def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) -> SourceFigure:
-    gaps = sum(1 for d in emu.window if d not in available)
-    if not gaps:
-        return fig
-    return SourceFigure(
-        fig.key, fig.name, fig.window_label, fig.value, fig.delta, fig.rules, fig.anchor, fig.note, gaps
-    )
+    return replace(fig, coverage=window_coverage(emu.window, available))
 
 
 # -- what the source can support (generator.sources capabilities) ---------------------------------

@@ -30,6 +30,11 @@ Every shape and rule below is taken from pypistats.org's own code (psf/pypistats
   - A day with no downloads has no row (COUNT(*) ... GROUP BY makes none), and so has a day that
     was never loaded. Days missing from our store are therefore simply absent, never zero.
 
+- Where pypistats.org answers 404, no file is written, so the host's 404 applies: `recent` (and
+  `recent?period=P`) when the package has no without-mirrors downloads in the period, `overall`
+  (and each `mirrors=` form) when the series has no row in the 181 dates; the breakdowns never
+  404 (an empty result is `"data": []`).
+
 Static hosts ignore query strings. `variants()` writes the filtered documents under their own
 paths (`mirrors/true/overall`, `period/day/recent`, ...) for hosts that can rewrite on a query
 parameter (see netlify.toml); elsewhere `overall` returns both series, like pypistats.org without
@@ -46,7 +51,7 @@ from typing import Any
 
 from generator import dimensions
 from generator.analysis import PYPISTATS_RETENTION_DAYS, pypistats_with_mirrors, pypistats_without_mirrors
-from generator.dates import Window, last_days
+from generator.dates import Window, last_days, window_coverage
 from generator.dimensions import ApiUse, Dimension
 from generator.store import AggRow
 
@@ -57,6 +62,8 @@ BREAKDOWN_ENDPOINTS: dict[str, tuple[Dimension, ApiUse]] = {
 ENDPOINTS = ("recent", "overall", *BREAKDOWN_ENDPOINTS)
 RECENT_PERIODS = {"day": 1, "week": 7, "month": 30}
 MIRRORS = ("true", "false")
+DAYS_HELD = "days_held"
+"""Our one key beyond pypistats.org's shape: in `recent`, the days held of each period that lacks some."""
 
 Document = dict[str, Any]
 
@@ -89,8 +96,20 @@ def _doc(project: str, kind: str, data: Any) -> Document:
     return {"data": data, "package": project, "type": kind}
 
 
-def recent(project: str, total_rows: Sequence[AggRow], as_of: dt.date, period: str | None = None) -> Document:
-    """`/recent`: downloads without mirrors in the last 1, 7 and 30 days ending on `as_of`; no dates."""
+def recent(
+    project: str,
+    total_rows: Sequence[AggRow],
+    as_of: dt.date,
+    period: str | None = None,
+    held: Iterable[dt.date] | None = None,
+) -> Document | None:
+    """`/recent`: downloads without mirrors in the last 1, 7 and 30 days ending on `as_of`; no dates.
+
+    None where pypistats.org answers 404: its recent table has a row for a period only when the
+    package has without-mirrors downloads in it (`update_recent_stats` sums existing rows), and
+    `/recent` needs at least one row. `held` are the days the store holds: when a period lacks some,
+    `days_held` says how many of its days its figure counts (pypistats.org has no such key).
+    """
     rows = _totals(total_rows)
     periods = [period] if period else list(RECENT_PERIODS)
     data = {}
@@ -99,11 +118,21 @@ def recent(project: str, total_rows: Sequence[AggRow], as_of: dt.date, period: s
         data[f"last_{name}"] = sum(
             r.downloads for r in rows if w.start <= r.day <= w.end and pypistats_without_mirrors(r)
         )
-    return _doc(project, "recent_downloads", dict(sorted(data.items())))
+    if not any(data.values()):
+        return None
+    doc = _doc(project, "recent_downloads", dict(sorted(data.items())))
+    if held is not None:
+        coverage = {f"last_{name}": window_coverage(last_days(as_of, RECENT_PERIODS[name]), held) for name in periods}
+        if not all(c.complete for c in coverage.values()):
+            doc[DAYS_HELD] = {key: c.held for key, c in sorted(coverage.items())}
+    return dict(sorted(doc.items()))
 
 
-def overall(project: str, total_rows: Sequence[AggRow], as_of: dt.date, mirrors: bool | None = None) -> Document:
-    """`/overall`: the daily with_mirrors and without_mirrors series (or one of them) over 181 dates."""
+def overall(project: str, total_rows: Sequence[AggRow], as_of: dt.date, mirrors: bool | None = None) -> Document | None:
+    """`/overall`: the daily with_mirrors and without_mirrors series (or one of them) over 181 dates.
+
+    None where pypistats.org answers 404: no row of the asked series in the 181 dates it keeps.
+    """
     rows = _totals(total_rows)
     window = retention_window(as_of)
     series = []
@@ -111,7 +140,7 @@ def overall(project: str, total_rows: Sequence[AggRow], as_of: dt.date, mirrors:
         series += _daily(rows, window, pypistats_with_mirrors, lambda r: "with_mirrors")
     if mirrors in (None, False):
         series += _daily(rows, window, pypistats_without_mirrors, lambda r: "without_mirrors")
-    return _doc(project, "overall_downloads", series)
+    return _doc(project, "overall_downloads", series) if series else None
 
 
 def breakdown(project: str, endpoint: str, breakdown_rows: Sequence[AggRow], as_of: dt.date) -> Document:
@@ -128,33 +157,41 @@ def package_documents(
     total_rows: Sequence[AggRow],
     breakdown_rows: Sequence[AggRow],
     breakdowns: Iterable[str],
+    held: Iterable[dt.date] | None = None,
 ) -> dict[str, Document]:
     """Every endpoint's document for one package, by file name under `api/packages/<name>/`.
 
-    `breakdowns` are the store breakdowns that were fetched; an endpoint whose breakdown was
-    not fetched is left out (a 404 is more honest than an empty series).
+    A document pypistats.org would answer with 404 is left out, so the host's 404 applies. The
+    breakdowns never 404 there (an empty result is `"data": []`), but `breakdowns` are the store
+    breakdowns that were fetched, and an endpoint whose breakdown was not fetched is left out: a 404
+    is more honest than an empty series.
     """
+    held = None if held is None else set(held)
     available = set(breakdowns)
-    docs: dict[str, Document] = {
-        "recent": recent(project, total_rows, as_of),
+    docs: dict[str, Document | None] = {
+        "recent": recent(project, total_rows, as_of, held=held),
         "overall": overall(project, total_rows, as_of),
     }
     for endpoint, (dim, _) in BREAKDOWN_ENDPOINTS.items():
         if dim.name in available:
             docs[endpoint] = breakdown(project, endpoint, breakdown_rows, as_of)
-    docs.update(variants(project, total_rows, as_of))
-    return docs
+    docs.update(variants(project, total_rows, as_of, held))
+    return {name: doc for name, doc in docs.items() if doc is not None}
 
 
-def variants(project: str, total_rows: Sequence[AggRow], as_of: dt.date) -> dict[str, Document]:
+def variants(
+    project: str, total_rows: Sequence[AggRow], as_of: dt.date, held: set[dt.date] | None = None
+) -> dict[str, Document | None]:
     """The query-string variants, at paths a static host can rewrite to (see netlify.toml).
 
     `overall?mirrors=true` is `mirrors/true/overall`, `recent?period=day` is `period/day/recent`:
     the parameter's value is a whole path segment, so a rewrite rule can place it.
     """
-    out = {f"mirrors/{flag}/overall": overall(project, total_rows, as_of, mirrors=flag == "true") for flag in MIRRORS}
+    out: dict[str, Document | None] = {
+        f"mirrors/{flag}/overall": overall(project, total_rows, as_of, mirrors=flag == "true") for flag in MIRRORS
+    }
     for period in RECENT_PERIODS:
-        out[f"period/{period}/recent"] = recent(project, total_rows, as_of, period)
+        out[f"period/{period}/recent"] = recent(project, total_rows, as_of, period, held)
     return out
 
 
@@ -169,8 +206,9 @@ def documents_for(
     rows: Sequence[AggRow],
     capabilities: Iterable[str],
     breakdowns: Iterable[str],
+    held: Iterable[dt.date] | None = None,
 ) -> dict[str, Document]:
-    """One package's documents from its rows (totals and breakdowns), as publishing.attach makes them.
+    """One package's documents from its rows (totals and breakdowns) and the days the store holds.
 
     pypistats' breakdowns count without-mirrors rows, so they need the installer on each row: a
     source that only has a breakdown for all installers together (ClickPy) leaves it out.
@@ -182,11 +220,11 @@ def documents_for(
     inside = [r for r in rows if window.start <= r.day <= window.end]
     totals = [r for r in inside if r.breakdown == dimensions.TOTAL]
     breakdown_rows = [r for r in inside if r.breakdown in dims]
-    return package_documents(project, as_of, totals, breakdown_rows, fetched)
+    return package_documents(project, as_of, totals, breakdown_rows, fetched, held)
 
 
 def document_files(project: str, docs: dict[str, Document]) -> list[tuple[str, str]]:
-    """(site path, text) of each document, as publishing.write_all lays them out."""
+    """(site path, text) of each document."""
     out = []
     for name, doc in docs.items():
         text = dumps(doc)

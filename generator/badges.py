@@ -16,6 +16,8 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape
 
+from generator.dates import WindowCoverage
+
 SCHEMA_KEYS = frozenset(
     {
         "schemaVersion",
@@ -60,8 +62,14 @@ def compact(n: int) -> str:
     return str(n)
 
 
-def message(downloads: int, synthetic: bool) -> str:
-    text = f"{compact(downloads)}/month"
+def message(downloads: int, synthetic: bool, coverage: WindowCoverage | None = None) -> str:
+    """ "12k/month"; over a month the store does not fully hold, "809 in 8 of 30 days", or "no data"."""
+    if coverage is None or coverage.complete:
+        text = f"{compact(downloads)}/month"
+    elif coverage.empty:
+        text = "no data"
+    else:
+        text = f"{compact(downloads)} in {coverage.held} of {coverage.days} days"
     return f"{text} (synthetic demo)" if synthetic else text
 
 
@@ -128,19 +136,25 @@ def svg(label: str, msg: str, color: str, label_color: str = LABEL_COLOR) -> str
     )
 
 
-def package_badges(project: str, figures: dict[str, int], synthetic: bool, ci_available: bool = True) -> dict[str, str]:
+def package_badges(
+    project: str,
+    figures: dict[str, int],
+    synthetic: bool,
+    ci_available: bool = True,
+    coverage: WindowCoverage | None = None,
+) -> dict[str, str]:
     """Every badge file for one package, by path under the site root.
 
     `figures` maps the report's figure keys ("honest", "pypistats_with", "pypistats_without")
-    to their 30-day values. Where the source has no CI flag, the "honest" figure includes CI
-    installs, and its badge says so.
+    to their 30-day values, and `coverage` says how many of those 30 days the store holds. Where
+    the source has no CI flag, the "honest" figure includes CI installs, and its badge says so.
     """
     out: dict[str, str] = {}
     for folder, (key, label) in VARIANTS.items():
         if key == "honest" and not ci_available:
             label = "installs (CI included)"
         color = SYNTHETIC_COLOR if synthetic else (HONEST_COLOR if key == "honest" else PYPISTATS_COLOR)
-        msg = message(figures[key], synthetic)
+        msg = message(figures[key], synthetic, coverage)
         base = f"badges/{folder}/{project}" if folder else f"badges/{project}"
         out[f"{base}.json"] = json.dumps(endpoint(label, msg, color), indent=1) + "\n"
         out[f"{base}.svg"] = svg(label, msg, color)

@@ -8,17 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import incremental, pagerows, parallel, publishing, render
+from generator import incremental, outdir, pagerows, parallel, publishing, render
 from generator import site as site_pages
 from generator.config import Config
-from generator.dates import Window, default_as_of, last_days, parse_day
+from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day
 from generator.errors import ConfigError
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
@@ -52,9 +53,9 @@ def resolve_as_of(cfg: Config, override: str | None) -> dt.date:
     if not text:
         return default_as_of()
     try:
-        return parse_day(text)
+        return check_report_day(parse_day(text))
     except ValueError as exc:
-        raise ConfigError(f"--as-of: {exc}") from None
+        raise ConfigError(f"{'--as-of' if override else 'as_of'}: {exc}") from None
 
 
 def open_source(cfg: Config) -> Source:
@@ -247,10 +248,13 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
                 render.PackagePage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p))
                 for p in cfg.packages
             ]
+            warn_partial_months(site)
             progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
-            _attach_publishing(site, store, cfg)
+            publishing.attach(site, store, cfg)
         site_pages.write_site_pages(site, writer, plan.render)
         publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export
+        copy_static(cfg.site.static, writer)
+        warn_left_behind(out_dir, writer.written)
         for key, count in Counter(incremental.unit_of(rel) for rel in writer.written).items():
             if key in plan.units:
                 plan.units[key].files = count
@@ -266,37 +270,113 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
     return writer.written
 
 
-class _RowsWritten:
-    """The store as publishing.attach sees it here: the page workers already made each package's API documents.
+def warn_partial_months(site: render.SiteData) -> None:
+    """One warning naming every package whose last 30 days the store does not fully hold."""
+    partial = [p.report for p in site.packages if not p.report.coverage.complete]
+    if not partial:
+        return
+    names = ", ".join(f"{r.project} ({r.coverage.held} of {r.coverage.days} days held)" for r in partial[:10])
+    more = f" and {len(partial) - 10} more" if len(partial) > 10 else ""
+    log.warning(
+        "%d package(s) lack some of the last 30 days (to %s) in the store: %s%s; their 30-day figures count"
+        " only the days held, and their pages, badges and API say so. Check the as-of date and the source's data",
+        len(partial),
+        site.as_of,
+        names,
+        more,
+    )
 
-    attach does the site-level work (base URL, the feed's history, the store export) and, per page,
-    reads the API rows again; here `rows` returns nothing, so that second read costs nothing, and the
-    documents it makes from no rows are dropped (the workers wrote the real ones).
+
+def copy_static(folder: Path | None, writer: SiteWriter) -> None:
+    """Copy [site].static into the site as it is (CNAME, verification files, extra pages)."""
+    if folder is None:
+        return
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel in writer.written:
+            raise ConfigError(
+                f"[site].static: {path} has the path of a file the site writes ({rel}); rename or move it"
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"[site].static: {path}: cannot read ({exc.strerror})") from None
+        writer.write(rel, data)
+
+
+SITE_LEVEL_FILES = ("feed.xml", "sitemap.xml", "robots.txt", incremental.MANIFEST)
+"""Files every build writes that belong to no unit (besides the store export under data/store/)."""
+LEFT_BEHIND_SHOWN = 10
+
+
+def left_behind(out_dir: Path, written: Iterable[str]) -> list[str]:
+    """Files of the previous site that this build neither writes nor wrote before: a user's own files.
+
+    A file belongs to the tool when a unit of the previous build's manifest (a package, a page) or a
+    site-level file accounts for it; a package dropped from the config leaves no warning.
     """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def rows(self, *args: object, **kwargs: object) -> list[object]:
+    if not out_dir.is_dir():
         return []
+    previous = set(incremental.Previous.read(out_dir).units)
+    new = set(written)
+    lost = []
+    for folder, _dirs, names in os.walk(out_dir):
+        for name in names:
+            rel = (Path(folder) / name).relative_to(out_dir).as_posix()
+            if rel in new or rel in SITE_LEVEL_FILES or rel.startswith(f"{publishing.EXPORT_DIR}/"):
+                continue
+            unit = incremental.unit_of(rel)
+            if unit != "site" and unit in previous:
+                continue
+            lost.append(rel)
+    return sorted(lost)
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._store, name)
+
+def warn_left_behind(out_dir: Path, written: Iterable[str]) -> None:
+    lost = left_behind(out_dir, written)
+    if not lost:
+        return
+    shown = ", ".join(lost[:LEFT_BEHIND_SHOWN]) + (
+        f" and {len(lost) - LEFT_BEHIND_SHOWN} more" if len(lost) > LEFT_BEHIND_SHOWN else ""
+    )
+    log.warning(
+        "%s: %d file(s) in the previous site were not written by this build and will not be carried over: %s;"
+        " put files you add to the site in a [site].static folder, which every build copies in",
+        out_dir,
+        len(lost),
+        shown,
+    )
 
 
-def _attach_publishing(site: render.SiteData, store: Store, cfg: Config) -> None:
-    publishing.attach(site, _RowsWritten(store), cfg)  # type: ignore[arg-type]
-    for page in site.packages:
-        page.extra.pop("api", None)
+def protected_paths(cfg: Config) -> list[outdir.Protected]:
+    """What the output directory must never be or hold (nor, but for the config's folder, sit inside)."""
+    out = [
+        outdir.Protected(
+            cfg.path.parent, "the config file's folder", "choose a folder inside it, such as --out site", True
+        ),
+        outdir.Protected(cfg.store.path, "the store", "set [store].path outside the output directory"),
+    ]
+    if cfg.source.kind == "local" and cfg.source.path is not None:
+        out.append(outdir.Protected(cfg.source.path, "the events folder", "choose --out outside [source].path"))
+    if cfg.site.static is not None:
+        out.append(outdir.Protected(cfg.site.static, "the [site].static folder", "choose --out outside it"))
+    return out
+
+
+def check_out_dir(cfg: Config, out_dir: Path) -> Path:
+    """The output directory, resolved, if a build may replace it (generator.outdir); else a ConfigError."""
+    return outdir.check(out_dir, protected_paths(cfg))
 
 
 def _holding_the_store_lock(run: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
     # The whole build, rendering included, holds the store's writer lock: page workers read the store
     # after the build's own connection is closed, and a second build must not open it in between.
+    # The output directory is checked first: a refused --out leaves no lock file or store behind.
     @functools.wraps(run)
-    def locked(cfg: Config, *args: Any, **kwargs: Any) -> BuildResult:
+    def locked(cfg: Config, *args: Any, out_dir: Path, **kwargs: Any) -> BuildResult:
+        out_dir = check_out_dir(cfg, out_dir)
         with store_lock(cfg.store.path):
-            return run(cfg, *args, **kwargs)
+            return run(cfg, *args, out_dir=out_dir, **kwargs)
 
     return locked
 

@@ -125,15 +125,16 @@ def progress_bar(enabled: bool) -> Iterator:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from generator import build, config
+    from generator import build, config, outdir
 
+    out_dir = outdir.given(args.out)
     cfg = config.load(args.config)
     as_of = build.resolve_as_of(cfg, args.as_of)
     with progress_bar(err.is_terminal) as progress:
         result = build.build(
             cfg,
             as_of=as_of,
-            out_dir=Path(args.out),
+            out_dir=out_dir,
             refresh=args.refresh,
             fetch_data=not args.no_fetch,
             progress=progress,
@@ -183,7 +184,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from generator import build, config, resources, sample
+    from generator import build, config, outdir, resources, sample
+
+    out_dir = outdir.given(args.out)
 
     # The demo's config ships with the package; its events and store go where the user runs it.
     if not (DEMO_EVENTS / sample.SYNTHETIC_MARKER).is_file():
@@ -191,13 +194,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sample.generate(DEMO_EVENTS)
     cfg = config.load(resources.demo_config(), base_dir=Path.cwd())
     with progress_bar(err.is_terminal) as progress:
-        result = build.build(cfg, as_of=build.resolve_as_of(cfg, None), out_dir=Path(args.out), progress=progress)
+        result = build.build(cfg, as_of=build.resolve_as_of(cfg, None), out_dir=out_dir, progress=progress)
     err.print(f"Built the demo site ({len(result.files)} files, synthetic data) into {result.out_dir}")
     if args.no_serve:
         return 0
     from generator.serve import serve
 
-    serve(Path(args.out), "127.0.0.1", args.port, err)
+    serve(result.out_dir, "127.0.0.1", args.port, err)
     return 0
 
 
@@ -251,9 +254,19 @@ COMMANDS = {
 }
 
 
+class _Formatter(logging.Formatter):
+    """One line per message; a warning says it is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        return f"warning: {text}" if record.levelno >= logging.WARNING else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         return COMMANDS[args.command](args)
     except GeneratorError as exc:

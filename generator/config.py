@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from generator import dimensions
 from generator.errors import ConfigError
@@ -19,6 +20,10 @@ _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORE
 SOURCE_KINDS = ("local", "bigquery", "clickpy")
 # Columns the aggregate query can drop to cut BigQuery cost (see `plan`).
 BREAKDOWNS = dimensions.NAMES
+PATH_KEYS = ("path", "static")
+"""Keys whose value is a path, relative to the config file's folder."""
+MONTH_DAYS = 30
+"""The headline's window: the store must be able to hold it."""
 TIB = 1024**4
 GIB = 1024**3
 
@@ -43,6 +48,8 @@ class SiteConfig:
     """Meta description of the index page."""
     change_threshold: float = 0.2
     """Share by which the honest 30-day number must move between builds to enter the Atom feed."""
+    static: Path | None = None
+    """A folder copied into every build as it is (CNAME, verification files, extra pages); none by default."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +144,9 @@ def _section(name: str, raw: Any, base_dir: Path, errors: list[str]) -> Any:
             errors.append(f"unknown key [{name}].{key} (allowed: {', '.join(_allowed(cls))})")
             continue
         default = getattr(defaults, key)
-        if key == "path":
+        if key in PATH_KEYS:
             if not isinstance(value, str) or not value:
-                errors.append(f"[{name}].path must be a non-empty string")
+                errors.append(f"[{name}].{key} must be a non-empty string")
                 continue
             p = Path(value).expanduser()
             values[key] = p if p.is_absolute() else (base_dir / p)
@@ -182,13 +189,23 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
         errors.append(f"[source].kind must be one of {', '.join(SOURCE_KINDS)}, got {src.kind!r}")
     if src.kind == "local" and src.path is None:
         errors.append('[source].path is required when kind = "local" (a directory of event files)')
-    if not 1 <= src.history_days <= 5000:
-        errors.append(f"[source].history_days must be between 1 and 5000, got {src.history_days}")
+    if not MONTH_DAYS <= src.history_days <= 5000:
+        errors.append(
+            f"[source].history_days must be between {MONTH_DAYS} (the headline's window) and 5000,"
+            f" got {src.history_days}"
+        )
     if not 0 <= src.refetch_days <= 30:
         errors.append(f"[source].refetch_days must be between 0 and 30, got {src.refetch_days}")
     for b in src.breakdowns:
         if b not in BREAKDOWNS:
             errors.append(f"[source].breakdowns has unknown breakdown {b!r} (allowed: {', '.join(BREAKDOWNS)})")
+    if cfg.site.base_url and not _is_absolute_url(cfg.site.base_url):
+        errors.append(
+            f"[site].base_url must be an absolute http(s) URL such as https://example.github.io/stats/,"
+            f" got {cfg.site.base_url!r}"
+        )
+    if cfg.site.static is not None and not cfg.site.static.is_dir():
+        errors.append(f"[site].static: {cfg.site.static} is not a directory")
     b = cfg.budget
     if b.max_bytes_per_query <= 0 or b.max_bytes_per_run <= 0:
         errors.append("[budget] byte limits must be positive")
@@ -201,6 +218,11 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
             parse_day(cfg.as_of)
         except ValueError as exc:
             errors.append(f"as_of: {exc}")
+
+
+def _is_absolute_url(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 TOP_LEVEL = ("site", "packages", "source", "budget", "store", "as_of")

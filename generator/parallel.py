@@ -99,7 +99,9 @@ class PageRenderer:
             capabilities=ctx.capabilities,
         )
         page = render.PackagePage(report, cost=task.cost)
-        docs = api.documents_for(task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns)
+        docs = api.documents_for(
+            task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns, held=rows.covered
+        )
         files = site_pages.package_files(self.env, ctx.site, page, docs)
         return Result(task.project, [(rel, text.encode("utf-8")) for rel, text in files], PackageSummary.of(report))
 

@@ -1,12 +1,14 @@
 """Publishing: the machine-readable and crawler files of a site, and the store's data export.
 
 Two hooks into the build:
-- `attach(site, store, cfg)` runs while the store is open (build.build): it reads the rows the
-  static API needs, remembers this build's honest numbers for the feed, and takes the store's data
-  export, all into `site`/`page.extra`.
-- `write_all(site, writer)` runs at the end of site.write_all: it writes
-  `api/packages/<name>/...`, `badges/...`, `feed.xml`, `sitemap.xml`, `robots.txt` and
-  `data/store/*` (the export from which CI restores the store when its cache is gone).
+- `attach(site, store, cfg)` runs while the store is open (build.build): it remembers this build's
+  honest numbers for the feed and takes the store's data export, into `site.extra`.
+- `write_all(site, writer)` runs at the end of the build: it writes `badges/...`, `feed.xml`,
+  `sitemap.xml`, `robots.txt` and `data/store/*` (the export from which CI restores the store when
+  its cache is gone).
+
+The static API (`api/packages/<name>/...`) is made with each package's page, in the page workers
+(generator.parallel, generator.api.documents_for): one place, from the rows the page reads.
 
 `restore_store` and `export_store_to` back the CLI's `restore-store` and `export-store`.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from generator import api, badges, feeds, render
+from generator import badges, feeds, render
 from generator.config import Config, SiteConfig
 from generator.errors import StoreError
 from generator.render import SiteData
@@ -60,21 +62,12 @@ def root_path(site: SiteData) -> str:
 def attach(site: SiteData, store: Store, cfg: Config) -> None:
     """Gather what `write_all` needs from the store; remember this build's honest numbers."""
     site.base_url = normalize_base_url(site.base_url or env_base_url())
-    window = api.retention_window(site.as_of)
-    for page in site.packages:
-        project = page.report.project
-        # pypistats' breakdowns count without-mirrors rows, so they need the installer on each row:
-        # a source that only has a breakdown for all installers together (ClickPy) leaves it out.
-        caps = page.report.capabilities
-        fetched = tuple(b for b in cfg.source.breakdowns if f"{b}.by_installer" in caps)
-        dims = tuple(sorted({d.name for d, _ in api.BREAKDOWN_ENDPOINTS.values() if d.name in fetched}))
-        totals = store.rows(site.source, project, window=window)
-        breakdown_rows = store.rows(site.source, project, dims, window=window) if dims else []
-        page.extra["api"] = api.package_documents(project, site.as_of, totals, breakdown_rows, fetched)
+    # A 30-day number over a month the store does not fully hold is not comparable with a month's:
+    # it is not remembered, so the feed never reports the missing days as a fall in installs.
     history = feeds.remember(
         store.get_meta(feeds.HISTORY_KEY, {}) or {},
         site.as_of,
-        {p.report.project: p.report.honest for p in site.packages},
+        {p.report.project: p.report.honest for p in site.packages if p.report.coverage.complete},
     )
     store.set_meta(feeds.HISTORY_KEY, history)
     site.extra["honest_history"] = history
@@ -90,18 +83,12 @@ def sitemap_paths(site: SiteData) -> list[str]:
 
 
 def write_all(site: SiteData, writer: SiteWriter) -> None:
-    """Write the API, badges, feed, sitemap, robots.txt and the store export into `writer`."""
+    """Write the badges, feed, sitemap, robots.txt and the store export into `writer`."""
     for page in site.packages:
         project = page.report.project
-        for name, doc in page.extra.get("api", {}).items():
-            text = api.dumps(doc)
-            writer.write(f"api/packages/{project}/{name}", text)
-            if name in api.ENDPOINTS:
-                # The same document with an extension, for hosts that type files by extension.
-                writer.write(f"api/packages/{project}/{name}.json", text)
         figures = {f.key: f.value for f in page.report.figures}
         ci = bool(getattr(page.report, "ci_available", True))
-        for path, text in badges.package_badges(project, figures, site.synthetic, ci).items():
+        for path, text in badges.package_badges(project, figures, site.synthetic, ci, page.report.coverage).items():
             writer.write(path, text)
     threshold = site.extra.get("change_threshold", SiteConfig().change_threshold)
     history = site.extra.get("honest_history") or {}

@@ -21,6 +21,7 @@ import markdown
 
 from generator import __version__, analysis, api, categories, dimensions, resources
 from generator.analysis import PackageReport
+from generator.dates import WindowCoverage
 from generator.errors import RenderError
 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
@@ -536,6 +537,8 @@ class PackageSummary:
     ci_available: bool
     capabilities: frozenset[str]
     figures: tuple[FigureValue, ...]
+    coverage: WindowCoverage
+    """The days of the last 30 the store holds: every 30-day figure above counts only those."""
 
     @property
     def ratio(self) -> float:
@@ -552,6 +555,7 @@ class PackageSummary:
             report.ci_available,
             frozenset(report.capabilities),
             tuple(FigureValue(f.key, f.value) for f in report.figures),
+            report.coverage,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -562,6 +566,7 @@ class PackageSummary:
             "ci_available": self.ci_available,
             "capabilities": sorted(self.capabilities),
             "figures": {f.key: f.value for f in self.figures},
+            "coverage": self.coverage.to_json(),
         }
 
     @classmethod
@@ -575,6 +580,7 @@ class PackageSummary:
             bool(doc["ci_available"]),
             frozenset(str(c) for c in doc["capabilities"]),
             tuple(FigureValue(str(k), int(v)) for k, v in doc["figures"].items()),
+            WindowCoverage.from_json(doc["coverage"]),
         )
 
 
@@ -889,6 +895,7 @@ def package_json(page: PackagePage, tables: Sequence[Table]) -> str:
             for t in tables
         },
         "missing_days": [d.isoformat() for d in r.freshness.missing],
+        "days_held": [{"window": label, **c.to_json(), "days": c.days} for label, c in r.freshness.windows],
     }
     if r.source:
         doc["source"] = r.source

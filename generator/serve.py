@@ -1,16 +1,38 @@
-"""Serve a built site on localhost for preview, optionally under a sub-path like GitHub Pages."""
+"""Serve a built site on localhost for preview, optionally under a sub-path like GitHub Pages.
+
+The API's query-string forms are rewritten to their files as netlify.toml does on Netlify
+(`overall?mirrors=true` → `mirrors/true/overall`, `recent?period=day` → `period/day/recent`), so
+the preview answers as pypistats.org does, 404 included where no file was written.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
 
 from generator.errors import GeneratorError
+
+_API_QUERIES = {"overall": "mirrors", "recent": "period"}
+"""Endpoint → the query parameter whose value names its variant's folder (see netlify.toml)."""
+
+
+def api_rewrite(path: str) -> str:
+    """`/api/packages/x/overall?mirrors=true` → `/api/packages/x/mirrors/true/overall`; other paths as they are."""
+    parts = urllib.parse.urlsplit(path)
+    segments = parts.path.split("/")
+    if len(segments) != 5 or segments[1:3] != ["api", "packages"] or segments[4] not in _API_QUERIES:
+        return path
+    key = _API_QUERIES[segments[4]]
+    values = urllib.parse.parse_qs(parts.query).get(key)
+    if not values:
+        return parts.path
+    return "/".join([*segments[:4], key, urllib.parse.quote(values[0], safe=""), segments[4]])
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -23,7 +45,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             if not path.startswith(self.prefix):
                 return str(Path(self.directory) / "__outside_prefix__")
             path = "/" + path[len(self.prefix) :]
-        return super().translate_path(path)
+        return super().translate_path(api_rewrite(path))
 
     def end_headers(self) -> None:
         for key, value in self.extra_headers.items():

@@ -145,6 +145,8 @@ def search_index(site: SiteData) -> str:
                 "url": f"packages/{p.report.project}/",
                 "honest_30_days": p.report.honest,
                 "downloads_30_days": p.report.raw_30,
+                # The 30-day numbers count only the days held: 30 of 30 for a full month.
+                "days_held_of_30": p.report.coverage.held,
             }
             for p in sorted(site.packages, key=_name)
         ],

@@ -15,6 +15,7 @@ from pathlib import Path
 import pypistats
 import pypistats._cache
 import pytest
+import urllib3
 from conftest import DEMO_AS_OF
 
 from generator import api, badges, sample
@@ -130,9 +131,9 @@ def test_json_is_compact_with_sorted_keys_like_flask_jsonify() -> None:
 
 
 # -- the real pypistats client against the built site -----------------------------------------------
-@pytest.fixture(scope="module")
-def served_api(demo_site: Path) -> Iterator[str]:
-    server, base = serve_in_thread(demo_site, prefix="/some/prefix/")
+def serving(site: Path, prefix: str) -> Iterator[str]:
+    """The site over HTTP under `prefix`, for as long as the generator is open; yields its base URL."""
+    server, base = serve_in_thread(site, prefix=prefix)
     try:
         yield base
     finally:
@@ -140,14 +141,24 @@ def served_api(demo_site: Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture
-def client(served_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
-    monkeypatch.setattr(pypistats, "BASE_URL", served_api + "api/")
+def pointed_at(base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    """The real pypistats client, reading the static API at `base`."""
+    monkeypatch.setattr(pypistats, "BASE_URL", base + "api/")
     monkeypatch.setattr(pypistats._cache, "CACHE_DIR", tmp_path / "pypistats-cache")  # never the user's cache
     return pypistats
 
 
 WITHOUT = "pypistats.org without mirrors (and recent: last_month) last 30 days"
+
+
+@pytest.fixture(scope="module")
+def served_api(demo_site: Path) -> Iterator[str]:
+    yield from serving(demo_site, "/some/prefix/")
+
+
+@pytest.fixture
+def client(served_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    return pointed_at(served_api, monkeypatch, tmp_path)
 
 
 def page_figures(site: Path, project: str) -> dict[str, int]:
@@ -220,6 +231,89 @@ def test_static_files_match_the_pypistats_shapes(demo_site: Path) -> None:
     for period in ("day", "week", "month"):
         doc = json.loads((folder / "period" / period / "recent").read_text(encoding="utf-8"))
         assert list(doc["data"]) == [f"last_{period}"]
+
+
+# -- where pypistats.org answers 404, no file: the host's 404 applies ------------------------------------
+# pypistats/views/api.py: `recent` aborts 404 without a row in its recent table, which has a row for a
+# period only when the package has without-mirrors downloads in it (tasks/pypi.py, update_recent_stats);
+# `overall` aborts 404 without a row of the asked series in the 181 dates kept; the breakdowns never do.
+NOT_FOUND_AS_OF = "2026-10-31"
+
+
+def days_back(n: int) -> str:
+    return (dt.date.fromisoformat(NOT_FOUND_AS_OF) - dt.timedelta(days=n)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def sparse_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """quiet: pip 60 days back; mirrored: bandersnatch only; gone: 200 days back; weekly: pip 3 days back."""
+    from conftest import event, run_cli, write_config, write_events
+
+    work = tmp_path_factory.mktemp("sparse")
+    events = write_events(
+        work / "events",
+        [
+            event(days_back(60), "quiet"),
+            event(days_back(5), "mirrored", installer="bandersnatch"),
+            event(days_back(200), "gone"),
+            event(days_back(3), "weekly"),
+            event(days_back(0), "other"),  # the as-of day is in the logs
+        ],
+    )
+    cfg = write_config(work / "stats.toml", events, ["quiet", "mirrored", "gone", "weekly"], NOT_FOUND_AS_OF, 210)
+    proc = run_cli("build", "--config", str(cfg), "--out", str(work / "site"))
+    assert proc.returncode == 0, proc.stderr
+    yield from serving(work / "site", "/stats/")
+
+
+@pytest.fixture
+def sparse_client(sparse_api: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
+    return pointed_at(sparse_api, monkeypatch, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("project", "call", "answer"),
+    [
+        ("quiet", "recent", 404),
+        ("quiet", "recent?period=month", 404),
+        ("quiet", "overall", {"with_mirrors": 1, "without_mirrors": 1}),
+        ("mirrored", "recent", 404),
+        ("mirrored", "overall", {"with_mirrors": 1}),
+        ("mirrored", "overall?mirrors=true", {"with_mirrors": 1}),
+        ("mirrored", "overall?mirrors=false", 404),
+        ("gone", "overall", 404),
+        ("gone", "overall?mirrors=true", 404),
+        ("gone", "recent", 404),
+        ("weekly", "recent", {"last_day": 0, "last_month": 1, "last_week": 1}),
+        ("weekly", "recent?period=day", 404),
+        ("weekly", "recent?period=week", {"last_week": 1}),
+    ],
+)
+def test_the_client_gets_404_where_pypistats_org_answers_404(sparse_client, project: str, call: str, answer) -> None:  # noqa: ANN001
+    endpoint, _, query = call.partition("?")
+    kwargs = {}
+    if query:
+        key, value = query.split("=")
+        kwargs[key] = value == "true" if key == "mirrors" else value
+    fetch = getattr(sparse_client, endpoint)
+    if answer == 404:
+        with pytest.raises(urllib3.exceptions.HTTPError, match=f"HTTP Error 404 for url: .*/{project}/{endpoint}"):
+            fetch(project, format="json", **kwargs)
+        return
+    doc = json.loads(fetch(project, format="json", **kwargs))
+    if endpoint == "recent":
+        assert doc["data"] == answer
+    else:
+        totals: dict[str, int] = {}
+        for r in doc["data"]:
+            totals[r["category"]] = totals.get(r["category"], 0) + r["downloads"]
+        assert totals == answer
+
+
+@pytest.mark.parametrize("endpoint", ["python_major", "python_minor", "system"])
+def test_breakdowns_never_404_an_empty_one_is_no_data(sparse_client, endpoint: str) -> None:  # noqa: ANN001
+    # pypistats.org answers 200 with "data": [], which the client reports as no data.
+    assert getattr(sparse_client, endpoint)("gone") == "No data found for https://pypi.org/project/gone/"
 
 
 # -- badges -------------------------------------------------------------------------------------------

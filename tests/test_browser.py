@@ -306,7 +306,7 @@ def site_under_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("prefixed-404")
     events = write_events(work / "events", [event("2026-10-01"), event("2026-10-02", installer="uv")])
-    cfg = write_config(work / "stats.toml", events, ["acme"], "2026-10-02", history_days=10)
+    cfg = write_config(work / "stats.toml", events, ["acme"], "2026-10-02", history_days=30)
     text = cfg.read_text(encoding="utf-8").replace(
         "[site]\n", f'[site]\nbase_url = "https://stats.example.test{SUBPATH}"\n'
     )

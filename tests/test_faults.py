@@ -294,7 +294,7 @@ def small_events(days: int = 6, per_day: int = 3) -> list[dict[str, Any]]:
 def small_config(tmp_path: Path, store: Path | None = None) -> Path:
     """A one-package config over `small_events()`, its store at `store` (default: beside the config)."""
     events = write_events(tmp_path / "events", small_events())
-    cfg = write_config(tmp_path / "stats.toml", events, ["acme"], DEMO_AS_OF, history_days=10)
+    cfg = write_config(tmp_path / "stats.toml", events, ["acme"], DEMO_AS_OF, history_days=30)
     if store is not None:
         text = cfg.read_text(encoding="utf-8").replace(str(tmp_path / "store.duckdb"), str(store))
         cfg.write_text(text, encoding="utf-8")

@@ -119,7 +119,7 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = work / "stats.toml"
     cfg.write_text(
         f'as_of = "{AS_OF}"\n[site]\ntitle = {json.dumps(TITLE)}\ndescription = {json.dumps(DESCRIPTION)}\n'
-        f'[packages]\nnames = ["acme", "beta"]\n[source]\nkind = "local"\npath = "{events}"\nhistory_days = 5\n'
+        f'[packages]\nnames = ["acme", "beta"]\n[source]\nkind = "local"\npath = "{events}"\nhistory_days = 30\n'
         f'[store]\npath = "{work / "store.duckdb"}"\n',
         encoding="utf-8",
     )

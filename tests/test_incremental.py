@@ -20,6 +20,7 @@ from htmltools import parse
 
 from generator import build, config, incremental, pagerows, render
 from generator import site as site_pages
+from generator.dates import WindowCoverage, last_days
 from generator.render import FigureValue, PackagePage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
@@ -143,7 +144,9 @@ def test_a_damaged_previous_site_is_rendered_again(project: tuple[config.Config,
     assert rendered(site) == {"package:acme"}
     assert manifest(site)["units"]["package:acme"]["reason"] == "files missing from the previous site"
     assert (site / "packages" / "acme" / "daily.csv").is_file()
-    (site / incremental.MANIFEST).write_text("{not json", encoding="utf-8")
+    # The marker is still this tool's (its format line), but the rest cannot be read.
+    damaged = {"format": incremental.FORMAT, "version": incremental.VERSION}
+    (site / incremental.MANIFEST).write_text(json.dumps(damaged), encoding="utf-8")
     run(cfg, site)
     assert {u["reason"] for u in manifest(site)["units"].values()} == {"the previous build manifest is unreadable"}
 
@@ -225,9 +228,14 @@ def test_every_file_belongs_to_one_unit(path: str, unit: str) -> None:
 
 
 # -- the index of a large site -------------------------------------------------------------------
+MONTH = WindowCoverage(last_days(dt.date(2026, 10, 31), 30), 30)
+
+
 def stub_site(names: list[str]) -> SiteData:
     pages = [
-        PackagePage(PackageSummary(name, 1000 - i, 5000, None, True, frozenset(), (FigureValue("honest", 1000 - i),)))
+        PackagePage(
+            PackageSummary(name, 1000 - i, 5000, None, True, frozenset(), (FigureValue("honest", 1000 - i),), MONTH)
+        )
         for i, name in enumerate(names)
     ]
     return SiteData("Many", "d", "", dt.date(2026, 10, 31), "local", False, pages)
@@ -281,7 +289,8 @@ def test_a_small_index_is_one_page() -> None:
 
 
 def test_package_summary_survives_the_manifest() -> None:
-    summary = PackageSummary("x", 3, 7, 0.1 / 3, False, frozenset({"ci"}), (FigureValue("honest", 3),))
+    held = WindowCoverage(last_days(dt.date(2026, 10, 31), 30), 8)
+    summary = PackageSummary("x", 3, 7, 0.1 / 3, False, frozenset({"ci"}), (FigureValue("honest", 3),), held)
     again = PackageSummary.from_json("x", json.loads(json.dumps(summary.to_json())))
     assert again == summary and again.ratio == summary.ratio
     assert render.PackageSummary.of  # built from a report in the workers
