@@ -590,9 +590,10 @@ def freshness(
 
 
 def trend(rows: Sequence[AggRow], as_of: dt.date, available: set[dt.date]) -> float | None:
-    """Honest installs in the last 30 days relative to the 30 before; None unless both are held."""
+    """Honest installs in the last 30 days relative to the 30 before; None unless both are fully held."""
     previous = last_days(as_of - dt.timedelta(days=HONEST_DAYS), HONEST_DAYS)
-    if not available or min(available) > previous.start:
+    current = last_days(as_of, HONEST_DAYS)
+    if not (window_coverage(previous, available).complete and window_coverage(current, available).complete):
         return None
     before = total(rows, lambda r: in_window(previous)(r) and is_honest(r))
     now = total(rows, lambda r: in_window(last_days(as_of, HONEST_DAYS))(r) and is_honest(r))

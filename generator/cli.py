@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -262,19 +265,57 @@ class _Formatter(logging.Formatter):
         return f"warning: {text}" if record.levelno >= logging.WARNING else text
 
 
+INTERRUPTED = "interrupted; the previous site and store are unchanged"
+
+
+class _CtrlC:
+    """Remembers a Ctrl-C wherever it lands.
+
+    Python raises KeyboardInterrupt, but a DuckDB query running at that moment turns it into its own
+    error (`RuntimeError: Query interrupted`, or a duckdb.Error that a source wraps): after a Ctrl-C,
+    any error is the interruption, answered the same way in every phase.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.previous: Any = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
-    try:
-        return COMMANDS[args.command](args)
-    except GeneratorError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 1
-    except KeyboardInterrupt:
-        err.print("interrupted; the previous site and store are unchanged")
-        return 130
+    with _CtrlC() as ctrl_c:
+        try:
+            return COMMANDS[args.command](args)
+        except KeyboardInterrupt:
+            err.print(INTERRUPTED)
+            return 130
+        except GeneratorError as exc:
+            if ctrl_c.seen:
+                err.print(INTERRUPTED)
+                return 130
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            return 1
+        except Exception:
+            if ctrl_c.seen:
+                err.print(INTERRUPTED)
+                return 130
+            raise
 
 
 if __name__ == "__main__":

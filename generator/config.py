@@ -57,7 +57,7 @@ class SourceConfig:
     kind: str = "local"
     """Where raw events come from: "local" (files), "bigquery" or "clickpy"."""
     path: Path | None = None
-    """local: directory of *.parquet / *.jsonl / *.ndjson in the file_downloads schema."""
+    """local: folder of Parquet and NDJSON (.json, .jsonl, .ndjson, optionally .gz) files, read recursively."""
     billing_project: str = ""
     """bigquery: Google Cloud project billed for queries (else $GOOGLE_CLOUD_PROJECT)."""
     location: str = "US"

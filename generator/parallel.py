@@ -122,6 +122,9 @@ def _die_with_parent() -> None:
 def _init_worker(context: Context) -> None:
     global _renderer
     _die_with_parent()
+    # Ctrl-C reaches every process of the terminal's group: the build answers it (one line, exit 130)
+    # and shuts the pool down; a worker printing its own traceback would bury that line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _renderer = PageRenderer(context)
 
 

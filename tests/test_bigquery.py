@@ -101,7 +101,11 @@ def fake(event_table: EventTable) -> Iterator[FakeBigQuery]:
 def make_config(tmp_path: Path, **budget: Any) -> config_mod.Config:
     raw = {
         "packages": {"names": list(PACKAGES)},
-        "source": {"kind": "bigquery", "billing_project": "test-project", "history_days": DAYS},
+        "source": {
+            "kind": "bigquery",
+            "billing_project": "test-project",
+            "history_days": 30,
+        },  # the least a config allows,
         "budget": {"max_bytes_per_query": 10 * cost.GIB, "max_bytes_per_run": 100 * cost.GIB, **budget},
         "store": {"path": str(tmp_path / "store.duckdb")},
     }

@@ -195,7 +195,12 @@ def test_an_empty_data_directory_is_an_error(built: tuple[Path, Path]) -> None:
     for p in (cfg.parent / "events").iterdir():
         p.unlink()
     proc = run_cli("build", "--config", str(cfg), "--out", str(site))
-    assert_clean_failure(proc, site, before, r"no \*\.parquet, \*\.jsonl or \*\.ndjson event files")
+    assert_clean_failure(
+        proc,
+        site,
+        before,
+        r"no event files \(\.parquet, or \.json, \.jsonl or \.ndjson \(each optionally \.gz\)\) in it",
+    )
 
 
 @pytest.mark.parametrize("as_of", ["2026-13-01", "yesterday", "2026-1-5"])

@@ -217,7 +217,8 @@ class Build:
 
 
 def one_line_error(stderr: str, *needles: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    # Warnings said before the failure (days missing from a window, say) are lines of their own.
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("warning:")]
     assert len(lines) == 1 and lines[0].startswith("error:"), stderr
     assert "Traceback" not in stderr
     message = " ".join(stderr.split())

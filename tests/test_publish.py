@@ -174,7 +174,7 @@ def step_by_id(doc: dict[str, Any], step_id: str) -> dict[str, Any]:
     return next(s for s in steps(doc) if s.get("id") == step_id)
 
 
-def run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> tuple[dict[str, str], str]:
+def run_step(step: dict[str, Any], cwd: Path, env: dict[str, str], returncode: int = 0) -> tuple[dict[str, str], str]:
     """Run a step's script the way GitHub does (bash -eo pipefail); return its outputs and summary."""
     out, summary = cwd / "github_output", cwd / "github_summary"
     out.write_text("")
@@ -197,7 +197,7 @@ def run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> tuple[dict
         text=True,
         timeout=300,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == returncode, proc.stdout + proc.stderr
     outputs = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
     return outputs, summary.read_text() + proc.stdout
 
@@ -209,7 +209,6 @@ MODE_ENV = {"STATS_CONFIG": "stats.toml", "WIF_PROVIDER": "", "WIF_SERVICE_ACCOU
     ("config", "env", "mode"),
     [
         (None, {}, "demo"),
-        ('[source]\nkind = "bigquery"\n', {}, "demo"),
         ('[source]\nkind = "bigquery"\n', {"WIF_PROVIDER": "projects/1/x", "WIF_SERVICE_ACCOUNT": "sa@p.iam"}, "wif"),
         ('[source]\nkind = "bigquery"\n', {"HAS_KEY": "true"}, "key"),
         ('[source]\nkind = "local"\npath = "events"\n', {}, "config"),
@@ -230,6 +229,63 @@ def test_the_workflow_builds_the_demo_without_credentials(
         assert ("no stats.toml" in summary) == (config is None)
     else:
         assert outputs["store"] == str(tmp_path / "data" / "store.duckdb")
+
+
+def test_lost_credentials_fail_the_run_instead_of_deploying_the_demo(publish: dict[str, Any], tmp_path: Path) -> None:
+    """A repository set up for BigQuery whose credentials are gone: no build, no deploy, the live site stays."""
+    (tmp_path / "stats.toml").write_text('[packages]\nnames = ["acme"]\n[source]\nkind = "bigquery"\n')
+    outputs, summary = run_step(
+        step_by_id(publish, "mode"), tmp_path, {**MODE_ENV, "SITE_URL": "https://u.github.io/r"}, returncode=1
+    )
+    assert "mode" not in outputs  # every later step (build, demo, upload, deploy) is skipped
+    assert "::error title=No Google Cloud credentials::" in summary
+    assert "Nothing was built or deployed; the live site is unchanged." in summary
+    assert "synthetic demo" not in summary
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "runs", "returncode"),
+    [
+        (None, "", "generator demo --no-serve", 0),
+        ('[source]\nkind = "bigquery"\n', "", None, 1),
+        ('[source]\nkind = "bigquery"\n', "{}", "generator build --config stats.toml", 0),
+        ('[source]\nkind = "local"\npath = "events"\n', "", "generator build --config stats.toml", 0),
+    ],
+)
+def test_netlify_builds_the_demo_only_where_nothing_was_set_up(
+    netlify: dict[str, Any], tmp_path: Path, config: str | None, key: str, runs: str | None, returncode: int
+) -> None:
+    """netlify.toml's build command in a real shell; `python` logs what it is asked and runs the config's loader."""
+    if config is not None:
+        (tmp_path / "stats.toml").write_text(f'[packages]\nnames = ["acme"]\n{config}', encoding="utf-8")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "python.log"
+    (bin_dir / "python").write_text(
+        f'#!/bin/sh\necho "$*" >> {log}\nif [ "$1" = -c ]; then exec {sys.executable} "$@"; fi\n', encoding="utf-8"
+    )
+    (bin_dir / "python").chmod(0o755)
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", netlify["build"]["command"]],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT),
+            "GCP_SERVICE_ACCOUNT_KEY": key,
+            "TMPDIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == returncode, proc.stdout + proc.stderr
+    calls = log.read_text(encoding="utf-8")
+    if runs is None:
+        assert "generator demo" not in calls and "generator build" not in calls
+        assert "GCP_SERVICE_ACCOUNT_KEY is not set: failing the build, so Netlify keeps the live site" in proc.stdout
+    else:
+        assert runs in calls
+        assert ("generator demo" in calls) == (config is None)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,17 @@ Driven through the CLI in-process (`generator.cli.main`); Ctrl-C needs a real pr
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import event, write_config, write_events
+from conftest import DEMO_AS_OF, ROOT, event, write_config, write_events
 
+from generator import sample
 from generator.cli import main
 from generator.dates import utc_today
 
@@ -96,3 +102,54 @@ def test_an_absolute_base_url_is_accepted(tmp_path: Path) -> None:
     cfg = config(tmp_path, 'base_url = "https://example.com/stats"')
     assert main(["build", "--config", str(cfg), "--out", str(tmp_path / "site"), "--jobs", "1"]) == 0
     assert "<loc>https://example.com/stats/packages/acme/</loc>" in (tmp_path / "site/sitemap.xml").read_text()
+
+
+# -- item 9: Ctrl-C answers the same way in every phase ---------------------------------------------------
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert proc.poll() is None, "the build ended before the phase began"
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize(
+    ("phase", "marker"),
+    [
+        ("reading the event files", "store.duckdb.lock"),  # the store's lock is taken before the source opens
+        ("aggregating", "store.duckdb"),  # the store opens, then the one big query runs
+        ("rendering", ".site.staging"),
+    ],
+)
+def test_ctrl_c_is_one_line_and_exit_130_in_every_phase(
+    demo_events: Path, tmp_path: Path, phase: str, marker: str
+) -> None:
+    cfg = write_config(tmp_path / "stats.toml", demo_events, list(sample.DEMO_PACKAGES), DEMO_AS_OF, history_days=210)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "build",
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "site"),
+            "--jobs",
+            "2",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(tmp_path / marker, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, err) == (130, "interrupted; the previous site and store are unchanged\n"), phase
+    assert not (tmp_path / "site").exists() and not (tmp_path / ".site.staging").exists()

@@ -1,15 +1,22 @@
 """The local source: the canonical SQL on embedded DuckDB over files in the file_downloads schema.
 
-Input is a directory of `*.parquet` and/or `*.jsonl`/`*.ndjson` files, nested as BigQuery exports
-them. Missing fields are NULL. Timestamps may be BigQuery's export text (`2024-11-07 03:57:04.000000
-UTC`) or ISO 8601 with an offset; they are read as text and cast, so both work.
+Input is a directory of Parquet and newline-delimited JSON files (`.json`, `.jsonl`, `.ndjson`, each
+plain or gzip-compressed as `.gz`: a BigQuery export to Cloud Storage writes `.json` or `.json.gz`),
+found in every subfolder (hive-style `date=2024-11-01/` folders too), suffixes in any case. Any
+other file is named in a warning, never skipped silently; hidden files (`.gitkeep`) are ignored.
+Rows are nested as BigQuery exports them. Missing fields are NULL. Timestamps may be BigQuery's
+export text (`2024-11-07 03:57:04.000000 UTC`) or ISO 8601 with an offset; they are read as text
+and cast, so both work. The data's `project` is PEP 503-normalized (`Foo_Bar` is `foo-bar`), as the
+config's names are, before it is matched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +33,10 @@ from generator.store import AGGREGATE_COLUMNS
 
 VIEW = "file_downloads"
 SYNTHETIC_MARKER = "SYNTHETIC.json"
-JSON_SUFFIXES = (".jsonl", ".ndjson")
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+GZIP_SUFFIX = ".gz"
+EVENT_FILES = ".parquet, or .json, .jsonl or .ndjson (each optionally .gz)"
+log = logging.getLogger(__name__)
 
 # The file_downloads schema (contract), as nested DuckDB types. Leaves are types; dicts are STRUCTs.
 SCHEMA: dict[str, Any] = {
@@ -110,14 +120,22 @@ def _field_expr(ref: str, spec: Any, arrow_type: pa.DataType | None) -> str:
     return f"CAST({ref} AS {spec})"
 
 
+def _normalized_project(ref: str) -> str:
+    """PEP 503 in SQL, as generator.config.normalize_name: runs of - _ . become one -, lower-cased."""
+    return f"lower(regexp_replace({ref}, '[-_.]+', '-', 'g'))"
+
+
 # Timestamps are cast from text after reading; every other column is read as typed.
-_JSON_SELECT = ", ".join(
-    "TRY_CAST(timestamp AS TIMESTAMPTZ) AS timestamp" if k == "timestamp" else f'"{k}"' for k in SCHEMA
-)
-
-
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+_JSON_SELECT = ", ".join(
+    "TRY_CAST(timestamp AS TIMESTAMPTZ) AS timestamp"
+    if k == "timestamp"
+    else (f'{_normalized_project(_quote(k))} AS "project"' if k == "project" else f'"{k}"')
+    for k in SCHEMA
+)
 
 
 def _child(ref: str, key: str) -> str:
@@ -133,7 +151,9 @@ def _parquet_projection(path: Path) -> str:
     for required in ("timestamp", "project"):
         if required not in present:
             raise SourceError(f"{path}: column {required!r} is missing (expected the file_downloads schema)")
-    return ", ".join(f"{_field_expr(_quote(k), v, present.get(k))} AS {_quote(k)}" for k, v in SCHEMA.items())
+    columns = {k: _field_expr(_quote(k), v, present.get(k)) for k, v in SCHEMA.items()}
+    columns["project"] = _normalized_project(columns["project"])
+    return ", ".join(f"{expr} AS {_quote(k)}" for k, expr in columns.items())
 
 
 def _short(exc: BaseException) -> str:
@@ -150,12 +170,23 @@ class LocalSource:
         self.directory = directory
         if not directory.is_dir():
             raise SourceError(f"{directory}: events directory not found ([source].path in the config)")
-        self.parquet = sorted(directory.glob("*.parquet"))
-        self.json = sorted(p for p in directory.iterdir() if p.suffix in JSON_SUFFIXES)
+        found = event_files(directory)
+        self.parquet, self.json, others = found["parquet"], found["json"], found["other"]
+        if others:
+            shown = ", ".join(str(p.relative_to(directory)) for p in others[:10])
+            more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+            log.warning(
+                "%s: %d file(s) are not event files and were not read: %s%s (event files are %s)",
+                directory,
+                len(others),
+                shown,
+                more,
+                EVENT_FILES,
+            )
         if not self.parquet and not self.json:
             raise SourceError(
-                f"{directory}: no *.parquet, *.jsonl or *.ndjson event files (run `sample` for demo data,"
-                " or export rows from bigquery-public-data.pypi.file_downloads)"
+                f"{directory}: no event files ({EVENT_FILES}) in it or its subfolders (run `sample` for demo"
+                " data, or export rows from bigquery-public-data.pypi.file_downloads)"
             )
         self.synthetic = (directory / SYNTHETIC_MARKER).is_file()
         self.con = duckdb.connect()
@@ -165,25 +196,31 @@ class LocalSource:
 
     # -- reading ------------------------------------------------------------------------
     def _json_relation(self, paths: list[Path]) -> duckdb.DuckDBPyRelation:
-        # Paths go through DuckDB's relational API as values, never into SQL text.
+        """One relation over JSON files that are all plain or all gzip-compressed."""
+        # Paths go through DuckDB's relational API as values, never into SQL text. The compression is
+        # named, not guessed from a suffix that may be upper-case; hive-style folder names add no column.
         return self.con.read_json(
             [str(p) for p in paths],
             format="newline_delimited",
             columns=_json_columns(),
             maximum_object_size=16 * 1024 * 1024,
+            compression="gzip" if _gzipped(paths[0]) else "none",
+            hive_partitioning=False,
         )
 
     def _parquet_relation(self, path: Path) -> duckdb.DuckDBPyRelation:
         projection = _parquet_projection(path)
         try:
-            return self.con.read_parquet(str(path)).select(projection)
+            return self.con.read_parquet(str(path), hive_partitioning=False).select(projection)
         except duckdb.Error as exc:
             raise SourceError(f"{path}: not a readable Parquet file ({_short(exc)})") from None
 
     def _create_view(self) -> None:
         relations = [self._parquet_relation(p) for p in self.parquet]
-        if self.json:
-            relations.append(self._json_relation(self.json).select(_JSON_SELECT))
+        for gzipped in (False, True):
+            group = [p for p in self.json if _gzipped(p) == gzipped]
+            if group:
+                relations.append(self._json_relation(group).select(_JSON_SELECT))
         self._validate()
         view = functools.reduce(lambda a, b: a.union(b), relations)
         view.create_view(VIEW)
@@ -254,8 +291,35 @@ def _find_bad_json_line(path: Path) -> tuple[int, str]:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
+    opener = gzip.open if _gzipped(path) else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         yield from enumerate(fh, start=1)
+
+
+def _gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(GZIP_SUFFIX)
+
+
+def event_files(directory: Path) -> dict[str, list[Path]]:
+    """Every file under `directory`, recursively, sorted into "parquet", "json" and "other".
+
+    Suffixes count in any case; JSON may be gzip-compressed. Hidden files and folders and the
+    synthetic data's marker are left out of all three.
+    """
+    out: dict[str, list[Path]] = {"parquet": [], "json": [], "other": []}
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory)
+        if not path.is_file() or any(part.startswith(".") for part in rel.parts) or rel.as_posix() == SYNTHETIC_MARKER:
+            continue
+        name = path.name.lower().removesuffix(GZIP_SUFFIX)
+        suffix = Path(name).suffix
+        if suffix == ".parquet" and not _gzipped(path):
+            out["parquet"].append(path)
+        elif suffix in JSON_SUFFIXES:
+            out["json"].append(path)
+        else:
+            out["other"].append(path)
+    return out
 
 
 def _check_event(obj: dict[str, Any]) -> str:
