@@ -286,7 +286,8 @@ def settle(repo: Path, source: str, endpoint: str = "") -> None:
     """Make the scaffolded config reproducible here: a fixed report date, a short history, a local endpoint."""
     path = repo / "stats.toml"
     text = f'as_of = "{AS_OF}"\n' + path.read_text(encoding="utf-8")
-    extra = f"history_days = {DAYS}\n" + (f'api_endpoint = "{endpoint}"\n' if endpoint else "")
+    extra = "history_days = 30\n"  # the least a config allows; the events cover the last DAYS
+    extra += f'api_endpoint = "{endpoint}"\n' if endpoint else ""
     text = re.sub(r'^(kind = "\w+".*\n)', lambda m: m.group(1) + extra, text, count=1, flags=re.MULTILINE)
     path.write_text(text, encoding="utf-8")
     if source == "local":
