@@ -565,6 +565,12 @@ class Freshness:
     window: Window
     windows: tuple[tuple[str, WindowCoverage], ...] = ()
     """Each window the page's figures cover, with the days of it held: the page's one count of missing days."""
+    held: frozenset[dt.date] = frozenset()
+    """Every day the store holds for this package, up to the as-of date."""
+
+    def coverage(self, window: Window) -> WindowCoverage:
+        """How many of `window`'s days the store holds (the same count for every table on the page)."""
+        return window_coverage(window, self.held)
 
 
 def freshness(
@@ -586,6 +592,7 @@ def freshness(
         missing,
         window,
         tuple(sorted(windows.values(), key=lambda item: (item[1].days, item[1].window.start))),
+        frozenset(d for d in available if d <= as_of),
     )
 
 

@@ -716,7 +716,6 @@ def window_lines(report: PackageReport) -> list[WindowLine]:
     """Honest installs and all downloads over the last day, 7, 30 and 180 days and all days held."""
     from generator.dates import Window, last_days
 
-    missing = set(report.freshness.missing)
     first = report.freshness.first_day or report.honest_window.start
     spans = [
         ("Last day", "day", last_days(report.as_of, 1)),
@@ -730,8 +729,7 @@ def window_lines(report: PackageReport) -> list[WindowLine]:
         counts = report.windows.get(key)
         if counts is None:
             continue
-        held = sum(1 for d in w if d not in missing and d >= first)
-        out.append(WindowLine(label, counts["honest"], counts["all"], w.days, held))
+        out.append(WindowLine(label, counts["honest"], counts["all"], w.days, report.freshness.coverage(w).held))
     return out
 
 

@@ -126,25 +126,30 @@ def test_the_build_warns(stale: tuple[Path, str]) -> None:
 
 
 def test_the_page_counts_missing_days_one_way(stale: tuple[Path, str]) -> None:
-    """Every window the sources table flags has the same count in Data freshness, and no "none" beside it."""
+    """The matrix, the windows table and Data freshness give each window the same days held and missing."""
     site, _ = stale
     html = (site / "packages/acme/index.html").read_text()
     page = parse(html)
-    flagged = set()
-    for row in page.tables["sources"][1:]:
-        m = re.search(r"\((\d+) of (\d+) days held, (\d+) missing from the store\)", row[1])
-        if m:
-            flagged.add(tuple(int(g) for g in m.groups()))
     freshness = html[html.index('id="freshness-h"') :]
-    listed = {
-        tuple(int(g) for g in m.groups())
-        for m in re.finditer(r"(\d+) of (\d+) days? held, <span class=\"warn\">(\d+) missing", freshness)
+    listed = {  # window length -> (held, missing), from Data freshness
+        int(m["days"]): (int(m["held"]), int(m["missing"] or 0))
+        for m in re.finditer(
+            r"(?P<held>\d+) of (?P<days>\d+) days? held(?:, <span class=\"warn\">(?P<missing>\d+) missing)?", freshness
+        )
     }
-    assert (8, 30, 22) in flagged
-    assert flagged <= listed
+    assert listed[30] == (8, 22)
+    # The windows table: days held of each window.
+    for label, _honest, _all, held, days in page.tables["windows"][1:]:
+        if int(days) in listed:
+            assert int(held) == listed[int(days)][0], label
+    # The matrix's foot: each source's days missing.
+    foot = page.tables["matrix"][-1]
+    flagged = {int(m) for cell in foot[1:] for m in re.findall(r"(\d+) days? missing", cell)}
+    assert 22 in flagged
+    assert flagged <= {missing for _, missing in listed.values()}
     assert "Missing days</dt><dd>none" not in html
     data = json.loads((site / "data/acme.json").read_text())
-    assert {(w["held"], w["days"]) for w in data["days_held"]} >= {(h, d) for h, d, _ in flagged}
+    assert {(w["days"], (w["held"], w["days"] - w["held"])) for w in data["days_held"]} >= set(listed.items())
 
 
 def test_a_window_with_no_day_held_has_no_month_badge_and_no_recent_document(tmp_path: Path) -> None:
