@@ -464,7 +464,7 @@ def python_question(report: PackageReport) -> Question | None:
         oldest = lines[0]
         answer = (
             f"Dropping Python {oldest.version} would affect {oldest.installs:,} installs"
-            f" ({fmt_pct(oldest.share)} of {who}) in the last 30 days."
+            f" ({fmt_pct(oldest.share)} of {who}) {report.coverage.phrase('in the last 30 days')}."
         )
     chart, key = (None, ())
     if report.python_weekly is not None:
@@ -502,10 +502,11 @@ def upgrade_question(report: PackageReport) -> Question | None:
         n = dict(b.items).get(newest.version, 0)
         head = f"The newest version in the data, {clean_text(newest.version)} (first seen {newest.first_seen}),"
         part = fmt_pct(analysis.share(n, b.total))
+        when = report.coverage.phrase("in the last 30 days")  # says how many days, when some are missing
         if n:
-            answer = f"{head} has {n:,} of the {b.total:,} {who} in the last 30 days ({part})."
+            answer = f"{head} has {n:,} of the {b.total:,} {who} {when} ({part})."
         else:
-            answer = f"{head} has none of the {b.total:,} {who} in the last 30 days: only other clients fetched it."
+            answer = f"{head} has none of the {b.total:,} {who} {when}: only other clients fetched it."
     chart, key = (None, ())
     if report.version_weekly is not None:
         chart, key = _share_chart(report.version_weekly, f"{who} by package version", "chart-versions")
