@@ -22,8 +22,9 @@ from conftest import event, write_config, write_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator import incremental
+from generator import incremental, outdir
 from generator.cli import main
+from generator.errors import ConfigError
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -59,12 +60,15 @@ def cwd(path: Path) -> Iterator[None]:
 
 
 # -- item 1: --out replaces only its own output ----------------------------------------------------------
+# Every case runs a real build, so each --out it names is inside the test's own folder: $HOME is a
+# folder there too. Were the checks ever broken, such a test must not replace a real home directory
+# or litter the filesystem root (it once did: a build into ~ replaced it). The root is checked
+# without a build, below.
 @pytest.mark.parametrize(
     ("out", "message"),
     [
         (".", "--out is the config file's folder"),
         ("", "--out is empty (an unset shell variable?)"),
-        ("/", "--out is the filesystem root"),
         ("~", "--out is your home directory"),
         ("events", "--out is the events folder"),
         ("..", "--out holds the config file's folder"),
@@ -74,8 +78,11 @@ def cwd(path: Path) -> Iterator[None]:
     ],
 )
 def test_an_out_dir_the_tool_did_not_build_is_refused_untouched(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], out: str, message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, out: str, message: str
 ) -> None:
+    home = tmp_path / "home"
+    (home / ".pyenv").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
     work = tmp_path / "project"
     cfg = project(work)
     (work / "mine").mkdir()
@@ -89,7 +96,12 @@ def test_an_out_dir_the_tool_did_not_build_is_refused_untouched(
     assert code == 1
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert snapshot(tmp_path) == before  # not even a lock file or a store
-    assert not Path("/.site.lock").exists() and not Path("/.site.staging").exists()
+
+
+def test_the_filesystem_root_is_refused() -> None:
+    """Checked without a build: a broken check must not run a build into /."""
+    with pytest.raises(ConfigError, match="^/: --out is the filesystem root; pass --out a new or empty directory"):
+        outdir.check(Path("/"), [])
 
 
 def test_the_store_inside_the_site_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
