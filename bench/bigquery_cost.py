@@ -10,11 +10,17 @@ Everything is measured with the byte accounting of the local BigQuery fake
   rank 20 to rank 1,901 (a popular package to a small one);
 - value lengths follow the real table's (short project names, "pip", "3.11.4", "bdist_wheel"...).
 
-"Ours" is the real path: BigQuerySource.preflight + fetch, through google-cloud-bigquery, over
+"Ours" is the real path: BigQuerySource.fetch, through google-cloud-bigquery, over
 HTTP, against the fake: one job for all packages and days, ceiling = maximum_bytes_billed.
 "pypinfo-style" is what `pypinfo <pkg> <field>` runs: one query per package and question,
 filtered on `file.project` (not the clustering column, so it prunes nothing) over the same days;
 its ceiling is the rounded dry-run figure and its bill the fake's, from the same accounting.
+
+The second table is the first backfill of a new site (3 and 100 packages, 181 days, every breakdown,
+the default [budget]) run as the build runs it, one run a morning: runs needed, what each run was
+billed, and its guaranteed worst case (the most any of its jobs could have taken the run to: billed
+before it + its ceiling) divided by max_bytes_per_run, which must stay <= 1.0. Against it, the
+rule before: the sum of every job's ceiling had to fit max_bytes_per_run, or nothing ran at all.
 """
 
 from __future__ import annotations
@@ -24,10 +30,8 @@ import datetime as dt
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -38,14 +42,15 @@ from generator import cost  # noqa: E402
 from generator.dates import Window  # noqa: E402
 from generator.sources import Job  # noqa: E402
 from generator.sources.bigquery import BigQuerySource, RetryPolicy  # noqa: E402
-from tests.fakes.bigquery_server import FILE_DOWNLOADS, EventsQuery, FakeBigQuery, duck_type  # noqa: E402
+from generator.store import open_store  # noqa: E402
+from tests.fakes import scale  # noqa: E402
+from tests.fakes.bigquery_server import EventsQuery, FakeBigQuery  # noqa: E402
 
 LAST_DAY = dt.date(2026, 10, 30)
 HISTORY = 30
-N_PROJECTS = 2000
 PACKAGE_COUNTS = (1, 10, 100)
 DAY_COUNTS = (1, 30)
-ROWS_PER_REAL_DAY = cost.FACT_ROWS_PER_DAY
+ROWS_PER_REAL_DAY = scale.ROWS_PER_REAL_DAY
 PRICE = 6.25
 
 # One pypinfo-style question per breakdown of the page, each by installer, plus the total.
@@ -75,58 +80,12 @@ def pypinfo_sql(expression: str | None) -> str:
     )
 
 
-# -- synthetic events ---------------------------------------------------------------------------------
-def _pick(values: list[str | None], salt: int) -> str:
-    items = ", ".join("NULL" if v is None else f"'{v}'" for v in values)
-    return f"[{items}][1 + CAST(hash(h, {salt}) % {len(values)} AS BIGINT)]"
-
-
-LEAF_SQL: dict[tuple[str, ...], str] = {
-    ("project",): "name",
-    ("country_code",): _pick(["US", "US", "DE", "CN", "GB", "JP", "IN", "FR", "BR", None], 1),
-    ("url",): "'/packages/' || name || '-1.0-py3-none-any.whl'",
-    ("file", "filename"): "name || '-1.0-py3-none-any.whl'",
-    ("file", "project"): "name",
-    ("file", "version"): _pick(["1.26.18", "2.31.0", "1.0", "0.9.1", "24.1.0"], 2),
-    ("file", "type"): _pick(["bdist_wheel", "bdist_wheel", "bdist_wheel", "sdist"], 3),
-    ("details", "installer", "name"): _pick(["pip", "pip", "pip", "pip", "uv", "poetry", "bandersnatch", None], 4),
-    ("details", "installer", "version"): _pick(["24.0", "23.3.1", "0.4.18", "1.8.2"], 5),
-    ("details", "python"): _pick(["3.11.4", "3.12.1", "3.10.12", "3.8.18", None], 6),
-    ("details", "implementation", "name"): _pick(["CPython", "CPython", "CPython", "PyPy", None], 7),
-    ("details", "distro", "name"): _pick(["Ubuntu", "Debian GNU/Linux", "Amazon Linux", None, None], 8),
-    ("details", "system", "name"): _pick(["Linux", "Linux", "Linux", "Windows", "Darwin"], 9),
-    ("details", "ci"): "CASE WHEN hash(h, 10) % 5 = 0 THEN TRUE END",
-}
-
-
-def _column_sql(spec: Any, path: tuple[str, ...]) -> str:
-    if isinstance(spec, Mapping):
-        parts = ", ".join(f'"{k}" := {_column_sql(v, (*path, k))}' for k, v in spec.items())
-        return f"struct_pack({parts})"
-    return f"CAST({LEAF_SQL[path]} AS {duck_type(spec)})" if path in LEAF_SQL else f"NULL::{duck_type(spec)}"
-
-
 def events_sql(rows_per_day: int) -> str:
-    """`rows_per_day` events a day for HISTORY days, in the file_downloads schema, in pure SQL."""
-    first = LAST_DAY - dt.timedelta(days=HISTORY - 1)
-    columns = ['CAST(day AS TIMESTAMPTZ) + to_microseconds(CAST(hash(h, 0) % 86400000000 AS BIGINT)) AS "timestamp"']
-    columns += [
-        f'{_column_sql(spec, (name,))} AS "{name}"' for name, spec in FILE_DOWNLOADS.items() if name != "timestamp"
-    ]
-    # Log-uniform popularity: rank = N ** u, so rank r gets a share of about 1 / (r ln N).
-    rank = f"CAST(floor(pow({N_PROJECTS}, (hash(d.day, r.i) % 1000000) / 1000000.0)) AS INTEGER)"
-    return (
-        f"SELECT {', '.join(columns)} FROM ("  # noqa: S608 - our own constants
-        f" SELECT CAST(d.day AS DATE) AS day, hash(d.day, r.i, 'h') AS h, 'p' || {rank} AS name"
-        f" FROM range(DATE '{first}', DATE '{LAST_DAY}' + INTERVAL 1 DAY, INTERVAL 1 DAY) d(day),"
-        f" range(0, {int(rows_per_day)}) r(i))"
-    )
+    """`rows_per_day` events a day for HISTORY days (tests/fakes/scale.py)."""
+    return scale.events_sql(LAST_DAY - dt.timedelta(days=HISTORY - 1), LAST_DAY, rows_per_day)
 
 
-def packages(n: int) -> tuple[str, ...]:
-    ranks = [20 + 19 * k for k in range(100)]
-    step = len(ranks) // n
-    return tuple(f"p{r}" for r in ranks[::step][:n])
+packages = scale.packages
 
 
 # -- measuring ----------------------------------------------------------------------------------------
@@ -148,7 +107,6 @@ def ours(fake: FakeBigQuery, cfg: config_mod.Config, projects: tuple[str, ...], 
         today=lambda: LAST_DAY + dt.timedelta(days=1),
     )
     try:
-        source.preflight([job])
         result = source.fetch(job)
     finally:
         source.close()
@@ -185,6 +143,108 @@ def check_dry_run_agrees(fake: FakeBigQuery, project: str) -> None:
     assert job.total_bytes_processed == direct, (job.total_bytes_processed, direct)
 
 
+# -- the first backfill, run after run ------------------------------------------------------------------
+BACKFILL_HISTORY = 181
+BACKFILL_START = dt.datetime(2026, 11, 5, 6, 43, tzinfo=dt.UTC)
+MAX_RUNS = 40
+
+
+@dataclass
+class BackfillRun:
+    day: dt.date
+    held: int
+    jobs: int
+    billed: int
+    worst: int
+    """max over its jobs of (billed before the job + the job's ceiling): what the run could have reached."""
+
+
+def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[BackfillRun], int]:
+    """Morning runs of a new n-package site until its history is held (or MAX_RUNS); and the sum of
+    the plan's ceilings, which the old all-or-nothing rule required to fit max_bytes_per_run."""
+    from generator import build, dates
+
+    now = {"t": BACKFILL_START}
+    last = BACKFILL_START.date() + dt.timedelta(days=MAX_RUNS)
+    first = BACKFILL_START.date() - dt.timedelta(days=BACKFILL_HISTORY + 1)
+    fake = scale.real_scale_fake(
+        first, last, rows_per_day=rows_per_day, block_rows=block_rows, weekend_share=0.7, now=lambda: now["t"]
+    ).start()
+    old_dates_now = dates.utc_now
+    dates.utc_now = lambda: now["t"]
+    runs: list[BackfillRun] = []
+    plan_ceiling = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = {
+                "packages": {"names": list(packages(n))},
+                "source": {"kind": "bigquery", "billing_project": "bench"},
+                "store": {"path": str(Path(tmp) / "store.duckdb")},
+            }
+            cfg = config_mod.parse(raw, Path(tmp) / "stats.toml")
+            for i in range(MAX_RUNS):
+                now["t"] = BACKFILL_START + dt.timedelta(days=i)
+                as_of = now["t"].date() - dt.timedelta(days=1)
+                before = len(fake.billable_jobs)
+                source = BigQuerySource(cfg, client=fake.client(), retry=RetryPolicy(sleep=lambda s: None))
+                try:
+                    with open_store(cfg.store.path) as store:
+                        build.settle_unknown_jobs(store, source)
+                        days = build.days_per_job(cfg, source, as_of)
+                        plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days)
+                        if i == 0:
+                            plan_ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
+                        build.fetch(cfg, store, source, plan)
+                        window = plan.window
+                        held = set.intersection(*store.covered_days("bigquery", cfg.packages, window).values())
+                finally:
+                    source.close()
+                jobs = fake.billable_jobs[before:]
+                billed = worst = 0
+                for job in jobs:
+                    worst = max(worst, billed + (job.maximum_bytes_billed or 0))
+                    billed += job.billed_bytes
+                runs.append(BackfillRun(now["t"].date(), len(held), len(jobs), billed, worst))
+                if len(held) == BACKFILL_HISTORY:
+                    break
+    finally:
+        dates.utc_now = old_dates_now
+        fake.stop()
+    return runs, plan_ceiling
+
+
+def print_backfills(rows_per_day: int, block_rows: int) -> None:
+    budget = config_mod.BudgetConfig()
+    print(
+        f"\nFirst backfill of a new site: {BACKFILL_HISTORY} days, every breakdown, default [budget] (per query "
+        f"{cost.format_bytes(budget.max_bytes_per_query)}, per run {cost.format_bytes(budget.max_bytes_per_run)}, per"
+        f" month {cost.format_bytes(budget.max_bytes_per_month)}); one run each morning from {BACKFILL_START:%Y-%m-%d}."
+    )
+    header = (
+        f"{'pkgs':>4} | {'runs needed':>11} | {'days held after runs 1, 2, 3':>28} | {'bill per run (1, 2, 3)':>32} | "
+        f"{'worst case / budget (max)':>25} | {'old rule: plan ceiling vs per-run budget':>44}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in (3, 100):
+        runs, plan_ceiling = first_backfill(n, rows_per_day=rows_per_day, block_rows=block_rows)
+        done = runs[-1].held == BACKFILL_HISTORY
+        needed = f"{len(runs)}" if done else f"> {len(runs)}"
+        held = ", ".join(str(r.held) for r in runs[:3])
+        bills = ", ".join(cost.format_bytes(r.billed) for r in runs[:3])
+        ratio = max(r.worst for r in runs) / budget.max_bytes_per_run
+        old = (
+            f"{cost.format_bytes(plan_ceiling)} > {cost.format_bytes(budget.max_bytes_per_run)}: refused, 0 days"
+            if plan_ceiling > budget.max_bytes_per_run
+            else "fits: 1 run"
+        )
+        print(f"{n:>4} | {needed:>11} | {held:>28} | {bills:>32} | {ratio:>25.3f} | {old:>44}")
+        if not done:
+            print(
+                f"     ({runs[-1].held} of {BACKFILL_HISTORY} days held after {len(runs)} runs, the most this measures)"
+            )
+
+
 def money(n: int) -> str:
     return f"{cost.format_bytes(n):>10} {cost.format_dollars(cost.dollars(n, PRICE)):>9}"
 
@@ -193,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows-per-day", type=int, default=20_000, help="stored events per day")
     parser.add_argument("--block-rows", type=int, default=128, help="stored rows per cluster block")
+    parser.add_argument(
+        "--backfill-rows-per-day", type=int, default=3000, help="stored events per day for the backfill table"
+    )
+    parser.add_argument("--only", choices=("queries", "backfill"), help="one of the two tables")
     args = parser.parse_args(argv)
+    if args.only == "backfill":
+        print_backfills(args.backfill_rows_per_day, max(1, args.backfill_rows_per_day // 500))
+        return 0
 
     t0 = time.perf_counter()
     weight = ROWS_PER_REAL_DAY / args.rows_per_day
@@ -236,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         "\nceiling = maximum_bytes_billed (rounded dry run: what BigQuery may bill at most); bill = what the "
         "fake's block model bills after cluster pruning (10 MiB minimum per query). x = pypinfo-style / ours."
     )
+    if args.only != "queries":
+        print_backfills(args.backfill_rows_per_day, max(1, args.backfill_rows_per_day // 500))
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 

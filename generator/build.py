@@ -5,6 +5,7 @@ Like mkdocs' build(): gather everything first, then write the site in one step.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -19,12 +20,13 @@ from typing import Any
 from generator import incremental, outdir, pagerows, parallel, publishing, render
 from generator import site as site_pages
 from generator.config import Config
+from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day
 from generator.errors import ConfigError
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
-from generator.sources import Source, capabilities_of
-from generator.store import Store, open_store, store_lock
+from generator.sources import Job, Source, capabilities_of
+from generator.store import LedgerEntry, Store, open_store, store_lock
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -45,6 +47,26 @@ class BuildResult:
     jobs_run: int = 0
     units: incremental.Plan | None = None
     """Which units were rendered and which reused, and why (also in build-manifest.json)."""
+    fetched: Fetched | None = None
+    held_days: int = 0
+    """Days of the history window the store holds for every package, after fetching."""
+    runs_left: int | None = None
+    """While a BigQuery backfill is in progress: about how many more runs it takes at this budget."""
+
+    @property
+    def backfill_note(self) -> str:
+        """The build summary's line about an unfinished backfill ("" when none is in progress)."""
+        if not self.runs_left:
+            return ""
+        pace = f"about {self.runs_left} at {SETTING_PER_RUN}"
+        if self.fetched is not None and self.fetched.stopped_by == SETTING_PER_MONTH:
+            pace = f"paced by {SETTING_PER_MONTH}, which keeps room for the rest of the month's daily runs"
+        return f"{backfill_note(self.held_days, self.plan.window.days)} ({pace})"
+
+
+def backfill_note(held: int, wanted: int) -> str:
+    """What every page says while a backfill is in progress."""
+    return f"backfill in progress: {held} of {wanted} days held, the rest over the next runs"
 
 
 def resolve_as_of(cfg: Config, override: str | None) -> dt.date:
@@ -102,40 +124,209 @@ def plan_for(
 def days_per_job(cfg: Config, source: Source | None, as_of: dt.date) -> int | None:
     """For BigQuery, the longest day range whose guaranteed ceiling fits the per-query cap.
 
-    Priced by a free dry run of one day when a source is open, else by the table model.
+    Sized by the dearest day: free dry runs of each of the week ending on the as-of date (weekends
+    are ~70% of a weekday), else the table model. A job whose own dry run is still over the cap
+    (a heavier day further back) is split again when it runs.
     """
     if cfg.source.kind != "bigquery":
         return None
     from generator import cost
-    from generator.sources import Job
 
     if source is not None and hasattr(source, "per_day_scan_bytes"):
-        per_day = source.per_day_scan_bytes(cfg.packages, cfg.source.breakdowns, as_of)
+        week = min(SIZING_DAYS, cfg.source.history_days)
+        per_day = max(
+            source.per_day_scan_bytes(cfg.packages, cfg.source.breakdowns, as_of - dt.timedelta(days=back))
+            for back in range(week)
+        )
     else:
         per_day = cost.model_scan_bytes(Job(Window(as_of, as_of), cfg.packages, cfg.source.breakdowns))
     return cost.max_days_per_job(cfg.budget.max_bytes_per_query, per_day)
 
 
-def fetch(cfg: Config, store: Store, source: Source, plan: Plan, progress: Progress = _quiet) -> int:
-    """Run the plan's jobs; each job's rows and ledger entry land in one store transaction."""
+SIZING_DAYS = 7
+"""Jobs are sized by the dearest of this many days ending on the as-of date (a week: weekday and weekend)."""
+
+
+@dataclass
+class Fetched:
+    """What a run fetched, and why it stopped before the end of the plan ("" when it did not)."""
+
+    jobs_run: int = 0
+    days: set[dt.date] = field(default_factory=set)
+    stopped: str = ""
+    stopped_by: str = ""
+    """The budget setting that stopped fetching, if one did."""
+    billed_bytes: int = 0
+    counted_bytes: int = 0
+    """Billed plus the ceilings of jobs whose outcome is unknown: what the run budget counted."""
+
+
+FETCH_SHARE_OF_MAX_MINUTES = 0.8
+"""With --max-minutes, fetching stops within this share of the time; the rest is for rendering."""
+
+
+class _StoreJobLog:
+    """The BigQuery source's JobLog: ledger rows into the store, each in its own transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def started(self, entry: LedgerEntry) -> None:
+        self.store.record_job(entry)
+
+    def settled(self, entry: LedgerEntry) -> None:
+        self.store.record_job(entry)
+
+
+def settle_unknown_jobs(store: Store, source: Source) -> None:
+    """Before planning: look up (jobs.get) the jobs past runs left with an unknown outcome. A finished
+    job's bill goes in the ledger and its rows in the store (reading them is free), so a run killed
+    while it waited never pays twice for those days."""
+    settle = getattr(source, "settle", None)
+    if settle is None:
+        return
+    for entry in store.unknown_jobs(source.name):
+        settled = source.settle(entry)
+        if settled is None:
+            continue
+        if settled.rows is not None:
+            # A run killed while waiting on this job: its rows land now, with its ledger row.
+            rows, days = settled.rows, settled.available_days
+            store.replace_days(source.name, entry.projects, days, rows, ledger=settled.entry)
+        else:
+            store.record_job(settled.entry)
+
+
+def _count_spending(store: Store, source: Any, newest_job: Job) -> None:
+    """Before a billing source's first job: count the month's spend from the ledger (unknown outcomes
+    at their ceiling), or from BigQuery's job history when the ledger is new."""
+    from generator import cost
+    from generator.errors import CostLimitExceeded, NewestDayDoesNotFit
+
+    source.log = _StoreJobLog(store)
+    source.ledger = store.ledger()
+    since = cost.month_start(source.today())
+    if not store.has_ledger(source.name):
+        try:
+            history = source.month_spend(since)
+        except CostLimitExceeded as exc:
+            # Say what the newest day needs on top of that query, so that the value given is enough.
+            refusal = exc.refusal
+            assert isinstance(refusal, cost.Refusal)
+            newest = source.estimate([newest_job])[0]
+            refusal = dataclasses.replace(refusal, ceiling=refusal.ceiling + newest.ceiling_bytes)
+            what = f"The newest day ({newest_job.window.label()}) with one query of BigQuery's job history first"
+            message = cost.refusal_message(
+                refusal, what, expected=newest.expected_bytes, price_per_tib=source.price_per_tib, first=True
+            )
+            raise NewestDayDoesNotFit(message, refusal=refusal) from None
+        # Jobs before this ledger existed; that query's own bill is in the ledger (and this run) already.
+        store.set_meta("recovered_month_spend", {"month": since.isoformat(), "bytes": history})
+        source.spending.month_billed += history
+    else:
+        recovered = store.get_meta("recovered_month_spend") or {}
+        if recovered.get("month") == since.isoformat():
+            source.spending.month_billed += int(recovered["bytes"])
+    billed, unknown = store.month_spend(source.name, since)
+    # The ledger's rows of this run (that query's) are already in this run's spending.
+    source.spending.month_billed += billed - source.spending.run_billed
+    source.spending.month_unknown += unknown
+
+
+def fetch(
+    cfg: Config,
+    store: Store,
+    source: Source,
+    plan: Plan,
+    progress: Progress = _quiet,
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    export_dir: Path | None = None,
+) -> Fetched:
+    """Run the plan's jobs, newest first; each job's rows and ledger row land in one store transaction.
+
+    A billing source (BigQuery) checks each job against the budgets on what is billed; the first
+    job that does not fit ends the fetching cleanly (a job of several days is first split in two).
+    Only when not even the newest day fits is the run refused (NewestDayDoesNotFit). `deadline`
+    (on `clock`) stops fetching before a job that could not finish in time. `export_dir` gets the
+    store's data export after every completed job, so a killed run never pays twice for a day.
+    """
+    from generator import cost
+    from generator.errors import CostLimitExceeded, NewestDayDoesNotFit
+    from generator.plan import split_newest_first
+
     preflight = getattr(source, "preflight", None)
     if preflight is not None and plan.jobs:
-        # Every job priced (free dry runs) before anything billable runs; refused whole if over budget.
+        # ClickPy: one query per table for the whole plan (it costs nothing; there is no budget).
         preflight(plan.jobs, store.ledger())
-    for done, job in enumerate(plan.jobs):
-        progress(f"Fetching {job.window.label()} from {source.name}", done, len(plan.jobs))
-        result = source.fetch(job)
+    billing = hasattr(source, "spending")
+    if billing and plan.jobs:
+        _count_spending(store, source, plan.jobs[0])
+    out = Fetched()
+    todo = list(plan.jobs)
+    reserve = 0
+    longest = 0.0
+    while todo:
+        job = todo.pop(0)
+        if deadline is not None and clock() + longest > deadline:
+            out.stopped = f"--max-minutes: stopped before {job.window.label()} so the site is written in time"
+            break
+        total = out.jobs_run + len(todo) + 1
+        progress(f"Fetching {job.window.label()} from {source.name}", out.jobs_run, total)
+        started = clock()
+        try:
+            result = source.fetch(job, reserve=reserve) if billing else source.fetch(job)  # type: ignore[call-arg]
+        except CostLimitExceeded as exc:
+            if job.window.days > 1:
+                halves = split_newest_first(job.window, (job.window.days + 1) // 2)
+                todo[:0] = [dataclasses.replace(job, window=w) for w in halves]
+                continue
+            if out.jobs_run == 0:
+                refusal = exc.refusal
+                assert isinstance(refusal, cost.Refusal)
+                message = cost.refusal_message(
+                    refusal,
+                    f"The newest day ({job.window.label()})",
+                    expected=exc.expected_bytes,
+                    price_per_tib=cfg.budget.price_per_tib,
+                    first=True,
+                )
+                raise NewestDayDoesNotFit(
+                    message, ceiling_bytes=exc.ceiling_bytes, cap_bytes=exc.cap_bytes, refusal=refusal
+                ) from None
+            out.stopped = str(exc)
+            out.stopped_by = getattr(exc.refusal, "setting", "")
+            break
+        longest = max(longest, clock() - started)
         # Only a billing source (BigQuery) reports a job id and writes ledger rows.
         ledger_entry = getattr(source, "ledger_entry", None)
         ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
         store.replace_days(source.name, job.projects, result.available_days, result.rows, ledger=ledger)
-    if plan.jobs:
-        progress("Fetched", len(plan.jobs), len(plan.jobs))
+        out.jobs_run += 1
+        out.days.update(result.available_days)
+        if billing and out.jobs_run == 1:
+            # The newest job stands for a daily run: the backfill leaves the month room for the rest.
+            scale = max(1, cfg.source.refetch_days) / job.window.days
+            reserve = cost.month_reserve(
+                round(result.ceiling_bytes * scale),
+                round(result.bytes_billed * scale),
+                source.today(),  # type: ignore[attr-defined]
+            )
+        if export_dir is not None:
+            from generator import publishing
+
+            publishing.export_store_to(store, export_dir)
+    if billing:
+        out.billed_bytes = source.spending.run_billed  # type: ignore[attr-defined]
+        out.counted_bytes = source.spending.run  # type: ignore[attr-defined]
+    if out.jobs_run:
+        progress("Fetched", out.jobs_run, out.jobs_run)
         if source.synthetic:
             store.set_meta("synthetic", True)
         elif source.name != "local":
             store.set_meta("synthetic", False)
-    return len(plan.jobs)
+    return out
 
 
 @dataclass
@@ -160,6 +351,7 @@ def collect(
     *,
     full: bool = False,
     progress: Progress = _quiet,
+    backfill: str = "",
 ) -> Prepared:
     """The site's settings, costs and each unit's input digest; which units to render, which to reuse.
 
@@ -177,6 +369,7 @@ def collect(
         source=source.name,
         synthetic=synthetic,
         packages=[],
+        backfill=backfill,
     )
     costs = _attach_costs(site, store, cfg)
     context = parallel.Context(
@@ -198,6 +391,7 @@ def collect(
         base_url=site.base_url,
         source=site.source,
         synthetic=site.synthetic,
+        backfill=site.backfill,
         capabilities=sorted(capabilities),
         site=asdict(cfg.site),
         history_days=cfg.source.history_days,
@@ -392,31 +586,58 @@ def build(
     progress: Progress = _quiet,
     jobs: int | None = None,
     full: bool = False,
+    max_minutes: float | None = None,
+    export_dir: Path | None = None,
 ) -> BuildResult:
     """Fetch what the store lacks, then render what changed and write the site atomically.
 
     `jobs` page workers render packages in parallel (default: one per core). `full` renders every
-    page and writes every file, ignoring the previous build.
+    page and writes every file, ignoring the previous build. `max_minutes` stops fetching in time to
+    render what is held; `export_dir` gets the store's data export after every completed job.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    deadline = time.monotonic() + max_minutes * 60 * FETCH_SHARE_OF_MAX_MINUTES if max_minutes else None
     source = open_source(cfg)
     try:
         with open_store(cfg.store.path) as store:
+            if fetch_data:
+                settle_unknown_jobs(store, source)
             plan = plan_for(
                 cfg, store, source.name, as_of, refresh=refresh, max_days_per_job=days_per_job(cfg, source, as_of)
             )
-            jobs_run = fetch(cfg, store, source, plan, progress) if fetch_data else 0
+            fetched = (
+                fetch(cfg, store, source, plan, progress, deadline=deadline, export_dir=export_dir)
+                if fetch_data
+                else Fetched()
+            )
             timings["fetch"] = time.perf_counter() - t0
+            held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
             t1 = time.perf_counter()
-            prepared = collect(cfg, store, source, as_of, out_dir, full=full, progress=progress)
+            note = backfill_note(held, plan.window.days) if runs_left else ""
+            prepared = collect(cfg, store, source, as_of, out_dir, full=full, progress=progress, backfill=note)
             timings["analyse"] = time.perf_counter() - t1
     finally:
         source.close()
     t2 = time.perf_counter()
     files = write_site(prepared, out_dir, jobs=jobs or parallel.default_jobs(), progress=progress)
     timings["render"] = time.perf_counter() - t2
-    return BuildResult(as_of, plan, out_dir, files, timings, jobs_run, prepared.plan)
+    return BuildResult(as_of, plan, out_dir, files, timings, fetched.jobs_run, prepared.plan, fetched, held, runs_left)
+
+
+def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, plan: Plan) -> tuple[int, int | None]:
+    """Days of the window held for every package, and (BigQuery only, while days are missing) about
+    how many more runs the rest takes at this budget, priced by the model and the ledger."""
+    from generator import cost
+
+    covered = store.covered_days(source.name, cfg.packages, plan.window)
+    held = len(set.intersection(*covered.values())) if covered else 0
+    if cfg.source.kind != "bigquery" or held >= plan.window.days:
+        return held, None
+    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=days_per_job(cfg, None, as_of))
+    ledger = [e for e in store.ledger() if e.source == source.name]
+    estimates = cost.estimate_plan(rest, None, ledger, price_per_tib=cfg.budget.price_per_tib)
+    return held, cost.runs_needed(estimates, cfg.budget) or 1
 
 
 def _attach_costs(site: render.SiteData, store: Store, cfg: Config) -> dict[str, object]:

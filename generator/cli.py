@@ -45,6 +45,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="render every page and write every file, ignoring the previous build in --out",
     )
+    b.add_argument(
+        "--max-minutes",
+        type=_positive,
+        metavar="N",
+        help="stop fetching in time to render what is held within N minutes (Netlify: 14); the next build goes on",
+    )
+    b.add_argument(
+        "--export-store",
+        metavar="DIR",
+        help="write the store's data export into DIR after every completed fetch job (a cached directory)",
+    )
 
     pl = sub.add_parser("plan", help="show the jobs a build would run, with bytes and dollars; runs nothing billable")
     _config_args(pl)
@@ -143,6 +154,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress=progress,
             jobs=args.jobs,
             full=args.full,
+            max_minutes=args.max_minutes,
+            export_dir=Path(args.export_store) if args.export_store else None,
         )
     size = sum(result.files.values())
     secs = sum(result.seconds.values())
@@ -154,6 +167,19 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"Built {len(result.files)} files ({size / 1024:,.0f} KiB) for {len(cfg.packages)} packages as of {as_of}"
         f" into {result.out_dir} in {secs:.1f}s; {result.jobs_run} fetch job(s){reuse}."
     )
+    fetched = result.fetched
+    if fetched is not None and fetched.stopped:
+        err.print(f"Stopped fetching: {fetched.stopped}.", markup=False)
+    if cfg.source.kind == "bigquery" and fetched is not None:
+        from generator.cost import format_bytes
+
+        err.print(
+            f"BigQuery: billed {format_bytes(fetched.billed_bytes, 2)} this run; "
+            f"{result.held_days} of {result.plan.window.days} days held.",
+            markup=False,
+        )
+    if result.backfill_note:
+        err.print(result.backfill_note[0].upper() + result.backfill_note[1:] + ".", markup=False)
     return 0
 
 
@@ -164,8 +190,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     as_of = build.resolve_as_of(cfg, args.as_of)
     from generator.planview import show_plan
 
-    show_plan(cfg, as_of, out)
-    return 0
+    return show_plan(cfg, as_of, out)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -310,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 err.print(INTERRUPTED)
                 return 130
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            return 1
+            return exc.exit_code
         except Exception:
             if ctrl_c.seen:
                 err.print(INTERRUPTED)

@@ -74,10 +74,12 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    max_bytes_per_query: int = 200 * GIB
-    """Refuse any single job whose guaranteed ceiling is above this many bytes."""
+    max_bytes_per_query: int = 700 * GIB
+    """Refuse any single job whose guaranteed ceiling is above this many bytes (longer jobs are split)."""
     max_bytes_per_run: int = 1 * TIB
-    """Refuse to start a job that would take the run's total ceiling above this."""
+    """Start a job only if bytes billed by this run so far + its guaranteed ceiling fit (else stop cleanly)."""
+    max_bytes_per_month: int = 1 * TIB
+    """The same rule over the calendar month (UTC), counted from the ledger; default the free tier."""
     price_per_tib: float = 6.25
     """On-demand USD price per TiB billed, used for every dollar figure."""
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from generator import dimensions
 from generator.config import BREAKDOWNS, BudgetConfig
-from generator.errors import CostLimitExceeded
 from generator.sources import Job
 from generator.store import LedgerEntry
 
@@ -56,11 +55,11 @@ def dollars(n_bytes: int, price_per_tib: float) -> float:
     return n_bytes / TIB * price_per_tib
 
 
-def format_bytes(n: float) -> str:
+def format_bytes(n: float, digits: int = 1) -> str:
     """Binary units, as BigQuery's console shows them: `22.3 GiB`."""
     for unit, size in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB)):
         if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
+            return f"{n / size:.{digits}f} {unit}"
     return f"{int(n)} B"
 
 
@@ -86,18 +85,31 @@ def columns_read(breakdowns: Iterable[str]) -> tuple[str, ...]:
     return tuple(cols)
 
 
-# Facts this model is built from (issue #bigquery, checked against the public table):
-# - ~1.4-2 billion rows a day; reading `project` + `timestamp` for one day costs about 20-25 GiB
-#   before cluster pruning; each further string column adds several GiB a day.
+# Facts this model is built from, reviewed against the best public figures (all public GitHub threads):
+# - Dry run, Feb 2025, `file.project` + `timestamp` (the same sizes as `project` + `timestamp`): 30 days
+#   1,125,717,300,161 bytes, 29 days 1,084,266,719,315 bytes, so one day ~ 41.45 GB
+#   (hugovk/top-pypi-packages pull #45, 2025-03-01; pull #42 and issue #36 for the months before).
+# - Another project's weekly query on those two columns hit a 30 GB cap and then a 400 GB cap in April 2025
+#   and went to 750 GB in July 2025, and again in April 2026 (TylerHillery/pypacktrends pulls #137, #139,
+#   #149, #164): the table keeps growing.
+# - PyPI served ~1e10 downloads a month in 2022 and ~1.3e11 in the 30 days before May 2026, a straight
+#   line on a log plot (pypi/infra issue #228): about x1.9 a year, one table row per download.
+# - 30 days of the whole table, `project` only, went from ~50 GB to ~225 GB with the 2021 table switch
+#   (hugovk/top-pypi-packages issue #19): the older model's 1.6 billion rows a day dates from then.
 # - BigQuery's data-size rules: STRING = 2 bytes + UTF-8 length, BOOL 1, TIMESTAMP 8, NULL 0.
 # - One package, 30 days, four columns was billed about 4.6 GB (cluster pruning on `project`).
-FACT_ROWS_PER_DAY = 1_600_000_000
+# The model takes the Feb 2025 dry run (41.45 GB a day / 15 bytes a row = 2.76 billion rows a day).
+# Defaults in [budget] fit a daily run with every breakdown at 3x this model (late 2026 at that growth).
+FACT_PROJECT_TIMESTAMP_BYTES_PER_DAY = 1_125_717_300_161 - 1_084_266_719_315
+FACT_ROWS_PER_DAY = 2_760_000_000
 FACT_ONE_PACKAGE_BILLED = 4.6e9
 FACT_ONE_PACKAGE_DAYS = 30
 FACT_ONE_PACKAGE_COLUMNS = ("timestamp", "project", "details.installer.name", "details.python")
+GROWTH_MARGIN = 3
+"""The defaults fit a daily run with every breakdown on a table this many times the model."""
 
 # Average stored bytes per row (2 + typical length for strings, times the share that is not
-# NULL). timestamp + project = 15 bytes x 1.6e9 rows = 22.4 GiB a day, inside the 20-25 GiB fact.
+# NULL). timestamp + project = 15 bytes x 2.76e9 rows = 41.4 GB a day, the Feb 2025 dry run.
 DEFAULT_BYTES_PER_ROW: dict[str, float] = {
     "timestamp": 8.0,  # TIMESTAMP
     "project": 7.0,  # download-weighted names are short: boto3, urllib3, requests...
@@ -314,91 +326,170 @@ def estimate_plan(
     return estimate_jobs(jobs, scan_bytes, ledger, price_per_tib=price_per_tib, model=model)
 
 
-# -- the budget check ---------------------------------------------------------------------------
+# -- the budget ---------------------------------------------------------------------------------
 SETTING_PER_QUERY = "[budget].max_bytes_per_query"
 SETTING_PER_RUN = "[budget].max_bytes_per_run"
+SETTING_PER_MONTH = "[budget].max_bytes_per_month"
 
 
-def ceiling_refusal(
-    what: str, ceiling_bytes: int, cap_bytes: int, expected_bytes: int, price_per_tib: float, basis: str
-) -> str:
-    """One line: a query's guaranteed ceiling is above the per-query cap, and what to change."""
-    return (
-        f"{what} has a guaranteed ceiling of {format_bytes(ceiling_bytes)} "
-        f"({format_dollars(dollars(ceiling_bytes, price_per_tib))}), above {SETTING_PER_QUERY} = "
-        f"{format_bytes(cap_bytes)}; expected actual bill ~ {format_bytes(expected_bytes)} "
-        f"({format_dollars(dollars(expected_bytes, price_per_tib))}, {basis}). Raise {SETTING_PER_QUERY}, "
-        "or drop breakdowns from [source].breakdowns (`plan` shows what each adds). Nothing was run."
+@dataclass
+class Spending:
+    """What counts against the budgets: bytes billed, plus the full ceiling of every job whose
+    outcome is not known (its result was lost, or a run was killed while it ran)."""
+
+    run_billed: int = 0
+    run_unknown: int = 0
+    month_billed: int = 0
+    month_unknown: int = 0
+
+    @property
+    def run(self) -> int:
+        return self.run_billed + self.run_unknown
+
+    @property
+    def month(self) -> int:
+        return self.month_billed + self.month_unknown
+
+    def started(self, ceiling: int) -> None:
+        """A job was started: until its bill is known it counts at its ceiling."""
+        self.run_unknown += ceiling
+        self.month_unknown += ceiling
+
+    def settled(self, ceiling: int, billed: int) -> None:
+        """A started job's bill is known."""
+        self.run_unknown -= ceiling
+        self.month_unknown -= ceiling
+        self.run_billed += billed
+        self.month_billed += billed
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A job that does not fit one budget, and the exact value that budget would need."""
+
+    setting: str
+    limit: int
+    counted: int
+    """Already counted against this budget: billed, unknown outcomes at their ceiling, reserve."""
+    ceiling: int
+
+    @property
+    def needed(self) -> int:
+        """The least value of `setting` that lets this job run now."""
+        return self.counted + self.ceiling
+
+
+def budget_refusal(ceiling: int, budget: BudgetConfig, spending: Spending, *, reserve: int = 0) -> Refusal | None:
+    """The one budget rule: the first budget a job with this guaranteed ceiling does not fit (None: it may run).
+
+    Counted so far + this job's ceiling must fit each budget. BigQuery refuses, at no charge, a job
+    whose estimate is above its maximum_bytes_billed (= the ceiling), so this is a true guarantee;
+    the sum of every ceiling of a plan need not fit. `reserve` is kept free in the month for the
+    daily runs still to come (see month_reserve); the daily job itself runs with none.
+    """
+    for setting, limit, counted in (
+        (SETTING_PER_QUERY, budget.max_bytes_per_query, 0),
+        (SETTING_PER_RUN, budget.max_bytes_per_run, spending.run),
+        (SETTING_PER_MONTH, budget.max_bytes_per_month, spending.month + reserve),
+    ):
+        if counted + ceiling > limit:
+            return Refusal(setting, limit, counted, ceiling)
+    return None
+
+
+def month_reserve(daily_ceiling: int, daily_expected: int, today: dt.date) -> int:
+    """Room a backfill leaves in the month (UTC) for the daily runs still to come: one daily job's
+    ceiling (it must be allowed to start) plus the expected bill of each remaining day's run."""
+    next_month = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return daily_ceiling + (next_month - today).days * daily_expected
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def format_exact(n: int) -> str:
+    """Bytes to put in a config file, and the same in GiB: `1099511627776 bytes (1024.00 GiB)`."""
+    return f"{n} bytes ({n / GIB:,.2f} GiB)"
+
+
+def format_apart(a: int, b: int) -> tuple[str, str]:
+    """Two sizes written with enough digits to differ (never "1.0 TiB do not fit 1.0 TiB")."""
+    for digits in (1, 2, 3):
+        left, right = format_bytes(a, digits), format_bytes(b, digits)
+        if left != right or a == b:
+            return left, right
+    return f"{a:,} bytes", f"{b:,} bytes"
+
+
+def refusal_message(refusal: Refusal, what: str, *, expected: int, price_per_tib: float, first: bool) -> str:
+    """One line: which budget the job does not fit, and the exact value to set (when nothing was fetched)."""
+    ceiling, limit = format_apart(refusal.ceiling, refusal.limit)
+    counted = format_bytes(refusal.counted, 2) if refusal.counted else ""
+    head = (
+        f"{what} has a guaranteed ceiling of {ceiling} ({format_dollars(dollars(refusal.ceiling, price_per_tib))};"
+        f" expected actual bill ~ {format_bytes(expected)}), which does not fit {refusal.setting} = {limit}"
+        + (f" with {counted} already counted" if counted else "")
     )
+    if not first:
+        return head
+    advice = f"Set {refusal.setting} = {refusal.needed} or more ({format_exact(refusal.needed)})"
+    if refusal.setting == SETTING_PER_MONTH:
+        advice += " or wait for next month"
+    else:
+        advice += ", or drop breakdowns from [source].breakdowns (`plan` shows what each adds)"
+    return f"{head}. Not even the newest day fits: {advice}. Nothing was run."
 
 
-def job_refusal(estimate: JobEstimate, cap_bytes: int, *, index: int = 0, total: int = 0) -> str:
-    """`ceiling_refusal` for one job of a plan."""
-    which = f"job {index}/{total}" if total else "job"
-    return ceiling_refusal(
-        f"{which} ({estimate.job.window.label()}, {estimate.packages} package(s))",
-        estimate.ceiling_bytes,
-        cap_bytes,
-        estimate.expected_bytes,
-        estimate.price_per_tib,
-        estimate.expected_basis,
-    )
+def runs_needed(estimates: Sequence[JobEstimate], budget: BudgetConfig) -> int | None:
+    """How many runs fetch every job at this per-run budget, each run taking jobs in order while
+    its expected bill so far plus the next job's ceiling fits (None: some job never fits)."""
+    runs, billed = 0, None
+    for e in estimates:
+        if e.ceiling_bytes > min(budget.max_bytes_per_query, budget.max_bytes_per_run, budget.max_bytes_per_month):
+            return None
+        if billed is None or billed + e.ceiling_bytes > budget.max_bytes_per_run:
+            runs, billed = runs + 1, 0
+        billed += e.expected_bytes
+    return runs
 
 
-def run_refusal(estimates: Sequence[JobEstimate], cap_bytes: int, spent_bytes: int = 0) -> str:
-    """One line: the run's total ceiling is above what remains of the run budget, and what to change."""
-    total = sum(e.ceiling_bytes for e in estimates)
-    expected = sum(e.expected_bytes for e in estimates)
-    price = estimates[0].price_per_tib if estimates else 0.0
-    remaining = max(0, cap_bytes - spent_bytes)
-    left = f"{format_bytes(remaining)} left of " if spent_bytes else ""
-    return (
-        f"{len(estimates)} job(s) with a guaranteed ceiling of {format_bytes(total)} "
-        f"({format_dollars(dollars(total, price))}) do not fit {SETTING_PER_RUN}: {left}{format_bytes(cap_bytes)}; "
-        f"expected actual bill ~ {format_bytes(expected)} ({format_dollars(dollars(expected, price))}). "
-        f"Raise {SETTING_PER_RUN}, lower [source].history_days, or drop breakdowns from [source].breakdowns. "
-        "Nothing was run."
-    )
+def months_needed(estimates: Sequence[JobEstimate], budget: BudgetConfig, reserve: int) -> int:
+    """Calendar months the expected bills take under the monthly budget, `reserve` kept for daily runs."""
+    room = budget.max_bytes_per_month - reserve
+    total = sum(e.expected_bytes for e in estimates)
+    if total == 0:
+        return 0
+    return math.ceil(total / room) if room > 0 else 0
 
 
-def budget_problems(estimates: Sequence[JobEstimate], budget: BudgetConfig, *, spent_bytes: int = 0) -> list[str]:
-    """Every reason the budget refuses this plan (empty: it may run)."""
-    problems = [
-        job_refusal(e, budget.max_bytes_per_query, index=i + 1, total=len(estimates))
-        for i, e in enumerate(estimates)
-        if e.ceiling_bytes > budget.max_bytes_per_query
-    ]
-    if sum(e.ceiling_bytes for e in estimates) > budget.max_bytes_per_run - spent_bytes:
-        problems.append(run_refusal(estimates, budget.max_bytes_per_run, spent_bytes))
-    return problems
+@dataclass(frozen=True)
+class PlanVerdict:
+    """What the budget says about a plan before anything runs (the `plan` command's answer)."""
+
+    refusal: Refusal | None
+    """Set when not even the newest job fits: the build would run nothing."""
+    runs: int | None
+    """Runs needed at the per-run budget (None: some job never fits)."""
+    months: int
+    """Calendar months the expected bills need under the monthly budget."""
 
 
-def check_budget(estimates: Sequence[JobEstimate], budget: BudgetConfig, *, spent_bytes: int = 0) -> None:
-    """Raise CostLimitExceeded (first problem) unless every job and the sum fit the budget."""
-    for i, e in enumerate(estimates):
-        if e.ceiling_bytes > budget.max_bytes_per_query:
-            raise CostLimitExceeded(
-                job_refusal(e, budget.max_bytes_per_query, index=i + 1, total=len(estimates)),
-                ceiling_bytes=e.ceiling_bytes,
-                cap_bytes=budget.max_bytes_per_query,
-            )
-    total = sum(e.ceiling_bytes for e in estimates)
-    if total > budget.max_bytes_per_run - spent_bytes:
-        raise CostLimitExceeded(
-            run_refusal(estimates, budget.max_bytes_per_run, spent_bytes),
-            ceiling_bytes=total,
-            cap_bytes=max(0, budget.max_bytes_per_run - spent_bytes),
-        )
+def plan_verdict(
+    estimates: Sequence[JobEstimate], budget: BudgetConfig, spending: Spending, *, reserve: int = 0
+) -> PlanVerdict:
+    """Whether the newest job fits now, and how many runs and months the whole plan takes."""
+    refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates else None
+    return PlanVerdict(refusal, runs_needed(estimates, budget), months_needed(estimates, budget, reserve))
 
 
 def describe_plan(
     estimates: Sequence[JobEstimate],
     costs: Sequence[ColumnCost],
     budget: BudgetConfig,
-    *,
-    spent_bytes: int = 0,
+    verdict: PlanVerdict,
 ) -> list[str]:
-    """The `plan` command's report, as lines: jobs, days, packages, ceiling and expected bill."""
+    """The `plan` command's report, as lines: identical jobs grouped, ceiling, expected bill, runs needed."""
     lines: list[str] = []
     if not estimates:
         return ["Nothing to fetch: the store already holds every day and package."]
@@ -408,27 +499,46 @@ def describe_plan(
         if model
         else "Ceilings from BigQuery dry runs (free); each job runs with maximum_bytes_billed = its ceiling."
     )
-    lines.append(f"{'job':>4}  {'days':<32} {'pkgs':>5}  {'ceiling (guaranteed)':>24}  {'expected actual':>22}")
-    for i, e in enumerate(estimates, 1):
-        ceiling = f"{format_bytes(e.ceiling_bytes)} {format_dollars(e.ceiling_dollars)}"
-        expected = f"{format_bytes(e.expected_bytes)} {format_dollars(e.expected_dollars)}"
-        label = f"{e.job.window.label()} ({e.days}d)"
-        lines.append(f"{i:>4}  {label:<32} {e.packages:>5}  {ceiling:>24}  {expected:>22}")
+    lines.append("Jobs run newest day first; a run stops cleanly at the first job that does not fit its budget.")
+    lines.append(f"{'jobs':>5}  {'days':<38} {'pkgs':>4}  {'ceiling each':>21}  {'expected each':>21}")
+    for group in _groups(estimates):
+        first, last, n = group[0], group[-1], len(group)
+        span = first.job.window.label() if n == 1 else f"{last.job.window.start} to {first.job.window.end}"
+        label = f"{span} ({first.days}d{' each' if n > 1 else ''})"
+        ceiling = _spread([e.ceiling_bytes for e in group])
+        expected = _spread([e.expected_bytes for e in group])
+        lines.append(f"{n:>4}x  {label:<38} {first.packages:>4}  {ceiling:>21}  {expected:>21}")
     total = sum(e.ceiling_bytes for e in estimates)
     expected_total = sum(e.expected_bytes for e in estimates)
     price = estimates[0].price_per_tib
     lines.append(
-        f"Total: ceiling {format_bytes(total)} ({format_dollars(dollars(total, price))}), expected "
+        f"Total: {len(estimates)} job(s), {sum(e.days for e in estimates)} day(s); guaranteed ceiling "
+        f"{format_bytes(total)} ({format_dollars(dollars(total, price))}), never all counted at once; expected bill "
         f"{format_bytes(expected_total)} ({format_dollars(dollars(expected_total, price))}; "
         f"{estimates[0].expected_basis}) at ${price}/TiB; first 1 TiB a month is free."
     )
-    problems = budget_problems(estimates, budget, spent_bytes=spent_bytes)
-    lines.extend(f"REFUSED: {p}" for p in problems)
-    if not problems:
+    lines.append(
+        f"Budget: {SETTING_PER_QUERY} = {format_bytes(budget.max_bytes_per_query)}, {SETTING_PER_RUN} = "
+        f"{format_bytes(budget.max_bytes_per_run)}, {SETTING_PER_MONTH} = {format_bytes(budget.max_bytes_per_month)}"
+        " (all on bytes billed; a job may start when billed so far + its ceiling fits)."
+    )
+    if verdict.refusal is not None:
+        newest = estimates[0]
         lines.append(
-            f"Fits the budget: {SETTING_PER_QUERY} = {format_bytes(budget.max_bytes_per_query)}, "
-            f"{SETTING_PER_RUN} = {format_bytes(budget.max_bytes_per_run)}."
+            "REFUSED: "
+            + refusal_message(
+                verdict.refusal,
+                f"the newest job ({newest.job.window.label()})",
+                expected=newest.expected_bytes,
+                price_per_tib=price,
+                first=True,
+            )
         )
+    elif verdict.runs is None:
+        lines.append("Some older jobs never fit the budget: raise it, or lower [source].history_days.")
+    else:
+        months = f"; under {SETTING_PER_MONTH}, about {verdict.months} month(s)" if verdict.months > 1 else ""
+        lines.append(f"Runs needed for the whole history at this budget: about {verdict.runs}{months}.")
     lines.append("What each column adds to the ceiling per day fetched (drop a breakdown to save it):")
     for c in costs:
         mark = "" if c.name == "base" else ("  [on]" if c.selected else "  [off]")
@@ -438,6 +548,22 @@ def describe_plan(
             f" {format_dollars(c.dollars_per_day):>7}/day{mark}{note}"
         )
     return lines
+
+
+def _groups(estimates: Sequence[JobEstimate]) -> list[list[JobEstimate]]:
+    """Runs of consecutive jobs of the same length over the same packages (days differ in volume)."""
+    out: list[list[JobEstimate]] = []
+    for e in estimates:
+        if out and (out[-1][0].days, out[-1][0].packages) == (e.days, e.packages):
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def _spread(sizes: Sequence[int]) -> str:
+    low, high = min(sizes), max(sizes)
+    return format_bytes(low) if format_bytes(low) == format_bytes(high) else f"{format_bytes(low)}-{format_bytes(high)}"
 
 
 # -- the cost page ------------------------------------------------------------------------------
@@ -473,21 +599,9 @@ class DailyRunCost:
     ceiling_dollars: float
     dollars: float
 
-    @property
-    def ceiling_bytes_per_package(self) -> float:
-        return self.ceiling_bytes / self.packages if self.packages else 0.0
-
-    @property
-    def billed_bytes_per_package(self) -> float:
-        return self.billed_bytes / self.packages if self.packages else 0.0
-
-    @property
-    def dollars_per_package(self) -> float:
-        return self.dollars / self.packages if self.packages else 0.0
-
-    @property
-    def ceiling_dollars_per_package(self) -> float:
-        return self.ceiling_dollars / self.packages if self.packages else 0.0
+    def per_package(self, figure: str) -> float:
+        """One of this run's figures (ceiling_bytes, billed_bytes, dollars, ceiling_dollars) per package."""
+        return float(getattr(self, figure)) / self.packages if self.packages else 0.0
 
 
 @dataclass(frozen=True)
@@ -526,6 +640,8 @@ def _line(label: str, entries: Sequence[LedgerEntry], price: float) -> CostLine:
 
 
 def _days(entry: LedgerEntry) -> list[dt.date]:
+    if not entry.projects:  # a query about the account (its job history), not about days of data
+        return []
     n = (entry.end_day - entry.start_day).days + 1
     return [entry.start_day + dt.timedelta(days=i) for i in range(max(0, n))]
 

@@ -18,6 +18,11 @@ def parse_day(text: str) -> dt.date:
         raise ValueError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
+def utc_now() -> dt.datetime:
+    """The one clock of the tool (the ledger's times, the budget's month, the default as-of date)."""
+    return dt.datetime.now(dt.UTC)
+
+
 FIRST_REPORT_DAY = dt.date(2016, 1, 1)
 """PyPI's public download table starts in 2016: no report can end before it."""
 
@@ -35,7 +40,7 @@ def check_report_day(day: dt.date) -> dt.date:
 
 
 def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    return utc_now().date()
 
 
 def default_as_of() -> dt.date:

@@ -43,26 +43,28 @@ def make_plan(
 
     A day is fetched for every package if any package lacks it: under BigQuery's worst-case
     pricing a scan costs the same whatever the number of packages in it, and one job per
-    range keeps the job count (and the 10 MB minimum per job) down.
+    range keeps the job count (and the 10 MB minimum per job) down. Jobs come newest day first:
+    a run that stops for lack of budget has the newest days, and the next run goes on further back.
     """
     window = last_days(as_of, history_days)
     refetch = tuple(last_days(as_of, refetch_days)) if refetch_days else ()
     missing = {p: tuple(d for d in window if d not in covered.get(p, set())) for p in packages}
     need = {d for days in missing.values() for d in days} | set(refetch)
     jobs: list[Job] = []
-    for run in contiguous_ranges(sorted(need)):
-        for part in _split(run, max_days_per_job):
+    for run in reversed(contiguous_ranges(sorted(need))):
+        for part in split_newest_first(run, max_days_per_job):
             jobs.append(Job(window=part, projects=packages, breakdowns=breakdowns))
     return Plan(as_of=as_of, window=window, jobs=tuple(jobs), missing=missing, refetch=refetch)
 
 
-def _split(run: Window, max_days: int | None) -> list[Window]:
+def split_newest_first(run: Window, max_days: int | None) -> list[Window]:
+    """`run` cut into windows of at most `max_days` days, the newest first."""
     if not max_days or run.days <= max_days:
         return [run]
     out = []
-    start = run.start
-    while start <= run.end:
-        end = min(run.end, start + dt.timedelta(days=max_days - 1))
+    end = run.end
+    while end >= run.start:
+        start = max(run.start, end - dt.timedelta(days=max_days - 1))
         out.append(Window(start, end))
-        start = end + dt.timedelta(days=1)
+        end = start - dt.timedelta(days=1)
     return out

@@ -6,20 +6,28 @@ import datetime as dt
 
 from rich.console import Console
 
-from generator import build, cost
+from generator import build, cost, dates
 from generator.config import Config
-from generator.errors import GeneratorError
+from generator.errors import GeneratorError, NewestDayDoesNotFit
 from generator.store import open_store
 
 
-def show_plan(cfg: Config, as_of: dt.date, console: Console) -> None:
-    """Print the jobs, days and packages; for BigQuery, bytes and dollars per job (ceiling and expected)."""
+def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
+    """Print the jobs, days and packages; for BigQuery, bytes and dollars per job (ceiling and expected).
+
+    Returns the exit status: NewestDayDoesNotFit.exit_code when not even the newest day fits the budget.
+    """
     source = _try_source(cfg, console)
     try:
         with open_store(cfg.store.path) as store:
             name = source.name if source is not None else cfg.source.kind
             plan = build.plan_for(cfg, store, name, as_of, max_days_per_job=build.days_per_job(cfg, source, as_of))
             ledger = store.ledger()
+            since = cost.month_start(dates.utc_today())
+            billed, unknown = store.month_spend(name, since)
+            recovered = store.get_meta("recovered_month_spend") or {}
+            if recovered.get("month") == since.isoformat():
+                billed += int(recovered["bytes"])
     finally:
         if source is not None:
             source.close()
@@ -33,7 +41,7 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> None:
         for i, job in enumerate(plan.jobs, 1):
             console.print(f"  job {i}: {job.window.label()} ({job.window.days} days), {len(job.projects)} package(s)")
         console.print(f"{len(plan.jobs)} job(s) on the {cfg.source.kind} source, which costs nothing.")
-        return
+        return 0
     if source is not None and plan.jobs:
         estimates = source.estimate(plan.jobs, ledger)
         measured = source.measure_column_bytes(cfg.packages, as_of)
@@ -41,8 +49,21 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> None:
         estimates = cost.estimate_plan(plan, None, ledger, price_per_tib=cfg.budget.price_per_tib)
         measured = None
     costs = cost.column_costs(cfg.source.breakdowns, price_per_tib=cfg.budget.price_per_tib, measured=measured)
-    for line in cost.describe_plan(estimates, costs, cfg.budget):
-        console.print(line, highlight=False, markup=False)
+    spending = cost.Spending(month_billed=billed, month_unknown=unknown)
+    verdict = cost.plan_verdict(estimates, cfg.budget, spending) if estimates else None
+    if verdict is not None:
+        for line in cost.describe_plan(estimates, costs, cfg.budget, verdict):
+            console.print(line, highlight=False, markup=False)
+    else:
+        console.print(cost.describe_plan([], costs, cfg.budget, cost.PlanVerdict(None, 0, 0))[0])
+    if spending.month:
+        console.print(
+            f"This month (UTC) so far: {cost.format_bytes(billed, 2)} billed, "
+            f"{cost.format_bytes(unknown, 2)} of jobs whose outcome is not known yet.",
+            highlight=False,
+            markup=False,
+        )
+    return NewestDayDoesNotFit.exit_code if verdict is not None and verdict.refusal is not None else 0
 
 
 def _try_source(cfg: Config, console: Console):  # noqa: ANN202 - BigQuerySource | None

@@ -606,6 +606,8 @@ class SiteData:
     generated_by: str = "pypi-stats-site"
     cost: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    backfill: str = ""
+    """While a BigQuery backfill is in progress, what every page says about it (see build.backfill_note)."""
 
     @property
     def billed(self) -> bool:
@@ -969,19 +971,14 @@ def cost_tables(site: SiteData) -> list[Table]:
                 "cost-daily",
                 f"A daily run, averaged over the last {daily.runs} daily run(s)",
                 (Column("Measure"), Column("Per run"), Column("Per package")),
-                (
-                    (
-                        "Guaranteed ceiling",
-                        format_bytes(daily.ceiling_bytes),
-                        format_bytes(daily.ceiling_bytes_per_package),
-                    ),
-                    ("Bytes billed", format_bytes(daily.billed_bytes), format_bytes(daily.billed_bytes_per_package)),
-                    ("Dollars billed", format_dollars(daily.dollars), format_dollars(daily.dollars_per_package)),
-                    (
-                        "Ceiling in dollars",
-                        format_dollars(daily.ceiling_dollars),
-                        format_dollars(daily.ceiling_dollars_per_package),
-                    ),
+                tuple(
+                    (label, fmt(getattr(daily, figure)), fmt(daily.per_package(figure)))
+                    for label, figure, fmt in (
+                        ("Guaranteed ceiling", "ceiling_bytes", format_bytes),
+                        ("Bytes billed", "billed_bytes", format_bytes),
+                        ("Dollars billed", "dollars", format_dollars),
+                        ("Ceiling in dollars", "ceiling_dollars", format_dollars),
+                    )
                 ),
             ),
         )

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from generator import dimensions
+from generator import dates, dimensions
 from generator.dates import Window
 from generator.errors import StoreError
 
@@ -124,6 +124,16 @@ class LedgerEntry:
     dollars: float
     finished_at: dt.datetime | None = None
 
+    @property
+    def unknown(self) -> bool:
+        """The job was started but its outcome is not known yet (written before waiting on it):
+        it counts at its ceiling until a run looks it up."""
+        return self.bytes_billed < 0
+
+
+UNKNOWN_BILL = -1
+"""bytes_billed of a ledger row whose job's outcome is not known yet."""
+
 
 def empty_aggregates() -> pa.Table:
     """An empty Arrow table in the aggregate schema."""
@@ -218,6 +228,8 @@ class Store:
             self.con.unregister("incoming_rows")
 
     def record_job(self, entry: LedgerEntry) -> None:
+        """Write a job's ledger row; it replaces the row of the same job (outcome unknown until now)."""
+        self.con.execute("DELETE FROM ledger WHERE job_id = $job_id", {"job_id": entry.job_id})
         self.con.execute(
             "INSERT INTO ledger VALUES ($run_id, $job_id, $source, $finished_at, $start_day, $end_day,"
             " $projects, $ceiling_bytes, $bytes_processed, $bytes_billed, $dollars)",
@@ -225,7 +237,7 @@ class Store:
                 "run_id": entry.run_id,
                 "job_id": entry.job_id,
                 "source": entry.source,
-                "finished_at": entry.finished_at or dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "finished_at": entry.finished_at or dates.utc_now().replace(tzinfo=None),
                 "start_day": entry.start_day,
                 "end_day": entry.end_day,
                 "projects": list(entry.projects),
@@ -355,9 +367,32 @@ class Store:
         return row[0], row[1], row[2], row[3]
 
     def ledger(self) -> list[LedgerEntry]:
+        """Every job whose outcome is known, oldest first."""
+        return self._ledger("bytes_billed >= 0")
+
+    def unknown_jobs(self, source: str) -> list[LedgerEntry]:
+        """Jobs a past run started but never learned the outcome of (killed, or polling gave up)."""
+        return [e for e in self._ledger("bytes_billed < 0") if e.source == source]
+
+    def has_ledger(self, source: str) -> bool:
+        row = self.con.execute("SELECT count(*) FROM ledger WHERE source = $source", {"source": source}).fetchone()
+        return bool(row and row[0])
+
+    def month_spend(self, source: str, since: dt.date) -> tuple[int, int]:
+        """Since `since` (UTC): bytes billed by jobs whose outcome is known, and the ceilings of those
+        whose outcome is not (they count in full until looked up)."""
+        row = self.con.execute(
+            "SELECT COALESCE(SUM(bytes_billed) FILTER (WHERE bytes_billed >= 0), 0),"
+            " COALESCE(SUM(ceiling_bytes) FILTER (WHERE bytes_billed < 0), 0)"
+            " FROM ledger WHERE source = $source AND finished_at >= $since",
+            {"source": source, "since": since},
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def _ledger(self, condition: str) -> list[LedgerEntry]:
         rows = self.con.execute(
-            "SELECT run_id, job_id, source, start_day, end_day, projects, ceiling_bytes, bytes_processed,"
-            " bytes_billed, dollars, finished_at FROM ledger ORDER BY finished_at, job_id"
+            "SELECT run_id, job_id, source, start_day, end_day, projects, ceiling_bytes, bytes_processed,"  # noqa: S608
+            f" bytes_billed, dollars, finished_at FROM ledger WHERE {condition} ORDER BY finished_at, job_id"
         ).fetchall()
         return [LedgerEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9], r[10]) for r in rows]
 
@@ -389,6 +424,11 @@ class Store:
             # By name: an export from before a dimension was added lacks its column (NULL here).
             self.con.execute("INSERT INTO aggregates BY NAME SELECT * FROM read_parquet($p)", {"p": p["aggregates"]})
             self.con.execute("INSERT OR REPLACE INTO coverage SELECT * FROM read_parquet($p)", {"p": p["coverage"]})
+            # A job the store knows the outcome of keeps its row; the export's row wins over an unknown one.
+            self.con.execute(
+                "DELETE FROM ledger WHERE bytes_billed < 0 AND job_id IN (SELECT job_id FROM read_parquet($p))",
+                {"p": p["ledger"]},
+            )
             self.con.execute(
                 "INSERT INTO ledger SELECT * FROM read_parquet($p) WHERE job_id NOT IN (SELECT job_id FROM ledger)",
                 {"p": p["ledger"]},
@@ -488,7 +528,7 @@ _GUARDED = (
     "digests",
     "holdings",
 )
-for _name in (*_GUARDED, "ledger", "load_export"):
+for _name in (*_GUARDED, "ledger", "unknown_jobs", "has_ledger", "month_spend", "load_export"):
     if hasattr(Store, _name):
         setattr(Store, _name, _store_errors(getattr(Store, _name)))
 

@@ -130,8 +130,7 @@ def make_source(fake: FakeBigQuery, sleeps: Sleeps) -> Iterator[Callable[..., Bi
 
 
 def run_plan(source: BigQuerySource, store: Store, jobs: tuple[Job, ...]) -> None:
-    """What the build does: price the whole plan, then one store transaction per fetched job."""
-    source.preflight(jobs, store.ledger())
+    """What the build does: one store transaction per fetched job (each checked against the budget)."""
     for job in jobs:
         result = source.fetch(job)
         ledger = source.ledger_entry(job, result)
@@ -177,7 +176,6 @@ def test_full_fetch_gives_the_same_rows_as_duckdb_on_the_same_events(
 ) -> None:
     source = make_source(make_config(tmp_path))
     job = full_job()
-    source.preflight([job])
     result = source.fetch(job)
 
     local = LocalSource(events_dir)
@@ -201,7 +199,6 @@ def test_fetch_result_carries_the_jobs_bytes_and_a_ledger_entry(
 ) -> None:
     source = make_source(make_config(tmp_path))
     job = full_job()
-    source.preflight([job])
     result = source.fetch(job)
     (received,) = fake.billable_jobs
     assert result.job_id == received.job_id
@@ -218,7 +215,6 @@ def test_fetch_result_carries_the_jobs_bytes_and_a_ledger_entry(
 def test_available_days_stop_before_today_utc(tmp_path: Path, make_source: Callable[..., BigQuerySource]) -> None:
     source = make_source(make_config(tmp_path), today=lambda: dt.date(2026, 10, 10))
     job = Job(Window(dt.date(2026, 10, 9), dt.date(2026, 10, 10)), PACKAGES, ALL_BREAKDOWNS)
-    source.preflight([job])
     assert source.fetch(job).available_days == [dt.date(2026, 10, 9)]
 
 
@@ -227,7 +223,7 @@ def test_narrower_breakdowns_read_fewer_columns_and_keep_the_schema(
 ) -> None:
     source = make_source(make_config(tmp_path))
     narrow, full = full_job(("country", "python_minor")), full_job()
-    estimates = source.preflight([narrow, full])
+    estimates = source.estimate([narrow, full])
     assert estimates[0].scan_bytes < estimates[1].scan_bytes
     result = source.fetch(narrow)
 
@@ -271,37 +267,36 @@ def test_a_later_run_queries_only_the_new_and_refetched_days(
 
 
 # -- the cost guard ---------------------------------------------------------------------------------
-def test_a_plan_over_the_per_query_cap_runs_nothing(
+def test_a_job_over_the_per_query_cap_runs_nothing_and_says_which_setting(
     tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
 ) -> None:
     cfg = make_config(tmp_path, max_bytes_per_query=20 * cost.MIB)
     source = make_source(cfg)
-    jobs = (Job(Window(FIRST, FIRST), PACKAGES, ALL_BREAKDOWNS), full_job())
     with pytest.raises(CostLimitExceeded) as caught:
-        source.preflight(jobs)
+        source.fetch(full_job())
     message = str(caught.value)
-    assert "[budget].max_bytes_per_query" in message and "20.0 MiB" in message
-    assert "expected actual bill" in message and "Nothing was run" in message
+    assert "[budget].max_bytes_per_query = 20.0 MiB" in message and "expected actual bill" in message
     assert caught.value.cap_bytes == 20 * cost.MIB
     assert caught.value.ceiling_bytes > 20 * cost.MIB
     assert fake.billable_jobs == []
-    assert len(fake.dry_runs) == 2  # both jobs priced, free
-    with pytest.raises(SourceError, match="preflight"):
-        source.fetch(jobs[0])
-    assert fake.billable_jobs == []
+    assert len(fake.dry_runs) == 1  # priced, free
 
 
-def test_a_plan_over_the_run_budget_runs_nothing_not_even_the_jobs_that_fit(
+def test_the_run_budget_counts_what_is_billed_not_the_sum_of_ceilings(
     tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
 ) -> None:
     one_day = Job(Window(FIRST, FIRST), PACKAGES, ALL_BREAKDOWNS)
     probe = make_source(make_config(tmp_path)).estimate([one_day])[0].ceiling_bytes
-    cfg = make_config(tmp_path, max_bytes_per_run=probe * 2 + cost.MIB)
-    jobs = tuple(Job(Window(d, d), PACKAGES, ALL_BREAKDOWNS) for d in (FIRST, FIRST + dt.timedelta(2), TODAY))
-    with open_store(cfg.store.path) as store, pytest.raises(CostLimitExceeded) as caught:
-        run_plan(make_source(cfg), store, jobs)
-    assert "[budget].max_bytes_per_run" in str(caught.value)
-    assert fake.billable_jobs == []
+    budget = probe * 2 + cost.MIB
+    cfg = make_config(tmp_path, max_bytes_per_run=budget)
+    jobs = tuple(Job(Window(d, d), PACKAGES, ALL_BREAKDOWNS) for d in (TODAY, FIRST + dt.timedelta(2), FIRST))
+    source = make_source(cfg)
+    with open_store(cfg.store.path) as store:
+        run_plan(source, store, jobs)
+    # Three ceilings do not fit two ceilings' worth of budget, but each job fitted what was billed before it.
+    assert sum(j.maximum_bytes_billed or 0 for j in fake.billable_jobs) > budget
+    assert len(fake.billable_jobs) == 3
+    assert sum(j.billed_bytes for j in fake.billable_jobs) == source.spending.run_billed <= budget
 
 
 def test_every_job_runs_with_a_ceiling_at_least_its_dry_run_and_within_the_cap(
@@ -355,7 +350,6 @@ def test_transient_failures_are_retried_with_backoff_and_succeed(
     job = full_job()
     fake.fail_next(2, status=503, reason="backendError")
     fake.rate_limit_next(1)
-    source.preflight([job])
     fake.fail_next(1, status=500, reason="internalError", route="jobs.getQueryResults")
     result = source.fetch(job)
     assert result.rows.num_rows > 0
@@ -368,7 +362,6 @@ def test_a_job_that_fails_transiently_is_restarted_under_a_new_id(
 ) -> None:
     source = make_source(make_config(tmp_path))
     job = full_job()
-    source.preflight([job])
     fake.fail_on_job(1, reason="backendError")
     result = source.fetch(job)
     failed, ok = fake.billable_jobs
@@ -381,7 +374,6 @@ def test_a_lost_answer_to_a_job_insert_does_not_start_a_second_job(
 ) -> None:
     source = make_source(make_config(tmp_path))
     job = full_job()
-    source.preflight([job])
     fake.fail_next(1, route="jobs.insert", dry_run=False, after_processing=True)
     result = source.fetch(job)
     (only,) = fake.billable_jobs  # the retried insert got 409 duplicate and adopted the job
@@ -394,7 +386,7 @@ def test_retries_are_bounded_and_then_reported(
     source = make_source(make_config(tmp_path), retry=RetryPolicy(sleep=sleeps, max_attempts=4))
     fake.fail_next(50, status=503, reason="backendError")
     with pytest.raises(SourceError, match=r"transient error \(503 backendError\) for 4 attempt"):
-        source.preflight([full_job()])
+        source.estimate([full_job()])
     assert len(sleeps) == 3
     assert fake.jobs == []
 
@@ -407,7 +399,7 @@ def test_retries_stop_at_the_deadline(
     source = make_source(make_config(tmp_path), retry=policy)
     fake.rate_limit_next(50)
     with pytest.raises(SourceError, match="rateLimitExceeded"):
-        source.preflight([full_job()])
+        source.estimate([full_job()])
     assert len(sleeps) <= 2
 
 
@@ -430,13 +422,57 @@ def test_permanent_errors_are_not_retried_and_read_plainly(
 ) -> None:
     source = make_source(make_config(tmp_path))
     job = full_job()
-    source.preflight([job])
     fake.fail_on_job(1, reason=reason)
+    fake.fail_on_job(2, reason=reason)  # only bytesBilledLimitExceeded gets one more try (the table grew)
     with pytest.raises(SourceError, match=words) as caught:
         source.fetch(job)
     assert "\n" not in str(caught.value)
     assert sleeps == []
-    assert len(fake.billable_jobs) == 1
+    assert len(fake.billable_jobs) == (2 if reason == "bytesBilledLimitExceeded" else 1)
+    assert source.spending.run == 0  # a failed job bills nothing, and its outcome is known
+
+
+def test_a_partition_landing_between_dry_run_and_job_costs_one_more_dry_run_not_the_run(
+    tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
+) -> None:
+    source = make_source(make_config(tmp_path))
+    fake.grow_table_next(1.5)
+    result = source.fetch(full_job())
+    first, second = fake.billable_jobs
+    assert first.error_reason == "bytesBilledLimitExceeded" and first.billed_bytes == 0
+    assert second.error_reason is None and result.bytes_billed == second.billed_bytes
+    assert len(fake.dry_runs) == 2  # priced again before the second try
+    assert source.spending.run == second.billed_bytes
+
+
+def test_a_job_outcome_lost_with_the_run_is_counted_at_its_ceiling_then_looked_up(
+    tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
+) -> None:
+    from generator import build
+    from generator.build import _StoreJobLog
+
+    cfg = make_config(tmp_path)
+    with open_store(cfg.store.path) as store:
+        source = make_source(cfg, log=_StoreJobLog(store))
+        fake.fail_next(6, status=503, reason="backendError", route="jobs.getQueryResults")  # = max_attempts
+        with pytest.raises(SourceError, match="read the query results"):
+            source.fetch(full_job())
+        (unknown,) = store.unknown_jobs("bigquery")
+        assert unknown.ceiling_bytes == source.spending.run_unknown > 0
+        assert store.month_spend("bigquery", dt.date(2000, 1, 1)) == (0, unknown.ceiling_bytes)
+        assert store.covered_days("bigquery", PACKAGES, full_job().window) == {p: set() for p in PACKAGES}
+
+        later = make_source(cfg, run_id="next-run")
+        settled = later.settle(unknown)  # jobs.get: DONE by now (the client polled it while it ran)
+        assert settled is not None and settled.entry.bytes_billed == fake.billable_jobs[0].billed_bytes > 0
+        assert settled.rows is not None and settled.available_days == list(full_job().window)
+        billable = len(fake.billable_jobs)
+        build.settle_unknown_jobs(store, later)  # what the next build does before planning
+        assert len(fake.billable_jobs) == billable  # the rows were read, not bought again
+        assert store.unknown_jobs("bigquery") == []
+        assert store.month_spend("bigquery", dt.date(2000, 1, 1)) == (settled.entry.bytes_billed, 0)
+        window = full_job().window
+        assert store.covered_days("bigquery", PACKAGES, window) == {p: set(window) for p in PACKAGES}
 
 
 def test_a_permanent_failure_mid_backfill_keeps_completed_days_and_no_partial_day(

@@ -54,7 +54,8 @@ def test_plan_prices_jobs_by_dry_run_and_runs_nothing_billable(tmp_path: Path, f
     proc = run_cli("plan", "--config", str(cfg))
     assert proc.returncode == 0, proc.stderr
     assert "Ceilings from BigQuery dry runs" in proc.stdout
-    assert re.search(r"Total: ceiling .* expected", proc.stdout)
+    assert re.search(r"Total: \d+ job\(s\), 40 day\(s\); guaranteed ceiling .* expected bill", proc.stdout)
+    assert "Runs needed for the whole history at this budget: about 1." in proc.stdout
     assert len(fake.billable_jobs) == before
     assert fake.dry_runs
 
@@ -82,15 +83,27 @@ def test_a_bigquery_build_gives_the_same_site_figures_as_the_local_source(
         assert job.maximum_bytes_billed is not None and job.maximum_bytes_billed >= job.estimate_bytes
 
 
-def test_an_over_budget_build_runs_nothing_and_says_which_setting(tmp_path: Path, fake: FakeBigQuery) -> None:
+def test_a_budget_too_small_for_the_newest_day_runs_nothing_and_says_the_exact_value(
+    tmp_path: Path, fake: FakeBigQuery
+) -> None:
     cfg = bigquery_config(tmp_path / "stats.toml", fake.url)
     cfg.write_text(cfg.read_text().replace("max_bytes_per_run = 10995116277760", "max_bytes_per_run = 1000"))
     before = len(fake.billable_jobs)
+    plan = run_cli("plan", "--config", str(cfg))
     proc = run_cli("build", "--config", str(cfg), "--out", str(tmp_path / "site"))
-    assert proc.returncode != 0
-    assert "[budget].max_bytes_per_run" in proc.stderr and "Traceback" not in proc.stderr
-    assert len(fake.billable_jobs) == before
+    assert (plan.returncode, proc.returncode) == (3, 3), proc.stderr
+    needed = re.search(r"Set \[budget\]\.max_bytes_per_run = (\d+) or more \(\1 bytes \([\d.,]+ GiB\)\)", proc.stderr)
+    assert needed, proc.stderr
+    assert "Not even the newest day fits" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    # Only the month's history query (10 MiB) ran; no data job.
+    assert [j for j in fake.billable_jobs[before:] if "INFORMATION_SCHEMA" not in j.query] == []
     assert not (tmp_path / "site").exists()
+    # The value it names is enough: with it, the build runs the newest day.
+    cfg.write_text(cfg.read_text().replace("max_bytes_per_run = 1000", f"max_bytes_per_run = {needed.group(1)}"))
+    proc = run_cli("build", "--config", str(cfg), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 0, proc.stderr
+    assert "40 of 40 days held" in proc.stderr  # at this tiny scale the whole window bills the 10 MiB minimum
 
 
 def test_the_cost_page_and_package_pages_show_what_the_data_cost(tmp_path: Path, fake: FakeBigQuery) -> None:

@@ -260,7 +260,6 @@ def bigquery_rows(events_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         source = BigQuerySource(cfg, client=fake_bq.client(), today=lambda: TODAY)
         try:
             job = full_job()
-            source.preflight([job])
             return source.fetch(job).rows
         finally:
             source.close()

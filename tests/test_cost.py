@@ -10,7 +10,6 @@ import pytest
 from generator import cost
 from generator.config import BREAKDOWNS, BudgetConfig
 from generator.dates import Window
-from generator.errors import CostLimitExceeded
 from generator.plan import make_plan
 from generator.sources import Job
 from generator.store import LedgerEntry
@@ -109,15 +108,18 @@ def test_plan_splits_a_backfill_so_every_job_fits_the_cap() -> None:
 
 
 # -- the model of the table ----------------------------------------------------------------------
-def test_the_model_matches_the_published_facts() -> None:
+def test_the_model_matches_the_published_facts_and_the_defaults_fit_three_times_it() -> None:
     model = cost.DEFAULT_MODEL
     base = model.column_bytes_per_day("timestamp") + model.column_bytes_per_day("project")
-    assert 20 * GIB <= base <= 25 * GIB  # project + timestamp: about 20-25 GiB a day
-    for column in cost.DEFAULT_BYTES_PER_ROW:
-        if column not in ("timestamp", "project", "details.ci"):
-            assert 2 * GIB <= model.column_bytes_per_day(column) <= 20 * GIB  # "several GiB a day"
+    assert base == pytest.approx(cost.FACT_PROJECT_TIMESTAMP_BYTES_PER_DAY, rel=0.01)  # the Feb 2025 dry run
     one_package = model.scan_bytes(cost.FACT_ONE_PACKAGE_COLUMNS, 30) * model.package_share
     assert one_package == pytest.approx(4.6e9)  # one package, 30 days, four columns ~ 4.6 GB billed
+    # A daily run with every breakdown: one day per job fits the per-query cap, and the run and month
+    # budgets, even on a table GROWTH_MARGIN times the model.
+    day = cost.billed_ceiling(cost.model_scan_bytes(job(1)) * cost.GROWTH_MARGIN)
+    budget = BudgetConfig()
+    assert cost.budget_refusal(day, budget, cost.Spending()) is None
+    assert cost.max_days_per_job(budget.max_bytes_per_query, cost.model_scan_bytes(job(1))) >= 2  # 2 days at 1x
 
 
 def test_the_ceiling_of_one_scan_does_not_depend_on_the_number_of_packages() -> None:
@@ -159,38 +161,72 @@ def test_the_expected_bill_comes_from_the_ledger_when_there_is_one() -> None:
     assert cost.expected_share([entry("x", source="local")], 2)[1].startswith("model")
 
 
-# -- the budget check --------------------------------------------------------------------------------
-def test_a_job_over_the_per_query_cap_is_refused_with_ceiling_cap_expected_and_setting() -> None:
-    budget = BudgetConfig(max_bytes_per_query=150 * GIB, max_bytes_per_run=TIB)
-    estimates = cost.estimate_jobs([job(1), job(2)])
-    with pytest.raises(CostLimitExceeded) as caught:
-        cost.check_budget(estimates, budget)
-    text = str(caught.value)
-    assert "job 2/2" in text and "[budget].max_bytes_per_query = 150.0 GiB" in text
-    assert cost.format_bytes(estimates[1].ceiling_bytes) in text and "expected actual bill" in text
-    assert "Nothing was run" in text
-    assert caught.value.ceiling_bytes == estimates[1].ceiling_bytes and caught.value.cap_bytes == 150 * GIB
+# -- the budget ---------------------------------------------------------------------------------------
+BUDGET = BudgetConfig(max_bytes_per_query=100 * GIB, max_bytes_per_run=300 * GIB, max_bytes_per_month=TIB)
 
 
-def test_a_plan_over_the_run_budget_is_refused_as_a_whole() -> None:
-    budget = BudgetConfig(max_bytes_per_query=200 * GIB, max_bytes_per_run=TIB)
-    estimates = cost.estimate_jobs([job(1)] * 9)
-    with pytest.raises(CostLimitExceeded, match=r"\[budget\]\.max_bytes_per_run.*history_days"):
-        cost.check_budget(estimates, budget)
-    cost.check_budget(estimates[:8], budget)
-    with pytest.raises(CostLimitExceeded, match="left of"):
-        cost.check_budget(estimates[:8], budget, spent_bytes=100 * GIB)
-    assert len(cost.budget_problems(estimates, budget)) == 1
+@pytest.mark.parametrize(
+    ("ceiling", "spending", "reserve", "setting", "needed"),
+    [
+        (100 * GIB, cost.Spending(), 0, None, 0),  # exactly the per-query cap fits
+        (100 * GIB + 1, cost.Spending(), 0, cost.SETTING_PER_QUERY, 100 * GIB + 1),
+        (100 * GIB, cost.Spending(run_billed=200 * GIB), 0, None, 0),  # billed + ceiling = the run budget
+        (100 * GIB, cost.Spending(run_billed=150 * GIB, run_unknown=60 * GIB), 0, cost.SETTING_PER_RUN, 310 * GIB),
+        (50 * GIB, cost.Spending(month_billed=TIB - 40 * GIB), 0, cost.SETTING_PER_MONTH, TIB + 10 * GIB),
+        (50 * GIB, cost.Spending(month_billed=500 * GIB), 500 * GIB, cost.SETTING_PER_MONTH, 1050 * GIB),
+        (50 * GIB, cost.Spending(month_billed=500 * GIB), 400 * GIB, None, 0),
+    ],
+)
+def test_a_job_may_start_when_what_is_counted_plus_its_ceiling_fits_every_budget(
+    ceiling: int, spending: cost.Spending, reserve: int, setting: str | None, needed: int
+) -> None:
+    refusal = cost.budget_refusal(ceiling, BUDGET, spending, reserve=reserve)
+    assert (refusal.setting, refusal.needed) == (setting, needed) if refusal else setting is None
 
 
-def test_describe_plan_says_when_figures_are_a_model_estimate() -> None:
+def test_a_started_job_counts_at_its_ceiling_until_its_bill_is_known() -> None:
+    spending = cost.Spending()
+    spending.started(100 * GIB)
+    assert (spending.run, spending.month) == (100 * GIB, 100 * GIB)
+    spending.settled(100 * GIB, 2 * GIB)
+    assert (spending.run, spending.month, spending.run_unknown) == (2 * GIB, 2 * GIB, 0)
+
+
+def test_the_refusal_when_not_even_the_newest_day_fits_gives_the_exact_value() -> None:
+    refusal = cost.budget_refusal(TIB + 1, BudgetConfig(max_bytes_per_query=2 * TIB), cost.Spending())
+    assert refusal is not None
+    text = cost.refusal_message(refusal, "The newest day", expected=GIB, price_per_tib=6.25, first=True)
+    assert f"Set [budget].max_bytes_per_run = {TIB + 1} or more ({TIB + 1} bytes (1,024.00 GiB))" in text
+    assert "1.0 TiB, which does not fit [budget].max_bytes_per_run = 1.0 TiB" not in text  # no rounding to equal
+
+
+def test_the_month_reserve_keeps_room_for_every_remaining_daily_run() -> None:
+    assert cost.month_reserve(200 * GIB, GIB, dt.date(2026, 11, 30)) == 201 * GIB
+    assert cost.month_reserve(200 * GIB, GIB, dt.date(2026, 11, 1)) == 230 * GIB
+    assert cost.month_reserve(0, GIB, dt.date(2026, 12, 31)) == GIB
+
+
+def test_runs_needed_counts_expected_bills_against_the_run_budget() -> None:
+    estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
+    assert estimates[0].expected_bytes < 90 * GIB
+    assert cost.runs_needed(estimates, BUDGET) == 1  # ten ceilings of 90 GiB, but bills are small
+    assert cost.runs_needed(estimates, BudgetConfig(max_bytes_per_query=80 * GIB)) is None
+
+
+def test_describe_plan_groups_identical_jobs_and_says_the_runs_needed() -> None:
     budget = BudgetConfig()
-    estimates = cost.estimate_jobs([job(1), job(2)])
-    lines = cost.describe_plan(estimates, cost.column_costs(BREAKDOWNS, price_per_tib=6.25), budget)
+    estimates = cost.estimate_jobs([job(1)] * 5 + [job(2)])
+    verdict = cost.plan_verdict(estimates, budget, cost.Spending())
+    lines = cost.describe_plan(estimates, cost.column_costs(BREAKDOWNS, price_per_tib=6.25), budget, verdict)
     text = "\n".join(lines)
-    assert "model of the table" in text and "estimate" in text
-    assert "country_code" in text and "REFUSED" in text  # two days of everything exceed 200 GiB
-    assert cost.describe_plan([], [], budget) == ["Nothing to fetch: the store already holds every day and package."]
+    assert "model of the table" in text and "estimate" in text and "country_code" in text
+    assert sum(line.lstrip().startswith("5x") for line in lines) == 1
+    assert "Runs needed for the whole history at this budget: about" in text and "REFUSED" not in text
+    tight = BudgetConfig(max_bytes_per_run=GIB)
+    refused = cost.describe_plan(estimates, [], tight, cost.plan_verdict(estimates, tight, cost.Spending()))
+    assert any(line.startswith("REFUSED:") and "Not even the newest day fits" in line for line in refused)
+    nothing = cost.describe_plan([], [], budget, verdict)
+    assert nothing == ["Nothing to fetch: the store already holds every day and package."]
 
 
 # -- the cost page ------------------------------------------------------------------------------------
@@ -211,9 +247,9 @@ def test_cost_summary_per_run_month_cumulative_and_daily_run_per_package() -> No
     assert summary.cumulative.days == 9 + 3  # distinct days: 9 backfilled, 11-01..11-03
     assert summary.cumulative.ceiling_dollars == pytest.approx(cost.dollars(1100 * GIB, 6.25))
     assert summary.daily_run is not None and summary.daily_run.runs == 2
-    assert summary.daily_run.billed_bytes_per_package == pytest.approx(GIB / 2)
-    assert summary.daily_run.ceiling_bytes_per_package == pytest.approx(50 * GIB)
-    assert summary.daily_run.dollars_per_package == pytest.approx(cost.dollars(GIB, 6.25) / 2)
+    assert summary.daily_run.per_package("billed_bytes") == pytest.approx(GIB / 2)
+    assert summary.daily_run.per_package("ceiling_bytes") == pytest.approx(50 * GIB)
+    assert summary.daily_run.per_package("dollars") == pytest.approx(cost.dollars(GIB, 6.25) / 2)
     assert any("free" in note for note in summary.notes)
 
 

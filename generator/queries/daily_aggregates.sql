@@ -11,7 +11,7 @@
 -- Partitions: only the daily partitions of `timestamp` in [@start, @end] (UTC days, inclusive);
 --   `project` is the clustering column, so the IN filter prunes blocks (not in the dry-run estimate).
 -- Parameters: @projects ARRAY<STRING> (PEP 503-normalized), @start DATE, @end DATE
--- Rough scan: ~25 GiB/day for timestamp+project plus a few GiB/day per further column, before
+-- Rough scan: ~40 GB/day for timestamp+project (Feb 2025, growing) plus several GB/day per further column, before
 --   cluster pruning (see the `plan` command for the per-column ceiling).
 --
 -- python_malformed reproduces pypistats.org's filter: a non-NULL details.python that does not

@@ -2,9 +2,11 @@
 real google-cloud-bigquery client, behind a cost guard that cannot be bypassed.
 
 Every query goes through `run_query`: dry run first (free), then the job runs only if its guaranteed
-ceiling (dry-run bytes rounded as BigQuery bills them) fits the per-query cap and what remains of the
-run budget, and it runs with `maximum_bytes_billed` = that ceiling, so BigQuery itself refuses to
-bill more. `preflight(jobs)` dry-runs a whole plan and refuses it before the first billable job.
+ceiling (dry-run bytes rounded as BigQuery bills them) fits the budgets on what is billed
+(`cost.budget_refusal`: billed so far + ceilings of jobs whose outcome is unknown + this ceiling), and
+it runs with `maximum_bytes_billed` = that ceiling, so BigQuery itself refuses to bill more. A job's
+ledger row is written (through `JobLog.started`) before its results are awaited: a run killed while
+it waits leaves that row, and the next run looks the job up (`settle`) to learn what it billed.
 
 Auth is Application Default Credentials; the billing project is [source].billing_project or
 $GOOGLE_CLOUD_PROJECT; the account needs roles/bigquery.jobUser on it.
@@ -16,29 +18,30 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import requests
+import sqlglot
 from google.api_core import exceptions as api_exceptions
 
 from generator import queries
 from generator.config import BREAKDOWNS, Config
 from generator.cost import (
     JobEstimate,
+    Spending,
     billed_ceiling,
-    check_budget,
+    budget_refusal,
     dollars,
     estimate_jobs,
-    job_refusal,
-    run_refusal,
+    refusal_message,
 )
 from generator.dates import Window, utc_today
 from generator.errors import ConfigError, CostLimitExceeded, SourceError
 from generator.sources import STORE_SCHEMA, FetchResult, Job
-from generator.sources.retry import RetryPolicy
+from generator.sources.retry import RetryPolicy, retrying
 from generator.sql import restrict_breakdowns
 from generator.store import LedgerEntry
 
@@ -185,12 +188,26 @@ def make_client(config: Config) -> Any:
 
 
 # -- the source ---------------------------------------------------------------------------------
-@dataclass
-class _Spending:
-    """Bytes this run may already have been billed: actual bills, or the ceiling when unknown."""
+@dataclass(frozen=True)
+class Settled:
+    """A past job's outcome, looked up: its ledger row, and its rows if they could still be read."""
 
-    bytes: int = 0
-    jobs: list[QueryResult] = field(default_factory=list)
+    entry: LedgerEntry
+    rows: pa.Table | None = None
+    available_days: list[dt.date] = field(default_factory=list)
+
+
+class JobLog(Protocol):
+    """Where the source records a billable job the moment it exists (the store's ledger, in a build)."""
+
+    def started(self, entry: LedgerEntry) -> None:
+        """A job was created: its row (outcome unknown, counted at its ceiling) before any waiting."""
+
+    def settled(self, entry: LedgerEntry) -> None:
+        """A job's outcome is known without rows to store (it failed, or a later run looked it up)."""
+
+
+_LOCATION = re.compile(r"^[A-Za-z]+(-[A-Za-z0-9]+)*$")
 
 
 class BigQuerySource:
@@ -209,6 +226,7 @@ class BigQuerySource:
         today: Callable[[], dt.date] = utc_today,
         page_size: int | None = None,
         ledger: Sequence[LedgerEntry] = (),
+        log: JobLog | None = None,
     ) -> None:
         self.config = config
         self.budget = config.budget
@@ -218,15 +236,21 @@ class BigQuerySource:
         self.page_size = page_size
         self.ledger = list(ledger)
         """Past jobs, for the expected bill in estimates and refusals (the build may set it)."""
+        self.log = log
+        """Where each job's ledger row goes the moment the job exists (the build sets it)."""
+        self.spending = Spending()
+        """Billed bytes and unknown outcomes, this run and this month (the build counts the month in)."""
         self._today = today
         self._client = client if client is not None else make_client(config)
-        self._spent = _Spending()
-        self._preflighted: set[Job] = set()
+
+    def today(self) -> dt.date:
+        """Today in UTC (injectable): the month the budget counts, and the day still filling."""
+        return self._today()
 
     @property
     def spent_bytes(self) -> int:
         """What this run may have been billed so far (never less than the truth)."""
-        return self._spent.bytes
+        return self.spending.run
 
     @property
     def labels(self) -> dict[str, str]:
@@ -240,21 +264,36 @@ class BigQuerySource:
             return self._dry_run(sql, params, deadline)
 
     def run_query(
-        self, sql: str, params: Sequence[Any], *, dry_run_only: bool = False, job: Job | None = None
+        self,
+        sql: str,
+        params: Sequence[Any],
+        *,
+        dry_run_only: bool = False,
+        job: Job | None = None,
+        reserve: int = 0,
     ) -> QueryResult:
-        """Dry-run, check the ceiling against the caps, then run with maximum_bytes_billed = ceiling.
+        """Dry-run, check the ceiling against the budgets, then run with maximum_bytes_billed = ceiling.
 
-        `job` only names the query in a refusal message.
+        `job` names the query in a refusal and in its ledger row; `reserve` is kept free in the month.
+        When the table grew between the dry run and the job (bytesBilledLimitExceeded, billed
+        nothing), the dry run is repeated and the job tried once more.
         """
         deadline = self.retry.clock() + self.retry.deadline_seconds
         with self._plain_errors():
-            scan = self._dry_run(sql, params, deadline)
-            ceiling = billed_ceiling(scan)
-            if dry_run_only:
-                return QueryResult(None, "", scan, ceiling, dry_run=True)
-            rows, done = self._execute(sql, params, scan, ceiling, deadline, job)
+            for last_try in (False, True):
+                scan = self._dry_run(sql, params, deadline)
+                ceiling = billed_ceiling(scan)
+                if dry_run_only:
+                    return QueryResult(None, "", scan, ceiling, dry_run=True)
+                try:
+                    rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
+                    break
+                except api_exceptions.GoogleAPICallError as exc:
+                    if last_try or error_reason(exc) != "bytesBilledLimitExceeded":
+                        raise
         billed = _int(done.total_bytes_billed, ceiling)
-        result = QueryResult(
+        self.spending.settled(ceiling, billed)
+        return QueryResult(
             rows=rows,
             job_id=str(done.job_id),
             scan_bytes=scan,
@@ -262,9 +301,6 @@ class BigQuerySource:
             bytes_processed=_int(done.total_bytes_processed, 0),
             bytes_billed=billed,
         )
-        self._spent.bytes += billed
-        self._spent.jobs.append(result)
-        return result
 
     # -- plan-level ---------------------------------------------------------------------------
     def estimate(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]:
@@ -272,28 +308,11 @@ class BigQuerySource:
         scans = [self.dry_run(*job_query(job)) for job in jobs]
         return estimate_jobs(jobs, scans, self.ledger if ledger is None else ledger, price_per_tib=self.price_per_tib)
 
-    def preflight(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]:
-        """Price every job of a plan and refuse it whole (CostLimitExceeded) before anything runs.
-
-        `fetch` only runs jobs that passed a preflight, so a plan is never half-run for lack of
-        budget; each job is still dry-run and checked again when it runs.
-        """
-        if ledger is not None:
-            self.ledger = list(ledger)
-        estimates = self.estimate(jobs)
-        check_budget(estimates, self.budget, spent_bytes=self.spent_bytes)
-        self._preflighted.update(jobs)
-        return estimates
-
-    def fetch(self, job: Job) -> FetchResult:
-        """Run one job of a preflighted plan; rows in the store schema, days before today UTC."""
-        if job not in self._preflighted:
-            raise SourceError(
-                "internal error: BigQuery jobs must pass preflight(plan.jobs) before fetch, so that no "
-                "plan starts without the whole of it fitting the budget"
-            )
+    def fetch(self, job: Job, *, reserve: int = 0) -> FetchResult:
+        """Run one job if it fits the budgets now (else CostLimitExceeded, nothing run); rows in the
+        store schema, days before today UTC. `reserve`: month budget kept for the daily runs to come."""
         sql, params = job_query(job)
-        result = self.run_query(sql, params, job=job)
+        result = self.run_query(sql, params, job=job, reserve=reserve)
         assert result.rows is not None
         today = self._today()
         return FetchResult(
@@ -308,18 +327,57 @@ class BigQuerySource:
 
     def ledger_entry(self, job: Job, result: FetchResult) -> LedgerEntry:
         """The cost-ledger row for a fetched job (store it in the same transaction as its rows)."""
-        return LedgerEntry(
-            run_id=self.run_id,
-            job_id=result.job_id,
-            source=self.name,
-            start_day=job.window.start,
-            end_day=job.window.end,
-            projects=job.projects,
-            ceiling_bytes=result.ceiling_bytes,
-            bytes_processed=result.bytes_processed,
-            bytes_billed=result.bytes_billed,
-            dollars=dollars(result.bytes_billed, self.price_per_tib),
-        )
+        return self._entry(job, result.job_id, result.ceiling_bytes, result.bytes_processed, result.bytes_billed)
+
+    def settle(self, entry: LedgerEntry) -> Settled | None:
+        """Look up (jobs.get) a job a past run left with an unknown outcome: its ledger row with what
+        it really billed and, when it succeeded, its rows (reading a finished job's results is free,
+        so the days it paid for are not paid again). None while BigQuery still runs it: it keeps
+        counting at its ceiling."""
+        with self._plain_errors():
+            try:
+                job = self._client.get_job(entry.job_id, location=self.config.source.location, retry=None)
+            except api_exceptions.NotFound:
+                # Never created (the insert's answer was lost before it reached BigQuery): billed nothing.
+                return Settled(self._settled(entry, 0, 0))
+            if job.state != "DONE":
+                return None
+            settled = self._settled(entry, _int(job.total_bytes_billed, 0), _int(job.total_bytes_processed, 0))
+            if job.error_result or not entry.projects:
+                return Settled(settled)
+            try:
+                rows = to_store_schema(self._download(job))
+            except (api_exceptions.GoogleAPICallError, _JobFailed):
+                return Settled(settled)  # results expired (kept about a day): the days stay missing
+            today = self._today()
+            days = [d for d in Window(entry.start_day, entry.end_day) if d < today]
+            return Settled(settled, rows, days)
+
+    def month_spend(self, since: dt.date) -> int:
+        """Bytes this tool's jobs billed since `since` (UTC), from BigQuery's job history in the job
+        region, plus the minimum bill of this very query: for a store whose ledger is new."""
+        location = self.config.source.location
+        if not _LOCATION.match(location):
+            raise ConfigError(f"{self.config.path}: [source].location {location!r} is not a BigQuery location")
+        from google.cloud import bigquery
+
+        tree = sqlglot.parse_one(queries.load("month_spend"), read="bigquery")
+        for table in tree.find_all(sqlglot.exp.Table):
+            if table.db.lower().startswith("region-"):
+                table.set("db", sqlglot.exp.to_identifier(f"region-{location.lower()}", quoted=True))
+        params = [
+            bigquery.ScalarQueryParameter("since", "TIMESTAMP", dt.datetime.combine(since, dt.time(), dt.UTC)),
+            bigquery.ScalarQueryParameter("tool", "STRING", TOOL_LABEL),
+        ]
+        result = self.run_query(tree.sql(dialect="bigquery"), params)
+        assert result.rows is not None
+        if self.log is not None:
+            # Its bill goes in the ledger like any job's (a row without days or packages).
+            self.log.settled(
+                self._entry(None, result.job_id, result.ceiling_bytes, result.bytes_processed, result.bytes_billed)
+            )
+        found = result.rows.to_pylist()
+        return int(found[0]["bytes_billed"] or 0) if found else 0
 
     def per_day_scan_bytes(self, projects: Sequence[str], breakdowns: Sequence[str], day: dt.date) -> int:
         """Dry-run bytes of one day for these breakdowns: feed cost.max_days_per_job to split backfills."""
@@ -343,6 +401,25 @@ class BigQuerySource:
             close()
 
     # -- internals ------------------------------------------------------------------------------
+    def _entry(self, job: Job | None, job_id: str, ceiling: int, processed: int, billed: int) -> LedgerEntry:
+        context = job or Job(Window(self._today(), self._today()), ())
+        return LedgerEntry(
+            run_id=self.run_id,
+            job_id=job_id,
+            source=self.name,
+            start_day=context.window.start,
+            end_day=context.window.end,
+            projects=context.projects,
+            ceiling_bytes=ceiling,
+            bytes_processed=processed,
+            bytes_billed=billed,
+            dollars=dollars(billed, self.price_per_tib),
+        )
+
+    def _settled(self, entry: LedgerEntry, billed: int, processed: int) -> LedgerEntry:
+        price = self.price_per_tib
+        return replace(entry, bytes_billed=billed, bytes_processed=processed, dollars=dollars(billed, price))
+
     def _config(self, params: Sequence[Any], **kwargs: Any) -> Any:
         from google.cloud import bigquery
 
@@ -358,38 +435,53 @@ class BigQuerySource:
 
         return self._retrying("price the query (dry run)", once, deadline)
 
-    def _check_fits(self, scan: int, ceiling: int, job: Job | None) -> None:
-        """Refuse (CostLimitExceeded) unless the ceiling fits the per-query cap and the run's rest."""
+    def _check_fits(self, scan: int, ceiling: int, job: Job | None, reserve: int) -> None:
+        """Refuse (CostLimitExceeded) unless the ceiling fits every budget on what is counted so far."""
+        refusal = budget_refusal(ceiling, self.budget, self.spending, reserve=reserve)
+        if refusal is None:
+            return
         context = job or Job(Window(self._today(), self._today()), ("(ad-hoc query)",))
         estimate = estimate_jobs([context], [scan], self.ledger, price_per_tib=self.price_per_tib)[0]
-        if ceiling > self.budget.max_bytes_per_query:
-            raise CostLimitExceeded(
-                job_refusal(estimate, self.budget.max_bytes_per_query),
-                ceiling_bytes=ceiling,
-                cap_bytes=self.budget.max_bytes_per_query,
-            )
-        remaining = self.budget.max_bytes_per_run - self.spent_bytes
-        if ceiling > remaining:
-            raise CostLimitExceeded(
-                run_refusal([estimate], self.budget.max_bytes_per_run, self.spent_bytes),
-                ceiling_bytes=ceiling,
-                cap_bytes=max(0, remaining),
-            )
+        what = f"job {context.window.label()} ({len(context.projects)} package(s))"
+        raise CostLimitExceeded(
+            refusal_message(
+                refusal, what, expected=estimate.expected_bytes, price_per_tib=self.price_per_tib, first=False
+            ),
+            ceiling_bytes=ceiling,
+            cap_bytes=refusal.limit,
+            refusal=refusal,
+            expected_bytes=estimate.expected_bytes,
+        )
 
     def _execute(
-        self, sql: str, params: Sequence[Any], scan: int, ceiling: int, deadline: float, context: Job | None
+        self,
+        sql: str,
+        params: Sequence[Any],
+        scan: int,
+        ceiling: int,
+        deadline: float,
+        context: Job | None,
+        reserve: int,
     ) -> tuple[pa.Table, Any]:
         def attempt() -> tuple[pa.Table, Any]:
             # Checked before every start, restarts included: a restart must fit what is left too.
-            self._check_fits(scan, ceiling, context)
+            self._check_fits(scan, ceiling, context, reserve)
             job_id = f"pypi_stats_{label_value(self.run_id).replace('-', '_')}_{secrets.token_hex(6)}"
             config = self._config(params, maximum_bytes_billed=ceiling)
             job = self._retrying("start the query job", lambda: self._insert(job_id, sql, config), deadline)
+            # From here until its bill is known the job counts at its ceiling, in this run and in the
+            # ledger: a run killed while waiting leaves the row for the next run to look up.
+            self.spending.started(ceiling)
+            if self.log is not None:
+                self.log.started(self._entry(context, job_id, ceiling, 0, -1))
             try:
                 rows = self._retrying("read the query results", lambda: self._download(job), deadline)
             except _JobFailed as failed:
-                # A failed job is normally not billed, but count what it may have cost.
-                self._spent.bytes += _int(job.total_bytes_billed, ceiling)
+                # A failed job is normally not billed; count what BigQuery says it billed, if anything.
+                billed = _int(job.total_bytes_billed, 0)
+                self.spending.settled(ceiling, billed)
+                if self.log is not None:
+                    self.log.settled(self._entry(context, job_id, ceiling, _int(job.total_bytes_processed, 0), billed))
                 raise failed.error from None
             return rows, job
 
@@ -413,22 +505,13 @@ class BigQuerySource:
             raise
 
     def _retrying(self, what: str, fn: Callable[[], T], deadline: float) -> T:
-        policy = self.retry
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                attempt += 1
-                delay = policy.delay(attempt)
-                if attempt >= policy.max_attempts or policy.clock() + delay > deadline:
-                    raise SourceError(
-                        f"BigQuery could not {what}: it kept failing with a transient error "
-                        f"({_describe(exc)}) for {attempt} attempt(s); try again later"
-                    ) from exc
-                policy.sleep(delay)
+        def give_up(exc: Exception, attempts: int) -> Exception:
+            return SourceError(
+                f"BigQuery could not {what}: it kept failing with a transient error "
+                f"({_describe(exc)}) for {attempts} attempt(s); try again later"
+            )
+
+        return retrying(fn, self.retry, deadline, transient=is_transient, give_up=give_up)
 
     def _plain_errors(self) -> _PlainErrors:
         return _PlainErrors(self.config.billing_project)

@@ -269,27 +269,33 @@ class ClickHouseHTTP:
     def query(self, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run one query (retrying transient errors); rows as dicts. Raises SourceError."""
         deadline = self.retry.clock() + self.retry.deadline_seconds
-        attempt = 0
         self.stats.queries += 1
         self.stats.per_query.append(name)
-        while True:
+
+        def once() -> list[dict[str, Any]]:
             self.stats.attempts += 1
-            try:
-                return self._once(sql, params)
-            except ClickHouseError as exc:
-                if not exc.transient:
-                    raise explain(exc, self.url) from None
-                attempt += 1
-                delay = self.retry.delay(attempt)
-                if attempt >= self.retry.max_attempts or self.retry.clock() + delay > deadline:
-                    if exc.code in (TIMEOUT_EXCEEDED,):
-                        raise explain(exc, self.url) from None
-                    what = f"code {exc.code}" if exc.code is not None else exc.message
-                    raise SourceError(
-                        f"ClickPy kept failing with a transient error ({what}) for {attempt} attempt(s) of"
-                        f" query {name}; try again later"
-                    ) from None
-                self.retry.sleep(delay)
+            return self._once(sql, params)
+
+        def give_up(exc: Exception, attempts: int) -> Exception:
+            assert isinstance(exc, ClickHouseError)
+            if exc.code in (TIMEOUT_EXCEEDED,):
+                return explain(exc, self.url)
+            what = f"code {exc.code}" if exc.code is not None else exc.message
+            return SourceError(
+                f"ClickPy kept failing with a transient error ({what}) for {attempts} attempt(s) of"
+                f" query {name}; try again later"
+            )
+
+        try:
+            return retry.retrying(
+                once,
+                self.retry,
+                deadline,
+                transient=lambda exc: isinstance(exc, ClickHouseError) and exc.transient,
+                give_up=give_up,
+            )
+        except ClickHouseError as exc:
+            raise explain(exc, self.url) from None
 
     def _once(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         query = {"user": self.user, "default_format": "JSONEachRow"}

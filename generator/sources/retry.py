@@ -6,6 +6,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -29,3 +32,27 @@ class RetryPolicy:
         """Seconds to wait before retry number `attempt` (1-based): half to all of the backoff."""
         base = min(self.max_seconds, self.initial_seconds * self.multiplier ** (attempt - 1))
         return base * (0.5 + 0.5 * self.jitter())
+
+
+def retrying(
+    fn: Callable[[], T],
+    policy: RetryPolicy,
+    deadline: float,
+    *,
+    transient: Callable[[Exception], bool],
+    give_up: Callable[[Exception, int], Exception],
+) -> T:
+    """Call `fn` until it returns; retry transient errors with `policy`'s backoff until its attempts
+    or `deadline` (on policy.clock) run out, then raise give_up(last error, attempts)."""
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            attempt += 1
+            delay = policy.delay(attempt)
+            if attempt >= policy.max_attempts or policy.clock() + delay > deadline:
+                raise give_up(exc, attempt) from exc
+            policy.sleep(delay)

@@ -36,6 +36,7 @@ BOOL 1, INT64 / FLOAT64 / TIMESTAMP / DATE 8, NULL 0, a RECORD is the sum of its
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import decimal
 import functools
@@ -43,7 +44,6 @@ import json
 import re
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -430,7 +430,13 @@ class EventTable:
         all_partitions: set[dt.date] = set()
         estimate = processed = 0
         for scan in scans:
-            days = set(self.days) if scan.partition is None else {r[0] for r in self._run(scan.partition, params)}
+            if scan.partition is None:
+                # The public table has require_partition_filter: a scan with no filter on timestamp is refused.
+                raise QueryError(
+                    "Cannot query over table 'bigquery-public-data.pypi.file_downloads' without a filter over"
+                    " column(s) 'timestamp' that can be used for partition elimination"
+                )
+            days = {r[0] for r in self._run(scan.partition, params)}
             blocks = None if scan.cluster is None else {(r[0], int(r[1])) for r in self._run(scan.cluster, params)}
             all_partitions.update(days)
             for (day, block), sizes in self._blocks.items():
@@ -493,10 +499,7 @@ class _Scan:
 @functools.lru_cache(maxsize=256)
 def analyze(sql: str) -> tuple[_Scan, ...]:
     """What a query reads from the table, per scope that selects from it (parsed once per text)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="bigquery")
-    except sqlglot.errors.ParseError as exc:
-        raise QueryError(f"Syntax error: {str(exc).splitlines()[0]}") from None
+    tree = parse_bigquery(sql)
     scans = []
     for scope in traverse_scope(tree):
         for alias, source in scope.sources.items():
@@ -514,6 +517,25 @@ def analyze(sql: str) -> tuple[_Scan, ...]:
                 )
             )
     return tuple(scans)
+
+
+# Functions sqlglot parses in any dialect but BigQuery does not have (DuckDB's, mostly).
+NOT_BIGQUERY: tuple[type[exp.Expression], ...] = (exp.StructExtract,)
+
+
+def parse_bigquery(sql: str) -> exp.Expression:
+    """Parse GoogleSQL strictly, as BigQuery would: a syntax error, or a function BigQuery lacks, is
+    an invalidQuery. sqlglot's BigQuery dialect knows every BigQuery function our SQL uses; one it
+    parses as an anonymous call is not BigQuery's (DuckDB's list_sort, strlen, epoch_ms...)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="bigquery", error_level=sqlglot.ErrorLevel.IMMEDIATE)
+    except sqlglot.errors.ParseError as exc:
+        raise QueryError(f"Syntax error: {str(exc).splitlines()[0]}") from None
+    for func in tree.find_all(exp.Func):
+        if isinstance(func, (exp.Anonymous, *NOT_BIGQUERY)):
+            name = func.name if isinstance(func, exp.Anonymous) else func.key
+            raise QueryError(f"Function not found: {name}")
+    return tree
 
 
 def _probe(select: exp.Select, conjuncts: list[exp.Expression]) -> _Probe | None:
@@ -642,6 +664,8 @@ class FakeBigQuery(LoopbackFake):
         block_rows: int = 64,
         row_weight: float = 1.0,
         insert_state: str = "RUNNING",
+        running_polls: int = 2,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         """`events`: a directory or file of NDJSON/Parquet in the file_downloads schema, a list of
         event dicts, a pyarrow Table, an EventsQuery, None (empty table), or a built EventTable
@@ -653,6 +677,10 @@ class FakeBigQuery(LoopbackFake):
         self.location = location
         self.page_rows = page_rows
         self.insert_state = insert_state
+        self.running_polls = running_polls
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        """The fake's clock: each job's creation_time (INFORMATION_SCHEMA shows it)."""
+        """jobs.get answers RUNNING this many times for each job before DONE, as a real job takes time."""
         # An EventTable may be shared by several fakes (it is read-only once built); it stays open.
         self._owns_table = not isinstance(events, EventTable)
         self.table = (
@@ -667,6 +695,10 @@ class FakeBigQuery(LoopbackFake):
         self._job_failures: dict[int, tuple[str, str]] = {}
         self._billable = 0
         self._validated: set[str] = set()
+        self._polls: dict[str, int] = {}
+        self._growth: list[float] = []
+        self.history: list[dict[str, Any]] = []
+        """Every billable job, as INFORMATION_SCHEMA.JOBS_BY_USER shows it (creation_time, labels, bill)."""
         self._lock = threading.RLock()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -740,6 +772,12 @@ class FakeBigQuery(LoopbackFake):
         with self._lock:
             self._job_failures[k] = (reason, message or f"Job failed with {reason} (injected).")
 
+    def grow_table_next(self, factor: float = 1.5, n: int = 1) -> None:
+        """A new partition lands between the dry run and the next `n` billable jobs: their estimate is
+        `factor` times the dry run's, so a cap set from the dry run fails with bytesBilledLimitExceeded."""
+        with self._lock:
+            self._growth.extend([factor] * n)
+
     # -- accounting and reference runs -----------------------------------------------------------
     def account(self, sql: str, params: Mapping[str, Any] | None = None) -> Accounting:
         return self.table.account(sql, params or {})
@@ -784,6 +822,11 @@ class FakeBigQuery(LoopbackFake):
         config = body.get("configuration") or {}
         if "query" not in config:
             return _error(400, "invalid", "This fake runs query jobs only.")
+        if location.upper() != self.location.upper():
+            # The dataset lives in one location; a job elsewhere cannot read it.
+            return _error(
+                404, "notFound", f"Not found: Dataset bigquery-public-data:pypi was not found in location {location}"
+            )
         with self._lock:
             if job_id in self._jobs:
                 return _error(409, "duplicate", f"Already Exists: Job {project}:{location}.{job_id}")
@@ -797,9 +840,13 @@ class FakeBigQuery(LoopbackFake):
 
     def _jobs_get(self, project: str, job_id: str, *, query: dict[str, str], body: dict[str, Any]) -> Response:
         job = self._jobs.get(job_id)
-        if job is None:
-            return _error(404, "notFound", f"Not found: Job {project}:{self.location}.{job_id}")
-        return 200, self._resource(job, "DONE")
+        location = query.get("location")
+        if job is None or (location and location.upper() != job.location.upper()):
+            return _error(404, "notFound", f"Not found: Job {project}:{location or self.location}.{job_id}")
+        with self._lock:
+            polls = self._polls[job_id] = self._polls.get(job_id, 0) + 1
+        state = "DONE" if job.error or polls > self.running_polls else "RUNNING"
+        return 200, self._resource(job, state)
 
     def _jobs_cancel(self, project: str, job_id: str, *, query: dict[str, str], body: dict[str, Any]) -> Response:
         status, payload = self._jobs_get(project, job_id, query=query, body=body)
@@ -873,7 +920,7 @@ class FakeBigQuery(LoopbackFake):
             use_legacy_sql=qcfg.get("useLegacySql"),
             use_query_cache=qcfg.get("useQueryCache"),
         )
-        job = _Job(record, project, location, config, created_ms=int(time.time() * 1000))
+        job = _Job(record, project, location, config, created_ms=int(self.now().timestamp() * 1000))
         with self._lock:
             self._received.append(record)
             if not record.dry_run:
@@ -896,6 +943,9 @@ class FakeBigQuery(LoopbackFake):
         if record.parameters and mode not in (None, "NAMED"):
             raise QueryError("This fake binds NAMED query parameters only.")
         params = record.param_values
+        if "INFORMATION_SCHEMA" in record.query.upper():
+            self._run_jobs_query(job, params)
+            return
         acct = self.table.account(record.query, params)
         job.accounting = acct
         record.estimate_bytes = acct.estimate_bytes
@@ -905,6 +955,10 @@ class FakeBigQuery(LoopbackFake):
                 self._validated.add(record.query)
             return
         cap = record.maximum_bytes_billed
+        with self._lock:
+            growth = self._growth.pop(0) if self._growth else 1.0
+        if growth != 1.0:
+            acct = dataclasses.replace(acct, estimate_bytes=round(acct.estimate_bytes * growth))
         if cap is not None and cap < acct.estimate_billed_bytes:
             # BigQuery checks the cap against the (unpruned) estimate before the job runs.
             job.error = (
@@ -918,6 +972,56 @@ class FakeBigQuery(LoopbackFake):
         job.rows = table.to_pylist()
         record.processed_bytes = acct.processed_bytes
         record.billed_bytes = acct.billed_bytes
+        self._remember(job)
+
+    def _remember(self, job: _Job) -> None:
+        with self._lock:
+            self.history.append(
+                {
+                    "creation_time": dt.datetime.fromtimestamp(job.created_ms / 1000, dt.UTC),
+                    "job_id": job.record.job_id,
+                    "labels": [{"key": k, "value": v} for k, v in job.record.labels.items()],
+                    "total_bytes_billed": job.record.billed_bytes,
+                }
+            )
+
+    def _run_jobs_query(self, job: _Job, params: Mapping[str, Any]) -> None:
+        """INFORMATION_SCHEMA.JOBS_BY_USER / JOBS_BY_PROJECT of the job's region, from the jobs run here."""
+        tree = parse_bigquery(job.record.query)
+        for table in tree.find_all(exp.Table):
+            if table.name.upper() not in ("INFORMATION_SCHEMA.JOBS_BY_USER", "INFORMATION_SCHEMA.JOBS_BY_PROJECT"):
+                raise QueryError(f"This fake answers INFORMATION_SCHEMA.JOBS_BY_USER/PROJECT only, not {table.name}")
+            if table.db.lower() != f"region-{job.location.lower()}":
+                raise QueryError(f"Table {table.db}.{table.name} is not in the job's location {job.location}")
+            table.replace(exp.to_table("jobs_history"))
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(
+                "CREATE TABLE jobs_history (creation_time TIMESTAMPTZ, job_id VARCHAR,"
+                " labels STRUCT(key VARCHAR, value VARCHAR)[], total_bytes_billed BIGINT)"
+            )
+            with self._lock:
+                rows = list(self.history)
+            for row in rows:
+                con.execute(
+                    "INSERT INTO jobs_history VALUES ($creation_time, $job_id, $labels, $total_bytes_billed)", row
+                )
+            duck = to_duckdb(tree.sql(dialect="bigquery"))
+            names = {p.name for p in tree.find_all(exp.Parameter)}
+            table = con.sql(duck, params={k: params[k] for k in names}).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from None
+        finally:
+            con.close()
+        job.arrow = table
+        job.schema = [_bq_field(f.name, f.type) for f in table.schema]
+        job.rows = table.to_pylist()
+        job.accounting = Accounting(1, (), (), MIN_BILLED_PER_TABLE, MIN_BILLED_PER_TABLE)
+        job.record.estimate_bytes = MIN_BILLED_PER_TABLE
+        if not job.record.dry_run:
+            job.record.processed_bytes = job.record.billed_bytes = MIN_BILLED_PER_TABLE
+            self._remember(job)
 
     def _reference(self, job: _Job) -> dict[str, Any]:
         ref = {"projectId": job.project, "location": job.location}
