@@ -8,12 +8,14 @@ paging and Arrow conversion code.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import Sleeps, event, write_events
 from google.api_core import exceptions as api_exceptions
@@ -587,3 +589,29 @@ def test_restrict_breakdowns_keeps_the_canonical_text_when_nothing_is_dropped() 
     assert "GROUPING(" not in totals_only and "INTERVAL 1 DAY" in totals_only
     with pytest.raises(ValueError, match="nope"):
         restrict_breakdowns(canonical, ("nope",))
+
+
+def test_max_minutes_stops_fetching_before_a_job_that_could_not_finish_and_each_job_is_exported(
+    tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
+) -> None:
+    from generator import build
+    from generator.store import open_store as open_
+
+    cfg = make_config(tmp_path, max_bytes_per_query=100 * cost.GIB)
+    ticks = iter(range(0, 100_000, 100))  # every look at the clock is 100 s later: a job takes 100 s
+    export = tmp_path / "export"
+    with open_(cfg.store.path) as store:
+        as_of = FIRST + dt.timedelta(days=DAYS - 1)
+        plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=2)
+        assert len(plan.jobs) == 5
+        fetched = build.fetch(
+            cfg, store, make_source(cfg), plan, deadline=450, clock=lambda: float(next(ticks)), export_dir=export
+        )
+        held = store.covered_days("bigquery", PACKAGES, plan.window)
+    # Job 1 starts at 0 s, job 2 at 400 s (300 + its 100 s fit 450), job 3 could not end before 450 s.
+    assert fetched.jobs_run == 2 and "--max-minutes" in fetched.stopped
+    assert held == {p: set(Window(as_of - dt.timedelta(days=3), as_of)) for p in PACKAGES}  # the newest days
+    manifest = json.loads((export / "manifest.json").read_text(encoding="utf-8"))
+    assert "ledger.parquet" in manifest["files"]
+    exported = pq.read_table(export / "ledger.parquet").column("job_id").to_pylist()
+    assert sorted(exported) == sorted(j.job_id for j in fake.billable_jobs)  # the month's history query too
