@@ -157,8 +157,6 @@ class Fetched:
     stopped_by: str = ""
     """The budget setting that stopped fetching, if one did."""
     billed_bytes: int = 0
-    counted_bytes: int = 0
-    """Billed plus the ceilings of jobs whose outcome is unknown: what the run budget counted."""
 
 
 FETCH_SHARE_OF_MAX_MINUTES = 0.8
@@ -228,9 +226,11 @@ def _count_spending(store: Store, source: Any, newest_job: Job) -> None:
         if recovered.get("month") == since.isoformat():
             source.spending.month_billed += int(recovered["bytes"])
     billed, unknown = store.month_spend(source.name, since)
-    # The ledger's rows of this run (that query's) are already in this run's spending.
+    # The ledger's rows of this run (that query's) are already in this run's spending. Jobs a past run
+    # left unknown (still running) count at their ceiling against this run's budget too.
     source.spending.month_billed += billed - source.spending.run_billed
     source.spending.month_unknown += unknown
+    source.spending.run_unknown += unknown
 
 
 def fetch(
@@ -319,7 +319,6 @@ def fetch(
             publishing.export_store_to(store, export_dir)
     if billing:
         out.billed_bytes = source.spending.run_billed  # type: ignore[attr-defined]
-        out.counted_bytes = source.spending.run  # type: ignore[attr-defined]
     if out.jobs_run:
         progress("Fetched", out.jobs_run, out.jobs_run)
         if source.synthetic:
