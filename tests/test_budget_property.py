@@ -31,9 +31,9 @@ from generator.store import open_store
 from tests.fakes.bigquery_server import EventTable, FakeBigQuery, ReceivedJob
 from tests.fakes.scale import ROWS_PER_REAL_DAY, events_sql
 
-FIRST, LAST = dt.date(2026, 9, 25), dt.date(2026, 10, 20)
+FIRST, LAST = dt.date(2026, 9, 15), dt.date(2026, 10, 20)
 ROWS_PER_DAY = 120
-HISTORY, REFETCH = 18, 2
+HISTORY, REFETCH = 30, 2  # the least history a config allows
 PACKAGES = ("p2", "p3", "p4")  # popular: every day bills a real share of its ceiling
 Outcome = tuple[int | None, int | None, bool]
 """For one run: the data job it is killed while waiting on, the job BigQuery fails, whether the table grows."""
