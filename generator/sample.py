@@ -33,6 +33,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from generator.errors import ConfigError
+
 DEMO_PACKAGES: tuple[str, ...] = ("acme-http", "fastjsonish", "tinycli-kit", "pelican-widgets")
 DEMO_END = date(2026, 10, 31)
 DEMO_DAYS = 210
@@ -1213,6 +1215,20 @@ class _Chunk:
     events: int
 
 
+def refuse_foreign_folder(out_dir: Path) -> None:
+    """Old events are replaced only in a folder of synthetic events (its marker) or an empty one.
+
+    Any other folder may hold a user's real exports, which must never be deleted.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: --out is a file, not a folder for synthetic events")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / SYNTHETIC_MARKER).is_file():
+        raise ConfigError(
+            f"{out_dir}: --out is not empty and holds no synthetic events written before (no {SYNTHETIC_MARKER});"
+            " its files may be real events, so nothing is replaced: pass a new or empty folder"
+        )
+
+
 def generate(
     out_dir: Path,
     *,
@@ -1239,9 +1255,10 @@ def generate(
     profiles = tuple(package_profile(n, seed=seed, start=rng.start, days=days) for n in names)
 
     out_dir = Path(out_dir)
+    refuse_foreign_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in [*out_dir.glob("*.parquet"), *out_dir.glob("*.jsonl")]:
-        stale.unlink()
+        stale.unlink()  # the previous sample's events: the folder holds its marker
 
     with tempfile.TemporaryDirectory(prefix="sample-spill-") as spill:
         con = _connect(Path(spill))

@@ -207,3 +207,16 @@ def test_a_static_file_may_not_replace_a_page(tmp_path: Path, capsys: pytest.Cap
     assert build(cfg, str(tmp_path / "site")) == 1
     assert "has the path of a file the site writes (index.html)" in capsys.readouterr().err
     assert not (tmp_path / "site").exists()
+
+
+# -- `sample --out` replaces only synthetic events it wrote ------------------------------------------------
+def test_sample_never_replaces_real_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    real = write_events(tmp_path / "events", [event("2026-10-01")], name="export-000.jsonl")
+    before = snapshot(real)
+    assert main(["sample", "--out", str(real), "--scale", "0.001"]) == 1
+    err = capsys.readouterr().err
+    assert "--out is not empty and holds no synthetic events written before (no SYNTHETIC.json)" in err
+    assert snapshot(real) == before
+    own = tmp_path / "synthetic"
+    assert main(["sample", "--out", str(own), "--scale", "0.001"]) == 0
+    assert main(["sample", "--out", str(own), "--scale", "0.001", "--seed", "7"]) == 0  # its own: replaced

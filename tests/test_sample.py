@@ -408,8 +408,10 @@ def test_generated_names_work_end_to_end(tmp_path: Path) -> None:
 
 
 def test_previous_event_files_are_replaced(tmp_path: Path) -> None:
+    """In a folder of an earlier sample (its marker); any other non-empty folder is refused (test_safety)."""
     out = tmp_path / "events"
     out.mkdir()
+    (out / "SYNTHETIC.json").write_text("{}")
     (out / "old.parquet").write_bytes(b"stale")
     (out / "old.jsonl").write_text("{}\n")
     (out / "notes.txt").write_text("kept")
