@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -109,11 +110,14 @@ class Run:
     seconds: float
     peak_mib: float
     stderr: str
+    cpu_seconds: float = 0.0
+    """User + system CPU of the command and every process it waited for (its page workers)."""
 
 
 def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1) -> Run:
     """Run a command, timing it and sampling the peak memory (PSS) of its whole process tree."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -133,7 +137,9 @@ def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{err}")
-    return Run(seconds, peak / 1024, err)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(seconds, peak / 1024, err, cpu)
 
 
 def generator_cli(*args: str) -> list[str]:

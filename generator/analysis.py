@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
-from generator import dimensions
+from generator import dimensions, vocabulary
 from generator.dates import Window, WindowCoverage, last_days, window_coverage
 from generator.dimensions import Dimension
 from generator.sources import ALL_CAPABILITIES
@@ -23,20 +23,8 @@ HONEST_DAYS = 30
 PYPISTATS_RETENTION_DAYS = 181  # 180 days of history plus the newest: 181 dates
 TOP_N = 15
 
-# Named rules: ids are anchors on the methodology page (content/methodology.md).
-RULES: dict[str, str] = {
-    "rule-ci": "CI-flagged installs",
-    "rule-mirrors": "mirror syncs",
-    "rule-proxies": "repository proxies pypistats.org counts as real",
-    "rule-unknown": "unknown installer (NULL)",
-    "rule-null-installer": "NULL installer kept in with-mirrors",
-    "rule-scripts": "scripts, browsers and packagers",
-    "rule-other": "other named clients",
-    "rule-malformed-python": "malformed Python version dropped",
-    "rule-pip-only": "only pip counted",
-    "rule-window": "days outside the last 30",
-    "rule-double-count": "both series summed",
-}
+# Named rules (generator.vocabulary): ids are anchors on the methodology page (content/methodology.md).
+RULES: dict[str, str] = {r.id: r.name for r in vocabulary.RULES}
 
 
 # -- small building blocks ------------------------------------------------------------
@@ -239,7 +227,7 @@ def _excess_reason(r: AggRow, honest_window: Window, source_key: str) -> Reason:
     kind = cat.category(r.installer)
     if kind == cat.MIRROR:
         if r.installer in ("Nexus", "pep381client"):
-            return "rule-proxies", "repository proxy downloads", name
+            return "rule-proxies", RULES["rule-proxies"], name
         return "rule-mirrors", RULES["rule-mirrors"], name
     if kind == cat.UNKNOWN:
         pypistats = source_key.startswith("pypistats") or source_key == "naive_sum"
@@ -352,10 +340,10 @@ def waterfall(rows: Sequence[AggRow], window: Window, ci_available: bool = True)
 
     steps = [
         step("All downloads", everything, "total"),
-        step("Mirrors and proxies", by_cat[cat.MIRROR], "minus", cat.MIRROR),
-        step("Unknown installer (NULL)", by_cat[cat.UNKNOWN], "minus", cat.UNKNOWN),
-        step("Scripts, browsers, packagers", by_cat[cat.SCRIPT], "minus", cat.SCRIPT),
-        step("Other named clients", by_cat[cat.OTHER], "minus", cat.OTHER),
+        *(
+            step(cat.CATEGORY_LABELS[c], by_cat[c], "minus", c)
+            for c in (cat.MIRROR, cat.UNKNOWN, cat.SCRIPT, cat.OTHER)
+        ),
         step("Package-manager installs", pm, "subtotal", cat.PACKAGE_MANAGER),
         step("CI-flagged installs", ci, "minus", None),
         step("Honest number (not CI)", pm - ci, "subtotal", cat.PACKAGE_MANAGER),

@@ -22,9 +22,22 @@ CATEGORIES: tuple[str, ...] = (PACKAGE_MANAGER, MIRROR, SCRIPT, UNKNOWN, OTHER)
 CATEGORY_LABELS: dict[str, str] = {
     PACKAGE_MANAGER: "Package managers",
     MIRROR: "Mirrors and proxies",
-    SCRIPT: "Scripts, browsers, packagers",
+    SCRIPT: "Scripts, browsers and packagers",
     UNKNOWN: "Unknown installer (NULL)",
     OTHER: "Other named clients",
+}
+
+# What each category holds, in the words of the glossary's vocabulary table (generator.vocabulary).
+CATEGORY_DEFINITIONS: dict[str, str] = {
+    PACKAGE_MANAGER: "Installers that put the package into a Python environment: pip, uv, poetry, pdm, conda"
+    " and others.",
+    MIRROR: "Mirror clients (bandersnatch, z3c.pypimirror, pep381client) that copy every file of every release,"
+    " and repository proxies (Artifactory, devpi, Nexus) that fetch files for an organisation and serve"
+    " them from their cache.",
+    SCRIPT: "The requests library, browsers and download tools, Homebrew and OS packagers, build tools and twine:"
+    " none of them installs the package into a Python environment.",
+    UNKNOWN: "Rows whose User-Agent named no installer (NULL): nobody can tell who sent them.",
+    OTHER: "Installer names this site has not classified yet; each page lists them by name.",
 }
 
 # One colour per category, the same on every chart (Okabe-Ito, readable for colour-blind

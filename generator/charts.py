@@ -409,9 +409,8 @@ def timeseries(
 # --------------------------------------------------------------------------- the honest number over time
 
 NARROW = 300
-"""Plot width of a chart drawn for phones: with its axis about 345 px, shown in a 343 px column its 12 px text
-stays at least 11 px. Desktop pages show the WIDE drawing instead (CSS picks one by the viewport)."""
-WIDE = 1000
+"""Plot width of every chart: with its axis about 345 px, shown in a phone's 343 px column its 12 px text
+stays at least 11 px; a desktop shows it at its own size, two to a row."""
 HONEST_COLOR = CATEGORY_COLORS[CATEGORIES[0]]
 CI_COLOR = "#D55E00"  # Okabe-Ito vermillion: apart from every category colour
 
@@ -554,14 +553,15 @@ def honest_over_time(
     title: str,
     description: str,
     chart_id: str,
-) -> tuple[Chart, Chart]:
-    """The honest chart drawn twice, for phones (NARROW) and for desktops (WIDE)."""
-    out = []
-    for suffix, width in (("narrow", NARROW), ("wide", WIDE)):
-        spec = honest_over_time_spec(days, missing_days=missing_days, breaks=breaks, width=width)
-        spec["autosize"] = {"type": "pad"}
-        out.append(render_svg(spec, title=title, description=description, chart_id=f"{chart_id}-{suffix}"))
-    return out[0], out[1]
+) -> Chart:
+    """The honest chart, drawn once at NARROW: a phone shows it at about its own size, a desktop beside its table.
+
+    One drawing rather than a phone's and a desktop's: a second drawing cost as much CPU as the rest of
+    the page's charts, and its text is as readable at its own size in a desktop's column.
+    """
+    spec = honest_over_time_spec(days, missing_days=missing_days, breaks=breaks)
+    spec["autosize"] = {"type": "pad"}
+    return render_svg(spec, title=title, description=description, chart_id=chart_id)
 
 
 def sparkline(values: Sequence[tuple[dt.date, float | None]], *, title: str, description: str, chart_id: str) -> Chart:

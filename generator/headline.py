@@ -16,57 +16,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from generator import vocabulary
 from generator.analysis import PackageReport, SourceFigure
 
-# Every named rule, in the one order the matrix rows follow (and the sentence's tie-break).
-RULE_ORDER: tuple[str, ...] = (
-    "rule-ci",
-    "rule-mirrors",
-    "rule-proxies",
-    "rule-null-installer",
-    "rule-unknown",
-    "rule-scripts",
-    "rule-other",
-    "rule-malformed-python",
-    "rule-pip-only",
-    "rule-window",
-    "rule-double-count",
-)
-
-# A rule's row label in the matrix (its methodology heading, in short).
-RULE_NAMES: dict[str, str] = {
-    "rule-ci": "CI-flagged installs",
-    "rule-mirrors": "Mirror syncs",
-    "rule-proxies": "Repository proxies",
-    "rule-null-installer": "Unknown installer (NULL), kept with mirrors",
-    "rule-unknown": "Unknown installer (NULL)",
-    "rule-scripts": "Scripts, browsers and packagers",
-    "rule-other": "Other named clients",
-    "rule-malformed-python": "Malformed Python version dropped",
-    "rule-pip-only": "Only pip counted",
-    "rule-window": "Window other than the last 30 days",
-    "rule-double-count": "Both series summed",
-}
-
-# What a positive count of the rule adds, for "it also counts N ..." (plural noun phrases).
-ADDS: dict[str, str] = {
-    "rule-ci": "CI-flagged installs",
-    "rule-mirrors": "mirror syncs",
-    "rule-proxies": "repository-proxy downloads",
-    "rule-null-installer": "downloads by unknown installers",
-    "rule-unknown": "downloads by unknown installers",
-    "rule-scripts": "downloads by scripts, browsers and packagers",
-    "rule-other": "downloads by other named clients",
-    "rule-window": "downloads from days outside the last 30",
-    "rule-double-count": "downloads counted twice",
-}
-
-# What a negative count of the rule leaves out, for "it leaves out N ...".
-LEAVES_OUT: dict[str, str] = {
-    "rule-malformed-python": "installs with a malformed Python version",
-    "rule-pip-only": "installs by package managers other than pip",
-    "rule-window": "honest installs outside its window",
-}
+# Every named rule, in the one order the matrix rows follow, with the words every page uses for it.
+RULE_ORDER: tuple[str, ...] = vocabulary.ORDER
+RULE_NAMES: dict[str, str] = {r.id: r.name for r in vocabulary.RULES}
+ADDS: dict[str, str] = {r.id: r.adds for r in vocabulary.RULES if r.adds}
+"""What a positive count of the rule adds, for "it also counts N ..." (plural noun phrases)."""
+LEAVES_OUT: dict[str, str] = {r.id: r.leaves_out for r in vocabulary.RULES if r.leaves_out}
+"""What a negative count of the rule leaves out, for "it leaves out N ..."."""
 
 SENTENCE_RULES = 3
 """How many of the largest rules the first screen's sentence names."""

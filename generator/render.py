@@ -19,13 +19,14 @@ from typing import Any
 import jinja2
 import markdown
 
-from generator import __version__, analysis, api, categories, dimensions, resources
+from generator import __version__, analysis, api, categories, dimensions, resources, vocabulary
 from generator.analysis import PackageReport
 from generator.dates import WindowCoverage
 from generator.errors import RenderError
 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
+VOCABULARY_MARKER = "<!-- vocabulary -->"
 CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -59,8 +60,6 @@ class Figure:
     table: Table
     chart: Any | None = None  # generator.charts.Chart
     note: str = ""
-    wide: Any | None = None
-    """The chart drawn for desktops, when `chart` is the phone drawing (CSS shows one of them)."""
     bars: tuple[BarRow, ...] = ()
     """The table drawn as HTML rows with CSS bars instead of a chart (waterfall, breakdowns)."""
     unavailable: str = ""
@@ -305,7 +304,7 @@ def timeseries_figure(report: PackageReport) -> Figure:
             for p in series
         ),
     )
-    chart = wide = None
+    chart = None
     if series:
         first, last = series[0].day, series[-1].day
         days = [
@@ -318,7 +317,7 @@ def timeseries_figure(report: PackageReport) -> Figure:
             )
             for i, p in enumerate(series)
         ]
-        chart, wide = charts.honest_over_time(
+        chart = charts.honest_over_time(
             days,
             missing_days=list(report.freshness.missing),
             breaks=[(d, label) for d, label in STRUCTURAL_BREAKS if first <= d <= last],
@@ -328,7 +327,7 @@ def timeseries_figure(report: PackageReport) -> Figure:
             + "; below, all downloads per day.",
             chart_id="chart-daily",
         )
-    return Figure("daily", "Daily installs", "", table, chart, wide=wide)
+    return Figure("daily", "Daily installs", "", table, chart)
 
 
 def _pm_mean(series: Sequence[analysis.DayPoint], index: int) -> float | None:
@@ -679,6 +678,7 @@ def markdown_page(name: str) -> tuple[str, str]:
     except OSError as exc:
         raise RenderError(f"{path}: cannot read content page ({exc.strerror})") from None
     text = text.replace(MAPPING_MARKER, installer_mapping_markdown())
+    text = text.replace(VOCABULARY_MARKER, vocabulary.markdown())
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     html = md.convert(text)
     title_match = re.search(r"^#\s+(.+?)(\s*\{[^}]*\})?\s*$", text, re.MULTILINE)

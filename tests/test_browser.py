@@ -204,8 +204,8 @@ def check_package_charts(page: Any, project: str) -> None:
 
     visible = [svg for svg in page.locator("svg[role=img]").all() if svg.is_visible()]
     ids = [(svg.get_attribute("aria-labelledby") or "").split()[0].removesuffix("-title") for svg in visible]
-    # The sparkline, the desktop drawing of the daily chart, and the two questions' share charts.
-    assert ids == ["chart-spark", "chart-daily-wide", "chart-python", "chart-versions"], (project, ids)
+    # The sparkline, the daily chart, and the two questions' share charts.
+    assert ids == ["chart-spark", "chart-daily", "chart-python", "chart-versions"], (project, ids)
     tables = {t.get_attribute("id"): t.evaluate(TABLE_JS) for t in page.locator("table").all()}
     for svg in visible:
         title = svg.locator("title").first.text_content() or ""
@@ -216,7 +216,7 @@ def check_package_charts(page: Any, project: str) -> None:
         assert title.strip() and desc.strip(), chart_id
         # Named by aria-labelledby="<title> <desc>" (generator.charts): the title, then the one-line summary.
         expect(svg).to_have_accessible_name(" ".join(f"{title} {desc}".split()))
-        if chart_id == "chart-daily-wide":
+        if chart_id == "chart-daily":
             check_honest_lines(svg.evaluate(SVG_MARKS_JS), tables["daily"], f"{project} {chart_id}")
     for table_id in ["waterfall", *(t for t in tables if t and t.startswith("breakdown-"))]:
         check_bar_rows(page, table_id, f"{project} {table_id}")
@@ -476,8 +476,7 @@ def test_pages_work_without_javascript(browser, served: str, demo_site: Path) ->
             "script": 0,
         }, project
         for svg in page.locator("svg[role=img]").all():
-            phone_drawing = svg.evaluate("el => el.closest('.svg.narrow') !== null")
-            assert svg.is_visible() != phone_drawing  # CSS, not a script, picks the drawing for the width
+            assert svg.is_visible()
         for table in page.locator("table").all():
             if not table.is_visible():  # inside a closed <details>: opening it needs no script
                 table.locator("xpath=ancestor::details[1]/summary").click()

@@ -30,17 +30,17 @@ def figure(value: int, *rules: tuple[str, int]) -> SourceFigure:
         (
             (("rule-ci", 17108), ("rule-scripts", 7924), ("rule-proxies", 1074)),
             "pypistats.org shows 100: it also counts 17,108 CI-flagged installs, 7,924 downloads by scripts,"
-            " browsers and packagers and 1,074 repository-proxy downloads.",
+            " browsers and packagers and 1,074 downloads by Nexus and pep381client.",
         ),
         (  # one rule beyond the three: named, not "smaller rules"
             (("rule-ci", 40), ("rule-scripts", 30), ("rule-proxies", 20), ("rule-other", 1)),
             "pypistats.org shows 100: it also counts 40 CI-flagged installs, 30 downloads by scripts, browsers"
-            " and packagers, 20 repository-proxy downloads and 1 download by other named clients.",
+            " and packagers, 20 downloads by Nexus and pep381client and 1 download by other named clients.",
         ),
         (  # two or more beyond: one remainder, so the sentence still adds up
             (("rule-ci", 40), ("rule-scripts", 30), ("rule-proxies", 20), ("rule-other", 5), ("rule-unknown", 4)),
             "pypistats.org shows 100: it also counts 40 CI-flagged installs, 30 downloads by scripts, browsers"
-            " and packagers, 20 repository-proxy downloads and 9 more by 2 smaller rules.",
+            " and packagers, 20 downloads by Nexus and pep381client and 9 more by 2 smaller rules.",
         ),
         (  # what a source leaves out is always named, however small
             (("rule-ci", 5), ("rule-malformed-python", -1)),
