@@ -675,6 +675,55 @@ def share_over_time(
     return render_svg(spec, title=title, description=description, chart_id=chart_id)
 
 
+# --------------------------------------------------------------------------- social preview
+
+CARD_WIDTH, CARD_HEIGHT = 1200, 630
+"""The og:image size social sites show in full (1.91:1)."""
+
+
+def social_card_spec(project: str, figure: str, words: str, values: Sequence[tuple[dt.date, float | None]]) -> Spec:
+    """A 1200x630 card: the package, its honest number and what it counts, and its 180-day line."""
+    texts = [
+        {"text": project, "y": 95, "size": 44, "weight": "normal"},
+        {"text": figure, "y": 215, "size": 104, "weight": "bold"},
+        {"text": words, "y": 280, "size": 34, "weight": "normal"},
+    ]
+    line = [{"day": _day_rows(d)["mid"], "value": v} for d, v in values if v is not None]
+    top = max((v["value"] for v in line), default=1) or 1
+    layers = [
+        _mark(
+            "texts",
+            {"type": "text", "align": "left", "baseline": "alphabetic", "color": "#1b1f24", "font": FONT},
+            {
+                "x": {"value": 60},
+                "y": {"field": "y", "type": "quantitative", "scale": None},
+                "text": {"field": "text", "type": "nominal"},
+                "size": {"field": "size", "type": "quantitative", "scale": None},
+                "fontWeight": {"field": "weight", "type": "nominal", "scale": None},
+            },
+        ),
+        _mark(
+            "line",
+            {"type": "line", "color": HONEST_COLOR, "strokeWidth": 5},
+            {
+                "x": {"field": "day", "type": "temporal", "scale": {"type": "utc", "range": [60, CARD_WIDTH - 60]}},
+                "y": {"field": "value", "type": "quantitative", "scale": {"domain": [0, top], "range": [580, 330]}},
+            },
+        ),
+    ]
+    spec = _with_data(layers, {"texts": texts, "line": line}, width=CARD_WIDTH, height=CARD_HEIGHT)
+    spec.update(autosize={"type": "none"}, padding=0, background="#ffffff")
+    spec["config"] = {"view": {"stroke": None}, "axis": {"disable": True}}
+    return spec
+
+
+def social_card_png(project: str, figure: str, words: str, values: Sequence[tuple[dt.date, float | None]]) -> bytes:
+    """The card as PNG (a social site fetches an image, not inline SVG)."""
+    prepare_renderer()
+    spec = social_card_spec(clean_label(project), figure, words, values)
+    return vl_convert.vegalite_to_png(spec, scale=1, allowed_base_urls=[])
+
+
 # --------------------------------------------------------------------------- waterfall
 
 

@@ -103,7 +103,8 @@ class PageRenderer:
             task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns, held=rows.covered
         )
         files = site_pages.package_files(self.env, ctx.site, page, docs)
-        return Result(task.project, [(rel, text.encode("utf-8")) for rel, text in files], PackageSummary.of(report))
+        encoded = [(rel, data if isinstance(data, bytes) else data.encode("utf-8")) for rel, data in files]
+        return Result(task.project, encoded, PackageSummary.of(report))
 
 
 # -- in a worker process ----------------------------------------------------------------------------

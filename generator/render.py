@@ -341,14 +341,8 @@ def _pm_mean(series: Sequence[analysis.DayPoint], index: int) -> float | None:
     return sum(held) / len(held) if len(held) >= 4 else None
 
 
-def sparkline_chart(report: PackageReport, days: int = 180) -> Any:
-    """The first screen's small chart: the 7-day mean of the honest number over the last `days` days.
-
-    The mean, not the daily count: weekday swings would hide the trend at this size. Missing days
-    break the line.
-    """
-    from generator import charts
-
+def _spark_values(report: PackageReport, days: int = 180) -> list[tuple[dt.date, float | None]] | None:
+    """The 7-day mean of the headline's installs per day over the last `days` days (None: a gap)."""
     if report.ci_available:
         by_day = {p.day: p.honest_mean for p in report.series}
     else:
@@ -356,9 +350,21 @@ def sparkline_chart(report: PackageReport, days: int = 180) -> Any:
     window = [report.as_of - dt.timedelta(days=days - 1 - i) for i in range(days)]
     held = [d for d, v in by_day.items() if v is not None]
     values = [(d, by_day.get(d)) for d in window if held and d >= min(held)]
-    known = [v for _, v in values if v is not None]
-    if len(known) < 2:
+    return values if len([v for _, v in values if v is not None]) >= 2 else None
+
+
+def sparkline_chart(report: PackageReport) -> Any:
+    """The first screen's small chart: the 7-day mean of the honest number over the last 180 days.
+
+    The mean, not the daily count: weekday swings would hide the trend at this size. Missing days
+    break the line.
+    """
+    from generator import charts
+
+    values = _spark_values(report)
+    if values is None:
         return None
+    known = [v for _, v in values if v is not None]
     what = "honest installs" if report.ci_available else "package-manager installs (CI included)"
     return charts.sparkline(
         values,
@@ -367,6 +373,17 @@ def sparkline_chart(report: PackageReport, days: int = 180) -> Any:
         f" the highest was {max(known):,.0f}.",
         chart_id="chart-spark",
     )
+
+
+def social_card(report: PackageReport) -> bytes | None:
+    """The package's og:image: its honest number and the 7-day mean's 180-day line, 1200x630 PNG."""
+    from generator import charts
+
+    spark = _spark_values(report)
+    if spark is None:
+        return None
+    words = "honest installs, last 30 days" if report.ci_available else "package-manager installs, last 30 days"
+    return charts.social_card_png(report.project, fmt_int(report.honest), words, spark)
 
 
 # Annotated on time series where they fall inside the range (see content/methodology.md#breaks).
@@ -835,6 +852,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "windows": windows,
         "rule_names": headline.RULE_NAMES,
         "spark": sparkline_chart(report),
+        "has_card": _spark_values(report) is not None,
         "window_lines": window_lines(report),
         "sections": sections,
         "questions": questions,

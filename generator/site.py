@@ -54,9 +54,13 @@ def environment() -> jinja2.Environment:
 
 
 # -- one package ------------------------------------------------------------------------------------
+SOCIAL_CARD = "og.png"
+"""A package's og:image, beside its page."""
+
+
 def package_files(
     env: jinja2.Environment, site: SiteData, page: render.PackagePage, api_docs: dict[str, Any]
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str | bytes]]:
     """A package's page, its tables as CSV, data/<name>.json and its API documents: (path, text) each."""
     project = page.report.project
     page.extra["api"] = api_docs  # the page links the documents it has
@@ -66,6 +70,9 @@ def package_files(
     files += [(f"{base}/{table.csv_name}", render.table_csv(table)) for table in tables]
     files.append((f"data/{project}.json", render.package_json(page, tables)))
     files += api.document_files(project, api_docs)
+    card = render.social_card(page.report) if site.base_url else None  # og:image needs an absolute address
+    if card is not None:
+        files.append((f"{base}/{SOCIAL_CARD}", card))
     return files
 
 

@@ -208,7 +208,7 @@ def test_chart_svg_is_well_formed_and_inert(hostile_site: Path) -> None:
     for project in SPLIT:
         html = (hostile_site / "packages" / project / "index.html").read_text(encoding="utf-8")
         svgs = re.findall(r"<svg\b.*?</svg>", html, flags=re.S)
-        assert len(svgs) >= 2
+        assert svgs  # the daily chart at least
         for svg in svgs:
             root = ET.fromstring(svg)  # well-formed XML: nothing broke out of a <text>
             charts.check_safe(root)  # allowlisted elements, no handlers, no URLs

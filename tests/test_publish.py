@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tomllib
@@ -558,6 +559,11 @@ def test_sitemap_robots_and_open_graph(two_builds: Path) -> None:
     meta = dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)">', page))
     assert meta["og:url"] == f"{BASE_URL}packages/acme/" and meta["og:title"] == "acme downloads"
     assert meta["og:description"] == meta["description"] and "acme: 500 honest installs" in meta["description"]
+    # The social preview: a 1200x630 PNG beside the page, named by its absolute address.
+    assert meta["og:image"] == f"{BASE_URL}packages/acme/og.png" and meta["twitter:card"] == "summary_large_image"
+    png = (site / "packages" / "acme" / "og.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (1200, 630)
+    assert (meta["og:image:width"], meta["og:image:height"]) == ("1200", "630")
     not_found = (site / "404.html").read_text(encoding="utf-8")
     assert 'href="/repo/style.css"' in not_found and 'href="/repo/index.html"' in not_found
 
