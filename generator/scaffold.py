@@ -100,6 +100,7 @@ def render(options: Options) -> dict[str, str]:
         "breakdowns": ", ".join(json.dumps(b) for b in config.BREAKDOWNS),
         "per_query": cost.format_bytes(defaults.budget.max_bytes_per_query),
         "per_run": cost.format_bytes(defaults.budget.max_bytes_per_run),
+        "per_month": cost.format_bytes(defaults.budget.max_bytes_per_month),
         "netlify_cli": NETLIFY_CLI,
         "site_placeholder": site_placeholder,
         "pin": lambda action: f"{action}@{ACTION_PINS[action]}",

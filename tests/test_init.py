@@ -127,6 +127,17 @@ def test_every_commented_setting_in_stats_toml_is_a_real_one(tmp_path: Path, sou
     assert cfg.source.kind == source and cfg.packages == ("rich",)
 
 
+def test_a_bigquery_stats_toml_names_every_budget_setting() -> None:
+    """A budget setting added to the config must be offered, commented, in the scaffolded stats.toml."""
+    import dataclasses
+
+    from generator.config import BudgetConfig
+
+    text = scaffold.render(scaffold.Options(("rich",), source="bigquery"))["stats.toml"]
+    missing = [f.name for f in dataclasses.fields(BudgetConfig) if f"# {f.name} = " not in text]
+    assert missing == []
+
+
 def test_readme_says_what_to_set_and_gives_each_badge(tmp_path: Path) -> None:
     files = scaffold.render(scaffold.Options(("requests", "rich"), source="bigquery"))
     readme = files["README.md"]
