@@ -15,18 +15,22 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from generator import incremental, outdir, pagerows, parallel, publishing, render
+from generator import incremental, outdir, pagerows, parallel, publishing
 from generator import site as site_pages
 from generator.config import Config
 from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day
 from generator.errors import ConfigError
+from generator.pages import PackagePage, SiteData
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
 from generator.sources import Job, Source, capabilities_of
 from generator.store import LedgerEntry, Store, open_store, store_lock
+
+if TYPE_CHECKING:
+    from generator.cost import PackageCost
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -333,10 +337,10 @@ class Prepared:
     """Everything the render phase needs, gathered while the store is open for writing."""
 
     cfg: Config
-    site: render.SiteData
+    site: SiteData
     """The site's settings and cost summary; `packages` is filled in by `write_site`."""
     context: parallel.Context
-    costs: dict[str, object]
+    costs: dict[str, PackageCost]
     plan: incremental.Plan
     full: bool = False
 
@@ -359,7 +363,7 @@ def collect(
     progress("Comparing inputs with the previous build", 0, len(cfg.packages))
     synthetic = bool(source.synthetic or store.get_meta("synthetic", False))
     capabilities = capabilities_of(source)
-    site = render.SiteData(
+    site = SiteData(
         title=cfg.site.title,
         description=cfg.site.description,
         # What publishing.attach will set too: the pages show it (canonical links, badge snippets).
@@ -369,6 +373,8 @@ def collect(
         synthetic=synthetic,
         packages=[],
         backfill=backfill,
+        price_per_tib=cfg.budget.price_per_tib,
+        change_threshold=cfg.site.change_threshold,
     )
     costs = _attach_costs(site, store, cfg)
     context = parallel.Context(
@@ -438,8 +444,7 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
             pool.render(tasks, len(todo), on_result=take, progress=progress)
             pool.close()
             site.packages = [
-                render.PackagePage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p))
-                for p in cfg.packages
+                PackagePage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
             ]
             warn_partial_months(site)
             progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
@@ -463,7 +468,7 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
     return writer.written
 
 
-def warn_partial_months(site: render.SiteData) -> None:
+def warn_partial_months(site: SiteData) -> None:
     """One warning naming every package whose last 30 days the store does not fully hold."""
     partial = [p.report for p in site.packages if not p.report.coverage.complete]
     if not partial:
@@ -639,12 +644,11 @@ def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, p
     return held, cost.runs_needed(estimates, cfg.budget) or 1
 
 
-def _attach_costs(site: render.SiteData, store: Store, cfg: Config) -> dict[str, object]:
+def _attach_costs(site: SiteData, store: Store, cfg: Config) -> dict[str, PackageCost]:
     """Cost figures for the cost page, and each package's share, from the ledger of billable jobs."""
     from generator import cost
 
     entries = [e for e in store.ledger() if e.source == site.source]
-    site.extra["price_per_tib"] = cfg.budget.price_per_tib
     if not entries:
         return {}
     site.cost = cost.cost_summary(entries, cfg.budget.price_per_tib, source=site.source)

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from generator import __version__, resources
-from generator.render import PackageSummary
+from generator.pages import PackageSummary
 from generator.store import Store
 
 MANIFEST = "build-manifest.json"

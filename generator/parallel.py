@@ -5,7 +5,7 @@ runtime starts once per process, under a second, then renders each chart in tens
 the templates, CSV, JSON and its API documents. The build reads every package's rows from the store in
 one sorted pass (generator.pagerows) and sends each package, rows included, to a worker as one task;
 the worker sends back the package's files (path → bytes) and the few figures the rest of the site
-needs (`render.PackageSummary`), which the build writes through the SiteWriter as they arrive. At most
+needs (`pages.PackageSummary`), which the build writes through the SiteWriter as they arrive. At most
 two tasks per worker are in flight, so memory stays flat however many packages there are. Workers
 never open the store.
 
@@ -30,11 +30,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from generator import api, charts, pagerows, render
+from generator import api, charts, pagerows
 from generator import site as site_pages
 from generator.dates import Window
 from generator.errors import RenderError
-from generator.render import PackageSummary, SiteData
+from generator.pages import PackagePage, PackageSummary, SiteData
 
 IN_FLIGHT_PER_WORKER = 2
 _PR_SET_PDEATHSIG = 1
@@ -98,7 +98,7 @@ class PageRenderer:
             source=ctx.source,
             capabilities=ctx.capabilities,
         )
-        page = render.PackagePage(report, cost=task.cost)
+        page = PackagePage(report, cost=task.cost)
         docs = api.documents_for(
             task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns, held=rows.covered
         )

@@ -2,7 +2,7 @@
 
 Two hooks into the build:
 - `attach(site, store, cfg)` runs while the store is open (build.build): it remembers this build's
-  honest numbers for the feed and takes the store's data export, into `site.extra`.
+  honest numbers for the feed and takes the store's data export, into `site`.
 - `write_all(site, writer)` runs at the end of the build: it writes `badges/...`, `feed.xml`,
   `sitemap.xml`, `robots.txt` and `data/store/*` (the export from which CI restores the store when
   its cache is gone).
@@ -26,9 +26,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from generator import badges, feeds, render
-from generator.config import Config, SiteConfig
+from generator.config import Config
 from generator.errors import StoreError
-from generator.render import SiteData
+from generator.pages import SiteData
 from generator.sitewriter import SiteWriter
 from generator.store import Store, open_store, store_lock
 
@@ -70,9 +70,9 @@ def attach(site: SiteData, store: Store, cfg: Config) -> None:
         {p.report.project: p.report.honest for p in site.packages if p.report.coverage.complete},
     )
     store.set_meta(feeds.HISTORY_KEY, history)
-    site.extra["honest_history"] = history
-    site.extra["change_threshold"] = cfg.site.change_threshold
-    site.extra["store_export"] = export_files(store, site.as_of.isoformat())
+    site.honest_history = history
+    site.change_threshold = cfg.site.change_threshold
+    site.store_export = export_files(store, site.as_of.isoformat())
 
 
 # -- writing the site ------------------------------------------------------------------------------
@@ -90,8 +90,8 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
         ci = bool(getattr(page.report, "ci_available", True))
         for path, text in badges.package_badges(project, figures, site.synthetic, ci, page.report.coverage).items():
             writer.write(path, text)
-    threshold = site.extra.get("change_threshold", SiteConfig().change_threshold)
-    history = site.extra.get("honest_history") or {}
+    threshold = site.change_threshold
+    history = site.honest_history
     writer.write(
         "feed.xml",
         feeds.atom(
@@ -107,7 +107,7 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
     if site.base_url:
         writer.write("sitemap.xml", feeds.sitemap(site.base_url, sitemap_paths(site), site.as_of))
     writer.write("robots.txt", feeds.robots(site.base_url))
-    for name, data in (site.extra.get("store_export") or {}).items():
+    for name, data in site.store_export.items():
         writer.write(f"{EXPORT_DIR}/{name}", data)
 
 

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -21,8 +21,8 @@ import markdown
 
 from generator import __version__, analysis, api, categories, dimensions, resources, vocabulary
 from generator.analysis import PackageReport
-from generator.dates import WindowCoverage
 from generator.errors import RenderError
+from generator.pages import PackagePage, SiteData
 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
@@ -527,113 +527,6 @@ def upgrade_question(report: PackageReport) -> Question | None:
     if report.version_weekly is not None:
         chart, key = _share_chart(report.version_weekly, f"{who} by package version", "chart-versions")
     return Question("upgrade-h", "Are users upgrading?", answer, table, chart, key)
-
-
-# -- the site ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FigureValue:
-    """One source's figure, by key, as the badges read it."""
-
-    key: str
-    value: int
-
-
-@dataclass(frozen=True)
-class PackageSummary:
-    """What the rest of the site needs from a package once its own page is written.
-
-    The index, badges, feed and sitemap read only these fields. A page worker returns it with the
-    page's files, and the build manifest keeps it, so a package whose page is reused from the
-    previous build needs neither its rows nor its analysis.
-    """
-
-    project: str
-    honest: int
-    raw_30: int
-    trend: float | None
-    ci_available: bool
-    capabilities: frozenset[str]
-    figures: tuple[FigureValue, ...]
-    coverage: WindowCoverage
-    """The days of the last 30 the store holds: every 30-day figure above counts only those."""
-
-    @property
-    def ratio(self) -> float:
-        """Honest share of raw downloads in the last 30 days."""
-        return analysis.share(self.honest, self.raw_30)
-
-    @classmethod
-    def of(cls, report: PackageReport) -> PackageSummary:
-        return cls(
-            report.project,
-            report.honest,
-            report.raw_30,
-            report.trend,
-            report.ci_available,
-            frozenset(report.capabilities),
-            tuple(FigureValue(f.key, f.value) for f in report.figures),
-            report.coverage,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "honest": self.honest,
-            "raw_30": self.raw_30,
-            "trend": self.trend,
-            "ci_available": self.ci_available,
-            "capabilities": sorted(self.capabilities),
-            "figures": {f.key: f.value for f in self.figures},
-            "coverage": self.coverage.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, project: str, doc: dict[str, Any]) -> PackageSummary:
-        trend = doc["trend"]
-        return cls(
-            project,
-            int(doc["honest"]),
-            int(doc["raw_30"]),
-            None if trend is None else float(trend),
-            bool(doc["ci_available"]),
-            frozenset(str(c) for c in doc["capabilities"]),
-            tuple(FigureValue(str(k), int(v)) for k, v in doc["figures"].items()),
-            WindowCoverage.from_json(doc["coverage"]),
-        )
-
-
-@dataclass
-class PackagePage:
-    report: Any
-    """The package's analysis.PackageReport while its page is rendered; a PackageSummary after."""
-    cost: Any = None
-    """generator.cost's per-package figures, when a ledger exists."""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SiteData:
-    title: str
-    description: str
-    base_url: str
-    as_of: dt.date
-    source: str
-    synthetic: bool
-    packages: list[PackagePage]
-    generated_by: str = "pypi-stats-site"
-    cost: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    backfill: str = ""
-    """While a BigQuery backfill is in progress, what every page says about it (see build.backfill_note)."""
-
-    @property
-    def billed(self) -> bool:
-        """Some BigQuery job has been billed: the cost page has something to say, so the main nav links it."""
-        return self.cost is not None and bool(self.cost.runs)
-
-    @property
-    def ci_included(self) -> bool:
-        """The source has no CI flag (ClickPy): the headline number includes CI, and must not be called honest."""
-        return any(not p.report.ci_available for p in self.packages)
 
 
 def environment() -> jinja2.Environment:

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 
 from generator import api, publishing, render, resources
-from generator.render import SiteData
+from generator.pages import PackagePage, SiteData
 from generator.sitewriter import SiteWriter
 
 STATIC_FILES = ("style.css", "favicon.svg")
@@ -59,11 +59,11 @@ SOCIAL_CARD = "og.png"
 
 
 def package_files(
-    env: jinja2.Environment, site: SiteData, page: render.PackagePage, api_docs: dict[str, Any]
+    env: jinja2.Environment, site: SiteData, page: PackagePage, api_docs: dict[str, Any]
 ) -> list[tuple[str, str | bytes]]:
     """A package's page, its tables as CSV, data/<name>.json and its API documents: (path, text) each."""
     project = page.report.project
-    page.extra["api"] = api_docs  # the page links the documents it has
+    page.api = api_docs  # the page links the documents it has
     html, tables = render.render_package(env, page, site)
     base = f"packages/{project}"
     files = [(f"{base}/index.html", html)]
@@ -82,7 +82,7 @@ class IndexPage:
     path: str
     heading: str
     caption: str
-    pages: tuple[render.PackagePage, ...]
+    pages: tuple[PackagePage, ...]
     group: str = ""
     """The first letter ("a".."z", "0-9") this page lists, or "" for the front page."""
     number: int = 1
@@ -100,7 +100,7 @@ def group_path(group: str, number: int = 1) -> str:
     return f"packages-{group}.html" if number == 1 else f"packages-{group}-{number}.html"
 
 
-def by_honest(pages: Sequence[render.PackagePage]) -> list[render.PackagePage]:
+def by_honest(pages: Sequence[PackagePage]) -> list[PackagePage]:
     """Largest honest number first; ties keep the config order."""
     return sorted(pages, key=lambda p: p.report.honest, reverse=True)
 
@@ -138,7 +138,7 @@ def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = IND
     return out
 
 
-def _name(page: render.PackagePage) -> str:
+def _name(page: PackagePage) -> str:
     return page.report.project
 
 

@@ -18,10 +18,10 @@ import pytest
 from conftest import event, write_config, write_events
 from htmltools import parse
 
-from generator import build, config, incremental, pagerows, render
+from generator import build, config, incremental, pagerows
 from generator import site as site_pages
 from generator.dates import WindowCoverage, last_days
-from generator.render import FigureValue, PackagePage, PackageSummary, SiteData
+from generator.pages import FigureValue, PackagePage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
 AS_OF = "2026-10-31"
@@ -293,4 +293,4 @@ def test_package_summary_survives_the_manifest() -> None:
     summary = PackageSummary("x", 3, 7, 0.1 / 3, False, frozenset({"ci"}), (FigureValue("honest", 3),), held)
     again = PackageSummary.from_json("x", json.loads(json.dumps(summary.to_json())))
     assert again == summary and again.ratio == summary.ratio
-    assert render.PackageSummary.of  # built from a report in the workers
+    assert PackageSummary.of  # built from a report in the workers

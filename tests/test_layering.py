@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,17 @@ def test_the_check_sees_a_reach_into_the_connection(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text('n = store.con.execute("SELECT 1")\nm = self.con\n', encoding="utf-8")
     assert connection_uses(probe) == [1]
+
+
+RENDER_STACK = ("jinja2", "markdown", "vl_convert", "altair", "generator.render", "generator.charts")
+
+
+def test_the_incremental_build_reads_the_page_model_without_the_render_stack() -> None:
+    """generator.pages holds the page data model; incremental imports it, not render (a fresh interpreter)."""
+    code = (
+        "import sys, generator.incremental, generator.pages\n"
+        f"print(sorted(m for m in {RENDER_STACK!r} if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
