@@ -25,7 +25,7 @@ from typing import Any
 
 import vl_convert
 
-from generator.categories import CATEGORIES, CATEGORY_COLORS, CATEGORY_LABELS, MIRROR
+from generator.categories import CATEGORIES, CATEGORY_COLORS
 
 # The one colour for text, axes, gridlines, totals and "ink" lines. It is a sentinel: nothing else
 # uses it, so post-processing can swap it for `currentColor` and the page's CSS colour (light or
@@ -55,12 +55,6 @@ _HREF_ATTRIBUTES = frozenset({"href", f"{{{XLINK_NS}}}href"})
 
 # Bidirectional overrides and isolates can make a forged label display as something else.
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-NOT_MIRROR = "not mirror"
-_SERIES_LABELS: dict[str, str] = {MIRROR: CATEGORY_LABELS[MIRROR], NOT_MIRROR: "Everything else"}
-_SERIES_COLORS: dict[str, str] = {MIRROR: CATEGORY_COLORS[MIRROR], NOT_MIRROR: INK}
-
-WATERFALL_KINDS = frozenset({"total", "minus", "subtotal"})
 
 
 @dataclass(frozen=True)
@@ -185,7 +179,8 @@ def validate_spec(spec: Mapping[str, Any]) -> None:
     """Check a spec dict against Altair's Vega-Lite schema (raises on an invalid spec)."""
     import altair as alt  # only the tests validate: importing Altair costs a second per process
 
-    alt.LayerChart.from_dict(dict(spec), validate=True)
+    kind = alt.VConcatChart if "vconcat" in spec else alt.LayerChart  # the honest chart is two panels
+    kind.from_dict(dict(spec), validate=True)
 
 
 def _finish(chart: Any) -> Spec:
@@ -273,37 +268,8 @@ def _annotation_layers(
     return [rule, text]
 
 
-def _line_layers(
-    name: str,
-    rows: list[dict[str, Any]],
-    datasets: dict[str, list[dict[str, Any]]],
-    *,
-    y: Spec,
-    color: Spec | str,
-) -> list[Spec]:
-    """A line per run of consecutive days (`segment`), and a dot for days alone in their run.
-
-    Splitting by segment is what keeps a line from bridging missing days as if they were known.
-    Straight segments between days (no smoothing): a curve would suggest values between days,
-    and each day is one short `L` command in the SVG instead of a six-number Bézier.
-    """
-    datasets[name] = rows
-    encoding: Spec = {"x": _day_x("mid"), "y": y}
-    line_mark: Spec = {"type": "line", "strokeWidth": 1.6}
-    dot_mark: Spec = {"type": "point", "size": 16, "filled": True, "opacity": 1}
-    if isinstance(color, str):
-        line_mark["color"] = dot_mark["color"] = color
-    else:
-        encoding["color"] = color
-    line = _mark(name, line_mark, {"detail": {"field": "segment", "type": "nominal"}, **encoding})
-    if not any(row["alone"] for row in rows):
-        return [line]
-    dots = _mark(name, dot_mark, dict(encoding), transform=[{"filter": "datum.alone"}])
-    return [line, dots]
-
-
 def _segment_rows(values: Mapping[dt.date, float], missing: frozenset[dt.date]) -> list[dict[str, Any]]:
-    """Rows for `_line_layers`: one per day not missing, with its run number and loneliness."""
+    """Rows for a line broken at gaps: one per day not missing, with its run number and loneliness."""
     segment_of = _segments(values, missing)
     alone = _singletons(segment_of)
     return [
@@ -319,91 +285,6 @@ def _count_axis(title: str | None) -> Spec:
     label on its own avoids that. The expression is a constant, never built from data.
     """
     return {"title": title, "labelExpr": "format(datum.value, '~s')", "tickCount": 5}
-
-
-# --------------------------------------------------------------------------- time series
-
-
-def timeseries_spec(
-    points: Sequence[tuple[dt.date, str, int]],
-    *,
-    missing_days: Sequence[dt.date] = (),
-    rolling: Sequence[tuple[dt.date, float]] = (),
-    breaks: Sequence[tuple[dt.date, str]] = (),
-) -> dict[str, Any]:
-    """The Vega-Lite spec behind `timeseries`; its datasets are what the chart draws."""
-    missing = frozenset(missing_days)
-    datasets: dict[str, list[dict[str, Any]]] = {}
-    datasets["bars"] = _stacked_rows(points, missing)
-    present = [c for c in CATEGORIES if any(row["category"] == c for row in datasets["bars"])]
-    color = {
-        "field": "label",
-        "type": "nominal",
-        "scale": {"domain": [CATEGORY_LABELS[c] for c in present], "range": [CATEGORY_COLORS[c] for c in present]},
-        "legend": {"title": None, "orient": "top", "direction": "horizontal", "columns": 3, "symbolType": "square"},
-    }
-    y = {"field": "y1", "type": "quantitative", "axis": _count_axis("Downloads per day")}
-    stacked = _mark(
-        "bars", {"type": "bar"}, {"x": _day_x(), "x2": {"field": "end"}, "y": y, "y2": {"field": "y0"}, "color": color}
-    )
-
-    layers: list[Spec | None] = [_missing_layer(missing, datasets), stacked]
-    mean = {day: round(float(value), 1) for day, value in rolling}
-    mean_rows = _segment_rows(mean, missing)
-    if mean_rows:
-        mean_y = {"field": "value", "type": "quantitative"}
-        layers += _line_layers("mean", mean_rows, datasets, y=mean_y, color=INK)
-        # A direct label at the end of the line instead of a second legend.
-        datasets["mean_label"] = [{**mean_rows[-1], "label": "7-day mean"}]
-        layers.append(
-            _mark(
-                "mean_label",
-                {"type": "text", "align": "left", "dx": 6, "fontSize": 10},
-                {"x": _day_x("mid"), "y": mean_y, "text": {"field": "label", "type": "nominal"}},
-            )
-        )
-    layers += _annotation_layers("breaks", breaks, datasets, field="day", dash=(4, 3))
-    return _with_data(layers, datasets, width=WIDTH, height=HEIGHT)
-
-
-def _stacked_rows(points: Sequence[tuple[dt.date, str, int]], missing: frozenset[dt.date]) -> list[dict[str, Any]]:
-    """One bar segment per (day, category), stacked from zero in `CATEGORIES` order.
-
-    The stack is computed here rather than by Vega-Lite so its geometry is explicit and testable.
-    """
-    totals: dict[tuple[dt.date, str], int] = {}
-    for day, category, count in points:
-        if category not in CATEGORY_COLORS:
-            raise ValueError(f"unknown category {category!r}; expected one of {CATEGORIES}")
-        if day in missing:
-            continue  # a missing day is drawn as a gap even if a partial count was passed
-        totals[(day, category)] = totals.get((day, category), 0) + int(count)
-    rows: list[dict[str, Any]] = []
-    for day in sorted({day for day, _ in totals}):
-        base = 0
-        for category in CATEGORIES:
-            count = totals.get((day, category), 0)
-            if count <= 0:
-                continue  # no height, no mark: keeps the SVG small
-            label = CATEGORY_LABELS[category]
-            rows.append({**_day_rows(day), "category": category, "label": label, "y0": base, "y1": base + count})
-            base += count
-    return rows
-
-
-def timeseries(
-    points: Sequence[tuple[dt.date, str, int]],
-    *,
-    missing_days: Sequence[dt.date] = (),
-    rolling: Sequence[tuple[dt.date, float]] = (),
-    breaks: Sequence[tuple[dt.date, str]] = (),
-    title: str,
-    description: str,
-    chart_id: str,
-) -> Chart:
-    """Daily downloads stacked by category, a 7-day mean line, structural breaks and shaded gaps."""
-    spec = timeseries_spec(points, missing_days=missing_days, rolling=rolling, breaks=breaks)
-    return render_svg(spec, title=title, description=description, chart_id=chart_id)
 
 
 # --------------------------------------------------------------------------- the honest number over time
@@ -722,202 +603,6 @@ def social_card_png(project: str, figure: str, words: str, values: Sequence[tupl
     prepare_renderer()
     spec = social_card_spec(clean_label(project), figure, words, values)
     return vl_convert.vegalite_to_png(spec, scale=1, allowed_base_urls=[])
-
-
-# --------------------------------------------------------------------------- waterfall
-
-
-def waterfall_rows(
-    steps: Sequence[tuple[str, int, str]], categories: Sequence[str | None] | None = None
-) -> list[dict[str, Any]]:
-    """One row per step with the bar's [start, end] from a running total, and its colour."""
-    if categories is not None and len(categories) != len(steps):
-        raise ValueError("categories must be aligned with steps")
-    labels = _unique_labels(label for label, _, _ in steps)
-    running = 0
-    rows: list[dict[str, Any]] = []
-    for index, ((raw_label, value, kind), label) in enumerate(zip(steps, labels, strict=True)):
-        if kind not in WATERFALL_KINDS:
-            raise ValueError(f"unknown waterfall step kind {kind!r}")
-        amount = int(value)
-        if amount < 0:
-            raise ValueError(f"waterfall step {raw_label!r} is negative; give the amount removed")
-        category = categories[index] if categories is not None else _category_of_label(raw_label)
-        if kind == "minus":
-            start, end, running = running - amount, running, running - amount
-            text = f"−{amount:,}"
-            # Uncategorised removals (e.g. CI) are drawn in faint ink, not a category's colour.
-            color = CATEGORY_COLORS.get(category or "", INK)
-            opacity = 1.0 if category in CATEGORY_COLORS else 0.45
-        else:
-            start, end, running = 0, amount, amount
-            text, color, opacity = f"{amount:,}", INK, 0.85
-        rows.append(
-            {
-                "order": index,
-                "label": label,
-                "kind": kind,
-                "category": category,
-                "start": start,
-                "end": end,
-                "text": text,
-                "color": color,
-                "opacity": opacity,
-            }
-        )
-    return rows
-
-
-def _category_of_label(label: str) -> str | None:
-    """The category a step removes when its label is a category key or its display label."""
-    if label in CATEGORY_COLORS:
-        return label
-    return next((key for key, display in CATEGORY_LABELS.items() if label == display), None)
-
-
-def _label_y() -> Spec:
-    """A band axis of (long, hostile) labels kept in the caller's order."""
-    return {
-        "field": "label",
-        "type": "nominal",
-        "sort": {"field": "order", "order": "ascending"},
-        "axis": {"title": None, "labelLimit": LABEL_LIMIT, "ticks": False, "domain": False, "labelPadding": 6},
-        "scale": {"paddingInner": 0.25},
-    }
-
-
-def waterfall_spec(
-    steps: Sequence[tuple[str, int, str]], categories: Sequence[str | None] | None = None
-) -> dict[str, Any]:
-    """The Vega-Lite spec behind `waterfall`: horizontal, since step labels are long."""
-    datasets = {"steps": waterfall_rows(steps, categories)}
-    y = _label_y()
-    # Leave room right of the longest bar for its value label.
-    top = max((max(r["start"], r["end"]) for r in datasets["steps"]), default=0) * 1.18 or 1
-    bars = _mark(
-        "steps",
-        {"type": "bar"},
-        {
-            "y": y,
-            "x": {
-                "field": "start",
-                "type": "quantitative",
-                "axis": _count_axis("Downloads"),
-                "scale": {"domain": [0, top], "nice": False},
-            },
-            "x2": {"field": "end"},
-            "color": {"field": "color", "type": "nominal", "scale": None},
-            "opacity": {"field": "opacity", "type": "quantitative", "scale": None},
-        },
-    )
-    values = _mark(
-        "steps",
-        {"type": "text", "align": "left", "dx": 4},
-        {"y": y, "x": {"field": "end", "type": "quantitative"}, "text": {"field": "text", "type": "nominal"}},
-    )
-    return _with_data([bars, values], datasets, width=WIDTH, height={"step": 30})
-
-
-def waterfall(
-    steps: Sequence[tuple[str, int, str]],
-    *,
-    title: str,
-    description: str,
-    chart_id: str,
-    categories: Sequence[str | None] | None = None,
-) -> Chart:
-    """A waterfall: totals and subtotals from zero, "minus" steps floating down from the running total."""
-    spec = waterfall_spec(steps, categories)
-    return render_svg(spec, title=title, description=description, chart_id=chart_id)
-
-
-# --------------------------------------------------------------------------- mirror vs rest
-
-
-def mirror_vs_rest_spec(
-    points: Sequence[tuple[dt.date, str, int]],
-    *,
-    releases: Sequence[tuple[dt.date, str]] = (),
-    missing_days: Sequence[dt.date] = (),
-) -> dict[str, Any]:
-    """The Vega-Lite spec behind `mirror_vs_rest`: one line per series, broken at missing days."""
-    missing = frozenset(missing_days)
-    totals: dict[str, dict[dt.date, float]] = {MIRROR: {}, NOT_MIRROR: {}}
-    for day, series, count in points:
-        if series not in totals:
-            raise ValueError(f"unknown series {series!r}; expected {MIRROR!r} or {NOT_MIRROR!r}")
-        totals[series][day] = totals[series].get(day, 0) + int(count)
-    rows: list[dict[str, Any]] = []
-    for series, by_day in totals.items():
-        for row in _segment_rows(by_day, missing):
-            # Segment numbers restart per series; prefixing keeps the two series' runs apart.
-            rows.append({**row, "label": _SERIES_LABELS[series], "segment": f"{series}-{row['segment']}"})
-    present = [s for s in (MIRROR, NOT_MIRROR) if totals[s]]
-    color = {
-        "field": "label",
-        "type": "nominal",
-        "scale": {"domain": [_SERIES_LABELS[s] for s in present], "range": [_SERIES_COLORS[s] for s in present]},
-        "legend": {"title": None, "orient": "top", "direction": "horizontal", "symbolType": "stroke"},
-    }
-    datasets: dict[str, list[dict[str, Any]]] = {}
-    layers: list[Spec | None] = [_missing_layer(missing, datasets)]
-    y = {"field": "value", "type": "quantitative", "axis": _count_axis("Downloads per day")}
-    layers += _line_layers("series", rows, datasets, y=y, color=color)
-    # Release rules sit mid-day, where that day's point (and the mirrors' spike) is drawn.
-    layers += _annotation_layers("releases", releases, datasets, field="mid", dash=(2, 3))
-    return _with_data(layers, datasets, width=WIDTH, height=HEIGHT)
-
-
-def mirror_vs_rest(
-    points: Sequence[tuple[dt.date, str, int]],
-    *,
-    releases: Sequence[tuple[dt.date, str]] = (),
-    missing_days: Sequence[dt.date] = (),
-    title: str,
-    description: str,
-    chart_id: str,
-) -> Chart:
-    """Mirror and non-mirror downloads per day, with release days marked by version."""
-    spec = mirror_vs_rest_spec(points, releases=releases, missing_days=missing_days)
-    return render_svg(spec, title=title, description=description, chart_id=chart_id)
-
-
-# --------------------------------------------------------------------------- bars
-
-
-def bars_spec(items: Sequence[tuple[str, int]], *, color: str | None = None) -> dict[str, Any]:
-    """The Vega-Lite spec behind `bars`: items in the caller's order, values at the bar ends."""
-    labels = _unique_labels(label for label, _ in items)
-    datasets = {
-        "items": [
-            {"order": index, "label": label, "n": int(value), "text": f"{int(value):,}"}
-            for index, (label, (_, value)) in enumerate(zip(labels, items, strict=True))
-        ]
-    }
-    y = _label_y()
-    x = {"field": "n", "type": "quantitative", "axis": _count_axis(None)}
-    bar = _mark("items", {"type": "bar", "color": color or CATEGORY_COLORS[CATEGORIES[0]]}, {"y": y, "x": x})
-    text = _mark(
-        "items",
-        {"type": "text", "align": "left", "dx": 4},
-        {"y": y, "x": x, "text": {"field": "text", "type": "nominal"}},
-    )
-    return _with_data([bar, text], datasets, width=WIDTH, height={"step": 24})
-
-
-def bars(
-    items: Sequence[tuple[str, int]],
-    *,
-    title: str,
-    description: str,
-    chart_id: str,
-    color: str | None = None,
-) -> Chart:
-    """A horizontal bar chart of (label, value) items in the order given."""
-    if color is not None and not re.fullmatch(r"#[0-9a-fA-F]{6}", color):
-        raise ValueError(f"color must be a #rrggbb hex colour, got {color!r}")
-    spec = bars_spec(items, color=color)
-    return render_svg(spec, title=title, description=description, chart_id=chart_id)
 
 
 # --------------------------------------------------------------------------- rendering

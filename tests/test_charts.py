@@ -14,16 +14,6 @@ import altair as alt
 import pytest
 
 from generator import charts
-from generator.categories import (
-    CATEGORIES,
-    CATEGORY_COLORS,
-    CATEGORY_LABELS,
-    MIRROR,
-    OTHER,
-    PACKAGE_MANAGER,
-    SCRIPT,
-    UNKNOWN,
-)
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,73 +52,55 @@ def ids(svg: str) -> list[str]:
 # --------------------------------------------------------------------------- fixtures: one render each
 
 MISSING = [day(3), day(4), day(9)]
+# Labels that reach a chart from forgeable data: hostile markup, control characters, a very long name.
+LABELS = HOSTILE + ["pip\x00\x07\u202e", "x" * 500]
 
 
-def series_points(days: int = 14) -> list[tuple[dt.date, str, int]]:
-    points = []
-    for offset in range(days):
-        if day(offset) in MISSING:
-            continue
-        points += [(day(offset), MIRROR, 50 + offset), (day(offset), SCRIPT, 20), (day(offset), PACKAGE_MANAGER, 100)]
-    return points
+def honest_days(n: int = 14, *, ci: int | None = 10) -> list[charts.HonestDay]:
+    return [
+        charts.HonestDay(day(i), 100 + i, ci, 400 + i, 100.0 + i if i >= 3 else None)
+        for i in range(n)
+        if day(i) not in MISSING
+    ]
 
 
 @pytest.fixture(scope="module")
-def ts() -> charts.Chart:
-    rolling = [(day(i), 170.0 + i) for i in range(14) if day(i) not in MISSING]
-    return charts.timeseries(
-        series_points(),
+def honest() -> charts.Chart:
+    # Break labels are drawn as text along their rules: each forged label becomes one.
+    return charts.honest_over_time(
+        honest_days(),
         missing_days=MISSING,
-        rolling=rolling,
-        breaks=[(day(6), HOSTILE[0])],
-        title='Daily downloads of "pkg" <all>',
-        description="Stacked by category & a 7-day mean.",
-        chart_id="ts",
+        breaks=[(day(i), label) for i, label in enumerate(LABELS)],
+        title='Honest installs of "pkg" <all>',
+        description="Daily & a 7-day mean.",
+        chart_id="honest",
     )
 
 
-STEPS = [
-    ("All downloads", 1000, "total"),
-    ("mirror", 400, "minus"),  # a category key
-    ("Scripts, browsers and packagers", 150, "minus"),  # a category label
-    ("CI runs", 50, "minus"),  # no category
-    ("Not CI, not mirrors", 400, "subtotal"),
-    (HOSTILE[1], 100, "minus"),
-    ("Real installs", 300, "total"),
-]
+SHARE_LABELS = ["1.0", "2.0", "other"]
+WEEKS = [(day(7 * i), {"1.0": 3 + i, "2.0": 1 + 2 * i, "other": 2}) for i in range(4)]
 
 
 @pytest.fixture(scope="module")
-def wf() -> charts.Chart:
-    return charts.waterfall(STEPS, title="Waterfall", description="From all rows to real installs.", chart_id="wf")
-
-
-RELEASES = [(day(2), "1.0.0"), (day(8), HOSTILE[3])]
+def share() -> charts.Chart:
+    return charts.share_over_time(WEEKS, SHARE_LABELS, title="Versions", description="Shares.", chart_id="share-1")
 
 
 @pytest.fixture(scope="module")
-def mirror() -> charts.Chart:
-    points = [(d, MIRROR if s == MIRROR else "not mirror", n) for d, s, n in series_points()]
-    return charts.mirror_vs_rest(
-        points, releases=RELEASES, missing_days=MISSING, title="Mirrors", description="d", chart_id="mirror"
-    )
-
-
-ITEMS = [(label, 1000 - 10 * i) for i, label in enumerate(HOSTILE)] + [
-    ("pip\x00\x07\u202e", 300),
-    ("x" * 500, 200),
-    ("other", 100),
-]
+def spark() -> charts.Chart:
+    values = [(day(i), None if day(i) in MISSING else float(i)) for i in range(14)]
+    return charts.sparkline(values, title="Last 180 days", description="d", chart_id="spark")
 
 
 @pytest.fixture(scope="module")
-def bar() -> charts.Chart:
-    return charts.bars(ITEMS, title="Installers", description="Top installers.", chart_id="bars-1")
+def vega_charts(honest, share) -> dict[str, charts.Chart]:
+    """The charts drawn by Vega and post-processed (the sparkline is drawn directly)."""
+    return {"honest": honest, "share-1": share}
 
 
 @pytest.fixture(scope="module")
-def all_charts(ts, wf, mirror, bar) -> dict[str, charts.Chart]:
-    return {"ts": ts, "wf": wf, "mirror": mirror, "bars-1": bar}
+def all_charts(vega_charts, spark) -> dict[str, charts.Chart]:
+    return {**vega_charts, "spark": spark}
 
 
 # --------------------------------------------------------------------------- structure and accessibility
@@ -148,30 +120,34 @@ def test_every_chart_is_valid_inline_svg_with_title_desc_and_role(all_charts):
         assert re.fullmatch(r"0 0 \d+ \d+", root.get("viewBox", ""))
 
 
-def test_title_text_is_escaped(ts):
-    assert '<title id="ts-title">Daily downloads of "pkg" &lt;all&gt;</title>' in ts.svg
-    assert "Stacked by category &amp; a 7-day mean." in ts.svg
-
-
-def test_desktop_width_is_720(ts, mirror):
-    for chart in (ts, mirror):
-        assert parse(chart.svg).get("width") == "720"
+def test_title_text_is_escaped(honest):
+    assert '<title id="honest-title">Honest installs of "pkg" &lt;all&gt;</title>' in honest.svg
+    assert "Daily &amp; a 7-day mean." in honest.svg
 
 
 @pytest.mark.parametrize("bad", ["", "1chart", "Chart", "a_b", "a b", 'a"b', "a/b", "ä", "a\n"])
-def test_chart_id_is_validated(bad):
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda chart_id: charts.sparkline([(day(0), 1.0)], title="t", description="d", chart_id=chart_id),
+        lambda chart_id: charts.share_over_time(WEEKS, SHARE_LABELS, title="t", description="d", chart_id=chart_id),
+        lambda chart_id: charts.postprocess_svg(
+            '<svg xmlns="http://www.w3.org/2000/svg"/>', title="t", description="d", chart_id=chart_id
+        ),
+    ],
+    ids=["sparkline", "render_svg", "postprocess_svg"],
+)
+def test_chart_id_is_validated(draw, bad):
     with pytest.raises(ValueError, match="chart_id"):
-        charts.bars([("a", 1)], title="t", description="d", chart_id=bad)
+        draw(bad)
 
 
 def test_specs_are_valid_vega_lite():
-    for spec in (
-        charts.timeseries_spec(series_points(), missing_days=MISSING, rolling=[(day(0), 1.0)], breaks=[(day(1), "b")]),
-        charts.waterfall_spec(STEPS),
-        charts.mirror_vs_rest_spec([(day(0), MIRROR, 1)], releases=RELEASES, missing_days=MISSING),
-        charts.bars_spec(ITEMS),
-    ):
-        charts.validate_spec(spec)
+    breaks = [(day(1), "b")]
+    charts.validate_spec(charts.honest_over_time_spec(honest_days(), missing_days=MISSING, breaks=breaks))
+    charts.validate_spec(charts.share_over_time_spec(WEEKS, SHARE_LABELS))
+    with pytest.raises(Exception, match="Additional properties"):
+        charts.validate_spec({"layer": [{"mark": "line", "encoding": {"colour": {"value": "red"}}}]})
 
 
 # --------------------------------------------------------------------------- ids
@@ -239,26 +215,30 @@ def test_no_scripts_handlers_or_external_references(all_charts):
         assert_inert(chart.svg)
 
 
-def test_hostile_labels_are_escaped_text_only(bar, wf, mirror, ts):
-    bar_texts = texts(bar.svg)
+def test_hostile_labels_are_escaped_text_only(honest):
+    honest_texts = texts(honest.svg)
     for label in HOSTILE:
-        assert label in bar_texts, label
-    assert HOSTILE[1] in texts(wf.svg)
-    assert HOSTILE[3] in texts(mirror.svg)
-    assert HOSTILE[0] in texts(ts.svg)
+        assert label in honest_texts, label
     # The labels exist only as escaped character data, never as markup.
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in bar.svg
-    assert "&lt;/svg&gt;&lt;svg onload=alert(1)&gt;" in bar.svg
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in honest.svg
+    assert "&lt;/svg&gt;&lt;svg onload=alert(1)&gt;" in honest.svg
 
 
-def test_control_characters_are_removed_and_long_labels_truncated(bar):
-    bar_texts = texts(bar.svg)
-    assert "pip" in bar_texts
-    assert not any(re.search(r"[\x00-\x1f\u202e]", text) for text in bar_texts)
-    long = [text for text in bar_texts if text.startswith("xxx")]
-    assert len(long) == 1 and long[0].endswith("…") and len(long[0]) < 100, "Vega's labelLimit truncates"
+def test_control_characters_are_removed_and_long_labels_truncated(honest):
+    honest_texts = texts(honest.svg)
+    assert "pip" in honest_texts
+    assert not any(re.search(r"[\x00-\x1f\u202e]", text) for text in honest_texts)
+    long = [text for text in honest_texts if text.startswith("xxx")]
+    assert len(long) == 1 and long[0].endswith("…") and len(long[0]) < 100, "Vega's text limit truncates"
     assert charts.clean_label("a\x00b\tc\r\nd\u202e\ud800") == "ab c d"
     assert len(charts.clean_label("y" * 10_000)) == charts.MAX_LABEL_CHARS
+
+
+def test_share_labels_are_cleaned_and_kept_distinct():
+    weeks = [(day(0), {"a": 3, "pip\x00\u202e": 2, "": 1})]
+    spec = charts.share_over_time_spec(weeks, ["a", "pip\x00\u202e", "a", ""])
+    # A nominal scale would merge equal labels into one band; an empty one would have no name.
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["a", "pip", "a (2)", "(empty)"]
 
 
 @pytest.mark.parametrize(
@@ -283,8 +263,8 @@ def test_postprocess_refuses_unsafe_markup(fragment):
 # --------------------------------------------------------------------------- theme and font
 
 
-def test_ink_follows_the_page_colour_scheme(all_charts):
-    for chart in all_charts.values():
+def test_ink_follows_the_page_colour_scheme(vega_charts):
+    for chart in vega_charts.values():
         svg = chart.svg.lower()
         assert 'fill="currentcolor"' in svg
         assert charts.INK not in svg, "the sentinel is replaced"
@@ -308,8 +288,8 @@ def inherited(root: ET.Element, attribute: str) -> dict[ET.Element, str | None]:
     return out
 
 
-def test_text_uses_the_system_font(all_charts):
-    for chart in all_charts.values():
+def test_text_uses_the_system_font(vega_charts):
+    for chart in vega_charts.values():
         root = parse(chart.svg)
         family = inherited(root, "font-family")
         assert {family[el] for el in root.iter(f"{SVG}text")} == {"system-ui, sans-serif"}
@@ -317,8 +297,8 @@ def test_text_uses_the_system_font(all_charts):
         assert chart.svg.count("font-family=") == 1
 
 
-def test_svg_is_slimmed_without_losing_any_mark(all_charts, bar):
-    for chart in all_charts.values():
+def test_svg_is_slimmed_without_losing_any_mark(vega_charts, share):
+    for chart in vega_charts.values():
         root = parse(chart.svg)
         for el in root.iter():
             assert el.get("opacity") != "1" and el.get("transform") != "translate(0,0)"
@@ -327,214 +307,14 @@ def test_svg_is_slimmed_without_losing_any_mark(all_charts, bar):
                 fill, stroke = inherited(root, "fill")[el], inherited(root, "stroke")[el]
                 assert fill not in (None, "none") or stroke not in (None, "none"), ET.tostring(el)
         assert " />" not in chart.svg
-    # Bars keep their own fill (a reader takes each bar's colour from the bar itself).
-    bars = [el for el in parse(bar.svg).iter(f"{SVG}path") if el.get("d", "").startswith("M0,")]
-    assert len(bars) == len(ITEMS) and all(el.get("fill") for el in bars)
+    # Each band keeps its own fill, in the page key's colour ("other" in the page's ink).
+    keyed = [charts.share_color(i, label) for i, label in enumerate(SHARE_LABELS)]
+    keyed = ["currentColor" if colour == charts.INK else colour for colour in keyed]
+    bands = [el.get("fill") for el in parse(share.svg).iter(f"{SVG}path") if el.get("fill")]
+    assert bands == keyed
 
 
-# --------------------------------------------------------------------------- time series
-
-
-def test_missing_days_have_no_bars_and_are_shaded():
-    points = series_points() + [(day(3), MIRROR, 999)]  # a partial count on a missing day is dropped
-    spec = charts.timeseries_spec(points, missing_days=MISSING)
-    bar_days = {row["day"] for row in spec["datasets"]["bars"]}
-    assert bar_days.isdisjoint({d.isoformat() for d in MISSING})
-    assert len(bar_days) == 14 - len(MISSING)
-    assert [row["day"] for row in spec["datasets"]["missing"]] == [d.isoformat() for d in MISSING]
-    assert all(row["y1"] > row["y0"] for row in spec["datasets"]["bars"]), "no zero-height marks"
-
-
-def test_bars_drawn_equal_segments_present(ts):
-    spec = charts.timeseries_spec(series_points(), missing_days=MISSING)
-    rows = spec["datasets"]["bars"]
-    colours = {CATEGORY_COLORS[c].lower() for c in (MIRROR, SCRIPT, PACKAGE_MANAGER)}
-    filled = [el for el in parse(ts.svg).iter(f"{SVG}path") if (el.get("fill") or "").lower() in colours]
-    # One path per bar segment, plus one legend swatch per category shown.
-    assert len(filled) == len(rows) + 3
-    assert len(rows) == 3 * (14 - len(MISSING))
-
-
-def test_stack_order_and_heights():
-    spec = charts.timeseries_spec([(day(0), SCRIPT, 5), (day(0), PACKAGE_MANAGER, 7), (day(0), SCRIPT, 1)])
-    rows = spec["datasets"]["bars"]
-    assert [(r["category"], r["y0"], r["y1"]) for r in rows] == [(PACKAGE_MANAGER, 0, 7), (SCRIPT, 7, 13)]
-
-
-def test_rolling_line_breaks_at_missing_days():
-    rolling = [(day(i), float(i)) for i in range(14)]
-    spec = charts.timeseries_spec(series_points(), missing_days=MISSING, rolling=rolling)
-    rows = spec["datasets"]["mean"]
-    assert {r["day"] for r in rows}.isdisjoint({d.isoformat() for d in MISSING})
-    segments = [r["segment"] for r in rows]
-    assert segments == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
-    assert not any(r["alone"] for r in rows)
-    alone = charts.timeseries_spec([], rolling=[(day(0), 1.0), (day(2), 2.0), (day(3), 2.0)])["datasets"]["mean"]
-    assert [r["alone"] for r in alone] == [True, False, False]
-
-
-def test_category_colours_present_only_for_categories_present(ts):
-    svg = ts.svg.lower()
-    for category in (MIRROR, SCRIPT, PACKAGE_MANAGER):
-        assert CATEGORY_COLORS[category].lower() in svg
-        assert CATEGORY_LABELS[category] in texts(ts.svg), "legend names it"
-    for category in (UNKNOWN, OTHER):
-        assert CATEGORY_COLORS[category].lower() not in svg
-
-
-def test_unknown_category_is_refused():
-    with pytest.raises(ValueError, match="unknown category"):
-        charts.timeseries_spec([(day(0), "pip", 1)])
-
-
-def test_breaks_are_labelled_rules(ts):
-    assert HOSTILE[0] in texts(ts.svg)
-    assert "7-day mean" in texts(ts.svg)
-
-
-def test_210_day_chart_is_small():
-    points = [(day(i), c, 1000 + 37 * i + 11 * j) for i in range(210) for j, c in enumerate(CATEGORIES)]
-    rolling = [(day(i), 5000.0 + i) for i in range(210)]
-    chart = charts.timeseries(points, rolling=rolling, title="t", description="d", chart_id="big")
-    assert len(chart.svg.encode()) < 100_000
-
-
-TZ_SCRIPT = """
-import datetime as dt
-from generator import charts
-points = [(dt.date(2025, 1, 1) + dt.timedelta(days=i), "mirror", 10 + i) for i in range(10)]
-chart = charts.timeseries(points, missing_days=[dt.date(2025, 1, 5)], title="t", description="d", chart_id="tz")
-print(chart.svg)
-"""
-
-
-def test_build_machine_timezone_never_shifts_days():
-    def run(tz: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "TZ": tz, "PYTHONPATH": str(ROOT)}
-        return subprocess.Popen([sys.executable, "-c", TZ_SCRIPT], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-
-    # UTC-8 and UTC+14: a local-time scale would put every day boundary elsewhere.
-    west, east = run("America/Los_Angeles"), run("Pacific/Kiritimati")
-    outputs = [process.communicate(timeout=60)[0] for process in (west, east)]
-    assert west.returncode == east.returncode == 0
-    assert outputs[0] == outputs[1]
-    labels = texts(outputs[0])
-    assert labels[0] == "2025", "the first tick is 1 January at UTC midnight"
-    assert "Sat 11" not in labels[:1] and "Thu 02" in labels
-
-
-# --------------------------------------------------------------------------- waterfall
-
-
-def test_waterfall_running_totals():
-    rows = charts.waterfall_rows(STEPS)
-    running = 0
-    for row, (_, value, kind) in zip(rows, STEPS, strict=True):
-        if kind == "minus":
-            assert (row["start"], row["end"]) == (running - value, running)
-            running -= value
-        else:
-            assert (row["start"], row["end"]) == (0, value)
-            running = value
-    assert [(r["start"], r["end"]) for r in rows] == [
-        (0, 1000),
-        (600, 1000),
-        (450, 600),
-        (400, 450),
-        (0, 400),
-        (300, 400),
-        (0, 300),
-    ]
-
-
-def test_waterfall_colours_minus_steps_by_category(wf):
-    rows = charts.waterfall_rows(STEPS)
-    assert rows[1]["color"] == CATEGORY_COLORS[MIRROR]
-    assert rows[2]["color"] == CATEGORY_COLORS[SCRIPT]
-    assert rows[3]["color"] == charts.INK and rows[3]["opacity"] < 1
-    assert CATEGORY_COLORS[MIRROR].lower() in wf.svg.lower()
-    explicit = charts.waterfall_rows(STEPS, categories=[None, UNKNOWN, None, OTHER, None, None, None])
-    assert explicit[1]["color"] == CATEGORY_COLORS[UNKNOWN]
-    assert explicit[3]["color"] == CATEGORY_COLORS[OTHER]
-    assert "−400" in texts(wf.svg) and "1,000" in texts(wf.svg)
-
-
-def test_waterfall_rejects_bad_steps():
-    with pytest.raises(ValueError, match="kind"):
-        charts.waterfall_rows([("a", 1, "plus")])
-    with pytest.raises(ValueError, match="negative"):
-        charts.waterfall_rows([("a", -1, "minus")])
-    with pytest.raises(ValueError, match="aligned"):
-        charts.waterfall_rows([("a", 1, "total")], categories=[])
-
-
-def test_waterfall_keeps_step_order(wf):
-    labels = [t for t in texts(wf.svg) if t in {label for label, _, _ in STEPS}]
-    assert labels == [label for label, _, _ in STEPS]
-
-
-# --------------------------------------------------------------------------- mirror vs rest
-
-
-def test_mirror_vs_rest_breaks_lines_and_marks_releases(mirror):
-    points = [(d, MIRROR if s == MIRROR else "not mirror", n) for d, s, n in series_points()]
-    spec = charts.mirror_vs_rest_spec(points, releases=RELEASES, missing_days=MISSING)
-    rows = spec["datasets"]["series"]
-    assert {r["day"] for r in rows}.isdisjoint({d.isoformat() for d in MISSING})
-    assert {r["segment"] for r in rows} == {f"{s}-{i}" for s in (MIRROR, "not mirror") for i in range(3)}
-    assert [r["label"] for r in spec["datasets"]["releases"]] == ["1.0.0", HOSTILE[3]]
-    assert "1.0.0" in texts(mirror.svg)
-    assert CATEGORY_COLORS[MIRROR].lower() in mirror.svg.lower()
-    assert {CATEGORY_LABELS[MIRROR], "Everything else"} <= set(texts(mirror.svg))
-
-
-def test_mirror_vs_rest_refuses_unknown_series():
-    with pytest.raises(ValueError, match="series"):
-        charts.mirror_vs_rest_spec([(day(0), "mirrors", 1)])
-
-
-# --------------------------------------------------------------------------- bars
-
-
-def test_bars_keep_order_and_distinct_labels():
-    spec = charts.bars_spec([("a", 3), ("a", 2), ("", 1)])
-    assert [row["label"] for row in spec["datasets"]["items"]] == ["a", "a (2)", "(empty)"]
-
-
-def test_bars_color_is_validated():
-    with pytest.raises(ValueError, match="color"):
-        charts.bars([("a", 1)], title="t", description="d", chart_id="c", color="red;}")
-    chart = charts.bars([("a", 1)], title="t", description="d", chart_id="c", color="#123456")
-    assert "#123456" in chart.svg
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: charts.timeseries([], title="t", description="d", chart_id="edge"),
-        lambda: charts.timeseries(
-            [(day(0), MIRROR, 5)],
-            rolling=[(day(0), 5.0)],
-            breaks=[(day(0), "b")],
-            title="t",
-            description="d",
-            chart_id="edge",
-        ),
-        lambda: charts.mirror_vs_rest([], title="t", description="d", chart_id="edge"),
-    ],
-    ids=["no-data", "one-day", "no-series"],
-)
-def test_degenerate_inputs_still_render(make):
-    assert_inert(make().svg)
-
-
-# -- the honest number over time, and the first screen's sparkline ---------------------------------
-def honest_days(n: int = 14) -> list[charts.HonestDay]:
-    return [
-        charts.HonestDay(day(i), 100 + i, 10, 400 + i, 100.0 + i if i >= 3 else None)
-        for i in range(n)
-        if day(i) not in MISSING
-    ]
+# --------------------------------------------------------------------------- the honest number over time
 
 
 def test_honest_chart_lines_are_the_series_and_break_at_missing_days() -> None:
@@ -557,6 +337,85 @@ def test_honest_chart_is_drawn_for_a_phone_with_12px_text() -> None:
         sizes = {t.get("font-size") for t in root.iter(f"{{{charts.SVG_NS}}}text")} - {None}
         sizes |= {g.get("font-size") for g in root.iter(f"{{{charts.SVG_NS}}}g")} - {None}
         assert sizes == {"12px"}, sizes
+
+
+def test_a_day_alone_between_gaps_gets_a_dot() -> None:
+    # A line draws nothing for a day alone in its run, so that day is marked with a point instead.
+    days = [charts.HonestDay(day(i), 5, None, 9, None) for i in (0, 2, 3)]
+    rows = charts.honest_over_time_spec(days, missing_days=[day(1)])["datasets"]["lines"]
+    assert [(r["day"], r["alone"]) for r in rows] == [
+        (day(0).isoformat(), True),
+        (day(2).isoformat(), False),
+        (day(3).isoformat(), False),
+    ]
+    assert not any(
+        r["alone"] for r in charts.honest_over_time_spec(honest_days(), missing_days=MISSING)["datasets"]["lines"]
+    )
+
+
+def test_line_colours_present_only_for_series_present(honest) -> None:
+    svg = honest.svg.lower()
+    assert charts.HONEST_COLOR.lower() in svg and charts.CI_COLOR.lower() in svg
+    without_ci = charts.honest_over_time(honest_days(ci=None), title="t", description="d", chart_id="no-ci")
+    assert charts.HONEST_COLOR.lower() in without_ci.svg.lower()
+    assert charts.CI_COLOR.lower() not in without_ci.svg.lower(), "a source with no CI flag draws no CI line"
+
+
+def test_breaks_are_labelled_rules(honest) -> None:
+    spec = charts.honest_over_time_spec(honest_days(), breaks=[(day(6), "new source")])
+    assert [row["label"] for row in spec["datasets"]["breaks"]] == ["new source"]
+    assert {"Honest installs per day", HOSTILE[4]} <= set(texts(honest.svg))
+
+
+def test_210_day_chart_is_small() -> None:
+    days = [charts.HonestDay(day(i), 1000 + 37 * i, 50 + i, 5000 + 11 * i, 1000.0 + i) for i in range(210)]
+    chart = charts.honest_over_time(days, title="t", description="d", chart_id="big")
+    assert len(chart.svg.encode()) < 30_000
+
+
+TZ_SCRIPT = """
+import datetime as dt
+from generator import charts
+days = [charts.HonestDay(dt.date(2024, 12, 20) + dt.timedelta(days=i), 10 + i, 1, 20 + i, None) for i in range(30)]
+chart = charts.honest_over_time(days, missing_days=[dt.date(2025, 1, 5)], title="t", description="d", chart_id="tz")
+print(chart.svg)
+"""
+
+
+def test_build_machine_timezone_never_shifts_days() -> None:
+    def run(tz: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "TZ": tz, "PYTHONPATH": str(ROOT)}
+        return subprocess.Popen([sys.executable, "-c", TZ_SCRIPT], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+    # UTC-8 and UTC+14: a local-time scale would put every day boundary elsewhere.
+    west, east = run("America/Los_Angeles"), run("Pacific/Kiritimati")
+    outputs = [process.communicate(timeout=60)[0] for process in (west, east)]
+    assert west.returncode == east.returncode == 0
+    assert outputs[0] == outputs[1]
+    # Each panel's one month tick is 1 January at UTC midnight, which Vega labels with the year.
+    assert texts(outputs[0]).count("2025") == 2
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: charts.honest_over_time([], title="t", description="d", chart_id="edge"),
+        lambda: charts.honest_over_time(
+            [charts.HonestDay(day(0), 5, None, 5, 5.0)],
+            breaks=[(day(0), "b")],
+            title="t",
+            description="d",
+            chart_id="edge",
+        ),
+        lambda: charts.share_over_time([], [], title="t", description="d", chart_id="edge"),
+        lambda: charts.share_over_time([(day(0), {})], ["a"], title="t", description="d", chart_id="edge"),
+        lambda: charts.sparkline([], title="t", description="d", chart_id="edge"),
+        lambda: charts.sparkline([(day(0), None), (day(1), 0.0)], title="t", description="d", chart_id="edge"),
+    ],
+    ids=["no-days", "one-day", "no-weeks", "empty-week", "no-values", "gap-and-zero"],
+)
+def test_degenerate_inputs_still_render(make) -> None:
+    assert_inert(make().svg)
 
 
 def test_sparkline_is_text_free_inert_and_broken_at_gaps() -> None:
