@@ -565,24 +565,30 @@ CARD_WIDTH, CARD_HEIGHT = 1200, 630
 def social_card_spec(project: str, figure: str, words: str, values: Sequence[tuple[dt.date, float | None]]) -> Spec:
     """A 1200x630 card: the package, its honest number and what it counts, and its 180-day line."""
     texts = [
-        {"text": project, "y": 95, "size": 44, "weight": "normal"},
-        {"text": figure, "y": 215, "size": 104, "weight": "bold"},
-        {"text": words, "y": 280, "size": 34, "weight": "normal"},
+        {"text": project, "y": 95, "size": 44},
+        {"text": words, "y": 280, "size": 34},
     ]
+    big = [{"text": figure, "y": 215, "size": 104}]
     line = [{"day": _day_rows(d)["mid"], "value": v} for d, v in values if v is not None]
     top = max((v["value"] for v in line), default=1) or 1
-    layers = [
-        _mark(
-            "texts",
-            {"type": "text", "align": "left", "baseline": "alphabetic", "color": "#1b1f24", "font": FONT},
+
+    def text_layer(data: str, weight: str) -> Spec:
+        # fontWeight is a mark property in Vega-Lite, not an encoding channel: one layer per weight.
+        mark = {"type": "text", "align": "left", "baseline": "alphabetic", "color": "#1b1f24", "font": FONT}
+        return _mark(
+            data,
+            {**mark, "fontWeight": weight},
             {
                 "x": {"value": 60},
                 "y": {"field": "y", "type": "quantitative", "scale": None},
                 "text": {"field": "text", "type": "nominal"},
                 "size": {"field": "size", "type": "quantitative", "scale": None},
-                "fontWeight": {"field": "weight", "type": "nominal", "scale": None},
             },
-        ),
+        )
+
+    layers = [
+        text_layer("texts", "normal"),
+        text_layer("big", "bold"),
         _mark(
             "line",
             {"type": "line", "color": HONEST_COLOR, "strokeWidth": 5},
@@ -592,7 +598,7 @@ def social_card_spec(project: str, figure: str, words: str, values: Sequence[tup
             },
         ),
     ]
-    spec = _with_data(layers, {"texts": texts, "line": line}, width=CARD_WIDTH, height=CARD_HEIGHT)
+    spec = _with_data(layers, {"texts": texts, "big": big, "line": line}, width=CARD_WIDTH, height=CARD_HEIGHT)
     spec.update(autosize={"type": "none"}, padding=0, background="#ffffff")
     spec["config"] = {"view": {"stroke": None}, "axis": {"disable": True}}
     return spec

@@ -146,6 +146,8 @@ def test_specs_are_valid_vega_lite():
     breaks = [(day(1), "b")]
     charts.validate_spec(charts.honest_over_time_spec(honest_days(), missing_days=MISSING, breaks=breaks))
     charts.validate_spec(charts.share_over_time_spec(WEEKS, SHARE_LABELS))
+    card_line = [(h.day, h.honest_mean) for h in honest_days()]
+    charts.validate_spec(charts.social_card_spec("acme", "62,589", "honest installs", card_line))
     with pytest.raises(Exception, match="Additional properties"):
         charts.validate_spec({"layer": [{"mark": "line", "encoding": {"colour": {"value": "red"}}}]})
 
