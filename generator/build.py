@@ -641,7 +641,7 @@ def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, p
     rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=days_per_job(cfg, None, as_of))
     ledger = [e for e in store.ledger() if e.source == source.name]
     estimates = cost.estimate_plan(rest, None, ledger, price_per_tib=cfg.budget.price_per_tib)
-    return held, cost.runs_needed(estimates, cfg.budget) or 1
+    return held, cost.backfill_pace(estimates, cfg.budget).runs or 1
 
 
 def _attach_costs(site: SiteData, store: Store, cfg: Config) -> dict[str, PackageCost]:

@@ -441,26 +441,39 @@ def refusal_message(refusal: Refusal, what: str, *, expected: int, price_per_tib
     return f"{head}. Not even the newest day fits: {advice}. Nothing was run."
 
 
-def runs_needed(estimates: Sequence[JobEstimate], budget: BudgetConfig) -> int | None:
-    """How many runs fetch every job at this per-run budget, each run taking jobs in order while
-    its expected bill so far plus the next job's ceiling fits (None: some job never fits)."""
-    runs, billed = 0, None
+@dataclass(frozen=True)
+class Pace:
+    """How long fetching a whole plan takes under the budget."""
+
+    runs: int | None
+    """Runs needed (None: some job never fits any run)."""
+    months: int
+    """Calendar months those runs span, paced by the monthly budget."""
+
+
+def backfill_pace(estimates: Sequence[JobEstimate], budget: BudgetConfig, *, reserve: int = 0) -> Pace:
+    """Runs and months that fetch every job, newest first, by the rule the build applies.
+
+    A run takes jobs while its expected bill so far plus the next job's ceiling fits the per-run
+    budget; a month takes them while its expected bill so far, the `reserve` kept for its daily runs
+    and the next job's ceiling fit the monthly budget. A job the month has no room for waits for the
+    next month (and so for a new run): the month, not the run, often sets the pace.
+    """
+    runs, months = 0, 1
+    run_billed: int | None = None
+    month_billed = 0
     for e in estimates:
         if e.ceiling_bytes > min(budget.max_bytes_per_query, budget.max_bytes_per_run, budget.max_bytes_per_month):
-            return None
-        if billed is None or billed + e.ceiling_bytes > budget.max_bytes_per_run:
-            runs, billed = runs + 1, 0
-        billed += e.expected_bytes
-    return runs
-
-
-def months_needed(estimates: Sequence[JobEstimate], budget: BudgetConfig, reserve: int) -> int:
-    """Calendar months the expected bills take under the monthly budget, `reserve` kept for daily runs."""
-    room = budget.max_bytes_per_month - reserve
-    total = sum(e.expected_bytes for e in estimates)
-    if total == 0:
-        return 0
-    return math.ceil(total / room) if room > 0 else 0
+            return Pace(None, months)
+        if month_billed + reserve + e.ceiling_bytes > budget.max_bytes_per_month:
+            if reserve + e.ceiling_bytes > budget.max_bytes_per_month:
+                return Pace(None, months)  # not even a fresh month has room for it
+            months, month_billed, run_billed = months + 1, 0, None
+        if run_billed is None or run_billed + e.ceiling_bytes > budget.max_bytes_per_run:
+            runs, run_billed = runs + 1, 0
+        run_billed += e.expected_bytes
+        month_billed += e.expected_bytes
+    return Pace(runs, months)
 
 
 @dataclass(frozen=True)
@@ -469,10 +482,8 @@ class PlanVerdict:
 
     refusal: Refusal | None
     """Set when not even the newest job fits: the build would run nothing."""
-    runs: int | None
-    """Runs needed at the per-run budget (None: some job never fits)."""
-    months: int
-    """Calendar months the expected bills need under the monthly budget."""
+    pace: Pace
+    """Runs and months the whole plan takes."""
 
 
 def plan_verdict(
@@ -480,7 +491,7 @@ def plan_verdict(
 ) -> PlanVerdict:
     """Whether the newest job fits now, and how many runs and months the whole plan takes."""
     refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates else None
-    return PlanVerdict(refusal, runs_needed(estimates, budget), months_needed(estimates, budget, reserve))
+    return PlanVerdict(refusal, backfill_pace(estimates, budget, reserve=reserve))
 
 
 def describe_plan(
@@ -534,11 +545,14 @@ def describe_plan(
                 first=True,
             )
         )
-    elif verdict.runs is None:
+    elif verdict.pace.runs is None:
         lines.append("Some older jobs never fit the budget: raise it, or lower [source].history_days.")
     else:
-        months = f"; under {SETTING_PER_MONTH}, about {verdict.months} month(s)" if verdict.months > 1 else ""
-        lines.append(f"Runs needed for the whole history at this budget: about {verdict.runs}{months}.")
+        pace = verdict.pace
+        months = ""
+        if pace.months > 1:
+            months = f", over about {pace.months} calendar months ({SETTING_PER_MONTH} sets the pace)"
+        lines.append(f"Runs needed for the whole history at this budget: about {pace.runs}{months}.")
     lines.append("What each column adds to the ceiling per day fetched (drop a breakdown to save it):")
     for c in costs:
         mark = "" if c.name == "base" else ("  [on]" if c.selected else "  [off]")

@@ -209,8 +209,24 @@ def test_the_month_reserve_keeps_room_for_every_remaining_daily_run() -> None:
 def test_runs_needed_counts_expected_bills_against_the_run_budget() -> None:
     estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
     assert estimates[0].expected_bytes < 90 * GIB
-    assert cost.runs_needed(estimates, BUDGET) == 1  # ten ceilings of 90 GiB, but bills are small
-    assert cost.runs_needed(estimates, BudgetConfig(max_bytes_per_query=80 * GIB)) is None
+    assert cost.backfill_pace(estimates, BUDGET) == cost.Pace(1, 1)  # ten ceilings of 90 GiB, but bills are small
+    assert cost.backfill_pace(estimates, BudgetConfig(max_bytes_per_query=80 * GIB)).runs is None
+
+
+@pytest.mark.parametrize(
+    ("per_month", "reserve", "pace"),
+    [
+        (TIB, 0, cost.Pace(1, 1)),  # the month has room for every job
+        (140 * GIB, 0, cost.Pace(3, 3)),  # 4 jobs a month: 3 bills of 13.5 GiB + a 90 GiB ceiling fit, 4 do not
+        (140 * GIB, 30 * GIB, cost.Pace(5, 5)),  # the daily runs' reserve leaves room for 2 jobs a month
+        (140 * GIB, 60 * GIB, cost.Pace(None, 1)),  # no month has room for a 90 GiB ceiling beside the reserve
+    ],
+)
+def test_the_monthly_budget_paces_the_backfill(per_month: int, reserve: int, pace: cost.Pace) -> None:
+    """Expected bills alone fit one month (10 x 13.5 GiB); the next job's ceiling is what waits for the next month."""
+    estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
+    assert all(13.5 * GIB <= e.expected_bytes < 13.6 * GIB for e in estimates)  # the bill rounded up to MB
+    assert cost.backfill_pace(estimates, BudgetConfig(max_bytes_per_month=per_month), reserve=reserve) == pace
 
 
 def test_describe_plan_groups_identical_jobs_and_says_the_runs_needed() -> None:
