@@ -27,7 +27,7 @@ from generator.pages import PackagePage, SiteData
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
 from generator.sources import Job, Source, capabilities_of
-from generator.store import LedgerEntry, Store, open_store, store_lock
+from generator.store import BeforeStore, LedgerEntry, Store, open_store, store_lock
 
 if TYPE_CHECKING:
     from generator.cost import PackageCost
@@ -332,6 +332,47 @@ def fetch(
     return out
 
 
+BEFORE_STORE_RETRY: Any = None
+"""Tests pass a RetryPolicy that does not sleep; None is ClickPy's own policy, with fewer attempts (below)."""
+BEFORE_STORE_ATTEMPTS = 3
+"""The figure is optional: an unreachable ClickPy costs the build a few seconds, not ClickPy's full backoff."""
+
+
+def fetch_downloads_before_store(cfg: Config, store: Store, source_name: str, progress: Progress = _quiet) -> None:
+    """With [source].clickpy_all_time: ask ClickPy, in one query, for each package's downloads before
+    its first day in the store, unless the store already keeps them for that first day.
+
+    Whatever the source kind: the first day is that of the store's days of `source_name`. When ClickPy
+    cannot be reached or refuses, one warning says so and the page keeps saying that pepy/ClickPy's
+    figure is limited to the store's days; nothing is kept, so the next run asks again.
+    """
+    if not cfg.source.clickpy_all_time:
+        return
+    from generator.errors import SourceError
+    from generator.sources import clickpy
+
+    first_days = {}
+    for project in cfg.packages:
+        held = store.day_range(source_name, project)
+        if held is not None:
+            first_days[project] = held[0]
+    kept = store.downloads_before_store(first_days)
+    todo = {p: day for p, day in first_days.items() if p not in kept or kept[p].first_day != day}
+    if not todo:
+        return
+    url = cfg.source.clickpy_url or (cfg.source.api_endpoint if cfg.source.kind == "clickpy" else "")
+    policy = BEFORE_STORE_RETRY or clickpy.RetryPolicy(max_attempts=BEFORE_STORE_ATTEMPTS)
+    http = clickpy.ClickHouseHTTP(url or clickpy.DEFAULT_URL, retry=policy, timeout=60.0)
+    progress("Fetching downloads before the store's first day from ClickPy", 0, 1)
+    try:
+        counts = clickpy.downloads_before(http, todo)
+    except SourceError as exc:
+        log.warning("pepy/ClickPy's all-time figure stays limited to the store's days this run: %s", exc)
+        return
+    store.record_downloads_before_store(todo, counts)
+    progress("Fetched downloads before the store's first day", 1, 1)
+
+
 @dataclass
 class Prepared:
     """Everything the render phase needs, gathered while the store is open for writing."""
@@ -343,6 +384,8 @@ class Prepared:
     costs: dict[str, PackageCost]
     plan: incremental.Plan
     full: bool = False
+    before: dict[str, BeforeStore] = field(default_factory=dict)
+    """Per package: its downloads before the store's first day, as ClickPy holds them (when fetched)."""
 
 
 def collect(
@@ -377,6 +420,7 @@ def collect(
         change_threshold=cfg.site.change_threshold,
     )
     costs = _attach_costs(site, store, cfg)
+    before = store.downloads_before_store(cfg.packages) if cfg.source.clickpy_all_time else {}
     context = parallel.Context(
         source=source.name,
         site=site,
@@ -384,7 +428,9 @@ def collect(
         capabilities=capabilities,
         breakdowns=tuple(cfg.source.breakdowns),
     )
-    data = incremental.package_data(store, cfg.packages, as_of, costs)
+    # A package's page reads its cost share and, when kept, its downloads before the store.
+    inputs = {p: (costs.get(p), before[p]) if p in before else costs.get(p) for p in cfg.packages}
+    data = incremental.package_data(store, cfg.packages, as_of, inputs)
     units = {incremental.package_unit(p): data[p] for p in cfg.packages}
     units["index"] = incremental.site_settings(packages=[(p, data[p]) for p in cfg.packages])
     units["cost"] = incremental.site_settings(cost=repr(site.cost))
@@ -405,7 +451,7 @@ def collect(
         billed=site.billed,  # every page's navigation links the cost page once something is billed
     )
     plan = incremental.plan(out_dir, units, as_of=as_of, code=incremental.code_version(), site=settings, full=full)
-    return Prepared(cfg, site, context, costs, plan, full)
+    return Prepared(cfg, site, context, costs, plan, full, before)
 
 
 STORE_MEMORY = "512MB"
@@ -438,7 +484,7 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
             store.limit_memory(STORE_MEMORY)
             held = store.held_days(todo)
             tasks = (
-                parallel.Task(project, rows, held[project], prepared.costs.get(project))
+                parallel.Task(project, rows, held[project], prepared.costs.get(project), prepared.before.get(project))
                 for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
             )
             pool.render(tasks, len(todo), on_result=take, progress=progress)
@@ -615,6 +661,8 @@ def build(
                 if fetch_data
                 else Fetched()
             )
+            if fetch_data:
+                fetch_downloads_before_store(cfg, store, source.name, progress)
             timings["fetch"] = time.perf_counter() - t0
             held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
             t1 = time.perf_counter()

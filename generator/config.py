@@ -70,6 +70,11 @@ class SourceConfig:
     """Re-fetch this many latest days on every run, because late log rows arrive."""
     breakdowns: tuple[str, ...] = BREAKDOWNS
     """Breakdown columns to query; dropping one cuts the BigQuery ceiling by that column's bytes."""
+    clickpy_all_time: bool = False
+    """Fetch each package's downloads before the store's first day from ClickPy (free, no key), whatever
+    `kind` is, so the page adds up pepy/ClickPy's all-time figure; kept in the store, fetched once."""
+    clickpy_url: str = ""
+    """The ClickPy service clickpy_all_time asks; default ClickPy's public one (api_endpoint when kind is clickpy)."""
 
 
 @dataclass(frozen=True)

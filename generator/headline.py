@@ -11,13 +11,18 @@ Pure functions: numbers come from `analysis`; this module only picks and words t
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from generator import vocabulary
 from generator.analysis import PackageReport, SourceFigure
+
+if TYPE_CHECKING:
+    from generator.store import BeforeStore
 
 # Every named rule, in the one order the matrix rows follow, with the words every page uses for it.
 RULE_ORDER: tuple[str, ...] = vocabulary.ORDER
@@ -110,6 +115,31 @@ class Other:
     note: str = ""
     missing_days: int = 0
     window_days: int = 0
+    all_time: AllTime | None = None
+    """pepy/ClickPy: their all-time figure, added up from ClickPy's days before the store and the store's."""
+
+
+@dataclass(frozen=True)
+class AllTime:
+    """All time as pepy/ClickPy show it = the days before this store + the store's all-time count."""
+
+    before: int
+    """Downloads on the days ClickPy holds before `first_day` (fetched from ClickPy)."""
+    store: int
+    """The store's all-time count: every download on the days it holds, first_day to as_of."""
+    first_day: dt.date
+    as_of: dt.date
+
+    @property
+    def total(self) -> int:
+        return self.before + self.store
+
+    def sentence(self) -> str:
+        return (
+            f"all time as pepy/ClickPy show it = {self.before:,} downloads on the days before this store"
+            f" (before {self.first_day.isoformat()}, from ClickPy) + {self.store:,}, the store's all-time count"
+            f" = {self.total:,} (up to {self.as_of.isoformat()})."
+        )
 
 
 @dataclass(frozen=True)
@@ -168,8 +198,13 @@ def why_sentence(
     return f"{head}: {'; '.join(clauses)}."
 
 
-def first_screen(report: PackageReport) -> FirstScreen:
-    """The other sites' figures for the first screen, each with its sentence."""
+def first_screen(report: PackageReport, before: BeforeStore | None = None) -> FirstScreen:
+    """The other sites' figures for the first screen, each with its sentence.
+
+    `before`: the package's downloads before the store's first day as ClickPy holds them; it adds up
+    pepy/ClickPy's all-time figure only when counted up to the page's first day. Without it the note
+    says their figure is larger than the store's by the days it does not hold.
+    """
     by_key = {f.key: f for f in report.figures}
     pypistats = clickpy = None
     month = by_key.get("pypistats_month")
@@ -186,17 +221,27 @@ def first_screen(report: PackageReport) -> FirstScreen:
     if everything is not None:
         days = everything.window_label.split(", ")[-1]  # "210 days in the store"
         first = report.freshness.first_day
+        all_time = (
+            AllTime(before.downloads, everything.value, first, report.as_of)
+            if before is not None and first is not None and before.first_day == first
+            else None
+        )
+        if all_time is not None:
+            note = all_time.sentence()
+        elif first:
+            note = (
+                f"their all-time figure also counts the days before {first.isoformat()}, which this store"
+                " does not hold, so it is larger than this one by those days' downloads."
+            )
+        else:
+            note = ""
         clickpy = Other(
             "pepy and ClickPy",
             everything.value,
             f"all downloads, mirrors included, {days}",
             why_sentence(f"Over the {days}, their rule", everything, verb="gives"),
-            note=(
-                f"their all-time figure also counts the days before {first.isoformat()}, which this store"
-                " does not hold, so it is larger than this one by those days' downloads."
-            )
-            if first
-            else "",
+            note=note,
             missing_days=everything.missing_days,
+            all_time=all_time,
         )
     return FirstScreen(pypistats, clickpy)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from generator.api import Document
     from generator.cost import CostSummary, PackageCost
     from generator.feeds import History
+    from generator.store import BeforeStore
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class PackagePage:
     """Its share of the cost ledger's billable jobs, when there are any."""
     api: dict[str, Document] = field(default_factory=dict)
     """Its pypistats.org-compatible API documents by path under api/packages/<name>/ (the page links them)."""
+    before_store: BeforeStore | None = None
+    """Its downloads before the store's first day as ClickPy holds them, when fetched ([source].clickpy_all_time)."""
 
 
 @dataclass

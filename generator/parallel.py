@@ -69,6 +69,8 @@ class Task:
     """source → the days the store holds for this package."""
     cost: Any = None
     """generator.cost.PackageCost when the ledger has billable jobs, else None."""
+    before_store: Any = None
+    """generator.store.BeforeStore when ClickPy's days before the store are kept, else None."""
 
 
 @dataclass
@@ -98,7 +100,7 @@ class PageRenderer:
             source=ctx.source,
             capabilities=ctx.capabilities,
         )
-        page = PackagePage(report, cost=task.cost)
+        page = PackagePage(report, cost=task.cost, before_store=task.before_store)
         docs = api.documents_for(
             task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns, held=rows.covered
         )

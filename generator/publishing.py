@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from generator import badges, feeds, render
+from generator import store as store_module
 from generator.config import Config
 from generator.errors import StoreError
 from generator.pages import SiteData
@@ -35,7 +36,8 @@ from generator.store import Store, open_store, store_lock
 BASE_URL_ENV = "PYPI_STATS_BASE_URL"
 """Used when [site].base_url is empty: CI sets it to the address the site is deployed at."""
 EXPORT_DIR = "data/store"
-EXPORT_TABLES = ("aggregates", "coverage", "ledger", "meta")
+EXPORT_TABLES = store_module.EXPORT_TABLES
+"""The tables every export holds; store_module.OPTIONAL_EXPORT_TABLES are restored when the manifest lists them."""
 MANIFEST = "manifest.json"
 EXPORT_FORMAT = "pypi-stats-site store export"
 DOWNLOAD_TIMEOUT = 120
@@ -116,7 +118,8 @@ def export_files(store: Store, as_of: str = "") -> dict[str, bytes]:
     """The store as Parquet files plus a manifest with their sizes and SHA-256, by file name."""
     with tempfile.TemporaryDirectory(prefix="store-export-") as tmp:
         store.export_parquet(Path(tmp))
-        files = {f"{t}.parquet": (Path(tmp) / f"{t}.parquet").read_bytes() for t in EXPORT_TABLES}
+        written = (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES)
+        files = {f"{t}.parquet": (Path(tmp) / f"{t}.parquet").read_bytes() for t in written}
     manifest = {
         "format": EXPORT_FORMAT,
         "schema_version": store.get_meta("schema_version"),
@@ -198,7 +201,8 @@ def restore_store(
     with store_lock(store_path), tempfile.TemporaryDirectory(prefix="store-restore-") as tmp:
         if not force and _has_data(store_path):
             raise StoreError(f"{store_path}: the store already holds data; pass --force to replace it")
-        for name in (f"{t}.parquet" for t in EXPORT_TABLES):
+        optional = [f"{t}.parquet" for t in store_module.OPTIONAL_EXPORT_TABLES if f"{t}.parquet" in files]
+        for name in [*(f"{t}.parquet" for t in EXPORT_TABLES), *optional]:
             data = _fetch(source, name)
             want = files[name]
             if len(data) != want.get("bytes") or hashlib.sha256(data).hexdigest() != want.get("sha256"):

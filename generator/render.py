@@ -740,7 +740,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "report": report,
         "figures": figures,
         "sources": sources,
-        "first": headline.first_screen(report),
+        "first": headline.first_screen(report, page.before_store),
         "matrix": matrix,
         "windows": windows,
         "rule_names": headline.RULE_NAMES,

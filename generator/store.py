@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +66,12 @@ CREATE TABLE IF NOT EXISTS ledger (
   dollars DOUBLE NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS before_store (
+  project VARCHAR PRIMARY KEY,
+  first_day DATE NOT NULL,
+  downloads BIGINT NOT NULL,
+  fetched_at TIMESTAMP NOT NULL
+);
 """
 
 
@@ -131,6 +137,19 @@ class LedgerEntry:
         return self.bytes_billed < 0
 
 
+@dataclass(frozen=True)
+class BeforeStore:
+    """A package's downloads on every day pepy/ClickPy hold before the store's first day for it.
+
+    Fetched from ClickPy once per first day: past days do not change, so it is fetched again only
+    when the store's first day for the package moves.
+    """
+
+    first_day: dt.date
+    """The store's first day for the package when this was fetched: the count is of the days before it."""
+    downloads: int
+
+
 UNKNOWN_BILL = -1
 """bytes_billed of a ledger row whose job's outcome is not known yet."""
 
@@ -140,6 +159,12 @@ def empty_aggregates() -> pa.Table:
     con = duckdb.connect()
     cols = ", ".join(f"NULL::{kind} AS {name}" for name, kind in AGGREGATE_COLUMNS)
     return con.sql(f"SELECT {cols} LIMIT 0").to_arrow_table()
+
+
+EXPORT_TABLES = ("aggregates", "coverage", "ledger", "meta")
+"""The tables every data export holds."""
+OPTIONAL_EXPORT_TABLES = ("before_store",)
+"""Tables added later: exported, and loaded when the export has them (keyed, so INSERT OR REPLACE)."""
 
 
 class Store:
@@ -255,7 +280,23 @@ class Store:
         row = self.con.execute("SELECT value FROM meta WHERE key = $key", {"key": key}).fetchone()
         return default if row is None else json.loads(row[0])
 
+    def record_downloads_before_store(self, first_days: Mapping[str, dt.date], downloads: Mapping[str, int]) -> None:
+        """Keep each package's downloads before its first day in the store (replacing an older first day's)."""
+        for project, first_day in first_days.items():
+            self.con.execute(
+                "INSERT OR REPLACE INTO before_store VALUES ($project, $first_day, $downloads, now()::TIMESTAMP)",
+                {"project": project, "first_day": first_day, "downloads": int(downloads.get(project, 0))},
+            )
+
     # -- reads --------------------------------------------------------------------------
+    def downloads_before_store(self, projects: Iterable[str]) -> dict[str, BeforeStore]:
+        """The kept downloads before the store's first day, for the projects that have them."""
+        rows = self.con.execute(
+            "SELECT project, first_day, downloads FROM before_store WHERE project IN (SELECT UNNEST($projects))",
+            {"projects": list(projects)},
+        ).fetchall()
+        return {project: BeforeStore(first_day, downloads) for project, first_day, downloads in rows}
+
     def rows(
         self,
         source: str,
@@ -399,7 +440,7 @@ class Store:
     def export_parquet(self, directory: Path) -> None:
         """Write every table as Parquet: the site's data export, from which CI can restore."""
         directory.mkdir(parents=True, exist_ok=True)
-        for table in ("aggregates", "coverage", "ledger", "meta"):
+        for table in (*EXPORT_TABLES, *OPTIONAL_EXPORT_TABLES):
             # The relational API takes the path as a value: nothing is formatted into SQL.
             self.con.table(table).to_parquet(str(directory / f"{table}.parquet"))
 
@@ -409,7 +450,7 @@ class Store:
         Tables without a key (aggregates, ledger) cannot take INSERT OR REPLACE: the export's
         (source, project, day) rows replace the store's, and ledger rows are added once per job.
         """
-        paths = {t: directory / f"{t}.parquet" for t in ("aggregates", "coverage", "ledger", "meta")}
+        paths = {t: directory / f"{t}.parquet" for t in EXPORT_TABLES}
         for path in paths.values():
             if not path.is_file():
                 raise StoreError(f"{path}: missing from the data export")
@@ -434,6 +475,13 @@ class Store:
                 {"p": p["ledger"]},
             )
             self.con.execute("INSERT OR REPLACE INTO meta SELECT * FROM read_parquet($p)", {"p": p["meta"]})
+            for table in OPTIONAL_EXPORT_TABLES:  # an export from before the table existed has no file for it
+                path = directory / f"{table}.parquet"
+                if path.is_file():
+                    self.con.execute(
+                        f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM read_parquet($p)",  # noqa: S608
+                        {"p": str(path)},
+                    )
             self.con.execute("COMMIT")
         except BaseException:
             _rollback(self.con)
@@ -523,6 +571,8 @@ _GUARDED = (
     "record_job",
     "set_meta",
     "get_meta",
+    "record_downloads_before_store",
+    "downloads_before_store",
     "rows",
     "held_days",
     "digests",

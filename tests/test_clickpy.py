@@ -11,7 +11,9 @@ import datetime as dt
 import html
 import json
 import re
+import socket
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,14 @@ from generator.plan import make_plan
 from generator.queries import load, names
 from generator.sources import ALL_CAPABILITIES, Job
 from generator.sources.clickpy import (
+    BEFORE_STORE_QUERY,
     CAPABILITIES,
     OUTPUT_COLUMNS,
     PROBE_PROJECTS,
+    ClickHouseHTTP,
     ClickPySource,
     RetryPolicy,
+    downloads_before,
     format_param,
     parse_error,
     queries_for,
@@ -129,6 +134,7 @@ def summed(rows: list[dict[str, Any]] | pa.Table, breakdown: str) -> dict[tuple[
 # -- the SQL ---------------------------------------------------------------------------------------
 def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
     assert sorted(CLICKPY_SQL) == [
+        "clickpy_before_store",
         "clickpy_coverage",
         "clickpy_installer_country",
         "clickpy_installers",
@@ -144,7 +150,10 @@ def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
         # Values only through {name:Type} placeholders: no dates, no package names in the text.
         assert not re.search(r"'\d{4}-\d\d-\d\d'", body), name
         assert not any(p in body for p in (*PACKAGES, *PROBE_PROJECTS)), name
-        assert "{start:Date}" in body and "{days:Array(Date)}" in body, name
+        if name == BEFORE_STORE_QUERY:  # one number per project: its days end at its own first day
+            assert "{projects:Array(String)}" in body and "{befores:Array(Date)}" in body, name
+        else:
+            assert "{start:Date}" in body and "{days:Array(Date)}" in body, name
 
 
 def test_the_sql_on_clickhouse_over_clickpys_tables_matches_the_canonical_sql(
@@ -600,3 +609,124 @@ def test_cross_check_is_a_pure_per_day_comparison() -> None:
     assert check.days_compared == 2 and (check.this_total, check.other_total) == (15, 17)
     assert check.differing == (analysis.CrossCheckDay(d2, 5, 7, 5, 5),)
     assert check.differing[0].all_difference == -2 and check.differing[0].pm_difference == 0
+
+
+# -- pepy/ClickPy's all-time figure: the days before the store ----------------------------------------
+def all_downloads(local_rows: pa.Table, project: str, keep: Callable[[dt.date], bool]) -> int:
+    """Every download of `project` on the days `keep` accepts, from the local source's rows."""
+    rows = local_rows.to_pylist()
+    return sum(r["downloads"] for r in rows if r["breakdown"] == "total" and r["project"] == project and keep(r["day"]))
+
+
+def test_the_days_before_the_store_are_each_packages_own_on_clickhouse(
+    fake: FakeClickHouse, local_rows: pa.Table, sleeps: Sleeps
+) -> None:
+    """One query for all packages, each counted up to its own first day; a day before any data is 0."""
+    firsts = {PACKAGES[0]: START + dt.timedelta(days=10), PACKAGES[1]: START + dt.timedelta(days=25), "nobody": END}
+    http = ClickHouseHTTP(fake.url, retry=RetryPolicy(sleep=sleeps))
+    got = downloads_before(http, firsts)
+    assert got == {
+        PACKAGES[0]: all_downloads(local_rows, PACKAGES[0], lambda d: d < firsts[PACKAGES[0]]),
+        PACKAGES[1]: all_downloads(local_rows, PACKAGES[1], lambda d: d < firsts[PACKAGES[1]]),
+        "nobody": 0,
+    }
+    assert got[PACKAGES[0]] > 0 and got[PACKAGES[1]] > 0
+    assert [r.params["befores"] for r in fake.queries] == [format_param(list(firsts.values()))]
+    assert downloads_before(http, {}) == {} and len(fake.received) == 1  # nothing to ask: no query
+
+
+STORE_DAYS = 30
+"""The local store's history: shorter than the events (and than ClickPy's), so days lie before it."""
+
+
+def all_time_cfg(tmp_path: Path, events_dir: Path, url: str) -> config_mod.Config:
+    path = tmp_path / "stats.toml"
+    path.write_text(
+        f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(PACKAGES))}\n'
+        f'[source]\nkind = "local"\npath = "{events_dir}"\nhistory_days = {STORE_DAYS}\n'
+        f'clickpy_all_time = true\nclickpy_url = "{url}"\n[store]\npath = "{tmp_path / "store.duckdb"}"\n',
+        encoding="utf-8",
+    )
+    return config_mod.load(path)
+
+
+def page_text(out: Path, project: str) -> str:
+    page = (out / "packages" / project / "index.html").read_text(encoding="utf-8")
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_the_page_adds_up_pepy_and_clickpys_all_time_figure_and_asks_clickpy_once(
+    fake: FakeClickHouse, events_dir: Path, local_rows: pa.Table, tmp_path: Path
+) -> None:
+    """A local store of 30 days: ClickPy's days before it + the store's all-time count = every
+    download of the package, as pepy/ClickPy count it; the second build asks ClickPy nothing."""
+    cfg = all_time_cfg(tmp_path, events_dir, fake.url)
+    out = tmp_path / "site"
+    build.build(cfg, as_of=END, out_dir=out)
+    first = END - dt.timedelta(days=STORE_DAYS - 1)
+    for project in PACKAGES:
+        before = all_downloads(local_rows, project, lambda d: d < first)
+        held = all_downloads(local_rows, project, lambda d: first <= d <= END)
+        everything = all_downloads(local_rows, project, lambda d: d <= END)
+        assert before > 0 and held > 0 and before + held == everything
+        text = page_text(out, project)
+        assert (
+            f"all time as pepy/ClickPy show it = {before:,} downloads on the days before this store"
+            f" (before {first.isoformat()}, from ClickPy) + {held:,}, the store's all-time count"
+            f" = {everything:,} (up to {END.isoformat()})."
+        ) in text
+        assert f"pepy and ClickPy show {everything:,} all time: {before:,} before {first.isoformat()}" in text
+        assert "which this store does not hold" not in text
+    asked = [r for r in fake.queries if "befores" in r.params]
+    assert len(asked) == 1 and len(fake.received) == 1  # one query for both packages, nothing else from ClickPy
+    # The next build: the store keeps the figure for this first day, so ClickPy is not asked again.
+    build.build(cfg, as_of=END, out_dir=out)
+    assert len(fake.received) == 1
+    assert f"+ {held:,}, the store's all-time count" in page_text(out, PACKAGES[1])
+    # A store whose first day moves (a longer history) asks again, for the new first days only.
+    longer = all_time_cfg(tmp_path, events_dir, fake.url)
+    longer = config_mod.Config(**{**longer.__dict__, "source": replace(longer.source, history_days=STORE_DAYS + 5)})
+    build.build(longer, as_of=END, out_dir=out)
+    assert len(fake.received) == 2
+    moved = END - dt.timedelta(days=STORE_DAYS + 4)
+    assert fake.received[-1].params["befores"] == format_param([moved, moved])
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "quota", "no switch"])
+def test_without_clickpy_the_page_says_the_figure_is_limited_to_the_stores_days(
+    fake: FakeClickHouse,
+    events_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sleeps: Sleeps,
+    caplog: pytest.LogCaptureFixture,
+    failure: str,
+) -> None:
+    monkeypatch.setattr(build, "BEFORE_STORE_RETRY", RetryPolicy(sleep=sleeps, max_attempts=3))
+    url = fake.url
+    if failure == "unreachable":
+        with socket.socket() as probe:  # a loopback port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    elif failure == "quota":
+        fake.fail_next(201)
+    cfg = all_time_cfg(tmp_path, events_dir, url)
+    if failure == "no switch":
+        cfg = config_mod.Config(**{**cfg.__dict__, "source": replace(cfg.source, clickpy_all_time=False)})
+    out = tmp_path / "site"
+    build.build(cfg, as_of=END, out_dir=out)  # the build goes on: the figure is optional
+    first = END - dt.timedelta(days=STORE_DAYS - 1)
+    text = page_text(out, PACKAGES[0])
+    assert (
+        f"their all-time figure also counts the days before {first.isoformat()}, which this store does not hold"
+    ) in text
+    assert "all time as pepy/ClickPy show it" not in text
+    with open_store(cfg.store.path) as store:
+        assert store.downloads_before_store(PACKAGES) == {}  # nothing kept: the next run asks again
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "pepy/ClickPy" in r.getMessage()]
+    if failure == "no switch":
+        assert warnings == [] and fake.received == []
+    else:
+        assert len(warnings) == 1 and "limited to the store's days" in warnings[0]
+        assert ("quota" in warnings[0]) == (failure == "quota")
+        assert len(sleeps) == (2 if failure == "unreachable" else 0)  # the one policy: transient errors retried

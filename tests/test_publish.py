@@ -596,7 +596,13 @@ def restore_config(tmp_path: Path) -> Path:
 
 def test_restore_store_from_the_live_site_then_export_it_again(demo_site: Path, tmp_path: Path) -> None:
     manifest = json.loads((demo_site / "data" / "store" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"aggregates.parquet", "coverage.parquet", "ledger.parquet", "meta.parquet"}
+    assert set(manifest["files"]) == {
+        "aggregates.parquet",
+        "coverage.parquet",
+        "ledger.parquet",
+        "meta.parquet",
+        "before_store.parquet",
+    }
     cfg = restore_config(tmp_path)
     server, base = serve_in_thread(demo_site, prefix="/repo/")
     try:

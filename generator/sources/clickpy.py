@@ -42,7 +42,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,8 @@ CAPABILITIES: frozenset[str] = frozenset(
 # arbitrary type.
 INSTALLER_QUERY = "clickpy_installers"
 COVERAGE_QUERY = "clickpy_coverage"
+BEFORE_STORE_QUERY = "clickpy_before_store"
+"""Not a table query: each package's downloads before the store's first day (see downloads_before)."""
 CHOOSES_BREAKDOWNS = "{breakdowns:Array(String)}"
 """The parameter of a query that answers several breakdowns: which of them to compute."""
 TABLE_COLUMNS = ("day", "project", "installer_name", "breakdown", "breakdown_value", "n")
@@ -408,6 +410,23 @@ def _union(jobs: Sequence[Job]) -> tuple[tuple[str, ...], list[dt.date], tuple[s
     return projects, days, breakdowns
 
 
+def downloads_before(http: ClickHouseHTTP, first_days: Mapping[str, dt.date]) -> dict[str, int]:
+    """Each project's downloads on every day ClickPy holds before its own first day: one query.
+
+    What pepy/ClickPy's all-time figure counts beyond the store's days (queries/clickpy_before_store.sql);
+    a project ClickPy holds no day before that for has 0. Raises SourceError as every ClickPy query.
+    """
+    projects = list(first_days)
+    if not projects:
+        return {}
+    params = {"projects": projects, "befores": [first_days[p] for p in projects]}
+    rows = http.query(BEFORE_STORE_QUERY, queries.load(BEFORE_STORE_QUERY), params)
+    out = dict.fromkeys(projects, 0)
+    for row in rows:
+        out[str(row["project"])] = int(row["downloads"])  # 64-bit integers may come quoted
+    return out
+
+
 # -- the source ---------------------------------------------------------------------------------------
 class ClickPySource:
     """The Source protocol over ClickPy's public ClickHouse (see the module docstring)."""
@@ -510,6 +529,7 @@ __all__ = [
     "ClickHouseHTTP",
     "ClickPySource",
     "RetryPolicy",
+    "downloads_before",
     "explain",
     "format_param",
     "parse_error",
