@@ -95,3 +95,31 @@ def test_a_rule_without_a_row_fails_the_build() -> None:
     r.figures = [*r.figures, odd]
     with pytest.raises(ValueError, match="rule-new"):
         headline.matrix(r)
+
+
+@pytest.mark.parametrize(
+    ("kept_first_day", "reconciled"),
+    [
+        (min(DAYS), True),  # counted up to the page's first day: it adds up
+        (min(DAYS) + dt.timedelta(days=1), False),  # kept for another first day: it would count a day twice
+        (None, False),  # never fetched (off, offline or unreachable)
+    ],
+)
+def test_pepy_and_clickpys_all_time_figure_adds_up_only_from_the_pages_own_first_day(
+    kept_first_day: dt.date | None, reconciled: bool
+) -> None:
+    from generator.store import BeforeStore
+
+    rows = [row(d, "pip", 2) for d in DAYS] + [row(AS_OF, "bandersnatch", 5)]
+    before = None if kept_first_day is None else BeforeStore(kept_first_day, 1_234)
+    other = headline.first_screen(report(rows), before).clickpy
+    assert other is not None and other.value == 2 * 60 + 5  # every download on the store's days
+    if reconciled:
+        assert other.all_time is not None and other.all_time.total == 1_234 + 125
+        assert other.note == (
+            f"all time as pepy/ClickPy show it = 1,234 downloads on the days before this store (before"
+            f" {min(DAYS).isoformat()}, from ClickPy) + 125, the store's all-time count = 1,359 (up to {AS_OF})."
+        )
+    else:
+        assert other.all_time is None
+        assert other.note.startswith(f"their all-time figure also counts the days before {min(DAYS).isoformat()}")
