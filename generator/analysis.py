@@ -511,14 +511,37 @@ class Release:
     mirror_downloads: int
     other_downloads: int
     mirror_tools: tuple[str, ...]
+    uploaded: dt.date | None = None
+    """Its upload date on PyPI (its first file), None where PyPI's date is not known."""
+    mirror_days: int = 0
+    """Days on which mirror tools fetched it."""
+
+    @property
+    def day(self) -> dt.date:
+        """Its upload date, else the first day it appears in the data."""
+        return self.uploaded or self.first_seen
+
+    @property
+    def continuous_mirrors(self) -> bool:
+        """Mirror tools fetched it on more days than a one-time sync per mirror takes."""
+        return self.mirror_days > ONE_TIME_SYNC_DAYS
 
 
-def releases(version_rows: Sequence[AggRow]) -> list[Release]:
-    """Each package version, the day it first appears in the data, and who fetched it."""
+ONE_TIME_SYNC_DAYS = 3
+"""A mirror's one fetch of a new release falls within a few days of it; more days mean syncs that keep fetching."""
+
+
+def releases(
+    version_rows: Sequence[AggRow], uploads: Mapping[str, dt.datetime | dt.date | None] | None = None
+) -> list[Release]:
+    """Each package version, the day it first appears in the data (and its PyPI upload date when known),
+    and who fetched it."""
+    uploads = uploads or {}
     first: dict[str, dt.date] = {}
     mirror: dict[str, int] = defaultdict(int)
     other: dict[str, int] = defaultdict(int)
     tools: dict[str, set[str]] = defaultdict(set)
+    days: dict[str, set[dt.date]] = defaultdict(set)
     for r in version_rows:
         if r.breakdown != dimensions.VERSION.name or r.value is None:
             continue
@@ -526,12 +549,20 @@ def releases(version_rows: Sequence[AggRow]) -> list[Release]:
         if cat.category(r.installer) == cat.MIRROR:
             mirror[r.value] += r.downloads
             tools[r.value].add(r.installer or "NULL")
+            days[r.value].add(r.day)
         else:
             other[r.value] += r.downloads
     return sorted(
-        (Release(v, d, mirror[v], other[v], tuple(sorted(tools[v]))) for v, d in first.items()),
-        key=lambda x: (x.first_seen, x.version),
+        (
+            Release(v, d, mirror[v], other[v], tuple(sorted(tools[v])), _day(uploads.get(v)), len(days[v]))
+            for v, d in first.items()
+        ),
+        key=lambda x: (x.day, x.first_seen, x.version),
     )
+
+
+def _day(t: dt.datetime | dt.date | None) -> dt.date | None:
+    return t.date() if isinstance(t, dt.datetime) else t
 
 
 def mirror_tools(rows: Sequence[AggRow], window: Window) -> list[tuple[str, int]]:
@@ -683,6 +714,7 @@ def analyse(
     capabilities: Iterable[str] = ALL_CAPABILITIES,
     others: Mapping[str, tuple[Sequence[AggRow], set[dt.date]]] | None = None,
     retained: Sequence[AggRow] = (),
+    uploads: Mapping[str, dt.datetime | dt.date | None] | None = None,
 ) -> PackageReport:
     """Everything a package page shows, from its aggregate rows.
 
@@ -690,6 +722,7 @@ def analyse(
     marked "not available from this source", never computed from NULL columns. `others` maps
     another source held in the store to its total rows and covered days, for the cross-check.
     `retained` are the breakdown rows of pypistats.org's 181 retained days (Python versions per week).
+    `uploads` maps a version to its upload time on PyPI, where known.
     """
     caps = frozenset(capabilities)
     month = last_days(as_of, HONEST_DAYS)
@@ -729,7 +762,7 @@ def analyse(
         installers=installers(totals_rows, month),
         breakdowns=dims,
         series=daily_series(totals_rows, Window(history.start, as_of), available),
-        releases=releases(version_rows),
+        releases=releases(version_rows, uploads),
         mirror_tools_30=mirror_tools(totals_rows, month),
         mirror_tools_all=mirror_tools(totals_rows, history),
         freshness=freshness(as_of, store_window, available, figures),

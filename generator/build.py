@@ -373,6 +373,17 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source_name: str, pr
     progress("Fetched downloads before the store's first day", 1, 1)
 
 
+def fetch_release_dates(cfg: Config, store: Store, source: Source, progress: Progress = _quiet) -> None:
+    """Each release's upload date from PyPI, for versions the store has none for (never for synthetic data:
+    its versions are not PyPI's releases)."""
+    from generator.sources import pypi_releases
+
+    if not cfg.source.release_dates or source.synthetic or store.get_meta("synthetic", False):
+        return
+    progress("Checking release dates on PyPI", 0, len(cfg.packages))
+    pypi_releases.update(store, cfg.packages, pypi_releases.PyPIJson(pypi_releases.base_url(cfg.source.pypi_url)))
+
+
 @dataclass
 class Prepared:
     """Everything the render phase needs, gathered while the store is open for writing."""
@@ -428,8 +439,9 @@ def collect(
         capabilities=capabilities,
         breakdowns=tuple(cfg.source.breakdowns),
     )
-    # A package's page reads its cost share and, when kept, its downloads before the store.
-    inputs = {p: (costs.get(p), before[p]) if p in before else costs.get(p) for p in cfg.packages}
+    # A package's page reads its cost share, its release dates and, when kept, its downloads before the store.
+    uploads = store.release_uploads(cfg.packages)
+    inputs = {p: (costs.get(p), before.get(p), sorted(uploads[p].items())) for p in cfg.packages}
     data = incremental.package_data(store, cfg.packages, as_of, inputs)
     units = {incremental.package_unit(p): data[p] for p in cfg.packages}
     units["index"] = incremental.site_settings(packages=[(p, data[p]) for p in cfg.packages])
@@ -483,8 +495,16 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
             # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
             store.limit_memory(STORE_MEMORY)
             held = store.held_days(todo)
+            uploads = store.release_uploads(todo)
             tasks = (
-                parallel.Task(project, rows, held[project], prepared.costs.get(project), prepared.before.get(project))
+                parallel.Task(
+                    project,
+                    rows,
+                    held[project],
+                    prepared.costs.get(project),
+                    prepared.before.get(project),
+                    uploads[project],
+                )
                 for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
             )
             pool.render(tasks, len(todo), on_result=take, progress=progress)
@@ -663,6 +683,7 @@ def build(
             )
             if fetch_data:
                 fetch_downloads_before_store(cfg, store, source.name, progress)
+                fetch_release_dates(cfg, store, source, progress)
             timings["fetch"] = time.perf_counter() - t0
             held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
             t1 = time.perf_counter()

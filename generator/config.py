@@ -75,6 +75,10 @@ class SourceConfig:
     `kind` is, so the page adds up pepy/ClickPy's all-time figure; kept in the store, fetched once."""
     clickpy_url: str = ""
     """The ClickPy service clickpy_all_time asks; default ClickPy's public one (api_endpoint when kind is clickpy)."""
+    release_dates: bool = True
+    """Fetch each release's upload date from PyPI's JSON API, once per release (not for synthetic data)."""
+    pypi_url: str = ""
+    """Base URL of PyPI's JSON API (default $PYPI_STATS_PYPI_URL, else https://pypi.org/pypi; tests, proxies)."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,8 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
     for b in src.breakdowns:
         if b not in BREAKDOWNS:
             errors.append(f"[source].breakdowns has unknown breakdown {b!r} (allowed: {', '.join(BREAKDOWNS)})")
+    if src.pypi_url and not _is_absolute_url(src.pypi_url):
+        errors.append(f"[source].pypi_url must be an absolute http(s) URL, got {src.pypi_url!r}")
     if cfg.site.base_url and not _is_absolute_url(cfg.site.base_url):
         errors.append(
             f"[site].base_url must be an absolute http(s) URL such as https://example.github.io/stats/,"

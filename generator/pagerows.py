@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -145,6 +145,7 @@ def report(
     store_window: Window,
     source: str,
     capabilities: frozenset[str] = ALL_CAPABILITIES,
+    uploads: Mapping[str, dt.datetime | None] | None = None,
 ) -> analysis.PackageReport:
     """One package's analysis from the rows its page reads (pure: no store access).
 
@@ -163,6 +164,7 @@ def report(
         capabilities=capabilities,
         others=rows.others,
         retained=rows.retained,
+        uploads=uploads,
     )
 
 

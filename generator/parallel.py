@@ -71,6 +71,8 @@ class Task:
     """generator.cost.PackageCost when the ledger has billable jobs, else None."""
     before_store: Any = None
     """generator.store.BeforeStore when ClickPy's days before the store are kept, else None."""
+    uploads: dict[str, Any] | None = None
+    """version → its upload time on PyPI, for the versions the store has a date for."""
 
 
 @dataclass
@@ -99,6 +101,7 @@ class PageRenderer:
             store_window=ctx.store_window,
             source=ctx.source,
             capabilities=ctx.capabilities,
+            uploads=task.uploads,
         )
         page = PackagePage(report, cost=task.cost, before_store=task.before_store)
         docs = api.documents_for(

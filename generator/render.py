@@ -405,23 +405,74 @@ def mirror_figures(report: PackageReport) -> list[Figure]:
     )
     per_release = Table(
         "releases",
-        "Downloads per release: mirrors fetch every file of every release",
+        "Downloads per release, oldest first: mirror and other downloads over all days in the store,"
+        " and the mirror tools that fetched it",
         (
             Column("Version"),
+            Column(UPLOADED, "date"),
             Column("First seen in the data", "date"),
             Column("Mirror downloads", "int"),
+            Column("Days mirrors fetched it", "int"),
             Column("Other downloads", "int"),
             Column("Mirror tools"),
         ),
         tuple(
-            (clean_text(r.version), r.first_seen, r.mirror_downloads, r.other_downloads, ", ".join(r.mirror_tools))
+            (
+                clean_text(r.version),
+                r.uploaded,
+                r.first_seen,
+                r.mirror_downloads,
+                r.mirror_days,
+                r.other_downloads,
+                ", ".join(r.mirror_tools),
+            )
             for r in report.releases
         ),
     )
     return [
         Figure("mirror-tools", "Which mirrors fetched it", "", tools),
-        Figure("releases", "Mirror downloads per release", "", per_release),
+        Figure("releases", "Mirror downloads per release", release_sentence(report.releases), per_release),
     ]
+
+
+UPLOADED = "Uploaded to PyPI"
+"""The column of each release's PyPI upload date; "–" where it is not known."""
+
+
+def release_sentence(releases: Sequence[analysis.Release]) -> str:
+    """What the per-release rows show: when the dates come from, and whether mirrors fetch once or keep fetching."""
+    if not releases:
+        return ""
+    undated = sum(r.uploaded is None for r in releases)
+    if undated == len(releases):
+        dates = (
+            f"{UPLOADED}: not known for any release here (PyPI was not asked, did not answer, or does"
+            " not list them), so each release is placed by the day it was first seen in the data."
+        )
+    elif undated:
+        dates = (
+            f"{UPLOADED}: the date of its first file on PyPI; not known for {undated} of the {len(releases)}"
+            " releases, which are placed by the day first seen in the data."
+        )
+    else:
+        dates = f"{UPLOADED}: the date of each release's first file on PyPI."
+    mirrored = [r for r in releases if r.mirror_downloads]
+    continuous = [r for r in mirrored if r.continuous_mirrors]
+    if not mirrored:
+        mirrors = "No mirror tool fetched any release in the data."
+    elif continuous:
+        most = max(continuous, key=lambda r: (r.mirror_days, r.version))
+        mirrors = (
+            f"Mirrors keep fetching: {len(continuous)} of the {len(mirrored)} releases mirrors fetched were fetched"
+            f" on more than {analysis.ONE_TIME_SYNC_DAYS} days ({clean_text(most.version)} on {most.mirror_days}),"
+            " as continuous syncs do, so mirror downloads follow the mirrors' schedules, not only new releases."
+        )
+    else:
+        mirrors = (
+            f"Each release's mirror downloads came on at most {analysis.ONE_TIME_SYNC_DAYS} days:"
+            " as a one-time sync per mirror after a release does."
+        )
+    return f"{dates} {mirrors}"
 
 
 # -- what maintainers ask ---------------------------------------------------------------------------
@@ -489,34 +540,45 @@ def python_question(report: PackageReport) -> Question | None:
 
 
 def upgrade_question(report: PackageReport) -> Question | None:
-    """Are users upgrading? Installs per package version over time, with each release's first day in the data."""
+    """Are users upgrading? Installs per package version over time, with each release's upload date on PyPI
+    (or, where it is not known, its first day in the data)."""
     b = next((b for b in report.breakdowns if b.key == dimensions.VERSION.name and not b.unavailable), None)
     if b is None or not b.total:
         return None
     who = report.population
-    first_seen = {r.version: r.first_seen for r in report.releases}
+    by_version = {r.version: r for r in report.releases}
     table = Table(
         "versions-in-use",
         f"{who.capitalize()} by package version, {report.honest_window.label()}, newest first; share of {who}",
         (
             Column("Version"),
+            Column(UPLOADED, "date"),
             Column("First seen in the data", "date"),
             Column("Installs", "int"),
             Column("Share", "pct"),
         ),
         tuple(
-            (label, first_seen.get(label), n, analysis.share(n, b.total))
+            (
+                label,
+                getattr(by_version.get(label), "uploaded", None),
+                getattr(by_version.get(label), "first_seen", None),
+                n,
+                analysis.share(n, b.total),
+            )
             for label, n in [
                 *reversed([i for i in b.items if i[0] != "other"]),
                 *[i for i in b.items if i[0] == "other"],
             ]
         ),
     )
-    newest = max((r for r in report.releases), key=lambda r: (r.first_seen, r.version), default=None)
+    newest = max((r for r in report.releases), key=lambda r: (r.day, r.first_seen, r.version), default=None)
     answer = ""
     if newest is not None:
         n = dict(b.items).get(newest.version, 0)
-        head = f"The newest version in the data, {clean_text(newest.version)} (first seen {newest.first_seen}),"
+        when_out = (
+            f"uploaded to PyPI {newest.uploaded}" if newest.uploaded else f"first seen in the data {newest.first_seen}"
+        )
+        head = f"The newest version in the data, {clean_text(newest.version)} ({when_out}),"
         part = fmt_pct(analysis.share(n, b.total))
         when = report.coverage.phrase("in the last 30 days")  # says how many days, when some are missing
         if n:

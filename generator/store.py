@@ -72,7 +72,16 @@ CREATE TABLE IF NOT EXISTS before_store (
   downloads BIGINT NOT NULL,
   fetched_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS releases (
+  project VARCHAR NOT NULL,
+  version VARCHAR NOT NULL,
+  uploaded TIMESTAMP,
+  fetched_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (project, version)
+);
 """
+# releases: each version's upload time from PyPI's JSON API (its first file), asked once per release.
+# `uploaded` NULL: PyPI had no file for that version (or no such project) when it was asked.
 
 
 PAGE_COLUMNS = ("source", "day", "installer", "ci", "python_malformed", "breakdown", "value", "downloads")
@@ -163,7 +172,7 @@ def empty_aggregates() -> pa.Table:
 
 EXPORT_TABLES = ("aggregates", "coverage", "ledger", "meta")
 """The tables every data export holds."""
-OPTIONAL_EXPORT_TABLES = ("before_store",)
+OPTIONAL_EXPORT_TABLES = ("before_store", "releases")
 """Tables added later: exported, and loaded when the export has them (keyed, so INSERT OR REPLACE)."""
 
 
@@ -393,6 +402,40 @@ class Store:
             out += [(table, *row) for row in self.con.execute(sql, params).fetchall()]
         return out
 
+    def versions_seen(self, projects: Iterable[str]) -> dict[str, set[str]]:
+        """project → the package versions the data shows (any source, any day)."""
+        out: dict[str, set[str]] = {p: set() for p in projects}
+        rows = self.con.execute(
+            "SELECT DISTINCT project, version FROM aggregates"
+            " WHERE project IN (SELECT UNNEST($projects)) AND breakdown = $version AND version IS NOT NULL",
+            {"projects": list(out), "version": dimensions.VERSION.name},
+        ).fetchall()
+        for project, version in rows:
+            out[project].add(version)
+        return out
+
+    def release_uploads(self, projects: Iterable[str]) -> dict[str, dict[str, dt.datetime | None]]:
+        """project → version → its upload time on PyPI (UTC; None where PyPI had none). Versions never asked: absent."""
+        out: dict[str, dict[str, dt.datetime | None]] = {p: {} for p in projects}
+        rows = self.con.execute(
+            "SELECT project, version, uploaded FROM releases WHERE project IN (SELECT UNNEST($projects))",
+            {"projects": list(out)},
+        ).fetchall()
+        for project, version, uploaded in rows:
+            out[project][version] = uploaded
+        return out
+
+    def record_releases(self, project: str, uploads: Mapping[str, dt.datetime | None]) -> None:
+        """Keep each version's upload time (None: PyPI has none), so it is never asked for again."""
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.con.executemany(
+            "INSERT OR REPLACE INTO releases VALUES ($project, $version, $uploaded, $now)",
+            [
+                {"project": project, "version": v, "uploaded": None if t is None else _naive_utc(t), "now": now}
+                for v, t in uploads.items()
+            ],
+        )
+
     def limit_memory(self, limit: str) -> None:
         """Bound DuckDB's memory for this connection (a size such as '512MB'); it spills to disk beyond it."""
         if not _MEMORY.fullmatch(limit):
@@ -521,6 +564,11 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
     for name, kind in AGGREGATE_COLUMNS:
         if name not in have:
             con.execute(f"ALTER TABLE aggregates ADD COLUMN {name} {kind}")  # the registry's constant names
+
+
+def _naive_utc(t: dt.datetime) -> dt.datetime:
+    """A TIMESTAMP column holds UTC without a zone."""
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

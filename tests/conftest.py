@@ -17,6 +17,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+_NO_PYPI: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Builds never ask pypi.org: every test (and every process it starts) reaches a local PyPI JSON fake that
+    knows no project (404, as pypi.org answers for an unknown one), unless a test points a config elsewhere."""
+    global _NO_PYPI
+    from tests.fakes.pypi_json import FakePyPIJson
+
+    _NO_PYPI = FakePyPIJson().start()
+    os.environ["PYPI_STATS_PYPI_URL"] = _NO_PYPI.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _NO_PYPI is not None:
+        _NO_PYPI.stop()
+
+
 def event(
     day: str = "2026-10-01",
     project: str = "acme",

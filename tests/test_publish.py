@@ -602,6 +602,7 @@ def test_restore_store_from_the_live_site_then_export_it_again(demo_site: Path, 
         "ledger.parquet",
         "meta.parquet",
         "before_store.parquet",
+        "releases.parquet",
     }
     cfg = restore_config(tmp_path)
     server, base = serve_in_thread(demo_site, prefix="/repo/")
