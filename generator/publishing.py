@@ -117,8 +117,7 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
 def export_files(store: Store, as_of: str = "") -> dict[str, bytes]:
     """The store as Parquet files plus a manifest with their sizes and SHA-256, by file name."""
     with tempfile.TemporaryDirectory(prefix="store-export-") as tmp:
-        store.export_parquet(Path(tmp))
-        written = (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES)
+        written = store.export_parquet(Path(tmp))
         files = {f"{t}.parquet": (Path(tmp) / f"{t}.parquet").read_bytes() for t in written}
     manifest = {
         "format": EXPORT_FORMAT,

@@ -480,12 +480,19 @@ class Store:
         ).fetchall()
         return [LedgerEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9], r[10]) for r in rows]
 
-    def export_parquet(self, directory: Path) -> None:
-        """Write every table as Parquet: the site's data export, from which CI can restore."""
+    def export_parquet(self, directory: Path) -> tuple[str, ...]:
+        """Write every table as Parquet: the site's data export, from which CI can restore.
+
+        Returns the tables written: a store made before an optional table existed, opened read-only
+        (`export-store`) and so not upgraded, has none of it to export.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        for table in (*EXPORT_TABLES, *OPTIONAL_EXPORT_TABLES):
+        present = {row[0] for row in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        tables = (*EXPORT_TABLES, *(t for t in OPTIONAL_EXPORT_TABLES if t in present))
+        for table in tables:
             # The relational API takes the path as a value: nothing is formatted into SQL.
             self.con.table(table).to_parquet(str(directory / f"{table}.parquet"))
+        return tables
 
     def load_export(self, directory: Path) -> None:
         """Merge a data export written by `export_parquet` into this store, in one transaction.

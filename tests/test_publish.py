@@ -27,6 +27,7 @@ from conftest import ROOT, event, run_cli, write_events
 from htmltools import number, parse
 
 from generator import cli, feeds, publishing, render, sample
+from generator import store as store_module
 from generator.serve import serve_in_thread
 from generator.store import open_store
 
@@ -627,6 +628,17 @@ def test_restore_store_from_the_live_site_then_export_it_again(demo_site: Path, 
     proc = run_cli("export-store", "--config", str(cfg), "--out", str(tmp_path / "export"))
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "export" / "manifest.json").read_text())["files"].keys() == manifest["files"].keys()
+
+
+def test_a_store_from_before_the_optional_tables_exports_read_only(tmp_path: Path) -> None:
+    """`export-store` opens the store read-only, so an older store is not upgraded: it exports what it has."""
+    path = tmp_path / "old.duckdb"
+    with open_store(path) as store:
+        for table in store_module.OPTIONAL_EXPORT_TABLES:
+            store.con.execute(f"DROP TABLE {table}")  # noqa: S608 - a fixed table name, as an older version made
+    with open_store(path, read_only=True) as store:
+        manifest = publishing.export_store_to(store, tmp_path / "export")
+    assert set(manifest["files"]) == {f"{t}.parquet" for t in store_module.EXPORT_TABLES}
 
 
 DEMO_AS_OF_KEY = "2026-10-31"
