@@ -22,7 +22,8 @@ import ctypes
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -144,6 +145,24 @@ def _warm() -> None:
     """A no-op task: sent once per worker as the pool opens, so workers start while the build reads."""
 
 
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Holds Ctrl-C (SIGINT) while worker processes start; a held one arrives on exit.
+
+    An interrupt in the middle of a start cuts the data a starting worker reads from this process,
+    and the worker dies printing a traceback under the build's one-line message. A worker inherits
+    the mask, so it cannot see a Ctrl-C before its initializer ignores it either.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class PagePool:
     """The build's page workers: opened (and started) early, closed once every package is rendered.
 
@@ -161,8 +180,9 @@ class PagePool:
                 initializer=_init_worker,
                 initargs=(context,),
             )
-            for _ in range(self.workers):
-                self._pool.submit(_warm)
+            with _ctrl_c_held():
+                for _ in range(self.workers):
+                    self._pool.submit(_warm)  # a submit starts a worker process while fewer are running
 
     def __enter__(self) -> PagePool:
         return self
