@@ -402,6 +402,14 @@ class Breakdown:
     """Why the source cannot give it at all ("" when it can): the page says so instead of numbers."""
     table: str = CI_TABLE
     """Its table's id and CSV stem (the dimension's, see generator.dimensions)."""
+    within: str = ""
+    """Its population's qualifier when it counts inside one value of another dimension ("on Linux"), else ""."""
+    coverage: WindowCoverage | None = None
+    """The window's days it counts, for a breakdown whose rows from older fetches lack what it needs
+    (dimensions.Within): only days fetched in its shape count. None: every day the store holds counts."""
+    old_days: int = 0
+    """Days of the window the store holds but this breakdown does not count: fetched before its rows
+    carried the other dimension's value (refetching them brings them back)."""
 
 
 def top_items(counts: dict[str, int], n: int = TOP_N, dim: Dimension | None = None) -> tuple[tuple[str, int], ...]:
@@ -417,19 +425,44 @@ def breakdown(
     dim: Dimension,
     window: Window,
     keep: Callable[[AggRow], bool] | None = None,
+    shapes: Mapping[dt.date, int] | None = None,
 ) -> Breakdown:
-    """Downloads by one dimension over the window, the dimension's population (package managers) by default."""
+    """Downloads by one dimension over the window, the dimension's population (package managers) by default.
+
+    A dimension counted within one value of another (distributions: Linux) counts only rows with that
+    value, and only on the days `shapes` (day → dimensions.ROWS_SHAPE of its rows, every held day) says
+    were fetched in a shape whose rows carry it; without `shapes`, every day is taken as this code's shape.
+    """
 
     def in_population(r: AggRow) -> bool:
         return cat.category(r.installer) == dim.population
 
     keep = keep or in_population
+    inside = dim.within
+    days = None if inside is None or shapes is None else counted_days(inside, shapes)
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
         if r.breakdown != dim.name or not window.start <= r.day <= window.end or not keep(r):
             continue
+        if inside is not None and (r.within != inside.value or (days is not None and r.day not in days)):
+            continue
         counts[breakdown_label(dim, r)] += r.downloads
-    return Breakdown(dim.name, dim.title, top_items(counts, dim=dim), sum(counts.values()), table=dim.table)
+    out = Breakdown(dim.name, dim.title, top_items(counts, dim=dim), sum(counts.values()), table=dim.table)
+    if inside is None:
+        return out
+    held = set(shapes or ())
+    counted = held if days is None else days
+    return replace(
+        out,
+        within=inside.words,
+        coverage=window_coverage(window, counted) if shapes is not None else None,
+        old_days=sum(1 for d in held - counted if d in window),
+    )
+
+
+def counted_days(inside: dimensions.Within, shapes: Mapping[dt.date, int]) -> set[dt.date]:
+    """The held days whose rows carry the value a breakdown is counted within (fetched in its shape or later)."""
+    return {day for day, shape in shapes.items() if shape >= inside.since_shape}
 
 
 MALFORMED_SUFFIX = " (malformed: pypistats.org drops it)"
@@ -715,6 +748,7 @@ def analyse(
     others: Mapping[str, tuple[Sequence[AggRow], set[dt.date]]] | None = None,
     retained: Sequence[AggRow] = (),
     uploads: Mapping[str, dt.datetime | dt.date | None] | None = None,
+    shapes: Mapping[dt.date, int] | None = None,
 ) -> PackageReport:
     """Everything a package page shows, from its aggregate rows.
 
@@ -722,7 +756,8 @@ def analyse(
     marked "not available from this source", never computed from NULL columns. `others` maps
     another source held in the store to its total rows and covered days, for the cross-check.
     `retained` are the breakdown rows of pypistats.org's 181 retained days (Python versions per week).
-    `uploads` maps a version to its upload time on PyPI, where known.
+    `uploads` maps a version to its upload time on PyPI, where known. `shapes` maps each held day to the
+    shape of its rows (dimensions.ROWS_SHAPE); without it every day is taken as this code's shape.
     """
     caps = frozenset(capabilities)
     month = last_days(as_of, HONEST_DAYS)
@@ -742,13 +777,13 @@ def analyse(
     if caps == ALL_CAPABILITIES:
         # Over the headline's population: package-manager installs not flagged as CI.
         dims = [
-            replace(breakdown(breakdown_rows, dim, month, keep=is_honest), scope=HONEST_SCOPE)
+            replace(breakdown(breakdown_rows, dim, month, keep=is_honest, shapes=shapes), scope=HONEST_SCOPE)
             for dim in dimensions.DIMENSIONS
         ]
         dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
         dims.append(ci_split(totals_rows, month))
     else:
-        dims = limited_breakdowns(totals_rows, breakdown_rows, month, caps)
+        dims = limited_breakdowns(totals_rows, breakdown_rows, month, caps, shapes)
     weekly = _weekly(caps, as_of, available, retained, version_rows)
     return PackageReport(
         project=project,
@@ -871,6 +906,7 @@ def limited_breakdowns(
     breakdown_rows: Sequence[AggRow],
     window: Window,
     caps: frozenset[str],
+    shapes: Mapping[dt.date, int] | None = None,
 ) -> list[Breakdown]:
     """Every breakdown, for a source missing some capabilities.
 
@@ -885,9 +921,10 @@ def limited_breakdowns(
             unavailable = f"{dim.noun[:1].upper()}{dim.noun[1:]}: {why}."
             out.append(Breakdown(dim.name, dim.title, (), 0, unavailable=unavailable, table=dim.table))
         elif f"{dim.name}.by_installer" in caps:
-            out.append(breakdown(breakdown_rows, dim, window))
+            out.append(breakdown(breakdown_rows, dim, window, shapes=shapes))
         else:
-            out.append(replace(breakdown(breakdown_rows, dim, window, keep=lambda r: True), scope=ALL_DOWNLOADS_SCOPE))
+            whole = breakdown(breakdown_rows, dim, window, keep=lambda r: True, shapes=shapes)
+            out.append(replace(whole, scope=ALL_DOWNLOADS_SCOPE))
     if "ci" in caps:
         out.append(ci_split(totals_rows, window))
     else:

@@ -219,8 +219,20 @@ def column_costs(
         cols = BREAKDOWN_SOURCE_COLUMNS[name]
         added = per_day.get(name, 0)
         note = "read anyway for pypistats' malformed-python filter" if set(cols) <= set(BASE_COLUMNS) else ""
+        note = ", ".join(n for n in (note, _shared_note(name)) if n)
         out.append(ColumnCost(name, cols, added, dollars(added, price_per_tib), name in chosen, note))
     return out
+
+
+def _shared_note(name: str) -> str:
+    """Columns a breakdown reads with another (the OS: for its own table and for distro rows), read once for both."""
+    mine = set(BREAKDOWN_SOURCE_COLUMNS[name]) - set(BASE_COLUMNS)
+    parts = []
+    for other in BREAKDOWNS:
+        shared = [c for c in BREAKDOWN_SOURCE_COLUMNS[other] if c in mine] if other != name else []
+        if shared:
+            parts.append(f"{', '.join(shared)} also read by {other}: one bill while either is on")
+    return "; ".join(parts)
 
 
 # -- plan estimates -----------------------------------------------------------------------------

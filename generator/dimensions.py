@@ -30,6 +30,13 @@ BY_COUNT = "count"
 BY_VERSION = "version"
 """Oldest version first, "unknown" and "other" last (the top values by count are kept either way)."""
 
+ROWS_SHAPE = 2
+"""The shape of the aggregate rows this code fetches; the store records it for every day it holds.
+
+1: distro rows without the OS (a store from before shapes were recorded: its days read as 1).
+2: distro rows carry the OS in `system`, so the distribution table can count Linux installs only.
+"""
+
 PYPISTATS_NULL = "null"
 """pypistats.org stores a NULL value as this string."""
 PYPISTATS_SYSTEMS = ("Windows", "Linux", "Darwin")
@@ -64,6 +71,23 @@ class ApiUse:
 
 
 @dataclass(frozen=True)
+class Within:
+    """A breakdown counted inside one value of another dimension (distributions: among Linux installs).
+
+    Its grouping set holds the other dimension's column too, so each of its rows carries that value.
+    """
+
+    dimension: Dimension
+    """The dimension whose column its rows carry (the OS)."""
+    value: str
+    """The one value of it the breakdown counts ("Linux")."""
+    words: str
+    """The population's qualifier on the page ("on Linux")."""
+    since_shape: int
+    """The first ROWS_SHAPE whose rows carry the other column: days fetched before it are not counted."""
+
+
+@dataclass(frozen=True)
 class Dimension:
     """One breakdown: how it is computed, stored, shown and published."""
 
@@ -91,6 +115,13 @@ class Dimension:
     """ClickPy's table for it keeps the installer, so it can be restricted to package managers."""
     api: tuple[ApiUse, ...] = ()
     """The pypistats.org endpoints computed from it."""
+    within: Within | None = None
+    """Counted inside one value of another dimension (its rows carry that column); None: over every row."""
+
+    @property
+    def group_columns(self) -> tuple[str, ...]:
+        """The dimension columns of its grouping set in daily_aggregates.sql: its own, then the one it is within."""
+        return (self.column,) if self.within is None else (self.column, self.within.dimension.column)
 
     @property
     def csv_name(self) -> str:
@@ -166,10 +197,11 @@ SYSTEM = Dimension(
 DISTRO = Dimension(
     "distro",
     "distro",
-    ("details.distro.name",),
-    "Linux distribution / OS",
+    ("details.distro.name", "details.system.name"),
+    "Linux distribution",
     "Linux distribution",
     "breakdown-distro",
+    within=Within(SYSTEM, "Linux", "on Linux", since_shape=2),
 )
 COUNTRY = Dimension(
     "country",
@@ -226,6 +258,13 @@ _BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
 def get(name: str) -> Dimension:
     """The dimension of a breakdown name (KeyError for an unknown one; config validates names first)."""
     return _BY_NAME[name]
+
+
+def within_sql() -> str:
+    """SQL for the stored row's `within` value: the column of the dimension its breakdown is counted within
+    (the OS of a distro row), NULL for every other row. Built from this table's constant names only."""
+    branches = " ".join(f"WHEN '{d.name}' THEN {d.within.dimension.column}" for d in DIMENSIONS if d.within)
+    return f"CASE breakdown {branches} END" if branches else "NULL"
 
 
 def value_sql() -> str:

@@ -27,7 +27,7 @@ from generator.store import PAGE_COLUMNS, AggRow, Store
 STREAM_MEMORY = "256MB"
 """DuckDB's memory limit while it sorts the rows (it spills to disk beyond it)."""
 BATCH_ROWS = 50_000
-ORDER = ("day", "breakdown", "value", "installer", "ci", "python_malformed", "source")
+ORDER = ("day", "breakdown", "value", "within", "installer", "ci", "python_malformed", "source")
 """A total order of one package's rows (the aggregate key): the same rows in the same order every build."""
 ALL_DAYS = (dimensions.VERSION.name,)
 """The breakdowns a page reads over every day (the releases), not only the last 30."""
@@ -48,12 +48,14 @@ class PackageRows:
     retained: list[AggRow]
     """Rows of the page's source in pypistats.org's 181 retained days (the API documents)."""
     covered: set[dt.date]
+    shapes: dict[dt.date, int]
+    """The shape of each covered day's rows (dimensions.ROWS_SHAPE; older days lack what newer rows carry)."""
     others: dict[str, tuple[list[AggRow], set[dt.date]]]
     """Other sources' total rows and covered days (the cross-check)."""
 
 
-Coverage = dict[str, dict[str, list[dt.date]]]
-"""project → source → the days the store holds for it (every source the store has for the project)."""
+Coverage = dict[str, dict[str, dict[dt.date, int]]]
+"""project → source → the days the store holds for it, each with its rows' shape (Store.held_days)."""
 
 
 def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -> Iterator[tuple[str, pa.Table]]:
@@ -114,7 +116,7 @@ def _empty() -> pa.Table:
     return pa.table({name: pa.array([], type=pa.null()) for name in PAGE_COLUMNS})
 
 
-def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as_of: dt.date) -> PackageRows:
+def partition(rows: pa.Table, covered: Mapping[str, Mapping[dt.date, int]], source: str, as_of: dt.date) -> PackageRows:
     """One package's Arrow rows (from `stream`) and coverage, split into what each part of its page reads."""
     month = last_days(as_of, analysis.HONEST_DAYS)
     retained = api.retention_window(as_of)
@@ -133,6 +135,7 @@ def partition(rows: pa.Table, covered: dict[str, list[dt.date]], source: str, as
         versions=[r for r in mine if r.breakdown == dimensions.VERSION.name],
         retained=[r for r in mine if retained.start <= r.day],
         covered=days.get(source, set()),
+        shapes={d: shape for d, shape in covered.get(source, {}).items() if d <= as_of},
         others={src: (theirs.get(src, []), held) for src, held in sorted(days.items()) if src != source},
     )
 
@@ -160,6 +163,7 @@ def report(
         rows.versions,
         rows.covered,
         store_window,
+        shapes=rows.shapes,
         source=source,
         capabilities=capabilities,
         others=rows.others,

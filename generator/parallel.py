@@ -66,8 +66,8 @@ class Task:
     project: str
     rows: pa.Table
     """The package's rows (generator.pagerows.stream)."""
-    covered: dict[str, list[Any]]
-    """source → the days the store holds for this package."""
+    covered: dict[str, dict[Any, int]]
+    """source → the days the store holds for this package, each with its rows' shape (Store.held_days)."""
     cost: Any = None
     """generator.cost.PackageCost when the ledger has billable jobs, else None."""
     before_store: Any = None

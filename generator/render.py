@@ -222,6 +222,29 @@ def installers_table(report: PackageReport) -> Table:
     )
 
 
+def breakdown_caption(b: analysis.Breakdown, window: str) -> str:
+    """ "Linux distribution, honest installs on Linux, <window>", and the days it counts when it leaves some out."""
+    scope = f"{b.scope} {b.within}" if b.within else b.scope
+    caption = f"{b.title}, {scope}, {window}"
+    if b.old_days and b.coverage is not None:  # else it counts the days the page's own coverage note gives
+        caption += f", counting {b.coverage.held} of its {b.coverage.days} days"
+    return caption
+
+
+def old_days_note(b: analysis.Breakdown) -> str:
+    """Why some held days are not counted in a breakdown, and how to get them back ("" when none are)."""
+    inside = dimensions.get(b.key).within if b.old_days else None
+    if inside is None:
+        return ""
+    days = f"{b.old_days} day{'s' if b.old_days != 1 else ''}"
+    return (
+        f"Not counted: {days} of this window, fetched before these rows carried the {inside.dimension.noun}"
+        f" (installs on other systems could not be told from installs {inside.words}). To count them, fetch"
+        " them again: build with --refresh refetches every day of the history; [source].refetch_days = 30"
+        " for one build refetches the last 30 days."
+    )
+
+
 def breakdown_figures(report: PackageReport) -> list[Figure]:
     out = []
     for b in report.breakdowns:
@@ -229,7 +252,7 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
         whole = b.scope == analysis.ALL_DOWNLOADS_SCOPE  # a source without the installer for it
         table = Table(
             b.table,
-            f"{b.title}, {b.scope}, {report.honest_window.label()}",
+            breakdown_caption(b, report.honest_window.label()),
             (Column(b.title), Column("Downloads" if whole else "Installs", "int"), Column("Share", "pct")),
             tuple((label, n, analysis.share(n, b.total)) for label, n in items),
         )
@@ -241,7 +264,7 @@ def breakdown_figures(report: PackageReport) -> list[Figure]:
             BarRow(label, n, fmt_int(n), analysis.share(n, b.total), 0, bar_percent(n, largest), "package_manager")
             for label, n in items
         )
-        out.append(Figure(table.id, b.title, "", table, bars=bars))
+        out.append(Figure(table.id, b.title, "", table, bars=bars, note=old_days_note(b)))
     return out
 
 

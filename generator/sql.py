@@ -50,17 +50,22 @@ BREAKDOWN_OUTPUT_COLUMNS: dict[str, str] = {d.name: d.column for d in dimensions
 def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[str]) -> str:
     """Derive a cheaper daily_aggregates query that computes only `breakdowns` (plus the total).
 
-    The unused dimensions leave the CTE projection, so BigQuery no longer reads (or bills) their
-    source columns; their grouping sets and CASE branches go too. The output keeps every column,
-    NULL where dropped, so the result still has the one aggregate schema. With every breakdown
-    kept, the canonical text is returned unchanged.
+    A column no kept breakdown groups by leaves the CTE projection, so BigQuery no longer reads (or
+    bills) its source columns; a dropped breakdown's grouping set and CASE branch go too. A column a
+    kept breakdown is counted within stays (distro rows carry the OS even without the OS breakdown).
+    The output keeps every column, NULL where dropped, so the result still has the one aggregate
+    schema. With every breakdown kept, the canonical text is returned unchanged.
     """
     unknown = sorted(set(breakdowns) - set(BREAKDOWN_OUTPUT_COLUMNS))
     if unknown:
         raise ValueError(f"unknown breakdown(s): {', '.join(unknown)}")
-    drop = {col for name, col in BREAKDOWN_OUTPUT_COLUMNS.items() if name not in breakdowns}
-    if not drop:
+    kept = [d for d in dimensions.DIMENSIONS if d.name in breakdowns]
+    if len(kept) == len(dimensions.DIMENSIONS):
         return bigquery_sql
+    grouped = {col for d in kept for col in d.group_columns}
+    drop = set(dimensions.COLUMNS) - grouped
+    sets_kept = {frozenset(d.group_columns) for d in kept} | {frozenset()}
+    names_kept = {d.name for d in kept}
     tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
     for cte in tree.find_all(exp.CTE):
         inner = cte.this
@@ -68,27 +73,28 @@ def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[st
             inner.set("expressions", [e for e in inner.expressions if e.alias_or_name not in drop])
     if not isinstance(tree, exp.Select):
         raise ValueError("restrict_breakdowns expects a SELECT (with its CTE) as in daily_aggregates.sql")
-    tree.set("expressions", [_restrict_projection(e, drop) for e in tree.expressions])
+    tree.set("expressions", [_restrict_projection(e, drop, names_kept) for e in tree.expressions])
     group = tree.args.get("group")
     if group is not None:
         for sets in group.find_all(exp.GroupingSets):
-            sets.set("expressions", [s for s in sets.expressions if not _mentions(s, drop)])
+            sets.set("expressions", [s for s in sets.expressions if _dimension_columns(s) in sets_kept])
     _integer_intervals(tree)
     return tree.sql(dialect="bigquery", pretty=True)
 
 
-def _mentions(node: exp.Expression, columns: set[str]) -> bool:
-    return any(col.name in columns for col in node.find_all(exp.Column))
+def _dimension_columns(node: exp.Expression) -> frozenset[str]:
+    """The dimension columns a grouping set groups by (none for the totals' set)."""
+    return frozenset(col.name for col in node.find_all(exp.Column) if col.name in dimensions.COLUMNS)
 
 
-def _restrict_projection(node: exp.Expression, drop: set[str]) -> exp.Expression:
-    """A dropped dimension becomes a typed NULL; the breakdown CASE loses its branches."""
+def _restrict_projection(node: exp.Expression, drop: set[str], names_kept: set[str]) -> exp.Expression:
+    """A dropped column becomes a typed NULL; the breakdown CASE keeps the branches of kept breakdowns."""
     name = node.alias_or_name
     if name in drop:
         return exp.alias_(exp.cast(exp.null(), exp.DataType.build("STRING", dialect="bigquery")), name)
     case = node.unalias()
     if isinstance(case, exp.Case):
-        ifs = [branch for branch in case.args.get("ifs", []) if not _mentions(branch.this, drop)]
+        ifs = [branch for branch in case.args.get("ifs", []) if branch.args["true"].name in names_kept]
         if ifs:
             case.set("ifs", ifs)
         else:

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS coverage (
   project VARCHAR NOT NULL,
   day DATE NOT NULL,
   fetched_at TIMESTAMP NOT NULL,
+  shape INTEGER,
   PRIMARY KEY (source, project, day)
 );
 CREATE TABLE IF NOT EXISTS ledger (
@@ -80,16 +81,18 @@ CREATE TABLE IF NOT EXISTS releases (
   PRIMARY KEY (project, version)
 );
 """
+# coverage.shape: the shape of the day's rows (generator.dimensions.ROWS_SHAPE); NULL in a store from before
+# it was recorded, read as 1 (`build --refresh` fetches those days again in this code's shape).
 # releases: each version's upload time from PyPI's JSON API (its first file), asked once per release.
 # `uploaded` NULL: PyPI had no file for that version (or no such project) when it was asked.
 
 
-PAGE_COLUMNS = ("source", "day", "installer", "ci", "python_malformed", "breakdown", "value", "downloads")
+PAGE_COLUMNS = ("source", "day", "installer", "ci", "python_malformed", "breakdown", "value", "downloads", "within")
 """The columns `Store.page_rows` gives after `project`: an AggRow's, with the source first."""
 # Sorted by package only: a sort on the whole key costs twice as much (pagerows orders each package's rows).
 _PAGE_ROWS = f"""
 SELECT project, source, day, installer, ci, python_malformed, breakdown,
-  {dimensions.value_sql()} AS value, downloads
+  {dimensions.value_sql()} AS value, downloads, {dimensions.within_sql()} AS within
 FROM aggregates
 WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
   AND (breakdown = $total OR (source = $source AND (breakdown IN (SELECT UNNEST($all_days)) OR day >= $month_start
@@ -104,7 +107,7 @@ WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
 GROUP BY project, source
 """  # noqa: S608 (the store's column names are constants)
 _COVERAGE_DIGEST = """
-SELECT project, source, count(*), sum(hash(day)::HUGEINT)
+SELECT project, source, count(*), sum(hash(day, {shape})::HUGEINT)
 FROM coverage
 WHERE project IN (SELECT UNNEST($projects)) AND day <= $as_of
 GROUP BY project, source
@@ -123,6 +126,9 @@ class AggRow:
     breakdown: str
     value: str | None
     downloads: int
+    within: str | None = None
+    """On a row of a breakdown counted within another dimension (dimensions.Within), that dimension's value
+    (the OS of a distro row); None on every other row."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,9 @@ class BeforeStore:
     downloads: int
 
 
+OLD_SHAPE = 1
+"""The shape a day held without a recorded one is read as: fetched before distro rows carried the OS."""
+
 UNKNOWN_BILL = -1
 """bytes_billed of a ledger row whose job's outcome is not known yet."""
 
@@ -182,6 +191,9 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
         self.con = con
         self.path = path
+        columns = {row[1] for row in con.execute("PRAGMA table_info('coverage')").fetchall()}
+        # A store from before shapes were recorded, opened read-only (so not upgraded), has no column for it.
+        self._shape = f"COALESCE(shape, {OLD_SHAPE})" if "shape" in columns else str(OLD_SHAPE)
 
     # -- coverage -----------------------------------------------------------------------
     def covered_days(self, source: str, projects: Iterable[str], window: Window) -> dict[str, set[dt.date]]:
@@ -218,11 +230,13 @@ class Store:
         days: Iterable[dt.date],
         rows: pa.Table,
         ledger: LedgerEntry | None = None,
+        shape: int = dimensions.ROWS_SHAPE,
     ) -> None:
-        """Replace (project, day) data for `days` with `rows`, and mark those days complete.
+        """Replace (project, day) data for `days` with `rows`, and mark those days complete in `shape`.
 
-        `days` are the days the source says are available; rows outside them are ignored.
-        One transaction, with the job's ledger row: all of it lands, or none of it.
+        `days` are the days the source says are available; rows outside them are ignored. `shape`
+        is that of `rows`: this code's queries give dimensions.ROWS_SHAPE. One transaction, with the
+        job's ledger row: all of it lands, or none of it.
         """
         projects = list(projects)
         day_list = sorted(set(days))
@@ -234,7 +248,7 @@ class Store:
         self.con.register("incoming_rows", rows.select(names))
         try:
             self.con.execute("BEGIN TRANSACTION")
-            params = {"source": source, "projects": projects, "days": day_list}
+            params: dict[str, Any] = {"source": source, "projects": projects, "days": day_list}
             self.con.execute(
                 "DELETE FROM aggregates WHERE source = $source AND project IN (SELECT UNNEST($projects))"
                 " AND day IN (SELECT UNNEST($days))",
@@ -247,10 +261,10 @@ class Store:
                 params,
             )
             self.con.execute(
-                "INSERT OR REPLACE INTO coverage"
-                " SELECT $source, p.project, d.day, now()::TIMESTAMP"
+                "INSERT OR REPLACE INTO coverage (source, project, day, fetched_at, shape)"
+                " SELECT $source, p.project, d.day, now()::TIMESTAMP, $shape"
                 " FROM (SELECT UNNEST($projects) AS project) p, (SELECT UNNEST($days) AS day) d",
-                params,
+                {**params, "shape": shape},
             )
             if ledger is not None:
                 self.record_job(ledger)
@@ -315,8 +329,8 @@ class Store:
     ) -> list[AggRow]:
         """Aggregate rows for one project, in the compact form the analysis reads."""
         sql = (
-            f"SELECT day, installer, ci, python_malformed, breakdown, {dimensions.value_sql()}, downloads"  # noqa: S608
-            " FROM aggregates WHERE source = $source AND project = $project"
+            f"SELECT day, installer, ci, python_malformed, breakdown, {dimensions.value_sql()}, downloads,"  # noqa: S608
+            f" {dimensions.within_sql()} FROM aggregates WHERE source = $source AND project = $project"
             " AND breakdown IN (SELECT UNNEST($breakdowns))"
         )
         params: dict[str, Any] = {"source": source, "project": project, "breakdowns": list(breakdowns)}
@@ -326,16 +340,17 @@ class Store:
         sql += " ORDER BY day, breakdown"
         return [AggRow(*r) for r in self.con.execute(sql, params).fetchall()]
 
-    def held_days(self, projects: Iterable[str]) -> dict[str, dict[str, list[dt.date]]]:
-        """project → source → the days the store holds for it, oldest first (every source it has)."""
-        out: dict[str, dict[str, list[dt.date]]] = {p: {} for p in projects}
+    def held_days(self, projects: Iterable[str]) -> dict[str, dict[str, dict[dt.date, int]]]:
+        """project → source → the days the store holds for it, oldest first, each with its rows' shape
+        (dimensions.ROWS_SHAPE; OLD_SHAPE where none was recorded), for every source it has."""
+        out: dict[str, dict[str, dict[dt.date, int]]] = {p: {} for p in projects}
         rows = self.con.execute(
-            "SELECT project, source, day FROM coverage WHERE project IN (SELECT UNNEST($projects))"
-            " ORDER BY project, source, day",
+            f"SELECT project, source, day, {self._shape} FROM coverage"  # noqa: S608 (a constant expression)
+            " WHERE project IN (SELECT UNNEST($projects)) ORDER BY project, source, day",
             {"projects": list(out)},
         ).fetchall()
-        for project, source, day in rows:
-            out[project].setdefault(source, []).append(day)
+        for project, source, day, shape in rows:
+            out[project].setdefault(source, {})[day] = shape
         return out
 
     def page_rows(
@@ -398,7 +413,8 @@ class Store:
         """
         params = {"projects": list(projects), "as_of": as_of}
         out = []
-        for table, sql in (("rows", _AGGREGATE_DIGEST), ("days", _COVERAGE_DIGEST)):
+        coverage = _COVERAGE_DIGEST.format(shape=self._shape)
+        for table, sql in (("rows", _AGGREGATE_DIGEST), ("days", coverage)):
             out += [(table, *row) for row in self.con.execute(sql, params).fetchall()]
         return out
 
@@ -514,7 +530,10 @@ class Store:
             )
             # By name: an export from before a dimension was added lacks its column (NULL here).
             self.con.execute("INSERT INTO aggregates BY NAME SELECT * FROM read_parquet($p)", {"p": p["aggregates"]})
-            self.con.execute("INSERT OR REPLACE INTO coverage SELECT * FROM read_parquet($p)", {"p": p["coverage"]})
+            # By name: an export from before shapes were recorded has none (NULL: read as OLD_SHAPE).
+            self.con.execute(
+                "INSERT OR REPLACE INTO coverage BY NAME SELECT * FROM read_parquet($p)", {"p": p["coverage"]}
+            )
             # A job the store knows the outcome of keeps its row; the export's row wins over an unknown one.
             self.con.execute(
                 "DELETE FROM ledger WHERE bytes_billed < 0 AND job_id IN (SELECT job_id FROM read_parquet($p))",
@@ -562,15 +581,19 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Give a store made before a dimension joined the registry that dimension's column.
+    """Give a store made before a dimension joined the registry that dimension's column, and one made
+    before row shapes were recorded the coverage column for it.
 
-    Its rows from before have NULL there, and no rows of the new breakdown: days already fetched
-    get them with `build --refresh`. Writes name their columns, so the column's place does not matter.
+    Its rows from before have NULL there, and no rows of the new breakdown; its days have no shape
+    (read as OLD_SHAPE). Days already fetched get both with `build --refresh`. Writes name their
+    columns, so a column's place does not matter.
     """
     have = {row[1] for row in con.execute("PRAGMA table_info('aggregates')").fetchall()}
     for name, kind in AGGREGATE_COLUMNS:
         if name not in have:
             con.execute(f"ALTER TABLE aggregates ADD COLUMN {name} {kind}")  # the registry's constant names
+    if "shape" not in {row[1] for row in con.execute("PRAGMA table_info('coverage')").fetchall()}:
+        con.execute("ALTER TABLE coverage ADD COLUMN shape INTEGER")
 
 
 def _naive_utc(t: dt.datetime) -> dt.datetime:

@@ -239,6 +239,23 @@ def test_narrower_breakdowns_read_fewer_columns_and_keep_the_schema(
     assert "country_code" in read and "file.type" not in read and "details.system.name" not in read
 
 
+def test_breakdowns_distro_alone_still_groups_distro_rows_by_os(
+    tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
+) -> None:
+    """With [source].breakdowns = ["distro"], the restricted query still reads and groups the OS for the
+    distro rows (the page counts Linux installs only), but computes no OS breakdown of its own."""
+    job = full_job(("distro",))
+    result = make_source(make_config(tmp_path)).fetch(job).rows
+    params = {"projects": list(PACKAGES), "start": job.window.start, "end": job.window.end}
+    everything = sorted_rows(fake.reference(job_query(full_job())[0], params))
+    reference = [r for r in everything if r[5] in ("total", "distro")]
+    assert sorted_rows(result) == reference
+    distro_rows = [r for r in result.to_pylist() if r["breakdown"] == "distro"]
+    assert {r["system"] for r in distro_rows} >= {"Linux", "Windows"}
+    assert set(result.column("breakdown").to_pylist()) == {"total", "distro"}
+    assert "details.system.name" in fake.account(job_query(job)[0], params).columns
+
+
 # -- incremental runs ---------------------------------------------------------------------------
 def test_a_later_run_queries_only_the_new_and_refetched_days(
     tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
@@ -522,7 +539,9 @@ def test_column_costs_by_dry_run_add_up_to_the_full_scan(
     assert measured["python_minor"] == 0  # details.python is read anyway (python_malformed)
     assert all(measured[b] > 0 for b in ALL_BREAKDOWNS if b != "python_minor")
     full = source.per_day_scan_bytes(PACKAGES, ALL_BREAKDOWNS, FIRST)
-    assert measured["base"] + sum(measured[b] for b in ALL_BREAKDOWNS) == full
+    # Distro rows carry the OS: details.system.name is in both the OS's and distro's figure, billed once.
+    assert measured["distro"] > measured["system"] > 0
+    assert measured["base"] + sum(measured[b] for b in ALL_BREAKDOWNS) - measured["system"] == full
     costs = cost.column_costs(("country",), price_per_tib=6.25, measured=measured)
     assert [c.name for c in costs if c.selected] == ["base", "country"]
     per_day = source.per_day_scan_bytes(PACKAGES, ALL_BREAKDOWNS, FIRST)

@@ -137,6 +137,35 @@ def test_dropping_a_breakdown_cuts_the_modelled_ceiling_by_its_column() -> None:
     assert without_python == full  # details.python is read for the malformed-python flag anyway
 
 
+@pytest.mark.parametrize(
+    ("breakdowns", "os_column_read"),
+    [
+        (("distro",), True),  # distro rows carry the OS: the OS column is read without the OS breakdown
+        (("system",), True),
+        (("system", "distro"), True),
+        (("country",), False),
+    ],
+)
+def test_the_os_column_is_priced_whenever_distro_rows_need_it(
+    breakdowns: tuple[str, ...], os_column_read: bool
+) -> None:
+    assert ("details.system.name" in cost.columns_read(breakdowns)) is os_column_read
+    alone = cost.model_scan_bytes(job(1, breakdowns=breakdowns))
+    without = cost.model_scan_bytes(job(1, breakdowns=()))
+    os_bytes = cost.DEFAULT_MODEL.column_bytes_per_day("details.system.name")
+    assert (alone - without >= os_bytes) is os_column_read
+
+
+def test_distro_is_priced_with_the_os_it_reads_and_says_the_os_is_billed_once() -> None:
+    costs = {c.name: c for c in cost.column_costs(("distro",), price_per_tib=6.25)}
+    model = cost.DEFAULT_MODEL
+    assert costs["distro"].bytes_per_day == model.column_bytes_per_day("details.distro.name") + (
+        model.column_bytes_per_day("details.system.name")
+    )
+    assert "details.system.name also read by system" in costs["distro"].note
+    assert "details.system.name also read by distro" in costs["system"].note
+
+
 def test_column_costs_say_what_each_breakdown_adds() -> None:
     costs = {c.name: c for c in cost.column_costs(("country", "version"), price_per_tib=6.25)}
     assert costs["base"].selected and costs["base"].bytes_per_day == cost.model_column_bytes()["base"]

@@ -208,12 +208,12 @@ def test_daily_aggregates_outputs_the_store_columns_in_order() -> None:
 
 
 def test_daily_aggregates_computes_each_dimension_from_the_columns_the_cost_model_reads() -> None:
+    """What a dimension reads is what its grouping set's columns read: a distribution reads the OS too."""
     cte = next(canonical().find_all(exp.CTE)).this
     reads = {
-        e.alias_or_name: sorted({".".join(p.name for p in c.parts) for c in e.find_all(exp.Column)})
-        for e in cte.expressions
+        e.alias_or_name: {".".join(p.name for p in c.parts) for c in e.find_all(exp.Column)} for e in cte.expressions
     }
-    assert {d.column: reads.get(d.column) for d in dimensions.DIMENSIONS} == {
+    assert {d.column: sorted(set().union(*(reads[c] for c in d.group_columns))) for d in dimensions.DIMENSIONS} == {
         d.column: sorted(d.reads) for d in dimensions.DIMENSIONS
     }
 
@@ -222,13 +222,23 @@ def test_daily_aggregates_names_each_grouping_set_after_its_dimension() -> None:
     tree = canonical()
     case = tree.expressions[tree.named_selects.index("breakdown")].unalias()
     branches = [(next(branch.this.find_all(exp.Column)).name, branch.args["true"].name) for branch in case.args["ifs"]]
-    assert branches == [(d.column, d.name) for d in dimensions.DIMENSIONS]
+    assert sorted(branches) == sorted((d.column, d.name) for d in dimensions.DIMENSIONS)
     assert case.args["default"].name == dimensions.TOTAL
     sets = next(tree.args["group"].find_all(exp.GroupingSets)).expressions
     extra = [
         sorted({c.name for c in s.find_all(exp.Column)} - {c.name for c in sets[0].find_all(exp.Column)}) for s in sets
     ]
-    assert extra == [[], *([d.column] for d in dimensions.DIMENSIONS)]
+    assert extra == [[], *(sorted(d.group_columns) for d in dimensions.DIMENSIONS)]
+
+
+def test_a_breakdown_counted_within_another_is_named_before_it_in_the_breakdown_case() -> None:
+    """A distro row groups by the OS too (GROUPING(system) is 0 on it), so its branch must come first."""
+    tree = canonical()
+    case = tree.expressions[tree.named_selects.index("breakdown")].unalias()
+    order = [branch.args["true"].name for branch in case.args["ifs"]]
+    within = [(d.name, d.within.dimension.name) for d in dimensions.DIMENSIONS if d.within is not None]
+    assert within
+    assert all(order.index(name) < order.index(outer) for name, outer in within)
 
 
 CLICKPY_QUERIES = [

@@ -40,6 +40,7 @@ def random_events(seed: int, n: int = 600) -> list[dict]:
                 country=rng.choice(["US", "DE", None]),
                 version=rng.choice(["1.0", "1.1", "2.0"]),
                 system=rng.choice(["Linux", "Windows", "Darwin", "FreeBSD", None]),
+                distro=rng.choice(["Ubuntu", "Debian GNU/Linux", None]),
             )
         )
     return out
@@ -61,6 +62,7 @@ def python_count(events: list[dict], dimension: str | None) -> Counter:
             "country": e["country_code"],
             "python_minor": minor,
             "system": d["system"]["name"],
+            "distro": (d["system"]["name"], d["distro"]["name"]),  # a distro row carries the OS
             "version": e["file"]["version"],
         }[dimension]
         key = (e["timestamp"][:10], e["project"], installer, bool(d["ci"]), malformed, value)
@@ -68,12 +70,12 @@ def python_count(events: list[dict], dimension: str | None) -> Counter:
     return counts
 
 
-def source_count(rows: pa.Table, breakdown: str, column: str | None) -> Counter:
+def source_count(rows: pa.Table, breakdown: str, column: str | tuple[str, ...] | None) -> Counter:
     counts: Counter = Counter()
     for r in rows.to_pylist():
         if r["breakdown"] != breakdown:
             continue
-        value = r[column] if column else None
+        value = tuple(r[c] for c in column) if isinstance(column, tuple) else r[column] if column else None
         counts[(r["day"].isoformat(), r["project"], r["installer"], r["ci"], r["python_malformed"], value)] += r[
             "downloads"
         ]
@@ -89,6 +91,7 @@ def test_sql_on_duckdb_matches_a_direct_python_count(tmp_path: Path, seed: int) 
     assert source_count(rows, "total", None) == python_count(events, None)
     for dim in ("country", "python_minor", "system", "version"):
         assert source_count(rows, dim, dim) == python_count(events, dim), dim
+    assert source_count(rows, "distro", ("system", "distro")) == python_count(events, "distro")
 
 
 def test_only_the_requested_projects_and_days_are_returned(tmp_path: Path) -> None:

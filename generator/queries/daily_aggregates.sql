@@ -4,6 +4,9 @@
 -- breakdown dimension, one row per value of that dimension under the same keys. The
 -- `breakdown` column names the grouping set; columns outside it are NULL by construction,
 -- so a NULL in the breakdown's own column is a real NULL in the logs.
+-- The distro set is grouped by the OS too (`system` is filled on distro rows), so a page can
+-- count distributions among Linux installs only; a Windows or macOS install has no distro name.
+-- Its CASE branch comes before the system one, whose grouping flag is 0 on distro rows as well.
 --
 -- Reads columns: timestamp, project, country_code, file.type, file.version,
 --   details.installer.name, details.installer.version, details.python,
@@ -46,8 +49,8 @@ SELECT
     WHEN GROUPING(installer_major) = 0 THEN 'installer_version'
     WHEN GROUPING(python_minor) = 0 THEN 'python_minor'
     WHEN GROUPING(implementation) = 0 THEN 'implementation'
-    WHEN GROUPING(system) = 0 THEN 'system'
     WHEN GROUPING(distro) = 0 THEN 'distro'
+    WHEN GROUPING(system) = 0 THEN 'system'
     WHEN GROUPING(country) = 0 THEN 'country'
     WHEN GROUPING(file_type) = 0 THEN 'file_type'
     WHEN GROUPING(version) = 0 THEN 'version'
@@ -69,7 +72,7 @@ GROUP BY GROUPING SETS (
   (day, project, installer, ci, python_malformed, python_minor),
   (day, project, installer, ci, python_malformed, implementation),
   (day, project, installer, ci, python_malformed, system),
-  (day, project, installer, ci, python_malformed, distro),
+  (day, project, installer, ci, python_malformed, system, distro),
   (day, project, installer, ci, python_malformed, country),
   (day, project, installer, ci, python_malformed, file_type),
   (day, project, installer, ci, python_malformed, version)
