@@ -49,7 +49,7 @@ GROUP BY GROUPING SETS (
   (day, project, installer, ci, python_malformed, python_minor),
   (day, project, installer, ci, python_malformed, implementation),
   (day, project, installer, ci, python_malformed, system),
-  (day, project, installer, ci, python_malformed, distro),
+  (day, project, installer, ci, python_malformed, system, distro),
   (day, project, installer, ci, python_malformed, country),
   (day, project, installer, ci, python_malformed, file_type),
   (day, project, installer, ci, python_malformed, version)
