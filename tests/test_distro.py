@@ -115,7 +115,7 @@ def make_old_store(path: Path) -> None:
     with open_store(path):
         pass
     con = duckdb.connect(str(path))
-    con.execute("ALTER TABLE coverage DROP COLUMN shape")  # as before shapes were recorded
+    con.execute("ALTER TABLE coverage DROP COLUMN IF EXISTS shape")  # as before shapes were recorded
     rows = [(dimensions.TOTAL, None, 13), (dimensions.DISTRO.name, "Ubuntu", 5), (dimensions.DISTRO.name, None, 8)]
     for breakdown, distro, downloads in rows:
         con.execute(
