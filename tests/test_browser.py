@@ -281,8 +281,27 @@ OVERFLOW_JS = """
   const squeezed = Array.from(document.querySelectorAll("th, td"))
     .filter((c) => c.textContent.trim().length >= 6 && c.checkVisibility() && c.getBoundingClientRect().width < 64)
     .map((c) => `${c.closest("table").id}: ${c.textContent.trim().slice(0, 30)}`);
+  // A caption wider than the screen is cut off with its scrolling table ("…, 2026-" and nothing after).
+  const cut = Array.from(document.querySelectorAll(".table-wrap caption"))
+    .filter((c) => c.checkVisibility() && c.getBoundingClientRect().right > c.closest(".table-wrap").getBoundingClientRect().right + 0.5)
+    .map((c) => c.textContent.trim().slice(0, 40));
+  // A word broken across lines inside a table ("BigQuer/y", "Uploade/d"): one word, two line boxes.
+  const broken = [];
+  for (const cell of document.querySelectorAll("th, td, caption")) {
+    if (!cell.checkVisibility()) continue;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of node.textContent.matchAll(/[^\s\-\u2013\/]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const tops = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
+        if (tops.size > 1) broken.push(`${cell.closest("table")?.id || ""}: ${m[0]}`);
+      }
+    }
+  }
   return {scrollWidth: document.documentElement.scrollWidth, width, offenders: offenders.slice(0, 8),
-          squeezed: squeezed.slice(0, 8)};
+          squeezed: squeezed.slice(0, 8), cut: cut.slice(0, 8), broken: broken.slice(0, 8)};
 }
 """
 
@@ -294,7 +313,21 @@ def test_no_horizontal_overflow_at_375px(browser, served: str, demo_site: Path) 
         result = visit(page, served + rel, rec).evaluate(OVERFLOW_JS)
         assert result["scrollWidth"] <= result["width"] and not result["offenders"], (rel, result)
         assert not result["squeezed"], (rel, result["squeezed"])
+        assert not result["cut"], (rel, "captions cut off with their table", result["cut"])
+        assert not result["broken"], (rel, "words broken inside", result["broken"])
     rec.assert_clean("375px")
+    context.close()
+
+
+def test_the_matrix_shows_every_source_at_1280px(browser, served_root: str) -> None:  # noqa: F811
+    """On a desktop the reconciliation matrix needs no sideways scroll (its scroll cue is only shown below 72rem)."""
+    context, rec = new_context(browser, served_root, viewport=DESKTOP)
+    page = open_page(context, package_url(served_root, PACKAGES[0]), rec)
+    region = page.locator(".matrix-wrap")
+    widths = region.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert widths[0] <= widths[1], f"the matrix scrolls at 1280 px with no cue shown: {widths}"
+    assert not page.locator(".scroll-cue").is_visible()
+    rec.assert_clean("desktop matrix")
     context.close()
 
 
