@@ -290,7 +290,7 @@ class _Formatter(logging.Formatter):
         return f"warning: {text}" if record.levelno >= logging.WARNING else text
 
 
-INTERRUPTED = "interrupted; the previous site and store are unchanged"
+INTERRUPTED = "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept"
 
 
 class _CtrlC:

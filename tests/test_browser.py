@@ -265,7 +265,7 @@ def test_screenshots_light_and_dark_at_desktop_and_phone(
     print(f"screenshots in {out}")
 
 
-OVERFLOW_JS = """
+OVERFLOW_JS = r"""
 () => {
   const width = document.documentElement.clientWidth;
   const scrollers = ".table-wrap, pre, .prose table";
@@ -283,7 +283,8 @@ OVERFLOW_JS = """
     .map((c) => `${c.closest("table").id}: ${c.textContent.trim().slice(0, 30)}`);
   // A caption wider than the screen is cut off with its scrolling table ("…, 2026-" and nothing after).
   const cut = Array.from(document.querySelectorAll(".table-wrap caption"))
-    .filter((c) => c.checkVisibility() && c.getBoundingClientRect().right > c.closest(".table-wrap").getBoundingClientRect().right + 0.5)
+    .filter((c) => c.checkVisibility()
+      && c.getBoundingClientRect().right > c.closest(".table-wrap").getBoundingClientRect().right + 0.5)
     .map((c) => c.textContent.trim().slice(0, 40));
   // A word broken across lines inside a table ("BigQuer/y", "Uploade/d"): one word, two line boxes.
   const broken = [];

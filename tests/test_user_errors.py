@@ -151,5 +151,8 @@ def test_ctrl_c_is_one_line_and_exit_130_in_every_phase(
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert (proc.returncode, err) == (130, "interrupted; the previous site and store are unchanged\n"), phase
+    assert (proc.returncode, err) == (
+        130,
+        "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n",
+    ), phase
     assert not (tmp_path / "site").exists() and not (tmp_path / ".site.staging").exists()
