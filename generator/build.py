@@ -335,25 +335,34 @@ def fetch(
 BEFORE_STORE_RETRY: Any = None
 """Tests pass a RetryPolicy that does not sleep; None is ClickPy's own policy, with fewer attempts (below)."""
 BEFORE_STORE_ATTEMPTS = 3
-"""The figure is optional: an unreachable ClickPy costs the build a few seconds, not ClickPy's full backoff."""
+"""The figure is optional: a busy ClickPy is asked a few times, not with ClickPy's full backoff."""
+BEFORE_STORE_CONNECT_SECONDS = 5.0
+"""Connecting (TCP and TLS) to ClickPy takes well under a second; a dropped route or a firewall's black
+hole gives up after this, once: the figure is on by default, and offline it must cost seconds."""
+BEFORE_STORE_READ_SECONDS = 20.0
+"""The query reads a few granules per package (the table is ordered by project): ClickPy answers it in
+about a second. A connection that stays silent this long is given up, once, not retried."""
 
 
-def fetch_downloads_before_store(cfg: Config, store: Store, source_name: str, progress: Progress = _quiet) -> None:
-    """With [source].clickpy_all_time: ask ClickPy, in one query, for each package's downloads before
-    its first day in the store, unless the store already keeps them for that first day.
+def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, progress: Progress = _quiet) -> None:
+    """With [source].clickpy_all_time (the default): ask ClickPy, in one query, for each package's
+    downloads before its first day in the store, unless the store already keeps them for that first day.
 
-    Whatever the source kind: the first day is that of the store's days of `source_name`. When ClickPy
-    cannot be reached or refuses, one warning says so and the page keeps saying that pepy/ClickPy's
-    figure is limited to the store's days; nothing is kept, so the next run asks again.
+    Whatever the source kind: the first day is that of the store's days of `source`. Never for synthetic
+    data (its package names are not PyPI's). When ClickPy cannot be reached or refuses, one warning says
+    so and the page keeps saying that pepy/ClickPy's figure is limited to the store's days; nothing is
+    kept, so the next run asks again. An unreachable ClickPy is not asked twice in a run (see the
+    timeouts above): it costs at most BEFORE_STORE_CONNECT_SECONDS, or BEFORE_STORE_READ_SECONDS when
+    something accepts the connection and never answers.
     """
-    if not cfg.source.clickpy_all_time:
+    if not cfg.source.clickpy_all_time or source.synthetic or store.get_meta("synthetic", False):
         return
     from generator.errors import SourceError
     from generator.sources import clickpy
 
     first_days = {}
     for project in cfg.packages:
-        held = store.day_range(source_name, project)
+        held = store.day_range(source.name, project)
         if held is not None:
             first_days[project] = held[0]
     kept = store.downloads_before_store(first_days)
@@ -361,8 +370,13 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source_name: str, pr
     if not todo:
         return
     url = cfg.source.clickpy_url or (cfg.source.api_endpoint if cfg.source.kind == "clickpy" else "")
-    policy = BEFORE_STORE_RETRY or clickpy.RetryPolicy(max_attempts=BEFORE_STORE_ATTEMPTS)
-    http = clickpy.ClickHouseHTTP(url or clickpy.DEFAULT_URL, retry=policy, timeout=60.0)
+    http = clickpy.ClickHouseHTTP(
+        url,
+        retry=BEFORE_STORE_RETRY or clickpy.RetryPolicy(max_attempts=BEFORE_STORE_ATTEMPTS),
+        timeout=BEFORE_STORE_READ_SECONDS,
+        connect_timeout=BEFORE_STORE_CONNECT_SECONDS,
+        retry_unanswered=False,
+    )
     progress("Fetching downloads before the store's first day from ClickPy", 0, 1)
     try:
         counts = clickpy.downloads_before(http, todo)
@@ -682,7 +696,7 @@ def build(
                 else Fetched()
             )
             if fetch_data:
-                fetch_downloads_before_store(cfg, store, source.name, progress)
+                fetch_downloads_before_store(cfg, store, source, progress)
                 fetch_release_dates(cfg, store, source, progress)
             timings["fetch"] = time.perf_counter() - t0
             held, runs_left = _backfill_state(cfg, store, source, as_of, plan)

@@ -63,18 +63,20 @@ class SourceConfig:
     location: str = "US"
     """bigquery: job location; the public PyPI dataset lives in US."""
     api_endpoint: str = ""
-    """bigquery/clickpy: override the service URL (tests and proxies only)."""
+    """bigquery/clickpy: override the service URL (tests and proxies only; clickpy: else $PYPI_STATS_CLICKPY_URL)."""
     history_days: int = 181
     """How many UTC days, ending on the as-of date, the store should hold."""
     refetch_days: int = 2
     """Re-fetch this many latest days on every run, because late log rows arrive."""
     breakdowns: tuple[str, ...] = BREAKDOWNS
     """Breakdown columns to query; dropping one cuts the BigQuery ceiling by that column's bytes."""
-    clickpy_all_time: bool = False
-    """Fetch each package's downloads before the store's first day from ClickPy (free, no key), whatever
-    `kind` is, so the page adds up pepy/ClickPy's all-time figure; kept in the store, fetched once."""
+    clickpy_all_time: bool = True
+    """Fetch each package's downloads before the store's first day from ClickPy (free, no key; it sends the
+    package names), whatever `kind` is, so the page adds up pepy/ClickPy's all-time figure; kept in the
+    store, fetched once; never for synthetic data. false turns it off."""
     clickpy_url: str = ""
-    """The ClickPy service clickpy_all_time asks; default ClickPy's public one (api_endpoint when kind is clickpy)."""
+    """The ClickPy service clickpy_all_time asks (api_endpoint when kind is clickpy), else
+    $PYPI_STATS_CLICKPY_URL, else ClickPy's public one."""
     release_dates: bool = True
     """Fetch each release's upload date from PyPI's JSON API, once per release (not for synthetic data)."""
     pypi_url: str = ""

@@ -18,21 +18,31 @@ sys.path.insert(0, str(ROOT))
 
 
 _NO_PYPI: Any = None
+_NO_CLICKPY: Any = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Builds never ask pypi.org: every test (and every process it starts) reaches a local PyPI JSON fake that
-    knows no project (404, as pypi.org answers for an unknown one), unless a test points a config elsewhere."""
-    global _NO_PYPI
+    """Builds never ask pypi.org or ClickPy: every test (and every process it starts, which inherits the
+    environment) reaches local fakes that know no project, unless a test points a config elsewhere:
+    - PyPI's JSON API answers 404, as pypi.org answers for an unknown project;
+    - ClickPy is a fake ClickHouse with ClickPy's tables, empty: it runs the real SQL on chdb and, as
+      ClickPy answers for a package it does not hold, returns no row (so the days before the store are 0)."""
+    global _NO_PYPI, _NO_CLICKPY
+    from tests.fakes.clickhouse_server import ClickPyData, FakeClickHouse
     from tests.fakes.pypi_json import FakePyPIJson
 
     _NO_PYPI = FakePyPIJson().start()
     os.environ["PYPI_STATS_PYPI_URL"] = _NO_PYPI.url
+    _NO_CLICKPY = FakeClickHouse(ClickPyData([])).start()
+    os.environ["PYPI_STATS_CLICKPY_URL"] = _NO_CLICKPY.url
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _NO_PYPI is not None:
         _NO_PYPI.stop()
+    if _NO_CLICKPY is not None:
+        _NO_CLICKPY.stop()
+        _NO_CLICKPY.data.close()
 
 
 def event(

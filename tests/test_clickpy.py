@@ -7,11 +7,14 @@ and ClickPy giving the same figures on every dimension both can give.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import html
 import json
 import re
+import shutil
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +24,7 @@ import pyarrow as pa
 import pytest
 from conftest import Sleeps, event
 
-from generator import analysis, build, dimensions, sample
+from generator import analysis, build, cli, dimensions, sample
 from generator import config as config_mod
 from generator.config import BREAKDOWNS
 from generator.dates import Window, last_days
@@ -34,6 +37,7 @@ from generator.sources.clickpy import (
     CAPABILITIES,
     OUTPUT_COLUMNS,
     PROBE_PROJECTS,
+    URL_ENV,
     ClickHouseHTTP,
     ClickPySource,
     RetryPolicy,
@@ -41,6 +45,7 @@ from generator.sources.clickpy import (
     format_param,
     parse_error,
     queries_for,
+    service_url,
     summed_query,
     to_store_rows,
     user_agent,
@@ -519,7 +524,9 @@ def test_build_with_clickpy_makes_a_real_report_that_states_its_limits(
     cfg = write_cfg(tmp_path / "stats.toml", "clickpy", f'api_endpoint = "{fake.url}"')
     out = tmp_path / "site"
     result = build.build(cfg, as_of=END, out_dir=out)
-    assert result.jobs_run == 1 and len(fake.received) == 5
+    # One query per table (coverage + 4), then, by default, the days before the store, from the same service.
+    assert result.jobs_run == 1 and len(fake.received) == 6
+    assert "befores" in fake.received[-1].params
     page = (out / "packages" / PACKAGES[0] / "index.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert "Data source: ClickPy: ClickHouse's public daily PyPI aggregates" in text
@@ -639,15 +646,39 @@ STORE_DAYS = 30
 """The local store's history: shorter than the events (and than ClickPy's), so days lie before it."""
 
 
-def all_time_cfg(tmp_path: Path, events_dir: Path, url: str) -> config_mod.Config:
+@pytest.fixture(scope="module")
+def exported_events(events_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same events as a user's own export: without the synthetic data's marker (ClickPy is never asked
+    about synthetic data, whose package names are not PyPI's)."""
+    out = tmp_path_factory.mktemp("exported-events") / "events"
+    shutil.copytree(events_dir, out, ignore=shutil.ignore_patterns(sample.SYNTHETIC_MARKER))
+    return out
+
+
+def all_time_cfg(tmp_path: Path, events_dir: Path, url: str | None, switch: str = "true") -> config_mod.Config:
+    """A local store of STORE_DAYS days; `url` None and `switch` "" leave ClickPy's keys out (the defaults)."""
     path = tmp_path / "stats.toml"
+    keys = (f"clickpy_all_time = {switch}\n" if switch else "") + (f'clickpy_url = "{url}"\n' if url else "")
     path.write_text(
         f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(PACKAGES))}\n'
         f'[source]\nkind = "local"\npath = "{events_dir}"\nhistory_days = {STORE_DAYS}\n'
-        f'clickpy_all_time = true\nclickpy_url = "{url}"\n[store]\npath = "{tmp_path / "store.duckdb"}"\n',
+        f'{keys}[store]\npath = "{tmp_path / "store.duckdb"}"\n',
         encoding="utf-8",
     )
     return config_mod.load(path)
+
+
+def all_time_sentence(local_rows: pa.Table, project: str) -> str:
+    """What the page says when ClickPy's days before a STORE_DAYS store are added to the store's count."""
+    first = END - dt.timedelta(days=STORE_DAYS - 1)
+    before = all_downloads(local_rows, project, lambda d: d < first)
+    held = all_downloads(local_rows, project, lambda d: first <= d <= END)
+    assert before > 0 and held > 0
+    return (
+        f"all time as pepy/ClickPy show it = {before:,} downloads on the days before this store"
+        f" (before {first.isoformat()}, from ClickPy) + {held:,}, the store's all-time count"
+        f" = {before + held:,} (up to {END.isoformat()})."
+    )
 
 
 def page_text(out: Path, project: str) -> str:
@@ -656,11 +687,11 @@ def page_text(out: Path, project: str) -> str:
 
 
 def test_the_page_adds_up_pepy_and_clickpys_all_time_figure_and_asks_clickpy_once(
-    fake: FakeClickHouse, events_dir: Path, local_rows: pa.Table, tmp_path: Path
+    fake: FakeClickHouse, exported_events: Path, local_rows: pa.Table, tmp_path: Path
 ) -> None:
     """A local store of 30 days: ClickPy's days before it + the store's all-time count = every
     download of the package, as pepy/ClickPy count it; the second build asks ClickPy nothing."""
-    cfg = all_time_cfg(tmp_path, events_dir, fake.url)
+    cfg = all_time_cfg(tmp_path, exported_events, fake.url)
     out = tmp_path / "site"
     build.build(cfg, as_of=END, out_dir=out)
     first = END - dt.timedelta(days=STORE_DAYS - 1)
@@ -684,7 +715,7 @@ def test_the_page_adds_up_pepy_and_clickpys_all_time_figure_and_asks_clickpy_onc
     assert len(fake.received) == 1
     assert f"+ {held:,}, the store's all-time count" in page_text(out, PACKAGES[1])
     # A store whose first day moves (a longer history) asks again, for the new first days only.
-    longer = all_time_cfg(tmp_path, events_dir, fake.url)
+    longer = all_time_cfg(tmp_path, exported_events, fake.url)
     longer = config_mod.Config(**{**longer.__dict__, "source": replace(longer.source, history_days=STORE_DAYS + 5)})
     build.build(longer, as_of=END, out_dir=out)
     assert len(fake.received) == 2
@@ -695,7 +726,7 @@ def test_the_page_adds_up_pepy_and_clickpys_all_time_figure_and_asks_clickpy_onc
 @pytest.mark.parametrize("failure", ["unreachable", "quota", "no switch"])
 def test_without_clickpy_the_page_says_the_figure_is_limited_to_the_stores_days(
     fake: FakeClickHouse,
-    events_dir: Path,
+    exported_events: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     sleeps: Sleeps,
@@ -710,9 +741,7 @@ def test_without_clickpy_the_page_says_the_figure_is_limited_to_the_stores_days(
             url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     elif failure == "quota":
         fake.fail_next(201)
-    cfg = all_time_cfg(tmp_path, events_dir, url)
-    if failure == "no switch":
-        cfg = config_mod.Config(**{**cfg.__dict__, "source": replace(cfg.source, clickpy_all_time=False)})
+    cfg = all_time_cfg(tmp_path, exported_events, url, switch="false" if failure == "no switch" else "true")
     out = tmp_path / "site"
     build.build(cfg, as_of=END, out_dir=out)  # the build goes on: the figure is optional
     first = END - dt.timedelta(days=STORE_DAYS - 1)
@@ -729,4 +758,137 @@ def test_without_clickpy_the_page_says_the_figure_is_limited_to_the_stores_days(
     else:
         assert len(warnings) == 1 and "limited to the store's days" in warnings[0]
         assert ("quota" in warnings[0]) == (failure == "quota")
-        assert len(sleeps) == (2 if failure == "unreachable" else 0)  # the one policy: transient errors retried
+        assert sleeps == []  # a refused connection is not retried (the figure is optional); a quota never is
+
+
+# -- on by default: never for synthetic data, never reaching the public service from a test, cheap offline --
+def test_by_default_a_build_adds_clickpys_days_before_the_store_to_the_all_time_figure(
+    fake: FakeClickHouse, exported_events: Path, local_rows: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ClickPy key in the config: the build asks ClickPy (here the fake, through $PYPI_STATS_CLICKPY_URL)."""
+    monkeypatch.setenv(URL_ENV, fake.url)
+    cfg = all_time_cfg(tmp_path, exported_events, None, switch="")
+    assert cfg.source.clickpy_all_time and cfg.source.clickpy_url == ""
+    build.build(cfg, as_of=END, out_dir=tmp_path / "site")
+    for project in PACKAGES:
+        assert all_time_sentence(local_rows, project) in page_text(tmp_path / "site", project)
+    assert [r.tables for r in fake.received] == [["pypi_downloads_per_day"]]  # one query, for both packages
+
+
+@pytest.mark.parametrize(
+    ("configured", "environment", "expected"),
+    [
+        ("http://proxy.example/clickpy/", "http://127.0.0.1:9", "http://proxy.example/clickpy"),
+        ("", "http://127.0.0.1:9/", "http://127.0.0.1:9"),
+        ("", "", "https://sql-clickhouse.clickhouse.com"),
+        ("", "  ", "https://sql-clickhouse.clickhouse.com"),
+    ],
+)
+def test_the_clickpy_url_is_the_configs_then_the_environments_then_clickpys_public_one(
+    configured: str, environment: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One resolution for every ClickPy query: clickpy_url (or api_endpoint), $PYPI_STATS_CLICKPY_URL, public."""
+    monkeypatch.setenv(URL_ENV, environment)
+    assert service_url(configured) == expected
+    assert ClickPySource(url=configured or None).http.url == expected + "/"  # kind = "clickpy" too
+    assert ClickHouseHTTP(configured).url == expected + "/"
+
+
+def test_the_tests_never_reach_the_public_clickpy() -> None:
+    """conftest points every test, and every process a test starts, at a local ClickPy that knows no package."""
+    assert service_url().startswith("http://127.0.0.1:")
+    assert downloads_before(ClickHouseHTTP(), {"requests": END}) == {"requests": 0}  # what ClickPy says of no rows
+
+
+def test_the_demo_never_asks_clickpy(
+    demo_events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`demo` builds from synthetic events (their names are not PyPI's packages): ClickPy gets no request."""
+    shutil.copytree(demo_events, tmp_path / cli.DEMO_EVENTS)
+    monkeypatch.chdir(tmp_path)
+    with ClickPyData([]) as nobody, FakeClickHouse(nobody) as counting:
+        monkeypatch.setenv(URL_ENV, counting.url)
+        assert cli.main(["demo", "--no-serve", "--out", str(tmp_path / "site")]) == 0
+    assert (tmp_path / "site" / "packages" / "acme-http" / "index.html").is_file()
+    assert counting.received == []
+
+
+@contextlib.contextmanager
+def unreachable(kind: str) -> Iterator[str]:
+    """A loopback URL where ClickPy cannot be had: a refused port, a black hole (the listener's accept
+    queue is full, so the kernel drops every further SYN, as a firewall's DROP rule does), or a
+    listener that accepts the connection and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    held: list[socket.socket] = []
+    try:
+        if kind == "refused":
+            server.close()
+        elif kind == "silent":
+            server.listen(8)
+        else:
+            server.listen(0)
+            for _ in range(8):  # fill the accept queue until a connect is dropped
+                client = socket.socket()
+                client.settimeout(0.3)
+                held.append(client)
+                try:
+                    client.connect(server.getsockname())
+                except TimeoutError:
+                    break
+            else:
+                pytest.fail("could not make a black hole on loopback")
+        yield url
+    finally:
+        for client in held:
+            client.close()
+        server.close()
+
+
+UNREACHABLE_SECONDS = 8.0
+"""What an unreachable ClickPy may cost a build: one connect timeout (build.BEFORE_STORE_CONNECT_SECONDS) and change."""
+
+
+@pytest.mark.parametrize("kind", ["refused", "black hole", "silent"])
+def test_an_unreachable_clickpy_costs_under_8_seconds_and_leaves_the_figure_limited_to_the_stores_days(
+    kind: str,
+    fake: FakeClickHouse,
+    exported_events: Path,
+    local_rows: pa.Table,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ClickPy's own retry policy and timeouts (nothing injected), but for a silent listener: it costs one
+    read timeout (20 s), here shortened to 3 s to show it is waited once, not once per attempt."""
+    if kind == "silent":
+        monkeypatch.setattr(build, "BEFORE_STORE_READ_SECONDS", 3.0)
+    steps: list[tuple[str, float]] = []
+    out = tmp_path / "site"
+    with unreachable(kind) as url:
+        cfg = all_time_cfg(tmp_path, exported_events, url)
+        build.build(cfg, as_of=END, out_dir=out, progress=lambda step, *_: steps.append((step, time.monotonic())))
+    asked = next(i for i, (step, _) in enumerate(steps) if step.startswith("Fetching downloads before the store"))
+    cost = steps[asked + 1][1] - steps[asked][1]  # until the build's next step
+    assert cost < UNREACHABLE_SECONDS, f"{kind}: {cost:.1f} s"
+    first = END - dt.timedelta(days=STORE_DAYS - 1)
+    assert f"also counts the days before {first.isoformat()}, which this store does not hold" in page_text(
+        out, PACKAGES[0]
+    )
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "ClickPy" in r.getMessage()]
+    assert len(warnings) == 1 and "limited to the store's days this run" in warnings[0], warnings
+    # The next run asks again, and with ClickPy back the page adds the figure up.
+    build.build(all_time_cfg(tmp_path, exported_events, fake.url), as_of=END, out_dir=out)
+    assert all_time_sentence(local_rows, PACKAGES[0]) in page_text(out, PACKAGES[0])
+
+
+def test_offline_the_cli_build_exits_0_with_one_line_about_clickpy(exported_events: Path, tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    with unreachable("black hole") as url:
+        cfg = all_time_cfg(tmp_path, exported_events, url)
+        proc = run_cli("build", "--config", str(cfg.path), "--out", str(tmp_path / "site"))
+    assert proc.returncode == 0, proc.stderr
+    about = [line for line in proc.stderr.splitlines() if "ClickPy" in line]
+    assert len(about) == 1 and "no connection within 5 s" in about[0], proc.stderr

@@ -35,8 +35,10 @@ started streaming arrives inside a 200 body. Codes (ClickHouse src/Common/ErrorC
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.client
 import json
+import os
 import re
 import ssl
 import urllib.error
@@ -56,6 +58,8 @@ from generator.sources import STORE_SCHEMA, FetchResult, Job, retry
 
 DEFAULT_URL = "https://sql-clickhouse.clickhouse.com"
 """ClickPy's public ClickHouse (ClickHouse/clickpy .env.example; hugovk/top-pypi-packages)."""
+URL_ENV = "PYPI_STATS_CLICKPY_URL"
+"""Overrides DEFAULT_URL wherever no URL is configured (tests point it at a local fake, so no test reaches ClickPy)."""
 USER = "demo"
 """The public read-only user: no password, quotas apply."""
 
@@ -126,6 +130,11 @@ _CODE = re.compile(r"Code:\s*(\d+)")
 _QUOTA_END = re.compile(r"Interval will end at ([0-9-]+ [0-9:]+)")
 
 
+def service_url(configured: str = "") -> str:
+    """The configured URL, else $PYPI_STATS_CLICKPY_URL, else ClickPy's public service."""
+    return (configured.strip() or os.environ.get(URL_ENV, "").strip() or DEFAULT_URL).rstrip("/")
+
+
 def user_agent() -> str:
     """A descriptive User-Agent, so ClickPy's operators can see who sends these queries."""
     try:
@@ -163,6 +172,74 @@ class ClickHouseError(Exception):
         if self.code is not None:
             return self.code in TRANSIENT_CODES
         return self.status is None or self.status in TRANSIENT_STATUS
+
+    @property
+    def answered(self) -> bool:
+        """Something answered (ClickHouse or a proxy): not a refused, dropped or silent connection."""
+        return self.code is not None or self.status is not None
+
+
+class ConnectTimeout(TimeoutError):
+    """No connection (TCP and TLS) within the connect timeout: a dropped route or a firewall's black hole."""
+
+
+class _ConnectTimeoutMixin:
+    """An http.client connection that connects within `connect_timeout`, then reads within its `timeout`."""
+
+    connect_timeout: float
+    timeout: float | None
+    sock: Any
+
+    def connect(self) -> None:
+        read_timeout = self.timeout
+        self.timeout = self.connect_timeout
+        try:
+            super().connect()  # type: ignore[misc]
+        except TimeoutError as err:
+            raise ConnectTimeout(f"no connection within {self.connect_timeout:g} s") from err
+        finally:
+            self.timeout = read_timeout
+        self.sock.settimeout(read_timeout)
+
+
+class _HTTPConnection(_ConnectTimeoutMixin, http.client.HTTPConnection):
+    def __init__(self, *args: Any, connect_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+
+
+class _HTTPSConnection(_ConnectTimeoutMixin, http.client.HTTPSConnection):
+    def __init__(self, *args: Any, connect_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, connect_timeout: float) -> None:
+        super().__init__()
+        self.connect_timeout = connect_timeout
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(functools.partial(_HTTPConnection, connect_timeout=self.connect_timeout), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, connect_timeout: float) -> None:
+        super().__init__()
+        self.connect_timeout = connect_timeout
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        connection = functools.partial(_HTTPSConnection, connect_timeout=self.connect_timeout)
+        return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
+
+
+def connect_timeout_opener(connect_timeout: float) -> Callable[..., Any]:
+    """urlopen with a separate, shorter connect timeout (the `timeout` passed to it bounds each read).
+
+    urllib's one timeout bounds the connect and every read alike; an optional query wants to give up
+    on an unreachable host in seconds and still wait for a slow answer from a reachable one.
+    """
+    return urllib.request.build_opener(_HTTPHandler(connect_timeout), _HTTPSHandler(connect_timeout)).open
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -254,19 +331,31 @@ class ClickHouseHTTP:
 
     def __init__(
         self,
-        url: str = DEFAULT_URL,
+        url: str = "",
         *,
         user: str = USER,
         timeout: float = 120.0,
+        connect_timeout: float | None = None,
+        retry_unanswered: bool = True,
         retry: RetryPolicy | None = None,
         opener: Callable[..., Any] | None = None,
     ) -> None:
-        self.url = url.rstrip("/") + "/"
+        """`url`: "" is service_url()'s. `timeout` bounds the connect and each read, unless a shorter
+        `connect_timeout` bounds the connect. `retry_unanswered=False`: a refused, dropped or silent
+        connection fails at once instead of being retried (for optional queries: offline costs little)."""
+        self.url = service_url(url) + "/"
         self.user = user
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retry_unanswered = retry_unanswered
         self.retry = retry or RetryPolicy()
-        self._open = opener or urllib.request.urlopen
+        self._open = opener or (connect_timeout_opener(connect_timeout) if connect_timeout else urllib.request.urlopen)
         self.stats = QueryStats()
+
+    def _transient(self, exc: Exception) -> bool:
+        if not isinstance(exc, ClickHouseError) or not exc.transient:
+            return False
+        return exc.answered or self.retry_unanswered
 
     def query(self, name: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run one query (retrying transient errors); rows as dicts. Raises SourceError."""
@@ -293,7 +382,7 @@ class ClickHouseHTTP:
                 once,
                 self.retry,
                 deadline,
-                transient=lambda exc: isinstance(exc, ClickHouseError) and exc.transient,
+                transient=self._transient,
                 give_up=give_up,
             )
         except ClickHouseError as exc:
@@ -326,6 +415,8 @@ class ClickHouseHTTP:
             raise ClickHouseError(f"no answer within {self.timeout:g} s") from None
         except (urllib.error.URLError, ConnectionError, OSError) as err:
             reason = getattr(err, "reason", err)
+            if isinstance(reason, ConnectTimeout):
+                raise ClickHouseError(f"cannot reach {self.url} ({reason})") from None
             if isinstance(reason, TimeoutError):
                 raise ClickHouseError(f"no answer within {self.timeout:g} s") from None
             if isinstance(reason, ssl.SSLError):  # a certificate problem does not pass by waiting
@@ -446,7 +537,7 @@ class ClickPySource:
         today: Callable[[], dt.date] = utc_today,
         probes: Sequence[str] = PROBE_PROJECTS,
     ) -> None:
-        endpoint = url or (config.source.api_endpoint if config is not None else "") or DEFAULT_URL
+        endpoint = service_url(url or (config.source.api_endpoint if config is not None else ""))
         self.http = http or ClickHouseHTTP(endpoint, retry=retry, timeout=timeout)
         self.probes = tuple(probes)
         self._today = today
@@ -524,6 +615,7 @@ __all__ = [
     "CAPABILITIES",
     "DEFAULT_URL",
     "PROBE_PROJECTS",
+    "URL_ENV",
     "USER",
     "ClickHouseError",
     "ClickHouseHTTP",
@@ -533,6 +625,7 @@ __all__ = [
     "explain",
     "format_param",
     "parse_error",
+    "service_url",
     "to_store_rows",
     "user_agent",
 ]
