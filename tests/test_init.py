@@ -127,6 +127,14 @@ def test_every_commented_setting_in_stats_toml_is_a_real_one(tmp_path: Path, sou
     assert cfg.source.kind == source and cfg.packages == ("rich",)
 
 
+@pytest.mark.parametrize(("source", "netlify"), VARIANTS)
+def test_stats_toml_offers_the_opt_out_of_asking_clickpy(source: str, netlify: bool) -> None:
+    """On by default, ClickPy's all-time figure sends package names to ClickHouse: the config says how to say no."""
+    text = scaffold.render(scaffold.Options(("rich",), source=source, netlify=netlify))["stats.toml"]
+    line = next(line for line in text.splitlines() if line.startswith("# clickpy_all_time = "))
+    assert line.startswith("# clickpy_all_time = true ") and "package names" in line
+
+
 def test_a_bigquery_stats_toml_names_every_budget_setting() -> None:
     """A budget setting added to the config must be offered, commented, in the scaffolded stats.toml."""
     import dataclasses
