@@ -661,6 +661,8 @@ def prepare_renderer() -> None:
 
 _VEGA_CACHE: dict[str, dict[str, Any]] = {}
 _VEGA_CACHE_SIZE = 64
+_SLOT = "\x00vl-slot-"
+"""Stands in for a scale's domain value while a spec compiles: a control character no label keeps."""
 
 
 def _to_vega(spec: dict[str, Any]) -> dict[str, Any]:
@@ -668,23 +670,79 @@ def _to_vega(spec: dict[str, Any]) -> dict[str, Any]:
 
     Compiling does not look at the rows (they travel as named datasets, which the compiled spec
     lists as `data` entries with their `values`), so every bar chart on every page shares one
-    compiled spec, and only its rows change: a sixth of a chart's render time saved.
+    compiled spec, and only its rows change: a sixth of a chart's render time saved. A scale's
+    domain (a share chart's labels: each package's own versions) is left out of the shape too: the
+    spec compiles with numbered slots in its place, which are then filled with the labels.
     """
     datasets = spec.get("datasets")
     if not datasets:
         return vl_convert.vegalite_to_vega(spec)
-    key = json.dumps({**spec, "datasets": sorted(datasets)}, sort_keys=True, default=str)
+    shape, labels = _slotted({**spec, "datasets": {name: [] for name in datasets}})
+    key = json.dumps({**shape, "datasets": sorted(datasets)}, sort_keys=True, default=str)
     compiled = _VEGA_CACHE.get(key)
     if compiled is None:
         if len(_VEGA_CACHE) >= _VEGA_CACHE_SIZE:
             _VEGA_CACHE.clear()
-        compiled = vl_convert.vegalite_to_vega({**spec, "datasets": {name: [] for name in datasets}})
+        compiled = vl_convert.vegalite_to_vega(shape)
         _VEGA_CACHE[key] = compiled
+    if labels:
+        filled = _fill_slots(compiled, labels)
+        if filled is None:  # a slot ended up inside a longer string: compile this spec as it is
+            filled = vl_convert.vegalite_to_vega({**spec, "datasets": {name: [] for name in datasets}})
+        compiled = filled
     data = [
         {**d, "values": datasets[d["name"]]} if d.get("name") in datasets and "values" in d else d
         for d in compiled["data"]
     ]
     return {**compiled, "data": data}
+
+
+def _slotted(spec: Any) -> tuple[Any, list[str]]:
+    """`spec` with every text value of a scale's domain replaced by a numbered slot, and those values."""
+    labels: list[str] = []
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            scale = out.get("scale")
+            if isinstance(scale, dict) and isinstance(scale.get("domain"), list):
+                domain = []
+                for value in scale["domain"]:
+                    if isinstance(value, str):
+                        domain.append(f"{_SLOT}{len(labels)}")
+                        labels.append(value)
+                    else:
+                        domain.append(value)
+                out["scale"] = {**scale, "domain": domain}
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(spec), labels
+
+
+def _fill_slots(compiled: Any, labels: Sequence[str]) -> Any | None:
+    """The compiled spec with each slot back to its value; None if a slot is part of a longer string."""
+    whole = {f"{_SLOT}{i}": label for i, label in enumerate(labels)}
+    intact = True
+
+    def walk(node: Any) -> Any:
+        nonlocal intact
+        if isinstance(node, str):
+            if node in whole:
+                return whole[node]
+            if _SLOT in node:
+                intact = False
+            return node
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    filled = walk(compiled)
+    return filled if intact else None
 
 
 def render_svg(chart: Any, *, title: str, description: str, chart_id: str) -> Chart:

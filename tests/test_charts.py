@@ -441,3 +441,37 @@ def test_share_chart_stacks_each_week_to_one_in_the_given_order() -> None:
     assert by_week == {day(0).isoformat(): 1.0, day(7).isoformat(): 1.0}  # an empty week is a gap, not zeros
     assert [r["label"] for r in rows[:3]] == ["1.0", "2.0", "other"]
     assert spec["layer"][0]["encoding"]["color"]["scale"]["range"][-1] == charts.INK  # "other" in faint ink
+
+
+def test_share_charts_of_other_packages_reuse_one_compiled_spec_with_their_own_labels() -> None:
+    """Each package's versions differ, yet its share chart compiles as the first package's did.
+
+    The compiled spec is the one vl-convert gives for the chart itself: its labels, not the first's.
+    """
+    import vl_convert
+
+    def compiled_alone(spec: dict) -> dict:
+        return vl_convert.vegalite_to_vega({**spec, "datasets": {name: [] for name in spec["datasets"]}})
+
+    first = charts.share_over_time_spec(WEEKS, SHARE_LABELS)
+    charts._to_vega(charts._finish(first))
+    cached = len(charts._VEGA_CACHE)
+    labels = ["9.9.9rc1", 'a "quoted" <label>', "other"]
+    weeks = [(end, dict(zip(labels, counts.values(), strict=True))) for end, counts in WEEKS]
+    spec = charts._finish(charts.share_over_time_spec(weeks, labels))
+    got = charts._to_vega(spec)
+    assert len(charts._VEGA_CACHE) == cached  # no compile for the second package
+    alone = compiled_alone(spec)
+    rows = spec["datasets"]
+    data = [{**d, "values": rows[d["name"]]} if d["name"] in rows and "values" in d else d for d in alone["data"]]
+    assert got == {**alone, "data": data}
+    assert [s["domain"] for s in got["scales"] if s["name"] == "color"] == [labels]
+
+
+def test_a_label_compiled_into_a_longer_string_falls_back_to_its_own_compile() -> None:
+    spec = {"layer": [{"mark": "text", "encoding": {"color": {"scale": {"domain": ["a"]}}}}], "title": "x"}
+    slotted, labels = charts._slotted(spec)
+    assert labels == ["a"] and slotted["layer"][0]["encoding"]["color"]["scale"]["domain"] != ["a"]
+    slot = slotted["layer"][0]["encoding"]["color"]["scale"]["domain"][0]
+    assert charts._fill_slots({"domain": [slot], "title": f"({slot})"}, labels) is None
+    assert charts._fill_slots({"domain": [slot]}, labels) == {"domain": ["a"]}
