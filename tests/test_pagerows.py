@@ -1,0 +1,52 @@
+"""A package's Arrow rows become the AggRows its page reads, field for field, whatever the nulls."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from generator import pagerows
+from generator.store import PAGE_COLUMNS, AggRow
+
+AS_OF = dt.date(2026, 3, 31)
+DAYS = [AS_OF - dt.timedelta(days=n) for n in (0, 0, 1, 40, 200, 1)]
+ROWS = [
+    # source, day, installer, ci, python_malformed, breakdown, value, downloads
+    ("local", DAYS[0], "pip", False, False, "total", None, 10),
+    ("local", DAYS[1], None, None, False, "total", None, 3),
+    ("local", DAYS[2], "uv", True, True, "python_minor", "3.12", 7),
+    ("local", DAYS[3], "pip", None, False, "version", "1.0", 2),
+    ("local", DAYS[4], "bandersnatch", None, False, "total", None, 5),
+    ("clickpy", DAYS[5], None, None, False, "total", None, 99),
+]
+
+
+def arrow(rows: list[tuple]) -> pa.Table:
+    columns = list(zip(*rows, strict=True))
+    return pa.table({name: list(values) for name, values in zip(PAGE_COLUMNS, columns, strict=True)})
+
+
+def test_rows_read_from_arrow_are_the_rows_their_fields_make() -> None:
+    rows = pagerows.partition(arrow(ROWS), {"local": DAYS, "clickpy": DAYS}, "local", AS_OF)
+    made = sorted((AggRow(*r[1:]) for r in ROWS if r[0] == "local"), key=lambda r: (r.day, r.breakdown))
+    read = sorted(rows.history + rows.month + rows.versions, key=lambda r: (r.day, r.breakdown))
+    assert read == made  # each of the page's source's rows once, in the part that reads it
+    assert all(type(r) is AggRow for r in read)
+    for got in read:
+        want = next(r for r in made if r == got)
+        assert dataclasses.astuple(got) == dataclasses.astuple(want)
+        assert hash(got) == hash(want)
+    assert rows.others["clickpy"][0] == [AggRow(*ROWS[5][1:])]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read[0].downloads = 1  # still frozen
+
+
+def test_rows_are_made_column_by_column_as_their_constructor_makes_them() -> None:
+    columns = [list(c) for c in zip(*(r[1:] for r in ROWS), strict=True)]
+    assert pagerows.agg_rows(columns) == [AggRow(*r[1:]) for r in ROWS]
+    assert pagerows.agg_rows([[] for _ in columns]) == []
+    with pytest.raises(ValueError):
+        pagerows.agg_rows([c[:2] if i == 3 else c for i, c in enumerate(columns)])
