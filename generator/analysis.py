@@ -654,8 +654,8 @@ def trend(rows: Sequence[AggRow], as_of: dt.date, available: set[dt.date]) -> fl
     current = last_days(as_of, HONEST_DAYS)
     if not (window_coverage(previous, available).complete and window_coverage(current, available).complete):
         return None
-    before = total(rows, lambda r: in_window(previous)(r) and is_honest(r))
-    now = total(rows, lambda r: in_window(last_days(as_of, HONEST_DAYS))(r) and is_honest(r))
+    before = total(rows, lambda r: previous.start <= r.day <= previous.end and is_honest(r))
+    now = total(rows, lambda r: current.start <= r.day <= current.end and is_honest(r))
     return now / before - 1 if before else None
 
 
@@ -721,15 +721,27 @@ def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> di
         "180 days": last_days(as_of, 180),
         "all time": history,
     }
+    # Each row's counts under the five rules, once; each window sums the rows inside it.
+    counted = [
+        (
+            r.day,
+            r.downloads,
+            pypistats_with_mirrors(r),
+            pypistats_without_mirrors(r),
+            r.installer == "pip",
+            is_honest(r),
+        )
+        for r in rows
+    ]
     out: dict[str, dict[str, int]] = {}
     for label, w in windows.items():
-        inside = [r for r in rows if w.start <= r.day <= w.end]
+        inside = [c for c in counted if w.start <= c[0] <= w.end]
         out[label] = {
-            "all": total(inside),
-            "with_mirrors": total(inside, pypistats_with_mirrors),
-            "without_mirrors": total(inside, pypistats_without_mirrors),
-            "pip": total(inside, lambda r: r.installer == "pip"),
-            "honest": total(inside, is_honest),
+            "all": sum(c[1] for c in inside),
+            "with_mirrors": sum(c[1] for c in inside if c[2]),
+            "without_mirrors": sum(c[1] for c in inside if c[3]),
+            "pip": sum(c[1] for c in inside if c[4]),
+            "honest": sum(c[1] for c in inside if c[5]),
         }
     return out
 
@@ -772,7 +784,7 @@ def analyse(
     steps = waterfall(totals_rows, month, ci_available="ci" in caps)
     ci = total(
         totals_rows,
-        lambda r: in_window(month)(r) and cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci),
+        lambda r: month.start <= r.day <= month.end and cat.category(r.installer) == cat.PACKAGE_MANAGER and bool(r.ci),
     )
     if caps == ALL_CAPABILITIES:
         # Over the headline's population: package-manager installs not flagged as CI.

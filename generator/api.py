@@ -133,14 +133,29 @@ def overall(project: str, total_rows: Sequence[AggRow], as_of: dt.date, mirrors:
 
     None where pypistats.org answers 404: no row of the asked series in the 181 dates it keeps.
     """
+    return _overall_doc(project, _overall_series(total_rows, as_of), mirrors)
+
+
+Series = dict[bool, list[dict[str, Any]]]
+"""`overall`'s two daily series: True → with_mirrors, False → without_mirrors."""
+
+
+def _overall_series(total_rows: Sequence[AggRow], as_of: dt.date) -> Series:
     rows = _totals(total_rows)
     window = retention_window(as_of)
-    series = []
+    return {
+        True: _daily(rows, window, pypistats_with_mirrors, lambda r: "with_mirrors"),
+        False: _daily(rows, window, pypistats_without_mirrors, lambda r: "without_mirrors"),
+    }
+
+
+def _overall_doc(project: str, series: Series, mirrors: bool | None) -> Document | None:
+    data = []
     if mirrors in (None, True):
-        series += _daily(rows, window, pypistats_with_mirrors, lambda r: "with_mirrors")
+        data += series[True]
     if mirrors in (None, False):
-        series += _daily(rows, window, pypistats_without_mirrors, lambda r: "without_mirrors")
-    return _doc(project, "overall_downloads", series) if series else None
+        data += series[False]
+    return _doc(project, "overall_downloads", data) if data else None
 
 
 def breakdown(project: str, endpoint: str, breakdown_rows: Sequence[AggRow], as_of: dt.date) -> Document:
@@ -168,27 +183,34 @@ def package_documents(
     """
     held = None if held is None else set(held)
     available = set(breakdowns)
+    series = _overall_series(total_rows, as_of)  # once for `overall` and both of its variants
     docs: dict[str, Document | None] = {
         "recent": recent(project, total_rows, as_of, held=held),
-        "overall": overall(project, total_rows, as_of),
+        "overall": _overall_doc(project, series, None),
     }
     for endpoint, (dim, _) in BREAKDOWN_ENDPOINTS.items():
         if dim.name in available:
             docs[endpoint] = breakdown(project, endpoint, breakdown_rows, as_of)
-    docs.update(variants(project, total_rows, as_of, held))
+    docs.update(variants(project, total_rows, as_of, held, series))
     return {name: doc for name, doc in docs.items() if doc is not None}
 
 
 def variants(
-    project: str, total_rows: Sequence[AggRow], as_of: dt.date, held: set[dt.date] | None = None
+    project: str,
+    total_rows: Sequence[AggRow],
+    as_of: dt.date,
+    held: set[dt.date] | None = None,
+    series: Series | None = None,
 ) -> dict[str, Document | None]:
     """The query-string variants, at paths a static host can rewrite to (see netlify.toml).
 
     `overall?mirrors=true` is `mirrors/true/overall`, `recent?period=day` is `period/day/recent`:
-    the parameter's value is a whole path segment, so a rewrite rule can place it.
+    the parameter's value is a whole path segment, so a rewrite rule can place it. `series` are
+    `overall`'s, when the caller has them already.
     """
+    series = series if series is not None else _overall_series(total_rows, as_of)
     out: dict[str, Document | None] = {
-        f"mirrors/{flag}/overall": overall(project, total_rows, as_of, mirrors=flag == "true") for flag in MIRRORS
+        f"mirrors/{flag}/overall": _overall_doc(project, series, flag == "true") for flag in MIRRORS
     }
     for period in RECENT_PERIODS:
         out[f"period/{period}/recent"] = recent(project, total_rows, as_of, period, held)
