@@ -14,13 +14,14 @@ from generator.store import PAGE_COLUMNS, AggRow
 AS_OF = dt.date(2026, 3, 31)
 DAYS = [AS_OF - dt.timedelta(days=n) for n in (0, 0, 1, 40, 200, 1)]
 ROWS = [
-    # source, day, installer, ci, python_malformed, breakdown, value, downloads
-    ("local", DAYS[0], "pip", False, False, "total", None, 10),
-    ("local", DAYS[1], None, None, False, "total", None, 3),
-    ("local", DAYS[2], "uv", True, True, "python_minor", "3.12", 7),
-    ("local", DAYS[3], "pip", None, False, "version", "1.0", 2),
-    ("local", DAYS[4], "bandersnatch", None, False, "total", None, 5),
-    ("clickpy", DAYS[5], None, None, False, "total", None, 99),
+    # source, day, installer, ci, python_malformed, breakdown, value, downloads, within
+    ("local", DAYS[0], "pip", False, False, "total", None, 10, None),
+    ("local", DAYS[1], None, None, False, "total", None, 3, None),
+    ("local", DAYS[2], "uv", True, True, "python_minor", "3.12", 7, None),
+    ("local", DAYS[3], "pip", None, False, "version", "1.0", 2, None),
+    ("local", DAYS[2], "pip", False, False, "distro", "Ubuntu", 4, "Linux"),
+    ("local", DAYS[4], "bandersnatch", None, False, "total", None, 5, None),
+    ("clickpy", DAYS[5], None, None, False, "total", None, 99, None),
 ]
 
 
@@ -30,7 +31,9 @@ def arrow(rows: list[tuple]) -> pa.Table:
 
 
 def test_rows_read_from_arrow_are_the_rows_their_fields_make() -> None:
-    rows = pagerows.partition(arrow(ROWS), {"local": DAYS, "clickpy": DAYS}, "local", AS_OF)
+    rows = pagerows.partition(
+        arrow(ROWS), {"local": dict.fromkeys(DAYS, 1), "clickpy": dict.fromkeys(DAYS, 1)}, "local", AS_OF
+    )
     made = sorted((AggRow(*r[1:]) for r in ROWS if r[0] == "local"), key=lambda r: (r.day, r.breakdown))
     read = sorted(rows.history + rows.month + rows.versions, key=lambda r: (r.day, r.breakdown))
     assert read == made  # each of the page's source's rows once, in the part that reads it
@@ -39,7 +42,7 @@ def test_rows_read_from_arrow_are_the_rows_their_fields_make() -> None:
         want = next(r for r in made if r == got)
         assert dataclasses.astuple(got) == dataclasses.astuple(want)
         assert hash(got) == hash(want)
-    assert rows.others["clickpy"][0] == [AggRow(*ROWS[5][1:])]
+    assert rows.others["clickpy"][0] == [AggRow(*ROWS[-1][1:])]
     with pytest.raises(dataclasses.FrozenInstanceError):
         read[0].downloads = 1  # still frozen
 
