@@ -788,11 +788,14 @@ def analyse(
     )
     if caps == ALL_CAPABILITIES:
         # Over the headline's population: package-manager installs not flagged as CI.
+        by_dim: dict[str, list[AggRow]] = defaultdict(list)  # each dimension reads its own rows only
+        for r in breakdown_rows:
+            by_dim[r.breakdown].append(r)
         dims = [
-            replace(breakdown(breakdown_rows, dim, month, keep=is_honest, shapes=shapes), scope=HONEST_SCOPE)
+            replace(breakdown(by_dim.get(dim.name, []), dim, month, keep=is_honest, shapes=shapes), scope=HONEST_SCOPE)
             for dim in dimensions.DIMENSIONS
         ]
-        dims = [d for d in dims if d.total or d.key in {b.breakdown for b in breakdown_rows}]
+        dims = [d for d in dims if d.total or d.key in by_dim]
         dims.append(ci_split(totals_rows, month))
     else:
         dims = limited_breakdowns(totals_rows, breakdown_rows, month, caps, shapes)
