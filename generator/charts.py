@@ -12,6 +12,7 @@ as inline data values (never inside Vega expressions) and are cleaned of control
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -924,7 +925,13 @@ def _theme_and_round(element: ET.Element) -> None:
 
 
 def _round_number(match: re.Match[str]) -> str:
-    text = f"{float(match.group()):.2f}".rstrip("0").rstrip(".")
+    return _rounded(match.group())
+
+
+@functools.lru_cache(maxsize=8192)
+def _rounded(number: str) -> str:
+    """A number to two decimals, trailing zeros dropped (a chart repeats its coordinates: cached)."""
+    text = f"{float(number):.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 
 
