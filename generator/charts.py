@@ -224,6 +224,12 @@ def _day_rows(day: dt.date) -> dict[str, str]:
 
     Vega parses date-only ISO strings, and ones ending in Z, as UTC.
     """
+    return dict(_day_texts(day))  # a copy: callers put it in a spec as it is
+
+
+@functools.lru_cache(maxsize=2048)
+def _day_texts(day: dt.date) -> dict[str, str]:
+    """`_day_rows`, once per day (every series of every chart repeats the same few hundred days)."""
     return {
         "day": day.isoformat(),
         "end": (day + dt.timedelta(days=1)).isoformat(),
