@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -365,8 +365,7 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, prog
         held = store.day_range(source.name, project)
         if held is not None:
             first_days[project] = held[0]
-    kept = store.downloads_before_store(first_days)
-    todo = {p: day for p, day in first_days.items() if p not in kept or kept[p].first_day != day}
+    todo = before_store_to_ask(store, first_days)
     if not todo:
         return
     url = cfg.source.clickpy_url or (cfg.source.api_endpoint if cfg.source.kind == "clickpy" else "")
@@ -385,6 +384,13 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, prog
         return
     store.record_downloads_before_store(todo, counts)
     progress("Fetched downloads before the store's first day", 1, 1)
+
+
+def before_store_to_ask(store: Store, first_days: Mapping[str, dt.date]) -> dict[str, dt.date]:
+    """The packages (and their first days in the store) whose downloads before that day the store does not
+    keep yet: what ClickPy is asked about. A kept figure is for one first day; an earlier day asks again."""
+    kept = store.downloads_before_store(first_days)
+    return {p: day for p, day in first_days.items() if p not in kept or kept[p].first_day != day}
 
 
 def fetch_release_dates(cfg: Config, store: Store, source: Source, progress: Progress = _quiet) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from rich.console import Console
 
 from generator import build, cost, dates
 from generator.config import Config
 from generator.errors import GeneratorError, NewestDayDoesNotFit
-from generator.store import open_store
+from generator.plan import Plan
+from generator.sources.local import SYNTHETIC_MARKER
+from generator.store import Store, open_store
 
 
 def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
@@ -28,6 +31,7 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
             recovered = store.get_meta("recovered_month_spend") or {}
             if recovered.get("month") == since.isoformat():
                 billed += int(recovered["bytes"])
+            free = free_requests(cfg, store, plan, name)
     finally:
         if source is not None:
             source.close()
@@ -37,6 +41,8 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
         f"{len(cfg.packages)} package(s); {missing_pairs} (package, day) pairs missing; "
         f"refetching the latest {len(plan.refetch)} day(s) for late rows."
     )
+    for line in free:
+        console.print(line, highlight=False, markup=False)
     if cfg.source.kind != "bigquery":
         for i, job in enumerate(plan.jobs, 1):
             console.print(f"  job {i}: {job.window.label()} ({job.window.days} days), {len(job.projects)} package(s)")
@@ -64,6 +70,39 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
             markup=False,
         )
     return NewestDayDoesNotFit.exit_code if verdict is not None and verdict.refusal is not None else 0
+
+
+def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> list[str]:
+    """The free services a build also asks and what it sends them; none for synthetic data (never asked)."""
+    if store.get_meta("synthetic", False) or (cfg.source.kind == "local" and _synthetic_events(cfg)):
+        return []
+    lines = []
+    if cfg.source.clickpy_all_time:
+        first_days = {}
+        for project in cfg.packages:
+            days = list(plan.missing.get(project, ()))
+            held = store.day_range(source_name, project)
+            if held is not None:
+                days.append(held[0])
+            if days:
+                first_days[project] = min(days)
+        to_ask = build.before_store_to_ask(store, first_days)
+        if to_ask:
+            lines.append(
+                f"Also asked, free: ClickPy, in one query, for the downloads before the store's first day of "
+                f"up to {len(to_ask)} package(s), sending their names (pepy/ClickPy's all-time figure); "
+                "[source].clickpy_all_time = false turns it off."
+            )
+    if cfg.source.release_dates:
+        lines.append(
+            "Also asked, free: PyPI's JSON API, once for each package with a release the store has no upload "
+            "date for (the pages' release dates); [source].release_dates = false turns it off."
+        )
+    return lines
+
+
+def _synthetic_events(cfg: Config) -> bool:
+    return (Path(cfg.source.path) / SYNTHETIC_MARKER).is_file()
 
 
 def _try_source(cfg: Config, console: Console):  # noqa: ANN202 - BigQuerySource | None

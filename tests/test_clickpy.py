@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import Sleeps, event
+from conftest import Sleeps, event, run_cli, write_config, write_events
 
 from generator import analysis, build, cli, dimensions, sample
 from generator import config as config_mod
@@ -798,6 +798,32 @@ def test_the_tests_never_reach_the_public_clickpy() -> None:
     """conftest points every test, and every process a test starts, at a local ClickPy that knows no package."""
     assert service_url().startswith("http://127.0.0.1:")
     assert downloads_before(ClickHouseHTTP(), {"requests": END}) == {"requests": 0}  # what ClickPy says of no rows
+
+
+def test_plan_says_which_free_services_a_build_asks_and_what_it_sends(tmp_path: Path, demo_events: Path) -> None:
+    """ClickPy is asked by default and is sent package names: `plan`, which runs nothing, says so before a build
+    does it, names the switch, and stops saying it once the store keeps the figures. Never for synthetic data."""
+    days = [f"2026-10-{d:02d}" for d in range(2, 32)]  # every day of the window: all held after one build
+    events = write_events(tmp_path / "events", [event(day=d, project=p) for d in days for p in ("acme", "beta")])
+    cfg = write_config(tmp_path / "stats.toml", events, ["acme", "beta"], "2026-10-31", history_days=30)
+    asks = "ClickPy, in one query, for the downloads before the store's first day of up to 2 package(s), sending"
+
+    first = run_cli("plan", "--config", str(cfg))
+    assert first.returncode == 0, first.stderr
+    assert asks in first.stdout and "clickpy_all_time = false turns it off" in first.stdout
+    assert "PyPI's JSON API, once for each package with a release the store has no upload date for" in first.stdout
+
+    built = run_cli("build", "--config", str(cfg), "--out", str(tmp_path / "site"))
+    assert built.returncode == 0, built.stderr
+    assert "ClickPy" not in run_cli("plan", "--config", str(cfg)).stdout  # both figures kept: nothing to ask
+
+    cfg.write_text(cfg.read_text().replace("[store]", "clickpy_all_time = false\nrelease_dates = false\n[store]"))
+    (tmp_path / "store.duckdb").unlink()
+    opted_out = run_cli("plan", "--config", str(cfg))
+    assert opted_out.returncode == 0 and "Also asked" not in opted_out.stdout, opted_out.stdout
+
+    demo = write_config(tmp_path / "demo.toml", demo_events, ["acme-http"], "2026-10-31")
+    assert "Also asked" not in run_cli("plan", "--config", str(demo)).stdout
 
 
 def test_the_demo_never_asks_clickpy(
