@@ -147,20 +147,33 @@ def _warm() -> None:
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """Holds Ctrl-C (SIGINT) while worker processes start; a held one arrives on exit.
+    """Holds Ctrl-C (SIGINT) while worker processes start; a held one is answered on exit.
 
     An interrupt in the middle of a start cuts the data a starting worker reads from this process,
-    and the worker dies printing a traceback under the build's one-line message. A worker inherits
-    the mask, so it cannot see a Ctrl-C before its initializer ignores it either.
+    and the worker dies printing a traceback under the build's one-line message. Two holds, because
+    the kernel hands a process's SIGINT to any thread that does not block it (progress display, DuckDB
+    and vl-convert threads), and Python then raises it in the main thread wherever that is:
+    - the Python-level handler only records the signal until the workers have started, then the
+      handler that was there answers it, once;
+    - the main thread blocks SIGINT, and a worker inherits that mask, so a Ctrl-C sent to the whole
+      terminal group cannot reach it before its initializer ignores it.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, handler)  # answers a pending signal with the recorder first
+        if caught:
+            if callable(handler):
+                handler(signal.SIGINT, None)
+            elif handler == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 class PagePool:

@@ -10,13 +10,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from conftest import DEMO_AS_OF, ROOT, event, write_config, write_events
 
-from generator import sample
+from generator import parallel, sample
 from generator.cli import main
 from generator.dates import utc_today
 
@@ -156,3 +157,17 @@ def test_ctrl_c_is_one_line_and_exit_130_in_every_phase(
         "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n",
     ), phase
     assert not (tmp_path / "site").exists() and not (tmp_path / ".site.staging").exists()
+
+
+def test_a_ctrl_c_while_page_workers_start_is_answered_once_they_have_started() -> None:
+    """The kernel may hand the build's SIGINT to any of its threads (progress display, DuckDB, vl-convert):
+    Python then raises it in the main thread wherever that is, here in the middle of starting a worker,
+    whose start-up data is cut (it printed `EOFError: Ran out of input` under the one-line message)."""
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt), parallel._ctrl_c_held():
+        sender = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+        sender.start()
+        sender.join()
+        time.sleep(0.05)  # the main thread runs bytecode: where Python answers a pending signal
+        steps.append("workers started")
+    assert steps == ["workers started"]
