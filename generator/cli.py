@@ -217,10 +217,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out_dir = outdir.given(args.out)
 
     # The demo's config ships with the package; its events and store go where the user runs it.
+    cfg = config.load(resources.demo_config(), base_dir=Path.cwd())
+    build.check_out_dir(cfg, out_dir)  # a wrong --out is refused before anything is written
     if not (DEMO_EVENTS / sample.SYNTHETIC_MARKER).is_file():
         err.print(f"Generating synthetic demo events into {DEMO_EVENTS}/…")
         sample.generate(DEMO_EVENTS)
-    cfg = config.load(resources.demo_config(), base_dir=Path.cwd())
     with progress_bar(err.is_terminal) as progress:
         result = build.build(cfg, as_of=build.resolve_as_of(cfg, None), out_dir=out_dir, progress=progress)
     err.print(f"Built the demo site ({len(result.files)} files, synthetic data) into {result.out_dir}")

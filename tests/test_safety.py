@@ -104,6 +104,19 @@ def test_the_filesystem_root_is_refused() -> None:
         outdir.check(Path("/"), [])
 
 
+def test_the_demo_refuses_a_wrong_out_before_it_writes_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --out <a folder of the user's>` is refused before the demo's events or store are written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("mine", encoding="utf-8")
+    before = snapshot(tmp_path)
+    assert main(["demo", "--no-serve", "--out", "precious"]) == 1
+    assert "--out is not empty and is not a site this tool built" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before  # no data/demo-events, no store
+
+
 def test_the_store_inside_the_site_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = project(tmp_path)
     assert build(cfg, str(tmp_path / "site")) == 0
