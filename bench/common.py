@@ -59,7 +59,7 @@ def ensure_events(millions: int) -> tuple[Path, list[str], dt.date, dt.date]:
 
     out = BENCH_DATA / f"events-{millions}M"
     marker = out / sample.SYNTHETIC_MARKER
-    if not marker.is_file():
+    if not sample.is_complete(out):
         console.print(f"generating ~{millions}M synthetic events into {out} …")
         # scale 1 is about a million events for the four demo packages over 210 days.
         sample.generate(out, scale=float(millions))

@@ -101,7 +101,7 @@ def ensure_dataset(n: int, scale: float) -> Path:
     """data/bench/site-N/: events, a filled store and the config (generated once)."""
     base = BENCH_DATA / f"site-{n}-{scale:g}"
     events = base / "events"
-    if not (events / sample.SYNTHETIC_MARKER).is_file():
+    if not sample.is_complete(events):
         console.print(f"generating {n} packages x {DAYS} days at scale {scale:g} into {events} …")
         sample.generate(events, packages=names(n), days=DAYS, end=AS_OF, scale=scale)
     cfg = write_config(base / "stats.toml", events, names(n), base / "store.duckdb")

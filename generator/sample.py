@@ -1215,6 +1215,19 @@ class _Chunk:
     events: int
 
 
+_INCOMPLETE = {"synthetic": True, "complete": False, "note": "Synthetic events being written; not finished."}
+
+
+def is_complete(out_dir: Path) -> bool:
+    """The folder holds a whole sample: its marker, written last, says so (a marker that predates the
+    `complete` key was always written last)."""
+    try:
+        marker = json.loads((Path(out_dir) / SYNTHETIC_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("complete", True) is True
+
+
 def refuse_foreign_folder(out_dir: Path) -> None:
     """Old events are replaced only in a folder of synthetic events (its marker) or an empty one.
 
@@ -1257,6 +1270,9 @@ def generate(
     out_dir = Path(out_dir)
     refuse_foreign_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The marker says "incomplete" until the last file is written: an interrupted run leaves a folder
+    # that is still known as synthetic (so the next run may replace it) but is never reused as a sample.
+    (out_dir / SYNTHETIC_MARKER).write_text(json.dumps(_INCOMPLETE, indent=2) + "\n", encoding="utf-8")
     for stale in [*out_dir.glob("*.parquet"), *out_dir.glob("*.jsonl")]:
         stale.unlink()  # the previous sample's events: the folder holds its marker
 
@@ -1356,6 +1372,7 @@ def _write_chunks(
 def _write_marker(summary: SampleSummary, *, seed: int, scale: float, fmt: str) -> None:
     marker = {
         "synthetic": True,
+        "complete": True,
         "generator": "generator.sample",
         "seed": seed,
         "scale": scale,

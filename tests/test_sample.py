@@ -428,3 +428,28 @@ def test_previous_event_files_are_replaced(tmp_path: Path) -> None:
 def test_bad_arguments_are_refused(tmp_path: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         _generate(tmp_path / "bad", **kwargs)
+
+
+def test_an_interrupted_sample_is_written_again_never_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the demo's events are written leaves a folder still known as synthetic, so the next
+    run may replace it (it was refused as "not synthetic"), and not complete, so the demo does not build
+    on part of the events (it did once the marker of an earlier sample was there)."""
+    out = tmp_path / "events"
+    _generate(out)
+    assert sample.is_complete(out)
+    write_chunks = sample._write_chunks
+
+    def interrupted(con, chunks, rng, out_dir, fmt, say):  # noqa: ANN001, ANN202
+        write_chunks(con, chunks[:1], rng, out_dir, fmt, say)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sample, "_write_chunks", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _generate(out)
+    assert not sample.is_complete(out)
+    sample.refuse_foreign_folder(out)  # still the tool's own folder
+
+    monkeypatch.setattr(sample, "_write_chunks", write_chunks)
+    again = _generate(out)
+    assert sample.is_complete(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted([sample.SYNTHETIC_MARKER, *again.per_file])
