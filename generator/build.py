@@ -360,12 +360,7 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, prog
     from generator.errors import SourceError
     from generator.sources import clickpy
 
-    first_days = {}
-    for project in cfg.packages:
-        held = store.day_range(source.name, project)
-        if held is not None:
-            first_days[project] = held[0]
-    todo = before_store_to_ask(store, first_days)
+    todo = before_store_to_ask(store, source.name, cfg.packages)
     if not todo:
         return
     url = cfg.source.clickpy_url or (cfg.source.api_endpoint if cfg.source.kind == "clickpy" else "")
@@ -386,9 +381,23 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, prog
     progress("Fetched downloads before the store's first day", 1, 1)
 
 
-def before_store_to_ask(store: Store, first_days: Mapping[str, dt.date]) -> dict[str, dt.date]:
+def before_store_to_ask(
+    store: Store, source_name: str, packages: Iterable[str], *, planned: Mapping[str, Iterable[dt.date]] | None = None
+) -> dict[str, dt.date]:
     """The packages (and their first days in the store) whose downloads before that day the store does not
-    keep yet: what ClickPy is asked about. A kept figure is for one first day; an earlier day asks again."""
+    keep yet: what ClickPy is asked about. A kept figure is for one first day; an earlier day asks again.
+
+    A package's first day is that of its days of `source_name` in the store, or an earlier one of the days
+    `planned` to be fetched for it (`plan` asks what a build will need).
+    """
+    first_days = {}
+    for project in packages:
+        days = list((planned or {}).get(project, ()))
+        held = store.day_range(source_name, project)
+        if held is not None:
+            days.append(held[0])
+        if days:
+            first_days[project] = min(days)
     kept = store.downloads_before_store(first_days)
     return {p: day for p, day in first_days.items() if p not in kept or kept[p].first_day != day}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from rich.console import Console
 
@@ -11,7 +10,7 @@ from generator import build, cost, dates
 from generator.config import Config
 from generator.errors import GeneratorError, NewestDayDoesNotFit
 from generator.plan import Plan
-from generator.sources.local import SYNTHETIC_MARKER
+from generator.sources.local import holds_synthetic_events
 from generator.store import Store, open_store
 
 
@@ -74,19 +73,11 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
 
 def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> list[str]:
     """The free services a build also asks and what it sends them; none for synthetic data (never asked)."""
-    if store.get_meta("synthetic", False) or (cfg.source.kind == "local" and _synthetic_events(cfg)):
+    if store.get_meta("synthetic", False) or (cfg.source.kind == "local" and holds_synthetic_events(cfg.source.path)):
         return []
     lines = []
     if cfg.source.clickpy_all_time:
-        first_days = {}
-        for project in cfg.packages:
-            days = list(plan.missing.get(project, ()))
-            held = store.day_range(source_name, project)
-            if held is not None:
-                days.append(held[0])
-            if days:
-                first_days[project] = min(days)
-        to_ask = build.before_store_to_ask(store, first_days)
+        to_ask = build.before_store_to_ask(store, source_name, cfg.packages, planned=plan.missing)
         if to_ask:
             lines.append(
                 f"Also asked, free: ClickPy, in one query, for the downloads before the store's first day of "
@@ -99,10 +90,6 @@ def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> li
             "date for (the pages' release dates); [source].release_dates = false turns it off."
         )
     return lines
-
-
-def _synthetic_events(cfg: Config) -> bool:
-    return (Path(cfg.source.path) / SYNTHETIC_MARKER).is_file()
 
 
 def _try_source(cfg: Config, console: Console):  # noqa: ANN202 - BigQuerySource | None

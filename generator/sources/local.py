@@ -67,6 +67,11 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+def holds_synthetic_events(directory: Path) -> bool:
+    """The events folder is the synthetic generator's (its marker): never PyPI's logs, never sent anywhere."""
+    return (Path(directory) / SYNTHETIC_MARKER).is_file()
+
+
 def duck_type(spec: Any) -> str:
     """The DuckDB type string for a schema node."""
     if isinstance(spec, dict):
@@ -188,7 +193,7 @@ class LocalSource:
                 f"{directory}: no event files ({EVENT_FILES}) in it or its subfolders (run `sample` for demo"
                 " data, or export rows from bigquery-public-data.pypi.file_downloads)"
             )
-        self.synthetic = (directory / SYNTHETIC_MARKER).is_file()
+        self.synthetic = holds_synthetic_events(directory)
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self._create_view()
