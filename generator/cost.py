@@ -510,11 +510,14 @@ def describe_plan(
     estimates: Sequence[JobEstimate],
     costs: Sequence[ColumnCost],
     budget: BudgetConfig,
-    verdict: PlanVerdict,
+    verdict: PlanVerdict | None,
 ) -> list[str]:
-    """The `plan` command's report, as lines: identical jobs grouped, ceiling, expected bill, runs needed."""
+    """The `plan` command's report, as lines: identical jobs grouped, ceiling, expected bill, runs needed.
+
+    `verdict` is None when there is nothing to fetch (no estimates, so nothing for the budget to judge).
+    """
     lines: list[str] = []
-    if not estimates:
+    if not estimates or verdict is None:
         return ["Nothing to fetch: the store already holds every day and package."]
     model = any(e.scan_basis == "model" for e in estimates)
     lines.append(

@@ -56,11 +56,8 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
     costs = cost.column_costs(cfg.source.breakdowns, price_per_tib=cfg.budget.price_per_tib, measured=measured)
     spending = cost.Spending(month_billed=billed, month_unknown=unknown)
     verdict = cost.plan_verdict(estimates, cfg.budget, spending) if estimates else None
-    if verdict is not None:
-        for line in cost.describe_plan(estimates, costs, cfg.budget, verdict):
-            console.print(line, highlight=False, markup=False)
-    else:
-        console.print(cost.describe_plan([], costs, cfg.budget, cost.PlanVerdict(None, 0, 0))[0])
+    for line in cost.describe_plan(estimates, costs, cfg.budget, verdict):
+        console.print(line, highlight=False, markup=False)
     if spending.month:
         console.print(
             f"This month (UTC) so far: {cost.format_bytes(billed, 2)} billed, "

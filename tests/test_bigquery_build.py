@@ -60,6 +60,17 @@ def test_plan_prices_jobs_by_dry_run_and_runs_nothing_billable(tmp_path: Path, f
     assert fake.dry_runs
 
 
+def test_plan_with_every_day_held_says_there_is_nothing_to_fetch(tmp_path: Path, fake: FakeBigQuery) -> None:
+    """After a build holds the whole history (and no day is refetched), `plan` has no job to price."""
+    cfg = bigquery_config(tmp_path / "stats.toml", fake.url)
+    cfg.write_text(cfg.read_text().replace("history_days = 40\n", "history_days = 40\nrefetch_days = 0\n"))
+    built = run_cli("build", "--config", str(cfg), "--out", str(tmp_path / "site"))
+    assert built.returncode == 0, built.stderr
+    proc = run_cli("plan", "--config", str(cfg))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "Nothing to fetch: the store already holds every day and package." in proc.stdout
+
+
 def test_a_bigquery_build_gives_the_same_site_figures_as_the_local_source(
     tmp_path: Path, fake: FakeBigQuery, events: Path
 ) -> None:
