@@ -33,10 +33,6 @@ def total(rows: Iterable[AggRow], keep: Callable[[AggRow], bool] = lambda r: Tru
     return sum(r.downloads for r in rows if keep(r))
 
 
-def in_window(window: Window) -> Callable[[AggRow], bool]:
-    return lambda r: window.start <= r.day <= window.end
-
-
 def is_honest(r: AggRow) -> bool:
     """A package-manager install not flagged as CI: the honest number's rows."""
     return cat.category(r.installer) == cat.PACKAGE_MANAGER and not r.ci
@@ -1036,10 +1032,6 @@ class ShareWeek:
     end: dt.date
     held: int
     counts: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,6 @@ class Fetched:
     """What a run fetched, and why it stopped before the end of the plan ("" when it did not)."""
 
     jobs_run: int = 0
-    days: set[dt.date] = field(default_factory=set)
     stopped: str = ""
     stopped_by: str = ""
     """The budget setting that stopped fetching, if one did."""
@@ -308,7 +307,6 @@ def fetch(
         ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
         store.replace_days(source.name, job.projects, result.available_days, result.rows, ledger=ledger)
         out.jobs_run += 1
-        out.days.update(result.available_days)
         if billing and out.jobs_run == 1:
             # The newest job stands for a daily run: the backfill leaves the month room for the rest.
             scale = max(1, cfg.source.refetch_days) / job.window.days

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 # Every named rule, in the one order the matrix rows follow, with the words every page uses for it.
 RULE_ORDER: tuple[str, ...] = vocabulary.ORDER
-RULE_NAMES: dict[str, str] = {r.id: r.name for r in vocabulary.RULES}
 ADDS: dict[str, str] = {r.id: r.adds for r in vocabulary.RULES if r.adds}
 """What a positive count of the rule adds, for "it also counts N ..." (plural noun phrases)."""
 LEAVES_OUT: dict[str, str] = {r.id: r.leaves_out for r in vocabulary.RULES if r.leaves_out}

@@ -510,7 +510,6 @@ class Question:
     chart: Any | None
     key: tuple[str, ...]
     """The chart's series, in its colour order (the page's key; style.css colours c0, c1, …)."""
-    note: str = ""
 
 
 def _share_chart(s: analysis.ShareOverTime, what: str, chart_id: str) -> tuple[Any, tuple[str, ...]]:
@@ -749,7 +748,6 @@ def windows_table(report: PackageReport) -> Table:
 
 def matrix_table(m: Any) -> Table:
     """The reconciliation matrix (generator.headline.Matrix) as a table: the page's, and its CSV."""
-    from generator import headline
 
     def cell(n: int | None) -> Any:
         return "" if n is None else n
@@ -759,7 +757,7 @@ def matrix_table(m: Any) -> Table:
         "From the honest number to each source's figure",
         (Column("Rule"),) + tuple(Column(f"{c.name} · {c.window}", "signed") for c in m.columns),
         ((m.honest_name,) + tuple(m.honest for _ in m.columns),)
-        + tuple((headline.RULE_NAMES[r],) + tuple(cell(m.cell(r, c)) for c in m.columns) for r in m.rules)
+        + tuple((analysis.RULES[r],) + tuple(cell(m.cell(r, c)) for c in m.columns) for r in m.rules)
         + (("The source's figure",) + tuple(c.value for c in m.columns),),
     )
 
@@ -828,7 +826,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "first": headline.first_screen(report, page.before_store),
         "matrix": matrix,
         "windows": windows,
-        "rule_names": headline.RULE_NAMES,
+        "rule_names": analysis.RULES,
         "spark": sparkline_chart(report),
         "has_card": _spark_values(report) is not None,
         "window_lines": window_lines(report),

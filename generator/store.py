@@ -145,12 +145,6 @@ class LedgerEntry:
     dollars: float
     finished_at: dt.datetime | None = None
 
-    @property
-    def unknown(self) -> bool:
-        """The job was started but its outcome is not known yet (written before waiting on it):
-        it counts at its ceiling until a run looks it up."""
-        return self.bytes_billed < 0
-
 
 @dataclass(frozen=True)
 class BeforeStore:

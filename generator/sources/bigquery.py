@@ -43,7 +43,7 @@ from generator.errors import ConfigError, CostLimitExceeded, SourceError
 from generator.sources import STORE_SCHEMA, FetchResult, Job
 from generator.sources.retry import RetryPolicy, retrying
 from generator.sql import restrict_breakdowns
-from generator.store import LedgerEntry
+from generator.store import UNKNOWN_BILL, LedgerEntry
 
 TOOL_LABEL = "pypi-stats-site"
 BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
@@ -246,11 +246,6 @@ class BigQuerySource:
     def today(self) -> dt.date:
         """Today in UTC (injectable): the month the budget counts, and the day still filling."""
         return self._today()
-
-    @property
-    def spent_bytes(self) -> int:
-        """What this run may have been billed so far (never less than the truth)."""
-        return self.spending.run
 
     @property
     def labels(self) -> dict[str, str]:
@@ -473,7 +468,7 @@ class BigQuerySource:
             # ledger: a run killed while waiting leaves the row for the next run to look up.
             self.spending.started(ceiling)
             if self.log is not None:
-                self.log.started(self._entry(context, job_id, ceiling, 0, -1))
+                self.log.started(self._entry(context, job_id, ceiling, 0, UNKNOWN_BILL))
             try:
                 rows = self._retrying("read the query results", lambda: self._download(job), deadline)
             except _JobFailed as failed:
