@@ -817,6 +817,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
     ]
     if not report.ci_available:
         sections[0] = ("waterfall-h", "From all downloads to package-manager installs")
+    spark = sparkline_chart(report)
     return {
         "site": site,
         "page": page,
@@ -827,8 +828,8 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "matrix": matrix,
         "windows": windows,
         "rule_names": analysis.RULES,
-        "spark": sparkline_chart(report),
-        "has_card": _spark_values(report) is not None,
+        "spark": spark,
+        "has_card": spark is not None,  # the og:image is drawn from the same values (social_card)
         "window_lines": window_lines(report),
         "sections": sections,
         "questions": questions,
