@@ -424,6 +424,8 @@ class Prepared:
     full: bool = False
     before: dict[str, BeforeStore] = field(default_factory=dict)
     """Per package: its downloads before the store's first day, as ClickPy holds them (when fetched)."""
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per package: version → its upload time on PyPI, for the versions the store has a date for."""
 
 
 def collect(
@@ -490,7 +492,7 @@ def collect(
         billed=site.billed,  # every page's navigation links the cost page once something is billed
     )
     plan = incremental.plan(out_dir, units, as_of=as_of, code=incremental.code_version(), site=settings, full=full)
-    return Prepared(cfg, site, context, costs, plan, full, before)
+    return Prepared(cfg, site, context, costs, plan, full, before, uploads)
 
 
 STORE_MEMORY = "512MB"
@@ -522,7 +524,6 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
             # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
             store.limit_memory(STORE_MEMORY)
             held = store.held_days(todo)
-            uploads = store.release_uploads(todo)
             tasks = (
                 parallel.Task(
                     project,
@@ -530,7 +531,7 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
                     held[project],
                     prepared.costs.get(project),
                     prepared.before.get(project),
-                    uploads[project],
+                    prepared.uploads[project],
                 )
                 for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
             )
