@@ -353,7 +353,7 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, prog
     timeouts above): it costs at most BEFORE_STORE_CONNECT_SECONDS, or BEFORE_STORE_READ_SECONDS when
     something accepts the connection and never answers.
     """
-    if not cfg.source.clickpy_all_time or source.synthetic or store.get_meta("synthetic", False):
+    if not cfg.source.clickpy_all_time or is_synthetic(source, store):
         return
     from generator.errors import SourceError
     from generator.sources import clickpy
@@ -377,6 +377,12 @@ def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, prog
         return
     store.record_downloads_before_store(todo, counts)
     progress("Fetched downloads before the store's first day", 1, 1)
+
+
+def is_synthetic(source: Source, store: Store) -> bool:
+    """The data is the synthetic generator's: from this source, or kept in the store by an earlier run.
+    Its names and versions are not PyPI's, so no outside service is asked about them."""
+    return bool(source.synthetic or store.get_meta("synthetic", False))
 
 
 def before_store_to_ask(
@@ -405,7 +411,7 @@ def fetch_release_dates(cfg: Config, store: Store, source: Source, progress: Pro
     its versions are not PyPI's releases)."""
     from generator.sources import pypi_releases
 
-    if not cfg.source.release_dates or source.synthetic or store.get_meta("synthetic", False):
+    if not cfg.source.release_dates or is_synthetic(source, store):
         return
     progress("Checking release dates on PyPI", 0, len(cfg.packages))
     pypi_releases.update(store, cfg.packages, pypi_releases.PyPIJson(pypi_releases.base_url(cfg.source.pypi_url)))
@@ -444,7 +450,7 @@ def collect(
     Reads digests of the store, not its rows: the rows are read by the page workers, one package each.
     """
     progress("Comparing inputs with the previous build", 0, len(cfg.packages))
-    synthetic = bool(source.synthetic or store.get_meta("synthetic", False))
+    synthetic = is_synthetic(source, store)
     capabilities = capabilities_of(source)
     site = SiteData(
         title=cfg.site.title,
