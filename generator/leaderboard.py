@@ -57,3 +57,17 @@ class Ranking:
     top: int
     """N, as configured: `rows` holds N projects, fewer only when fewer projects have installs."""
     rows: tuple[RankedProject, ...]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """What the site's pages need: the ranking to show, and the earlier ones to compare it with."""
+
+    current: Ranking
+    """The ranking the pages show: the as-of day's, or the last complete one when ClickPy has stalled."""
+    earlier: dict[int, Ranking]
+    """Rankings the store holds for `current.as_of` minus 1 and minus 7 days, by that number of days."""
+    stale_note: str | None = None
+    """Set when ClickPy had not loaded the whole window: why `current` is an older ranking (shown on the page)."""
+    synthetic: bool = False
+    """Ranked from the demo's synthetic events, not ClickPy: every page says so."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from generator.api import Document
     from generator.cost import CostSummary, PackageCost
     from generator.feeds import History
+    from generator.leaderboard import Leaderboard
     from generator.store import BeforeStore
 
 
@@ -127,6 +128,8 @@ class SiteData:
     """The store's data export by file name, written under data/store/."""
     backfill: str = ""
     """While a BigQuery backfill is in progress, what every page says about it (see build.backfill_note)."""
+    leaderboard: Leaderboard | None = None
+    """The PyPI leaderboard ([leaderboard].top), when configured and fetched."""
 
     @property
     def billed(self) -> bool:
