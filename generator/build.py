@@ -23,10 +23,10 @@ from generator.config import Config
 from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day
 from generator.errors import ConfigError
-from generator.pages import PackagePage, SiteData
+from generator.pages import ListedPackage, SiteData
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
-from generator.sources import Job, Source, capabilities_of
+from generator.sources import BillingSource, Job, Source, capabilities_of, is_billing
 from generator.store import BeforeStore, LedgerEntry, Store, open_store, store_lock
 
 if TYPE_CHECKING:
@@ -183,8 +183,7 @@ def settle_unknown_jobs(store: Store, source: Source) -> None:
     """Before planning: look up (jobs.get) the jobs past runs left with an unknown outcome. A finished
     job's bill goes in the ledger and its rows in the store (reading them is free), so a run killed
     while it waited never pays twice for those days."""
-    settle = getattr(source, "settle", None)
-    if settle is None:
+    if not is_billing(source):
         return
     for entry in store.unknown_jobs(source.name):
         settled = source.settle(entry)
@@ -198,7 +197,7 @@ def settle_unknown_jobs(store: Store, source: Source) -> None:
             store.record_job(settled.entry)
 
 
-def _count_spending(store: Store, source: Any, newest_job: Job) -> None:
+def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> None:
     """Before a billing source's first job: count the month's spend from the ledger (unknown outcomes
     at their ceiling), or from BigQuery's job history when the ledger is new."""
     from generator import cost
@@ -263,8 +262,7 @@ def fetch(
     if preflight is not None and plan.jobs:
         # ClickPy: one query per table for the whole plan (it costs nothing; there is no budget).
         preflight(plan.jobs, store.ledger())
-    billing = hasattr(source, "spending")
-    if billing and plan.jobs:
+    if is_billing(source) and plan.jobs:
         _count_spending(store, source, plan.jobs[0])
     out = Fetched()
     todo = list(plan.jobs)
@@ -279,7 +277,7 @@ def fetch(
         progress(f"Fetching {job.window.label()} from {source.name}", out.jobs_run, total)
         started = clock()
         try:
-            result = source.fetch(job, reserve=reserve) if billing else source.fetch(job)  # type: ignore[call-arg]
+            result = source.fetch(job, reserve=reserve) if is_billing(source) else source.fetch(job)
         except CostLimitExceeded as exc:
             if job.window.days > 1:
                 halves = split_newest_first(job.window, (job.window.days + 1) // 2)
@@ -307,20 +305,20 @@ def fetch(
         ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
         store.replace_days(source.name, job.projects, result.available_days, result.rows, ledger=ledger)
         out.jobs_run += 1
-        if billing and out.jobs_run == 1:
+        if is_billing(source) and out.jobs_run == 1:
             # The newest job stands for a daily run: the backfill leaves the month room for the rest.
             scale = max(1, cfg.source.refetch_days) / job.window.days
             reserve = cost.month_reserve(
                 round(result.ceiling_bytes * scale),
                 round(result.bytes_billed * scale),
-                source.today(),  # type: ignore[attr-defined]
+                source.today(),
             )
         if export_dir is not None:
             from generator import publishing
 
             publishing.export_store_to(store, export_dir)
-    if billing:
-        out.billed_bytes = source.spending.run_billed  # type: ignore[attr-defined]
+    if is_billing(source):
+        out.billed_bytes = source.spending.run_billed
     if out.jobs_run:
         progress("Fetched", out.jobs_run, out.jobs_run)
         if source.synthetic:
@@ -430,7 +428,7 @@ class Prepared:
     full: bool = False
     before: dict[str, BeforeStore] = field(default_factory=dict)
     """Per package: its downloads before the store's first day, as ClickPy holds them (when fetched)."""
-    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, dict[str, dt.datetime | None]] = field(default_factory=dict)
     """Per package: version → its upload time on PyPI, for the versions the store has a date for."""
 
 
@@ -544,7 +542,7 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
             pool.render(tasks, len(todo), on_result=take, progress=progress)
             pool.close()
             site.packages = [
-                PackagePage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
+                ListedPackage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
             ]
             warn_partial_months(site)
             progress("Rendering site pages", len(cfg.packages), len(cfg.packages))

@@ -14,11 +14,15 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from generator import dimensions
 from generator.config import BREAKDOWNS, BudgetConfig
 from generator.sources import Job
 from generator.store import LedgerEntry
+
+if TYPE_CHECKING:  # for annotations only: plan imports this module's callers
+    from generator.plan import Plan
 
 MB = 10**6
 MIB = 1024**2
@@ -326,7 +330,7 @@ def estimate_jobs(
 
 
 def estimate_plan(
-    plan: object,
+    plan: Plan,
     scan_bytes: Sequence[int] | None = None,
     ledger: Sequence[LedgerEntry] = (),
     *,
@@ -334,8 +338,7 @@ def estimate_plan(
     model: TableModel = DEFAULT_MODEL,
 ) -> list[JobEstimate]:
     """`estimate_jobs` for a generator.plan.Plan."""
-    jobs: Sequence[Job] = plan.jobs  # type: ignore[attr-defined]
-    return estimate_jobs(jobs, scan_bytes, ledger, price_per_tib=price_per_tib, model=model)
+    return estimate_jobs(plan.jobs, scan_bytes, ledger, price_per_tib=price_per_tib, model=model)
 
 
 # -- the budget ---------------------------------------------------------------------------------

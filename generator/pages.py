@@ -96,14 +96,27 @@ class PackageSummary:
 
 @dataclass
 class PackagePage:
-    report: PackageReport | PackageSummary
-    """The package's analysis while its page is rendered; its summary after (all the rest of the site reads)."""
+    """A package page being rendered (in a page worker): everything its templates read."""
+
+    report: PackageReport
+    """The package's analysis."""
     cost: PackageCost | None = None
     """Its share of the cost ledger's billable jobs, when there are any."""
     api: dict[str, Document] = field(default_factory=dict)
     """Its pypistats.org-compatible API documents by path under api/packages/<name>/ (the page links them)."""
     before_store: BeforeStore | None = None
     """Its downloads before the store's first day as ClickPy holds them, when fetched ([source].clickpy_all_time)."""
+
+
+@dataclass
+class ListedPackage:
+    """A package as the rest of the site sees it once its page is written: the index, search, badges,
+    feed and sitemap read only its summary, never its analysis (which stayed in the page worker)."""
+
+    report: PackageSummary
+    """Its summary; named `report` as on a PackagePage (the index template reads `p.report`)."""
+    cost: PackageCost | None = None
+    """Its share of the cost ledger's billable jobs, as its page showed it."""
 
 
 @dataclass
@@ -114,7 +127,8 @@ class SiteData:
     as_of: dt.date
     source: str
     synthetic: bool
-    packages: list[PackagePage]
+    packages: list[ListedPackage]
+    """Every package, once its page is written (write_site fills it; empty while pages render)."""
     generated_by: str = "pypi-stats-site"
     cost: CostSummary | None = None
     """The cost page's figures, when the ledger has billable jobs."""

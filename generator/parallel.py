@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime as dt
 import multiprocessing
 import os
 import signal
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -36,6 +37,10 @@ from generator import site as site_pages
 from generator.dates import Window
 from generator.errors import RenderError
 from generator.pages import PackagePage, PackageSummary, SiteData
+
+if TYPE_CHECKING:  # for annotations only, as in generator.pages (cost imports the sources)
+    from generator.cost import PackageCost
+    from generator.store import BeforeStore
 
 IN_FLIGHT_PER_WORKER = 2
 _PR_SET_PDEATHSIG = 1
@@ -66,13 +71,13 @@ class Task:
     project: str
     rows: pa.Table
     """The package's rows (generator.pagerows.stream)."""
-    covered: dict[str, dict[Any, int]]
+    covered: dict[str, dict[dt.date, int]]
     """source → the days the store holds for this package, each with its rows' shape (Store.held_days)."""
-    cost: Any = None
-    """generator.cost.PackageCost when the ledger has billable jobs, else None."""
-    before_store: Any = None
-    """generator.store.BeforeStore when ClickPy's days before the store are kept, else None."""
-    uploads: dict[str, Any] | None = None
+    cost: PackageCost | None = None
+    """Its share of the ledger's billable jobs, when there are any."""
+    before_store: BeforeStore | None = None
+    """Its downloads before the store's first day, when ClickPy's are kept ([source].clickpy_all_time)."""
+    uploads: dict[str, dt.datetime | None] | None = None
     """version → its upload time on PyPI, for the versions the store has a date for."""
 
 

@@ -89,7 +89,7 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
     for page in site.packages:
         project = page.report.project
         figures = {f.key: f.value for f in page.report.figures}
-        ci = bool(getattr(page.report, "ci_available", True))
+        ci = page.report.ci_available
         for path, text in badges.package_badges(project, figures, site.synthetic, ci, page.report.coverage).items():
             writer.write(path, text)
     threshold = site.change_threshold
@@ -138,7 +138,8 @@ def export_store_to(store: Store, directory: Path) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (directory / name).write_bytes(data)
-    return json.loads(files[MANIFEST])
+    manifest: dict[str, Any] = json.loads(files[MANIFEST])
+    return manifest
 
 
 def _fetch(source: str, name: str) -> bytes:
@@ -148,7 +149,8 @@ def _fetch(source: str, name: str) -> bytes:
         request = urllib.request.Request(url, headers={"User-Agent": "pypi-stats-site restore-store"})
         try:
             with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response:  # noqa: S310 (scheme checked)
-                return response.read()
+                data: bytes = response.read()
+                return data
         except urllib.error.HTTPError as exc:
             raise StoreError(f"{url}: HTTP {exc.code}; no data export there") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:

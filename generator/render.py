@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import jinja2
 import markdown
@@ -23,6 +23,11 @@ from generator import __version__, analysis, api, categories, dimensions, resour
 from generator.analysis import PackageReport
 from generator.errors import RenderError
 from generator.pages import PackagePage, SiteData
+
+if TYPE_CHECKING:  # for annotations only: charts (vl-convert) and headline are imported where they are used
+    from generator.charts import Chart
+    from generator.cost import CostLine
+    from generator.headline import FirstScreen, Matrix
 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
@@ -58,7 +63,7 @@ class Figure:
     title: str
     intro: str
     table: Table
-    chart: Any | None = None  # generator.charts.Chart
+    chart: Chart | None = None
     note: str = ""
     bars: tuple[BarRow, ...] = ()
     """The table drawn as HTML rows with CSS bars instead of a chart (waterfall, breakdowns)."""
@@ -376,7 +381,7 @@ def _spark_values(report: PackageReport, days: int = 180) -> list[tuple[dt.date,
     return values if len([v for _, v in values if v is not None]) >= 2 else None
 
 
-def sparkline_chart(report: PackageReport) -> Any:
+def sparkline_chart(report: PackageReport) -> Chart | None:
     """The first screen's small chart: the 7-day mean of the honest number over the last 180 days.
 
     The mean, not the daily count: weekday swings would hide the trend at this size. Missing days
@@ -507,12 +512,12 @@ class Question:
     title: str
     answer: str
     table: Table
-    chart: Any | None
+    chart: Chart | None
     key: tuple[str, ...]
     """The chart's series, in its colour order (the page's key; style.css colours c0, c1, …)."""
 
 
-def _share_chart(s: analysis.ShareOverTime, what: str, chart_id: str) -> tuple[Any, tuple[str, ...]]:
+def _share_chart(s: analysis.ShareOverTime, what: str, chart_id: str) -> tuple[Chart | None, tuple[str, ...]]:
     from generator import charts
 
     if len(s.weeks) < 2 or not s.labels:
@@ -555,7 +560,8 @@ def python_question(report: PackageReport) -> Question | None:
             f"Dropping Python {oldest.version} would affect {oldest.installs:,} installs"
             f" ({fmt_pct(oldest.share)} of {who}) {report.coverage.phrase('in the last 30 days')}."
         )
-    chart, key = (None, ())
+    chart: Chart | None = None
+    key: tuple[str, ...] = ()
     if report.python_weekly is not None:
         chart, key = _share_chart(report.python_weekly, f"{who} by Python version", "chart-python")
     return Question("python-h", "Can I drop an old Python version?", answer, table, chart, key)
@@ -607,7 +613,8 @@ def upgrade_question(report: PackageReport) -> Question | None:
             answer = f"{head} has {n:,} of the {b.total:,} {who} {when} ({part})."
         else:
             answer = f"{head} has none of the {b.total:,} {who} {when}: only other clients fetched it."
-    chart, key = (None, ())
+    chart: Chart | None = None
+    key: tuple[str, ...] = ()
     if report.version_weekly is not None:
         chart, key = _share_chart(report.version_weekly, f"{who} by package version", "chart-versions")
     return Question("upgrade-h", "Are users upgrading?", answer, table, chart, key)
@@ -746,8 +753,8 @@ def windows_table(report: PackageReport) -> Table:
     )
 
 
-def matrix_table(m: Any) -> Table:
-    """The reconciliation matrix (generator.headline.Matrix) as a table: the page's, and its CSV."""
+def matrix_table(m: Matrix) -> Table:
+    """The reconciliation matrix as a table: the page's, and its CSV."""
 
     def cell(n: int | None) -> Any:
         return "" if n is None else n
@@ -781,12 +788,50 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 QUESTION_IDS = frozenset({"python-h", "upgrade-h"})
 
 
-def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
+class PackageFigures(TypedDict):
+    """A package page's figures, by the name package.html reads them under (`figures.daily`)."""
+
+    waterfall: Figure
+    mirrors: list[Figure]
+    breakdowns: list[Figure]
+    daily: Figure
+    cross_checks: list[Figure]
+
+
+class PackageContext(TypedDict):
+    """The names package.html reads: `package_context` makes them, `render_package` passes them."""
+
+    site: SiteData
+    page: PackagePage
+    report: PackageReport
+    figures: PackageFigures
+    sources: Table
+    first: FirstScreen
+    matrix: Matrix
+    windows: Table
+    rule_names: dict[str, str]
+    spark: Chart | None
+    has_card: bool
+    window_lines: list[WindowLine]
+    sections: list[tuple[str, str]]
+    questions: list[Question]
+    installers: Table
+    tables: list[Table]
+    """Every table the page shows, each also written as CSV beside it."""
+    top_n: int
+    api_endpoints: tuple[str, ...]
+    root: str
+    source_title: str
+    page_title: str
+    canonical_path: str
+
+
+def package_context(page: PackagePage, site: SiteData) -> PackageContext:
     from generator import headline
     from generator.sources import source_title
 
     report = page.report
-    figures = {
+    figures: PackageFigures = {
         "waterfall": waterfall_figure(report),
         "mirrors": mirror_figures(report),
         "breakdowns": breakdown_figures(report),
@@ -932,7 +977,7 @@ def cost_tables(site: SiteData) -> list[Table]:
         Column("Ceiling in dollars"),
     )
 
-    def line(c: Any) -> tuple[Any, ...]:
+    def line(c: CostLine) -> tuple[Any, ...]:
         from generator.cost import format_bytes, format_dollars
 
         return (

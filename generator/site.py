@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import jinja2
 
 from generator import api, publishing, render, resources
-from generator.pages import PackagePage, SiteData
+from generator.pages import ListedPackage, PackagePage, SiteData
 from generator.sitewriter import SiteWriter
 
 STATIC_FILES = ("style.css", "favicon.svg")
@@ -59,14 +58,14 @@ SOCIAL_CARD = "og.png"
 
 
 def package_files(
-    env: jinja2.Environment, site: SiteData, page: PackagePage, api_docs: dict[str, Any]
+    env: jinja2.Environment, site: SiteData, page: PackagePage, api_docs: dict[str, api.Document]
 ) -> list[tuple[str, str | bytes]]:
     """A package's page, its tables as CSV, data/<name>.json and its API documents: (path, text) each."""
     project = page.report.project
     page.api = api_docs  # the page links the documents it has
     html, tables = render.render_package(env, page, site)
     base = f"packages/{project}"
-    files = [(f"{base}/index.html", html)]
+    files: list[tuple[str, str | bytes]] = [(f"{base}/index.html", html)]
     files += [(f"{base}/{table.csv_name}", render.table_csv(table)) for table in tables]
     files.append((f"data/{project}.json", render.package_json(page, tables)))
     files += api.document_files(project, api_docs)
@@ -82,7 +81,7 @@ class IndexPage:
     path: str
     heading: str
     caption: str
-    pages: tuple[PackagePage, ...]
+    pages: tuple[ListedPackage, ...]
     group: str = ""
     """The first letter ("a".."z", "0-9") this page lists, or "" for the front page."""
     number: int = 1
@@ -100,17 +99,17 @@ def group_path(group: str, number: int = 1) -> str:
     return f"packages-{group}.html" if number == 1 else f"packages-{group}-{number}.html"
 
 
-def by_honest(pages: Sequence[PackagePage]) -> list[PackagePage]:
+def by_honest(pages: Sequence[ListedPackage]) -> list[ListedPackage]:
     """Largest honest number first; ties keep the config order."""
     return sorted(pages, key=lambda p: p.report.honest, reverse=True)
 
 
 def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = INDEX_TOP) -> list[IndexPage]:
     """The index: one page for a small site; else a front page and pages per first letter, paginated."""
-    number, installs = ("number of installs", "installs") if site.ci_included else ("honest number", "honest installs")
+    measure, installs = ("number of installs", "installs") if site.ci_included else ("honest number", "honest installs")
     if len(site.packages) <= page_size:
         ranked = tuple(by_honest(site.packages))
-        return [IndexPage("index.html", site.title, f"Packages, largest {number} first", ranked)]
+        return [IndexPage("index.html", site.title, f"Packages, largest {measure} first", ranked)]
     front = IndexPage(
         "index.html",
         site.title,
@@ -138,7 +137,7 @@ def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = IND
     return out
 
 
-def _name(page: PackagePage) -> str:
+def _name(page: ListedPackage) -> str:
     return page.report.project
 
 

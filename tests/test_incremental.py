@@ -21,7 +21,7 @@ from htmltools import parse
 from generator import build, config, incremental, pagerows
 from generator import site as site_pages
 from generator.dates import WindowCoverage, last_days
-from generator.pages import FigureValue, PackagePage, PackageSummary, SiteData
+from generator.pages import FigureValue, ListedPackage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
 AS_OF = "2026-10-31"
@@ -233,7 +233,7 @@ MONTH = WindowCoverage(last_days(dt.date(2026, 10, 31), 30), 30)
 
 def stub_site(names: list[str]) -> SiteData:
     pages = [
-        PackagePage(
+        ListedPackage(
             PackageSummary(name, 1000 - i, 5000, None, True, frozenset(), (FigureValue("honest", 1000 - i),), MONTH)
         )
         for i, name in enumerate(names)

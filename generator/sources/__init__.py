@@ -4,14 +4,20 @@ aggregate rows in the one schema (generator.store.AGGREGATE_COLUMNS) as an Arrow
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import pyarrow as pa
 
 from generator import dimensions
 from generator.dates import Window
 from generator.store import AGGREGATE_COLUMNS
+
+if TYPE_CHECKING:  # for annotations only: cost and bigquery import this module
+    from generator.cost import JobEstimate, Spending
+    from generator.sources.bigquery import JobLog, Settled
+    from generator.store import LedgerEntry
 
 _DUCK_TO_ARROW: dict[str, pa.DataType] = {
     "DATE": pa.date32(),
@@ -55,6 +61,36 @@ class Source(Protocol):
     def fetch(self, job: Job) -> FetchResult: ...
 
     def close(self) -> None: ...
+
+
+class BillingSource(Source, Protocol):
+    """A source that bills (BigQuery): it keeps the budgets, writes the cost ledger, and has jobs a
+    killed run may leave with an unknown outcome. What the build reads and sets on one."""
+
+    spending: Spending
+    """Billed bytes and unknown outcomes, this run and this month (the build counts the month in)."""
+    ledger: list[LedgerEntry]
+    """Past jobs, for the expected bill in estimates and refusals (the build sets it)."""
+    log: JobLog | None
+    """Where each job's ledger row goes the moment the job exists (the build sets it)."""
+    price_per_tib: float
+
+    def today(self) -> dt.date: ...
+
+    def fetch(self, job: Job, *, reserve: int = 0) -> FetchResult: ...
+
+    def estimate(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]: ...
+
+    def month_spend(self, since: dt.date) -> int: ...
+
+    def ledger_entry(self, job: Job, result: FetchResult) -> LedgerEntry: ...
+
+    def settle(self, entry: LedgerEntry) -> Settled | None: ...
+
+
+def is_billing(source: Source) -> TypeGuard[BillingSource]:
+    """The source bills for its jobs (BigQuery); the others (local files, ClickPy) cost nothing."""
+    return hasattr(source, "spending")
 
 
 # -- capabilities (what a source's data can support) -------------------------------------------
