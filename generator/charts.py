@@ -576,7 +576,7 @@ def social_card_spec(project: str, figure: str, words: str, values: Sequence[tup
         {"text": words, "y": 280, "size": 34},
     ]
     big = [{"text": figure, "y": 215, "size": 104}]
-    line = [{"day": _day_rows(d)["mid"], "value": v} for d, v in values if v is not None]
+    line: list[dict[str, Any]] = [{"day": _day_rows(d)["mid"], "value": v} for d, v in values if v is not None]
     top = max((v["value"] for v in line), default=1) or 1
 
     def text_layer(data: str, weight: str) -> Spec:

@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator:
+def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr; the callback takes (step, done, total)."""
     if not enabled:
         yield lambda step, done, total: None

@@ -221,10 +221,10 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
         )
     if cfg.site.static is not None and not cfg.site.static.is_dir():
         errors.append(f"[site].static: {cfg.site.static} is not a directory")
-    b = cfg.budget
-    if b.max_bytes_per_query <= 0 or b.max_bytes_per_run <= 0:
+    budget = cfg.budget
+    if budget.max_bytes_per_query <= 0 or budget.max_bytes_per_run <= 0:
         errors.append("[budget] byte limits must be positive")
-    if b.price_per_tib < 0:
+    if budget.price_per_tib < 0:
         errors.append("[budget].price_per_tib must not be negative")
     if cfg.as_of:
         from generator.dates import parse_day

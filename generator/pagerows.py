@@ -172,7 +172,8 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
     every row at it, is a tenth of the cost of a `date` object per row.
     """
     if not pa.types.is_date(column.type) or column.null_count:
-        return column.to_pylist()
+        values: list[Any] = column.to_pylist()
+        return values
     encoded = pc.dictionary_encode(column.combine_chunks())
     days = encoded.dictionary.to_pylist()
     return [days[i] for i in encoded.indices.to_pylist()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -12,6 +13,9 @@ from generator.errors import GeneratorError, NewestDayDoesNotFit
 from generator.plan import Plan
 from generator.sources.local import holds_synthetic_events
 from generator.store import Store, open_store
+
+if TYPE_CHECKING:  # imported where it is used: only a BigQuery plan needs the Google client
+    from generator.sources.bigquery import BigQuerySource
 
 
 def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
@@ -70,7 +74,8 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
 
 def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> list[str]:
     """The free services a build also asks and what it sends them; none for synthetic data (never asked)."""
-    if store.get_meta("synthetic", False) or (cfg.source.kind == "local" and holds_synthetic_events(cfg.source.path)):
+    events = cfg.source.path if cfg.source.kind == "local" else None  # set for "local" (checked by config)
+    if store.get_meta("synthetic", False) or (events is not None and holds_synthetic_events(events)):
         return []
     lines = []
     if cfg.source.clickpy_all_time:
@@ -89,7 +94,7 @@ def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> li
     return lines
 
 
-def _try_source(cfg: Config, console: Console):  # noqa: ANN202 - BigQuerySource | None
+def _try_source(cfg: Config, console: Console) -> BigQuerySource | None:
     """The BigQuery source when credentials exist; without them, plan from the model and say so."""
     if cfg.source.kind != "bigquery":
         return None

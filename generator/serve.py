@@ -85,13 +85,20 @@ def make_server(
     return http.server.ThreadingHTTPServer((bind, port), functools.partial(handler, directory=str(directory)))
 
 
-def serve_in_thread(directory: Path, prefix: str = "/", headers: Mapping[str, str] | None = None):  # noqa: ANN201
+def _host(server: http.server.HTTPServer) -> str:
+    """The address an IP server listens on (text; the type allows bytes for other socket families)."""
+    host = server.server_address[0]
+    return host if isinstance(host, str) else bytes(host).decode()
+
+
+def serve_in_thread(
+    directory: Path, prefix: str = "/", headers: Mapping[str, str] | None = None
+) -> tuple[http.server.ThreadingHTTPServer, str]:
     """Start a server on a free loopback port; returns (server, base_url). Call server.shutdown()."""
     server = make_server(directory, port=0, prefix=prefix, headers=headers)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}{prefix}"
+    return server, f"http://{_host(server)}:{server.server_port}{prefix}"
 
 
 def serve(directory: Path, bind: str, port: int, console: Console) -> None:
@@ -100,8 +107,7 @@ def serve(directory: Path, bind: str, port: int, console: Console) -> None:
         server = make_server(directory, bind, port)
     except OSError as exc:
         raise GeneratorError(f"cannot listen on {bind}:{port} ({exc.strerror}); try --port") from None
-    host, real_port = server.server_address[:2]
-    console.print(f"Serving {directory} at http://{host}:{real_port}/ (Ctrl+C to stop)")
+    console.print(f"Serving {directory} at http://{_host(server)}:{server.server_port}/ (Ctrl+C to stop)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

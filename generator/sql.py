@@ -64,7 +64,7 @@ def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[st
         return bigquery_sql
     grouped = {col for d in kept for col in d.group_columns}
     drop = set(dimensions.COLUMNS) - grouped
-    sets_kept = {frozenset(d.group_columns) for d in kept} | {frozenset()}
+    sets_kept: set[frozenset[str]] = {frozenset(d.group_columns) for d in kept} | {frozenset()}
     names_kept = {d.name for d in kept}
     tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
     for cte in tree.find_all(exp.CTE):
@@ -82,12 +82,12 @@ def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[st
     return tree.sql(dialect="bigquery", pretty=True)
 
 
-def _dimension_columns(node: exp.Expression) -> frozenset[str]:
+def _dimension_columns(node: exp.Expr) -> frozenset[str]:
     """The dimension columns a grouping set groups by (none for the totals' set)."""
     return frozenset(col.name for col in node.find_all(exp.Column) if col.name in dimensions.COLUMNS)
 
 
-def _restrict_projection(node: exp.Expression, drop: set[str], names_kept: set[str]) -> exp.Expression:
+def _restrict_projection(node: exp.Expr, drop: set[str], names_kept: set[str]) -> exp.Expr:
     """A dropped column becomes a typed NULL; the breakdown CASE keeps the branches of kept breakdowns."""
     name = node.alias_or_name
     if name in drop:

@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,7 +359,7 @@ class Store:
         retained_start: dt.date,
         batch_rows: int,
         memory_limit: str,
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Generator[pa.RecordBatch, None, None]:
         """The rows package pages read, for many packages in one pass sorted by package, in Arrow batches.
 
         Total rows of every source, every day up to `as_of`; of `source` only: the `all_days`

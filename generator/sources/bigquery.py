@@ -19,7 +19,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -512,8 +512,8 @@ class BigQuerySource:
         return _PlainErrors(self.config.billing_project)
 
 
-def _int(value: object, default: int) -> int:
-    return default if value is None else int(value)  # type: ignore[call-overload]
+def _int(value: int | str | None, default: int) -> int:
+    return default if value is None else int(value)
 
 
 def _describe(exc: BaseException) -> str:
@@ -569,7 +569,7 @@ class _PlainErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> Literal[False]:
         if exc is None or isinstance(exc, SourceError | CostLimitExceeded | ConfigError):
             return False
         from google.auth import exceptions as auth_exceptions

@@ -183,18 +183,19 @@ class ConnectTimeout(TimeoutError):
     """No connection (TCP and TLS) within the connect timeout: a dropped route or a firewall's black hole."""
 
 
-class _ConnectTimeoutMixin:
-    """An http.client connection that connects within `connect_timeout`, then reads within its `timeout`."""
+class _ConnectTimeoutMixin(http.client.HTTPConnection):
+    """An http.client connection that connects within `connect_timeout`, then reads within its `timeout`.
+
+    Put first in the bases of an HTTPConnection or HTTPSConnection: its `connect` wraps theirs.
+    """
 
     connect_timeout: float
-    timeout: float | None
-    sock: Any
 
     def connect(self) -> None:
         read_timeout = self.timeout
         self.timeout = self.connect_timeout
         try:
-            super().connect()  # type: ignore[misc]
+            super().connect()
         except TimeoutError as err:
             raise ConnectTimeout(f"no connection within {self.connect_timeout:g} s") from err
         finally:
@@ -230,6 +231,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> Any:
         connection = functools.partial(_HTTPSConnection, connect_timeout=self.connect_timeout)
+        # The handler's SSL context, as urllib's own https_open passes it: a private attribute the stubs omit.
         return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
@@ -38,8 +38,11 @@ GZIP_SUFFIX = ".gz"
 EVENT_FILES = ".parquet, or .json, .jsonl or .ndjson (each optionally .gz)"
 log = logging.getLogger(__name__)
 
+FieldType: TypeAlias = "str | dict[str, FieldType]"
+"""A column's DuckDB type: a type's name, or a STRUCT's fields by name."""
+
 # The file_downloads schema (contract), as nested DuckDB types. Leaves are types; dicts are STRUCTs.
-SCHEMA: dict[str, Any] = {
+SCHEMA: dict[str, FieldType] = {
     "timestamp": "TIMESTAMPTZ",
     "country_code": "VARCHAR",
     "url": "VARCHAR",
@@ -72,7 +75,7 @@ def holds_synthetic_events(directory: Path) -> bool:
     return (Path(directory) / SYNTHETIC_MARKER).is_file()
 
 
-def duck_type(spec: Any) -> str:
+def duck_type(spec: FieldType) -> str:
     """The DuckDB type string for a schema node."""
     if isinstance(spec, dict):
         return "STRUCT(" + ", ".join(f'"{k}" {duck_type(v)}' for k, v in spec.items()) + ")"
@@ -84,7 +87,7 @@ def _json_columns() -> dict[str, str]:
     return {k: ("VARCHAR" if k == "timestamp" else duck_type(v)) for k, v in SCHEMA.items()}
 
 
-def _same_type(spec: Any, arrow_type: pa.DataType) -> bool:
+def _same_type(spec: FieldType, arrow_type: pa.DataType) -> bool:
     """True when a Parquet column already has `spec`'s type, field for field and in order."""
     if isinstance(spec, dict):
         return (
@@ -98,13 +101,13 @@ def _same_type(spec: Any, arrow_type: pa.DataType) -> bool:
     if spec == "TIMESTAMPTZ":
         return pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None
     if spec == "VARCHAR":
-        return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+        return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
     if spec == "BOOLEAN":
-        return pa.types.is_boolean(arrow_type)
+        return bool(pa.types.is_boolean(arrow_type))
     return False
 
 
-def _field_expr(ref: str, spec: Any, arrow_type: pa.DataType | None) -> str:
+def _field_expr(ref: str, spec: FieldType, arrow_type: pa.DataType | None) -> str:
     """A projection that yields `spec`'s type from a column that may lack fields or be absent."""
     if arrow_type is None:
         return f"NULL::{duck_type(spec)}"
@@ -333,7 +336,7 @@ def _check_event(obj: dict[str, Any]) -> str:
         return "timestamp is missing or not a string"
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    if con.execute("SELECT TRY_CAST($t AS TIMESTAMPTZ)", {"t": ts}).fetchone()[0] is None:
+    if con.execute("SELECT TRY_CAST($t AS TIMESTAMPTZ)", {"t": ts}).fetchall()[0][0] is None:
         return f"timestamp {ts[:60]!r} is neither '2024-11-07 03:57:04 UTC' nor ISO 8601 with an offset"
     for key, spec in SCHEMA.items():
         if isinstance(spec, dict) and obj.get(key) is not None and not isinstance(obj[key], dict):
