@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test install install-test browser lint format bench golden clean
+.PHONY: demo test install install-test browser lint typecheck format bench golden clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,15 @@ demo: install
 test: install-test browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The type checker, as `make test` runs it (settings: [tool.mypy] in pyproject.toml).
+typecheck:
+	$(BIN)/mypy
 
 format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

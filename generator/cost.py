@@ -21,7 +21,7 @@ from generator.config import BREAKDOWNS, BudgetConfig
 from generator.sources import Job
 from generator.store import LedgerEntry
 
-if TYPE_CHECKING:  # for annotations only: plan imports this module's callers
+if TYPE_CHECKING:  # for annotations only: cost does not import plan at run time
     from generator.plan import Plan
 
 MB = 10**6

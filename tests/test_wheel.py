@@ -32,6 +32,7 @@ SHIPPED = [
     "generator/demo/stats.toml",
     "generator/queries/daily_aggregates.sql",
     "generator/skeleton/publish.yml",
+    "generator/py.typed",  # PEP 561: type checkers read the installed package's hints
 ]
 
 
