@@ -187,6 +187,11 @@ class ChdbError(Exception):
 
 def run(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | None = None) -> str:
     """Run SQL on the process's chdb engine; errors as ChdbError(code, message)."""
+    return run_counted(sql, fmt, params)[0]
+
+
+def run_counted(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | None = None) -> tuple[str, int, int]:
+    """`run`, with the rows and bytes the engine read (what ClickHouse's X-ClickHouse-Summary reports)."""
     with _LOCK:
         try:
             result = _session().query(sql, fmt, params=params or {})
@@ -196,7 +201,10 @@ def run(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | None = None
             if match:
                 raise ChdbError(int(match.group(1)), match.group(2).strip()) from None
             raise ChdbError(1001, text.strip()) from None
-    return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result)
+    body = result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result)
+    rows = int(result.rows_read()) if hasattr(result, "rows_read") else body.count("\n")
+    size = int(result.bytes_read()) if hasattr(result, "bytes_read") else len(body)
+    return body, rows, size
 
 
 # -- ClickPy's tables ---------------------------------------------------------------------------------
@@ -316,6 +324,10 @@ class _Injection:
 class FakeClickHouse(LoopbackFake):
     data: ClickPyData
     user: str = "demo"
+    profile: dict[str, str] = field(default_factory=dict)
+    """Settings of the user's profile, applied to every query as ClickHouse applies a profile's: e.g.
+    {"max_result_rows": "100", "result_overflow_mode": "break"} ends a result after the block that
+    crosses 100 rows, WITHOUT an error (ClickHouse docs, "Restrictions on query complexity")."""
     received: list[Received] = field(default_factory=list)
     _injections: list[_Injection] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -376,8 +388,15 @@ class FakeClickHouse(LoopbackFake):
             got.status, answer = _error(injection.code, injection.message or DEFAULT_MESSAGES.get(injection.code, ""))
             return answer
         fmt = plain.get("default_format", "TabSeparated")
+        text = self.data.sql(sql)
+        if self.profile:
+            text = (
+                text.rstrip().rstrip(";")
+                + "\nSETTINGS "
+                + ", ".join(f"{k} = {_setting(v)}" for k, v in self.profile.items())
+            )
         try:
-            body = run(self.data.sql(sql), fmt, params)
+            body, read_rows, read_bytes = run_counted(text, fmt, params)
         except ChdbError as exc:
             got.status, answer = _error(exc.code, exc.message)
             return answer
@@ -386,7 +405,7 @@ class FakeClickHouse(LoopbackFake):
             "Content-Type": "application/x-ndjson; charset=UTF-8" if fmt == "JSONEachRow" else "text/plain",
             "X-ClickHouse-Format": fmt,
             "X-ClickHouse-Query-Id": str(uuid.uuid4()),
-            "X-ClickHouse-Summary": json.dumps({"read_rows": str(body.count("\n")), "read_bytes": str(len(body))}),
+            "X-ClickHouse-Summary": json.dumps({"read_rows": str(read_rows), "read_bytes": str(read_bytes)}),
         }
         if injection is not None and injection.kind == "midstream":
             code = injection.code
@@ -395,6 +414,11 @@ class FakeClickHouse(LoopbackFake):
             tail = f"Code: {code}. DB::Exception: {text}. ({CODE_NAMES.get(code, 'UNKNOWN')}) (version {VERSION})\n"
             return 200, headers_out, ("".join(lines[: max(1, len(lines) // 2)]) + tail).encode()
         return 200, headers_out, body.encode("utf-8")
+
+
+def _setting(value: str) -> str:
+    """A profile setting's value as SQL: a number as it is, anything else quoted."""
+    return value if re.fullmatch(r"\d+", value) else "'" + value.replace("'", "\\'") + "'"
 
 
 def _error(code: int, message: str) -> tuple[int, tuple[int, dict[str, str], bytes]]:
@@ -442,4 +466,4 @@ def running(data: ClickPyData, **kwargs: Any) -> Iterator[FakeClickHouse]:
         fake.stop()
 
 
-__all__ = ["DDL", "README_IMPORT_FILTER", "ClickPyData", "FakeClickHouse", "Received", "run", "running"]
+__all__ = ["DDL", "README_IMPORT_FILTER", "ClickPyData", "FakeClickHouse", "Received", "run", "run_counted", "running"]
