@@ -837,6 +837,14 @@ def test_the_demo_never_asks_clickpy(
         assert cli.main(["demo", "--no-serve", "--out", str(tmp_path / "site")]) == 0
     assert (tmp_path / "site" / "packages" / "acme-http" / "index.html").is_file()
     assert counting.received == []
+    # Its leaderboard ranks the demo's own synthetic projects, from its store, labelled synthetic.
+    from generator import leaderboard_fetch
+    from generator.store import open_store
+
+    with open_store(tmp_path / "data" / "demo-store.duckdb") as store:
+        board = leaderboard_fetch.leaderboard(store, dt.date(2026, 10, 31), 25)
+    assert board is not None and board.synthetic and board.stale_note is None
+    assert sorted(r.project for r in board.current.rows) == sorted(sample.DEMO_PACKAGES)
 
 
 @contextlib.contextmanager

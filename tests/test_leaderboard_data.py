@@ -430,3 +430,27 @@ def test_rankings_are_stored_compactly(tmp_path: Path) -> None:
         assert store.ranking(END) == ranking and store.ranking_days() == [END]
         assert store.latest_ranking(END + dt.timedelta(days=3)) == ranking
         assert store.latest_ranking(END - dt.timedelta(days=1)) is None
+
+
+# -- plan and init ----------------------------------------------------------------------------------------------
+def test_plan_says_what_the_leaderboard_sends_and_stops_once_it_is_kept(
+    fake: FakeClickHouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = lb_config(tmp_path, fake.url, top=5000)
+    assert cli.main(["plan", "--config", str(cfg.path)]) == 0
+    said = capsys.readouterr().out
+    assert (
+        f"ClickPy ({fake.url}), for the leaderboard of the top 5,000 projects of all PyPI over {FIRST} to {END}" in said
+    )
+    assert "the top 10,000 come back" in said and "about 30 queries splitting" in said
+    assert fake.received == []  # plan sends nothing
+    run_step(lb_config(tmp_path, fake.url, top=5000))
+    assert cli.main(["plan", "--config", str(cfg.path)]) == 0
+    assert "is kept in the store: ClickPy is not asked" in capsys.readouterr().out
+
+
+def test_init_adds_the_section(tmp_path: Path) -> None:
+    assert cli.main(["init", str(tmp_path / "new"), "--packages", "requests", "--leaderboard", "500"]) == 0
+    assert config_mod.load(tmp_path / "new" / "stats.toml").leaderboard.top == 500
+    assert cli.main(["init", str(tmp_path / "plain"), "--packages", "requests"]) == 0
+    assert "[leaderboard]" not in (tmp_path / "plain" / "stats.toml").read_text()
