@@ -183,7 +183,9 @@ def splits_of(http: clickpy.ClickHouseHTTP, projects: Sequence[str], start: dt.d
     """
     out: dict[str, Split] = {}
     sql = queries.load(INSTALLERS_QUERY)
-    for batch in batches(projects):
+    # By name: the installer table is sorted by project first, so a batch of neighbouring names reads a few
+    # runs of granules, where a batch in downloads order would touch granules all over the table.
+    for batch in batches(sorted(projects)):
         params = {
             "projects": batch,
             "start": start,

@@ -161,6 +161,22 @@ FROM file('{path}', Parquet)
 WHERE n % 2 = {{half:UInt8}} AND date <= {{last:Date}} AND NOT has({{skip:Array(Date)}}, date)
 """
 
+# One day of ClickPy.generated's downloads (our own constants only).
+GENERATED_DAY = """
+INSERT INTO {db}.pypi
+SELECT toDate('{day}') AS date, 'US', project, 'bdist_wheel',
+  multiIf(u < 4 + 8 * kind, 'bandersnatch', u < 7 + 8 * kind, 'requests', u < 10 + 8 * kind, '',
+          u < 11 + 8 * kind, 'Nexus', u < 30 + 8 * kind, 'uv', 'pip') AS installer,
+  '3.12', 'Linux', toString(cityHash64(number, 3) % 5) AS version
+FROM (
+  SELECT number,
+    concat('p', toString(toUInt32(floor(pow({n}, (cityHash64(number, '{day}', 1) % 1000000) / 1000000.0))))) AS project,
+    cityHash64(number, '{day}', 2) % 100 AS u,
+    cityHash64(project) % 6 AS kind
+  FROM numbers({rows})
+)
+"""
+
 README_IMPORT_FILTER = "python_minor != '' AND system != ''"
 """The WHERE of ClickPy's documented import example: rows without both are dropped on import."""
 
@@ -202,9 +218,20 @@ def run_counted(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | Non
                 raise ChdbError(int(match.group(1)), match.group(2).strip()) from None
             raise ChdbError(1001, text.strip()) from None
     body = result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result)
-    rows = int(result.rows_read()) if hasattr(result, "rows_read") else body.count("\n")
     size = int(result.bytes_read()) if hasattr(result, "bytes_read") else len(body)
-    return body, rows, size
+    return body, _rows_read(sql, params), size
+
+
+def _rows_read(sql: str, params: dict[str, str] | None) -> int:
+    """The table rows the query reads: the rows of the granules its primary-key analysis selects
+    (EXPLAIN ESTIMATE), what ClickHouse's read_rows counts for MergeTree reads. chdb's own counter
+    reports result rows, not rows read. 0 for a query that reads no table."""
+    with _LOCK:
+        try:
+            text = _session().query("EXPLAIN ESTIMATE " + sql, "JSONEachRow", params=params or {}).bytes()
+        except Exception:  # noqa: BLE001 - a query EXPLAIN cannot estimate counts as reading nothing
+            return 0
+    return sum(int(json.loads(line)["rows"]) for line in text.decode("utf-8").splitlines() if line.strip())
 
 
 # -- ClickPy's tables ---------------------------------------------------------------------------------
@@ -242,6 +269,28 @@ class ClickPyData:
                 "TSV",
                 {"half": str(half), "last": last, "skip": skip},
             )
+
+    @classmethod
+    def generated(cls, projects: int, first: dt.date, last: dt.date, rows_per_day: int) -> ClickPyData:
+        """ClickPy's tables filled straight in ClickHouse SQL at scale (benchmarks): `rows_per_day` downloads a
+        day from `first` to `last`, over `projects` projects named p1, p2, ... with log-uniform popularity
+        (rank r gets a share of about 1 / (r ln N)), five package versions, and an installer mix that
+        depends on the project (10% to 50% mirrors, requests and unknown), plus one download a day of each
+        probe project (the coverage probe's). One insert per day, so the aggregates hold unmerged parts."""
+        from generator.sources.clickpy import PROBE_PROJECTS
+
+        data = cls([])
+        probes = "[" + ",".join(f"'{p}'" for p in PROBE_PROJECTS) + "]"
+        day = first
+        while day <= last:
+            run(GENERATED_DAY.format(db=data.database, n=int(projects), rows=int(rows_per_day), day=day.isoformat()))
+            run(
+                f"INSERT INTO {data.database}.pypi SELECT toDate('{day}'), 'US', arrayJoin({probes}),"  # noqa: S608
+                " 'bdist_wheel', 'pip', '3.12', 'Linux', '1.0'"
+            )
+            day += dt.timedelta(days=1)
+        data.days = sorted({first + dt.timedelta(days=i) for i in range((last - first).days + 1)})
+        return data
 
     def sql(self, text: str) -> str:
         """Point `pypi.` at this fake's database."""
