@@ -143,6 +143,8 @@ def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
         "clickpy_coverage",
         "clickpy_installer_country",
         "clickpy_installers",
+        "clickpy_leaderboard_candidates",
+        "clickpy_leaderboard_installers",
         "clickpy_python",
         "clickpy_system",
     ]
@@ -157,6 +159,8 @@ def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
         assert not any(p in body for p in (*PACKAGES, *PROBE_PROJECTS)), name
         if name == BEFORE_STORE_QUERY:  # one number per project: its days end at its own first day
             assert "{projects:Array(String)}" in body and "{befores:Array(Date)}" in body, name
+        elif name.startswith("clickpy_leaderboard_"):  # the leaderboard's window, every day of it
+            assert "{start:Date}" in body and "{end:Date}" in body, name
         else:
             assert "{start:Date}" in body and "{days:Array(Date)}" in body, name
 
