@@ -431,6 +431,15 @@ def fetch_leaderboard(cfg: Config, store: Store, source: Source, as_of: dt.date,
     outcome = leaderboard_fetch.update(
         cfg, store, source.name, as_of, synthetic=is_synthetic(source, store), today=utc_today(), progress=progress
     )
+    if outcome.ranked is not None:
+        log.info(
+            "leaderboard: ranked the top %d of the 30 days ending %s (%d candidates, %d queries, %d rows read)",
+            len(outcome.ranked.rows),
+            outcome.ranked.as_of,
+            outcome.candidates,
+            outcome.queries,
+            outcome.read_rows,
+        )
     return outcome.note
 
 

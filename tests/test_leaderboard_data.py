@@ -19,7 +19,7 @@ from conftest import Sleeps, event, write_config, write_events
 
 from generator import build, cli, leaderboard_fetch
 from generator import config as config_mod
-from generator.errors import ConfigError
+from generator.errors import ConfigError, SourceError
 from generator.leaderboard import RankedProject, Ranking
 from generator.leaderboard_rank import Candidate, Split, latest_complete_end, settled
 from generator.sources.clickpy import ClickHouseHTTP, RetryPolicy
@@ -228,9 +228,9 @@ def test_a_result_cut_by_max_result_rows_is_detected(clickpy_data: ClickPyData, 
     profile = {"max_result_rows": "3", "result_overflow_mode": "break", "max_block_size": "2"}
     with FakeClickHouse(clickpy_data, profile=profile) as limited:
         http = ClickHouseHTTP(limited.url, retry=RetryPolicy(sleep=sleeps, max_attempts=1))
-        with pytest.raises(Exception, match="cut short") as info:
+        with pytest.raises(SourceError, match="candidates query was cut short") as info:
             leaderboard_fetch.fetch_ranking(http, END, 25, source="test")
-    assert "\n" not in str(info.value)
+    assert "where its ranking of 9 projects holds 9 from 1" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_the_batches_keep_each_url_short() -> None:
@@ -339,9 +339,14 @@ def test_a_quota_error_keeps_the_last_ranking_with_one_warning(
     assert board.current.as_of == END - dt.timedelta(days=1) and "quota" in board.stale_note.lower()
 
 
-def test_an_unreachable_clickpy_is_one_warning_and_the_build_exits_0(tmp_path: Path) -> None:
+def test_an_unreachable_clickpy_is_one_warning_and_the_build_exits_0(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = lb_config(tmp_path, "http://127.0.0.1:9")
+    caplog.set_level(logging.WARNING)
     assert cli.main(["build", "--config", str(cfg.path), "--out", str(tmp_path / "site")]) == 0
+    said = [r.getMessage() for r in caplog.records if r.name == leaderboard_fetch.__name__]
+    assert len(said) == 1 and "cannot reach http://127.0.0.1:9" in said[0] and "\n" not in said[0]
     assert shown(cfg) is None  # nothing kept yet: no leaderboard
 
 
