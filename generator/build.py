@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import incremental, outdir, pagerows, parallel, publishing
+from generator import incremental, leaderboard_fetch, outdir, pagerows, parallel, publishing
 from generator import site as site_pages
 from generator.config import Config
 from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
@@ -415,6 +415,32 @@ def fetch_release_dates(cfg: Config, store: Store, source: Source, progress: Pro
     pypi_releases.update(store, cfg.packages, pypi_releases.PyPIJson(pypi_releases.base_url(cfg.source.pypi_url)))
 
 
+def fetch_leaderboard(cfg: Config, store: Store, source: Source, as_of: dt.date, progress: Progress = _quiet) -> str:
+    """With [leaderboard].top: make and keep the as-of day's ranking of all PyPI (generator.leaderboard_fetch).
+
+    ClickPy is asked whatever the source kind; synthetic data is ranked from the store's own rows and
+    nothing is asked. A failure is one warning line; the pages keep the last complete ranking. Returns why
+    the store has no ranking for `as_of` ("" when it has one).
+    """
+    if not cfg.leaderboard.enabled:
+        return ""
+    from generator.dates import utc_today
+
+    outcome = leaderboard_fetch.update(
+        cfg, store, source.name, as_of, synthetic=is_synthetic(source, store), today=utc_today(), progress=progress
+    )
+    if outcome.ranked is not None:
+        log.info(
+            "leaderboard: ranked the top %d of the 30 days ending %s (%d candidates, %d queries, %d rows read)",
+            len(outcome.ranked.rows),
+            outcome.ranked.as_of,
+            outcome.candidates,
+            outcome.queries,
+            outcome.read_rows,
+        )
+    return outcome.note
+
+
 @dataclass
 class Prepared:
     """Everything the render phase needs, gathered while the store is open for writing."""
@@ -442,6 +468,7 @@ def collect(
     full: bool = False,
     progress: Progress = _quiet,
     backfill: str = "",
+    leaderboard_note: str | None = None,
 ) -> Prepared:
     """The site's settings, costs and each unit's input digest; which units to render, which to reuse.
 
@@ -464,6 +491,7 @@ def collect(
         change_threshold=cfg.site.change_threshold,
     )
     costs = _attach_costs(site, store, cfg)
+    site.leaderboard = leaderboard_fetch.leaderboard(store, as_of, cfg.leaderboard.top, leaderboard_note)
     before = store.downloads_before_store(cfg.packages) if cfg.source.clickpy_all_time else {}
     context = parallel.Context(
         source=source.name,
@@ -713,14 +741,26 @@ def build(
                 if fetch_data
                 else Fetched()
             )
+            leaderboard_note = None
             if fetch_data:
                 fetch_downloads_before_store(cfg, store, source, progress)
                 fetch_release_dates(cfg, store, source, progress)
+                leaderboard_note = fetch_leaderboard(cfg, store, source, as_of, progress)
             timings["fetch"] = time.perf_counter() - t0
             held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
             t1 = time.perf_counter()
             note = backfill_note(held, plan.window.days) if runs_left else ""
-            prepared = collect(cfg, store, source, as_of, out_dir, full=full, progress=progress, backfill=note)
+            prepared = collect(
+                cfg,
+                store,
+                source,
+                as_of,
+                out_dir,
+                full=full,
+                progress=progress,
+                backfill=note,
+                leaderboard_note=leaderboard_note,
+            )
             timings["analyse"] = time.perf_counter() - t1
     finally:
         source.close()

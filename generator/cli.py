@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--source", choices=("bigquery", "clickpy", "local"), default="bigquery")
     i.add_argument("--netlify", action="store_true", help="deploy to Netlify, not GitHub Pages (adds netlify.toml)")
     i.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    i.add_argument(
+        "--leaderboard",
+        type=_positive,
+        metavar="N",
+        help="add a leaderboard of the top N projects of all PyPI by package-manager installs (free, from ClickPy)",
+    )
 
     ex = sub.add_parser(
         "export-store", help="write the store as Parquet files and a manifest (like the site's data/store/)"
@@ -236,7 +242,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from generator import scaffold
 
-    options = scaffold.Options(scaffold.parse_packages(args.packages), source=args.source, netlify=args.netlify)
+    options = scaffold.Options(
+        scaffold.parse_packages(args.packages),
+        source=args.source,
+        netlify=args.netlify,
+        leaderboard=args.leaderboard or 0,
+    )
     target = Path(args.dir)
     written = scaffold.write(target, scaffold.render(options), force=args.force)
     err.print(f"Wrote {len(written)} files into {target}/ for pypi-stats-site {__version__}:")

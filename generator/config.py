@@ -101,6 +101,23 @@ class StoreConfig:
     """DuckDB file holding daily aggregates, day coverage and the cost ledger."""
 
 
+LEADERBOARD_MAX_TOP = 20_000
+"""The largest leaderboard: its queries stay well inside ClickPy's public `demo` user's limits."""
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig:
+    top: int = 0
+    """How many projects of all PyPI to rank by package-manager installs (the top/ pages); 0: no leaderboard."""
+    clickpy_url: str = ""
+    """The ClickPy service the leaderboard asks (free, no key): [source].api_endpoint when kind is clickpy,
+    else $PYPI_STATS_CLICKPY_URL, else ClickPy's public one. Never asked for synthetic data."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.top > 0
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -111,6 +128,7 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    leaderboard: LeaderboardConfig = field(default_factory=LeaderboardConfig)
     as_of: str = ""
     """Optional fixed report date (YYYY-MM-DD); --as-of overrides it; default is yesterday UTC."""
 
@@ -124,6 +142,7 @@ _SECTIONS: dict[str, type] = {
     "source": SourceConfig,
     "budget": BudgetConfig,
     "store": StoreConfig,
+    "leaderboard": LeaderboardConfig,
 }
 
 
@@ -221,6 +240,11 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
         )
     if cfg.site.static is not None and not cfg.site.static.is_dir():
         errors.append(f"[site].static: {cfg.site.static} is not a directory")
+    lb = cfg.leaderboard
+    if not 0 <= lb.top <= LEADERBOARD_MAX_TOP:
+        errors.append(f"[leaderboard].top must be between 0 (no leaderboard) and {LEADERBOARD_MAX_TOP:,}, got {lb.top}")
+    if lb.clickpy_url and not _is_absolute_url(lb.clickpy_url):
+        errors.append(f"[leaderboard].clickpy_url must be an absolute http(s) URL, got {lb.clickpy_url!r}")
     budget = cfg.budget
     if budget.max_bytes_per_query <= 0 or budget.max_bytes_per_run <= 0:
         errors.append("[budget] byte limits must be positive")
@@ -240,7 +264,7 @@ def _is_absolute_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-TOP_LEVEL = ("site", "packages", "source", "budget", "store", "as_of")
+TOP_LEVEL = ("site", "packages", "source", "budget", "store", "leaderboard", "as_of")
 
 
 def parse(raw: dict[str, Any], path: Path, base_dir: Path | None = None) -> Config:
@@ -269,6 +293,7 @@ def parse(raw: dict[str, Any], path: Path, base_dir: Path | None = None) -> Conf
         source=sections["source"],
         budget=sections["budget"],
         store=store,
+        leaderboard=sections["leaderboard"],
         as_of=as_of,
     )
     _validate_values(cfg, errors)

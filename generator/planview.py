@@ -86,12 +86,34 @@ def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> li
                 f"up to {len(to_ask)} package(s), sending their names (pepy/ClickPy's all-time figure); "
                 "[source].clickpy_all_time = false turns it off."
             )
+    lines += leaderboard_requests(cfg, store, plan.as_of)
     if cfg.source.release_dates:
         lines.append(
             "Also asked, free: PyPI's JSON API, once for each package with a release the store has no upload "
             "date for (the pages' release dates); [source].release_dates = false turns it off."
         )
     return lines
+
+
+def leaderboard_requests(cfg: Config, store: Store, as_of: dt.date) -> list[str]:
+    """What the leaderboard sends to ClickPy for `as_of` ([leaderboard].top), unless the store keeps that ranking."""
+    from generator import leaderboard_fetch
+
+    top = cfg.leaderboard.top
+    if top <= 0:
+        return []
+    kept = store.ranking(as_of)
+    if kept is not None and kept.top == top:
+        return [f"The leaderboard of the top {top:,} for {as_of} is kept in the store: ClickPy is not asked for it."]
+    candidates, batches = leaderboard_fetch.expected_requests(top)
+    start = as_of - dt.timedelta(days=29)
+    return [
+        f"Also asked, free: ClickPy ({leaderboard_fetch.service_url(cfg)}), for the leaderboard of the top {top:,}"
+        f" projects of all PyPI over {start} to {as_of}: one query for the days it holds, one ranking every"
+        f" project by downloads (the top {candidates:,} come back), and about {batches:,} queries splitting"
+        " those candidates' downloads by installer (batches of their names); more candidates only if the"
+        " exactness proof needs them. Nothing about your packages is sent; [leaderboard].top = 0 turns it off."
+    ]
 
 
 def _try_source(cfg: Config, console: Console) -> BigQuerySource | None:

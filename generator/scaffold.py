@@ -50,6 +50,8 @@ class Options:
     """PEP 503-normalized names, in the order given."""
     source: str = "bigquery"
     netlify: bool = False
+    leaderboard: int = 0
+    """[leaderboard].top: rank this many projects of all PyPI (0: no [leaderboard] section)."""
 
 
 def parse_packages(text: str) -> tuple[str, ...]:
@@ -84,6 +86,10 @@ def _environment() -> jinja2.Environment:
 
 def render(options: Options) -> dict[str, str]:
     """Relative path → text of every file `init` writes for these options."""
+    if not 0 <= options.leaderboard <= config.LEADERBOARD_MAX_TOP:
+        raise ConfigError(
+            f"--leaderboard must be between 1 and {config.LEADERBOARD_MAX_TOP:,}, got {options.leaderboard}"
+        )
     if options.source not in SOURCES:
         raise ConfigError(f"--source must be one of {', '.join(SOURCES)}, got {options.source!r}")
     defaults = config.Config(path=Path(config.DEFAULT_CONFIG), packages=options.packages)
@@ -104,6 +110,7 @@ def render(options: Options) -> dict[str, str]:
         "netlify_cli": NETLIFY_CLI,
         "site_placeholder": site_placeholder,
         "pin": lambda action: f"{action}@{ACTION_PINS[action]}",
+        "leaderboard": options.leaderboard,
     }
     env = _environment()
     files = {**FILES, **(NETLIFY_FILE if options.netlify else {})}

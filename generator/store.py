@@ -24,6 +24,7 @@ import pyarrow as pa
 from generator import dates, dimensions
 from generator.dates import Window
 from generator.errors import StoreError
+from generator.leaderboard import RankedProject, Ranking
 
 SCHEMA_VERSION = "1"
 
@@ -73,6 +74,27 @@ CREATE TABLE IF NOT EXISTS before_store (
   downloads BIGINT NOT NULL,
   fetched_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leaderboard_rankings (
+  as_of DATE PRIMARY KEY,
+  window_start DATE NOT NULL,
+  data_through DATE NOT NULL,
+  source VARCHAR NOT NULL,
+  top INTEGER NOT NULL,
+  made_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leaderboard_rows (
+  as_of DATE NOT NULL,
+  rank INTEGER NOT NULL,
+  project VARCHAR NOT NULL,
+  installs BIGINT NOT NULL,
+  downloads BIGINT NOT NULL,
+  downloads_rank INTEGER NOT NULL,
+  mirrors BIGINT NOT NULL,
+  scripts BIGINT NOT NULL,
+  unknown BIGINT NOT NULL,
+  peak_days BIGINT NOT NULL,
+  PRIMARY KEY (as_of, rank)
+);
 CREATE TABLE IF NOT EXISTS releases (
   project VARCHAR NOT NULL,
   version VARCHAR NOT NULL,
@@ -83,6 +105,8 @@ CREATE TABLE IF NOT EXISTS releases (
 """
 # coverage.shape: the shape of the day's rows (generator.dimensions.ROWS_SHAPE); NULL in a store from before
 # it was recorded, read as 1 (`build --refresh` fetches those days again in this code's shape).
+# leaderboard_rankings / leaderboard_rows: the PyPI leaderboard of each as-of day (generator.leaderboard), kept
+# compactly (ranks and counts, one row per ranked project) so rank changes survive a new runner via the export.
 # releases: each version's upload time from PyPI's JSON API (its first file), asked once per release.
 # `uploaded` NULL: PyPI had no file for that version (or no such project) when it was asked.
 
@@ -175,7 +199,7 @@ def empty_aggregates() -> pa.Table:
 
 EXPORT_TABLES = ("aggregates", "coverage", "ledger", "meta")
 """The tables every data export holds."""
-OPTIONAL_EXPORT_TABLES = ("before_store", "releases")
+OPTIONAL_EXPORT_TABLES = ("before_store", "releases", "leaderboard_rankings", "leaderboard_rows")
 """Tables added later: exported, and loaded when the export has them (keyed, so INSERT OR REPLACE)."""
 
 
@@ -446,6 +470,84 @@ class Store:
             ],
         )
 
+    # -- the leaderboard --------------------------------------------------------------------
+    def record_ranking(self, ranking: Ranking) -> None:
+        """Keep one as-of day's leaderboard (replacing a ranking of that day), in one transaction."""
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute("DELETE FROM leaderboard_rows WHERE as_of = $as_of", {"as_of": ranking.as_of})
+            self.con.execute(
+                "INSERT OR REPLACE INTO leaderboard_rankings VALUES ($as_of, $start, $through, $source, $top,"
+                " now()::TIMESTAMP)",
+                {
+                    "as_of": ranking.as_of,
+                    "start": ranking.window_start,
+                    "through": ranking.data_through,
+                    "source": ranking.source,
+                    "top": ranking.top,
+                },
+            )
+            if ranking.rows:
+                self.con.executemany(
+                    "INSERT INTO leaderboard_rows VALUES ($as_of, $rank, $project, $installs, $downloads,"
+                    " $downloads_rank, $mirrors, $scripts, $unknown, $peak_days)",
+                    [{"as_of": ranking.as_of, **_ranked_values(r)} for r in ranking.rows],
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            _rollback(self.con)
+            raise
+
+    def ranking_days(self) -> list[dt.date]:
+        """The as-of days the store keeps a leaderboard for, oldest first."""
+        rows = self.con.execute("SELECT as_of FROM leaderboard_rankings ORDER BY as_of").fetchall()
+        return [r[0] for r in rows]
+
+    def ranking(self, as_of: dt.date) -> Ranking | None:
+        """The kept leaderboard of one as-of day, if any."""
+        head = self.con.execute(
+            "SELECT as_of, window_start, data_through, source, top FROM leaderboard_rankings WHERE as_of = $as_of",
+            {"as_of": as_of},
+        ).fetchone()
+        if head is None:
+            return None
+        rows = self.con.execute(
+            "SELECT rank, project, installs, downloads, downloads_rank, mirrors, scripts, unknown, peak_days"
+            " FROM leaderboard_rows WHERE as_of = $as_of ORDER BY rank",
+            {"as_of": as_of},
+        ).fetchall()
+        return Ranking(head[0], head[1], head[2], head[3], head[4], tuple(RankedProject(*r) for r in rows))
+
+    def latest_ranking(self, on_or_before: dt.date) -> Ranking | None:
+        """The newest kept leaderboard whose as-of day is not after `on_or_before`."""
+        row = self.con.execute(
+            "SELECT max(as_of) FROM leaderboard_rankings WHERE as_of <= $day", {"day": on_or_before}
+        ).fetchone()
+        return None if row is None or row[0] is None else self.ranking(row[0])
+
+    def category_days(
+        self, source: str, window: Window, package_managers: Sequence[str], mirrors: Sequence[str]
+    ) -> list[tuple[str, dt.date, int, int, int, int]]:
+        """(project, day, downloads, installs, mirrors, unknown) per project and day of `window`, over every
+        project the store holds for `source`: the leaderboard's categories from the store's own rows
+        (installs = installers in `package_managers`, unknown = no installer name)."""
+        return self.con.execute(
+            "SELECT project, day, sum(downloads)::BIGINT,"
+            " COALESCE(sum(downloads) FILTER (WHERE installer IN (SELECT UNNEST($pm))), 0)::BIGINT,"
+            " COALESCE(sum(downloads) FILTER (WHERE installer IN (SELECT UNNEST($mirrors))), 0)::BIGINT,"
+            " COALESCE(sum(downloads) FILTER (WHERE installer IS NULL OR installer = ''), 0)::BIGINT"
+            " FROM aggregates WHERE source = $source AND breakdown = $total AND day BETWEEN $start AND $end"
+            " GROUP BY project, day ORDER BY project, day",
+            {
+                "source": source,
+                "total": dimensions.TOTAL,
+                "start": window.start,
+                "end": window.end,
+                "pm": list(package_managers),
+                "mirrors": list(mirrors),
+            },
+        ).fetchall()
+
     def limit_memory(self, limit: str) -> None:
         """Bound DuckDB's memory for this connection (a size such as '512MB'); it spills to disk beyond it."""
         if not _MEMORY.fullmatch(limit):
@@ -538,6 +640,12 @@ class Store:
                 {"p": p["ledger"]},
             )
             self.con.execute("INSERT OR REPLACE INTO meta SELECT * FROM read_parquet($p)", {"p": p["meta"]})
+            rows_path = directory / "leaderboard_rows.parquet"
+            if rows_path.is_file():  # an exported day's ranking replaces the store's whole ranking of that day
+                self.con.execute(
+                    "DELETE FROM leaderboard_rows WHERE as_of IN (SELECT DISTINCT as_of FROM read_parquet($p))",
+                    {"p": str(rows_path)},
+                )
             for table in OPTIONAL_EXPORT_TABLES:  # an export from before the table existed has no file for it
                 path = directory / f"{table}.parquet"
                 if path.is_file():
@@ -588,6 +696,20 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE aggregates ADD COLUMN {name} {kind}")  # the registry's constant names
     if "shape" not in {row[1] for row in con.execute("PRAGMA table_info('coverage')").fetchall()}:
         con.execute("ALTER TABLE coverage ADD COLUMN shape INTEGER")
+
+
+def _ranked_values(row: RankedProject) -> dict[str, Any]:
+    return {
+        "rank": row.rank,
+        "project": row.project,
+        "installs": row.installs,
+        "downloads": row.downloads,
+        "downloads_rank": row.downloads_rank,
+        "mirrors": row.mirrors,
+        "scripts": row.scripts,
+        "unknown": row.unknown,
+        "peak_days": row.peak_days,
+    }
 
 
 def _naive_utc(t: dt.datetime) -> dt.datetime:
@@ -649,6 +771,11 @@ _GUARDED = (
     "held_days",
     "digests",
     "holdings",
+    "record_ranking",
+    "ranking_days",
+    "ranking",
+    "latest_ranking",
+    "category_days",
 )
 for _name in (*_GUARDED, "ledger", "unknown_jobs", "has_ledger", "month_spend", "load_export"):
     if hasattr(Store, _name):

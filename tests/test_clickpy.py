@@ -143,6 +143,8 @@ def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
         "clickpy_coverage",
         "clickpy_installer_country",
         "clickpy_installers",
+        "clickpy_leaderboard_candidates",
+        "clickpy_leaderboard_installers",
         "clickpy_python",
         "clickpy_system",
     ]
@@ -157,6 +159,8 @@ def test_every_clickpy_query_says_what_it_reads_and_binds_every_value() -> None:
         assert not any(p in body for p in (*PACKAGES, *PROBE_PROJECTS)), name
         if name == BEFORE_STORE_QUERY:  # one number per project: its days end at its own first day
             assert "{projects:Array(String)}" in body and "{befores:Array(Date)}" in body, name
+        elif name.startswith("clickpy_leaderboard_"):  # the leaderboard's window, every day of it
+            assert "{start:Date}" in body and "{end:Date}" in body, name
         else:
             assert "{start:Date}" in body and "{days:Array(Date)}" in body, name
 
@@ -837,6 +841,14 @@ def test_the_demo_never_asks_clickpy(
         assert cli.main(["demo", "--no-serve", "--out", str(tmp_path / "site")]) == 0
     assert (tmp_path / "site" / "packages" / "acme-http" / "index.html").is_file()
     assert counting.received == []
+    # Its leaderboard ranks the demo's own synthetic projects, from its store, labelled synthetic.
+    from generator import leaderboard_fetch
+    from generator.store import open_store
+
+    with open_store(tmp_path / "data" / "demo-store.duckdb") as store:
+        board = leaderboard_fetch.leaderboard(store, dt.date(2026, 10, 31), 25)
+    assert board is not None and board.synthetic and board.stale_note is None
+    assert sorted(r.project for r in board.current.rows) == sorted(sample.DEMO_PACKAGES)
 
 
 @contextlib.contextmanager

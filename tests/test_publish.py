@@ -604,6 +604,8 @@ def test_restore_store_from_the_live_site_then_export_it_again(demo_site: Path, 
         "meta.parquet",
         "before_store.parquet",
         "releases.parquet",
+        "leaderboard_rankings.parquet",
+        "leaderboard_rows.parquet",
     }
     cfg = restore_config(tmp_path)
     server, base = serve_in_thread(demo_site, prefix="/repo/")

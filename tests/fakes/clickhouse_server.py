@@ -161,6 +161,22 @@ FROM file('{path}', Parquet)
 WHERE n % 2 = {{half:UInt8}} AND date <= {{last:Date}} AND NOT has({{skip:Array(Date)}}, date)
 """
 
+# One day of ClickPy.generated's downloads (our own constants only).
+GENERATED_DAY = """
+INSERT INTO {db}.pypi
+SELECT toDate('{day}') AS date, 'US', project, 'bdist_wheel',
+  multiIf(u < 4 + 8 * kind, 'bandersnatch', u < 7 + 8 * kind, 'requests', u < 10 + 8 * kind, '',
+          u < 11 + 8 * kind, 'Nexus', u < 30 + 8 * kind, 'uv', 'pip') AS installer,
+  '3.12', 'Linux', toString(cityHash64(number, 3) % 5) AS version
+FROM (
+  SELECT number,
+    concat('p', toString(toUInt32(floor(pow({n}, (cityHash64(number, '{day}', 1) % 1000000) / 1000000.0))))) AS project,
+    cityHash64(number, '{day}', 2) % 100 AS u,
+    cityHash64(project) % 6 AS kind
+  FROM numbers({rows})
+)
+"""
+
 README_IMPORT_FILTER = "python_minor != '' AND system != ''"
 """The WHERE of ClickPy's documented import example: rows without both are dropped on import."""
 
@@ -187,6 +203,11 @@ class ChdbError(Exception):
 
 def run(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | None = None) -> str:
     """Run SQL on the process's chdb engine; errors as ChdbError(code, message)."""
+    return run_counted(sql, fmt, params)[0]
+
+
+def run_counted(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | None = None) -> tuple[str, int, int]:
+    """`run`, with the rows and bytes the engine read (what ClickHouse's X-ClickHouse-Summary reports)."""
     with _LOCK:
         try:
             result = _session().query(sql, fmt, params=params or {})
@@ -196,7 +217,21 @@ def run(sql: str, fmt: str = "JSONEachRow", params: dict[str, str] | None = None
             if match:
                 raise ChdbError(int(match.group(1)), match.group(2).strip()) from None
             raise ChdbError(1001, text.strip()) from None
-    return result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result)
+    body = result.bytes().decode("utf-8") if hasattr(result, "bytes") else str(result)
+    size = int(result.bytes_read()) if hasattr(result, "bytes_read") else len(body)
+    return body, _rows_read(sql, params), size
+
+
+def _rows_read(sql: str, params: dict[str, str] | None) -> int:
+    """The table rows the query reads: the rows of the granules its primary-key analysis selects
+    (EXPLAIN ESTIMATE), what ClickHouse's read_rows counts for MergeTree reads. chdb's own counter
+    reports result rows, not rows read. 0 for a query that reads no table."""
+    with _LOCK:
+        try:
+            text = _session().query("EXPLAIN ESTIMATE " + sql, "JSONEachRow", params=params or {}).bytes()
+        except Exception:  # noqa: BLE001 - a query EXPLAIN cannot estimate counts as reading nothing
+            return 0
+    return sum(int(json.loads(line)["rows"]) for line in text.decode("utf-8").splitlines() if line.strip())
 
 
 # -- ClickPy's tables ---------------------------------------------------------------------------------
@@ -234,6 +269,28 @@ class ClickPyData:
                 "TSV",
                 {"half": str(half), "last": last, "skip": skip},
             )
+
+    @classmethod
+    def generated(cls, projects: int, first: dt.date, last: dt.date, rows_per_day: int) -> ClickPyData:
+        """ClickPy's tables filled straight in ClickHouse SQL at scale (benchmarks): `rows_per_day` downloads a
+        day from `first` to `last`, over `projects` projects named p1, p2, ... with log-uniform popularity
+        (rank r gets a share of about 1 / (r ln N)), five package versions, and an installer mix that
+        depends on the project (10% to 50% mirrors, requests and unknown), plus one download a day of each
+        probe project (the coverage probe's). One insert per day, so the aggregates hold unmerged parts."""
+        from generator.sources.clickpy import PROBE_PROJECTS
+
+        data = cls([])
+        probes = "[" + ",".join(f"'{p}'" for p in PROBE_PROJECTS) + "]"
+        day = first
+        while day <= last:
+            run(GENERATED_DAY.format(db=data.database, n=int(projects), rows=int(rows_per_day), day=day.isoformat()))
+            run(
+                f"INSERT INTO {data.database}.pypi SELECT toDate('{day}'), 'US', arrayJoin({probes}),"  # noqa: S608
+                " 'bdist_wheel', 'pip', '3.12', 'Linux', '1.0'"
+            )
+            day += dt.timedelta(days=1)
+        data.days = sorted({first + dt.timedelta(days=i) for i in range((last - first).days + 1)})
+        return data
 
     def sql(self, text: str) -> str:
         """Point `pypi.` at this fake's database."""
@@ -316,6 +373,10 @@ class _Injection:
 class FakeClickHouse(LoopbackFake):
     data: ClickPyData
     user: str = "demo"
+    profile: dict[str, str] = field(default_factory=dict)
+    """Settings of the user's profile, applied to every query as ClickHouse applies a profile's: e.g.
+    {"max_result_rows": "100", "result_overflow_mode": "break"} ends a result after the block that
+    crosses 100 rows, WITHOUT an error (ClickHouse docs, "Restrictions on query complexity")."""
     received: list[Received] = field(default_factory=list)
     _injections: list[_Injection] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -376,8 +437,15 @@ class FakeClickHouse(LoopbackFake):
             got.status, answer = _error(injection.code, injection.message or DEFAULT_MESSAGES.get(injection.code, ""))
             return answer
         fmt = plain.get("default_format", "TabSeparated")
+        text = self.data.sql(sql)
+        if self.profile:
+            text = (
+                text.rstrip().rstrip(";")
+                + "\nSETTINGS "
+                + ", ".join(f"{k} = {_setting(v)}" for k, v in self.profile.items())
+            )
         try:
-            body = run(self.data.sql(sql), fmt, params)
+            body, read_rows, read_bytes = run_counted(text, fmt, params)
         except ChdbError as exc:
             got.status, answer = _error(exc.code, exc.message)
             return answer
@@ -386,7 +454,7 @@ class FakeClickHouse(LoopbackFake):
             "Content-Type": "application/x-ndjson; charset=UTF-8" if fmt == "JSONEachRow" else "text/plain",
             "X-ClickHouse-Format": fmt,
             "X-ClickHouse-Query-Id": str(uuid.uuid4()),
-            "X-ClickHouse-Summary": json.dumps({"read_rows": str(body.count("\n")), "read_bytes": str(len(body))}),
+            "X-ClickHouse-Summary": json.dumps({"read_rows": str(read_rows), "read_bytes": str(read_bytes)}),
         }
         if injection is not None and injection.kind == "midstream":
             code = injection.code
@@ -395,6 +463,11 @@ class FakeClickHouse(LoopbackFake):
             tail = f"Code: {code}. DB::Exception: {text}. ({CODE_NAMES.get(code, 'UNKNOWN')}) (version {VERSION})\n"
             return 200, headers_out, ("".join(lines[: max(1, len(lines) // 2)]) + tail).encode()
         return 200, headers_out, body.encode("utf-8")
+
+
+def _setting(value: str) -> str:
+    """A profile setting's value as SQL: a number as it is, anything else quoted."""
+    return value if re.fullmatch(r"\d+", value) else "'" + value.replace("'", "\\'") + "'"
 
 
 def _error(code: int, message: str) -> tuple[int, tuple[int, dict[str, str], bytes]]:
@@ -442,4 +515,4 @@ def running(data: ClickPyData, **kwargs: Any) -> Iterator[FakeClickHouse]:
         fake.stop()
 
 
-__all__ = ["DDL", "README_IMPORT_FILTER", "ClickPyData", "FakeClickHouse", "Received", "run", "running"]
+__all__ = ["DDL", "README_IMPORT_FILTER", "ClickPyData", "FakeClickHouse", "Received", "run", "run_counted", "running"]
