@@ -47,6 +47,11 @@ def canonical_path(number: int) -> str:
     return f"{TOP_DIR}/" if number == 1 else page_path(number)
 
 
+def page_count(rows: int, page_size: int = PAGE_SIZE) -> int:
+    """How many top/ pages `rows` ranked projects take (one, empty, when none)."""
+    return max(1, -(-rows // page_size))
+
+
 def page_of(rank: int, page_size: int = PAGE_SIZE) -> int:
     return (rank - 1) // page_size + 1
 

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import markdown
 
-from generator import __version__, analysis, api, categories, dimensions, resources, vocabulary
+from generator import __version__, analysis, api, categories, dimensions, leaderboard_view, resources, vocabulary
 from generator.analysis import PackageReport
 from generator.errors import RenderError
 from generator.pages import PackagePage, SiteData
@@ -838,6 +838,7 @@ def package_context(page: PackagePage, site: SiteData) -> dict[str, Any]:
         "top_n": analysis.TOP_N,
         "api_endpoints": api.ENDPOINTS,
         "root": "../../",
+        "lb_rank": leaderboard_view.rank_of(site.leaderboard, report.project),
         "source_title": source_title(report.source or site.source),
         "page_title": f"{report.project} downloads",
         "canonical_path": f"packages/{report.project}/",
