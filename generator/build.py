@@ -493,6 +493,10 @@ def collect(
             leaderboard=repr(site.leaderboard), packages=[(p, data[p]) for p in cfg.packages]
         )
     units["cost"] = incremental.site_settings(cost=repr(site.cost))
+    if site.leaderboard is not None:  # the methodology states the ranking's window and data-through date
+        units["page:methodology"] = incremental.site_settings(
+            leaderboard=leaderboard_view.data_markdown(site.leaderboard)
+        )
     for key in site_pages.SITE_UNITS:
         units.setdefault(key, "")
     settings = incremental.site_settings(

@@ -18,6 +18,7 @@ installer rule nor a CI flag takes out. It stays ranked; the page says so rather
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -496,3 +497,21 @@ def exclusions_markdown() -> str:
         "- **Left out, unknown installer**: downloads whose User-Agent named no installer (NULL or empty).",
     ]
     return "\n".join(lines)
+
+
+def data_markdown(leaderboard: Leaderboard | None) -> str:
+    """The methodology's sentence on this site's leaderboard: its window, data-through date and source."""
+    if leaderboard is None:
+        return "This site publishes no leaderboard."
+    r = leaderboard.current
+    # Markdown passes HTML through: the source and the note are text, so they are escaped.
+    text = (
+        f"This site's [leaderboard](top/index.html) ranks the top {r.top:,} projects over"
+        f" {r.window_start.isoformat()} to {r.as_of.isoformat()}; its data runs through"
+        f" {r.data_through.isoformat()}. Source: {html.escape(r.source)}."
+    )
+    if leaderboard.stale_note:
+        text += f" Not today's ranking: {html.escape(leaderboard.stale_note)}"
+    if leaderboard.synthetic:
+        text += " It is ranked from synthetic demo events, not from PyPI."
+    return text

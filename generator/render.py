@@ -27,6 +27,8 @@ from generator.pages import PackagePage, SiteData
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
 VOCABULARY_MARKER = "<!-- vocabulary -->"
+LEADERBOARD_EXCLUSIONS_MARKER = "<!-- leaderboard-exclusions -->"
+LEADERBOARD_DATA_MARKER = "<!-- leaderboard-data -->"
 CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -664,8 +666,8 @@ def fmt_cell(value: Any, kind: str) -> str:
     return clean_text(str(value)) if value is not None else "–"
 
 
-def markdown_page(name: str) -> tuple[str, str]:
-    """(title, html) of content/<name>.md; the methodology's mapping marker becomes the mapping table."""
+def markdown_page(name: str, site: SiteData | None = None) -> tuple[str, str]:
+    """(title, html) of content/<name>.md; the methodology's markers become the tables and lists they name."""
     path = resources.content() / f"{name}.md"
     try:
         text = path.read_text(encoding="utf-8")
@@ -673,6 +675,8 @@ def markdown_page(name: str) -> tuple[str, str]:
         raise RenderError(f"{path}: cannot read content page ({exc.strerror})") from None
     text = text.replace(MAPPING_MARKER, installer_mapping_markdown())
     text = text.replace(VOCABULARY_MARKER, vocabulary.markdown())
+    text = text.replace(LEADERBOARD_EXCLUSIONS_MARKER, leaderboard_view.exclusions_markdown())
+    text = text.replace(LEADERBOARD_DATA_MARKER, leaderboard_view.data_markdown(site.leaderboard if site else None))
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     html = md.convert(text)
     title_match = re.search(r"^#\s+(.+?)(\s*\{[^}]*\})?\s*$", text, re.MULTILINE)

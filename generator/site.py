@@ -292,7 +292,7 @@ def write_site_pages(
     for name in render.CONTENT_PAGES:
         if not render_unit(f"page:{name}"):
             continue
-        title, html = render.markdown_page(name)
+        title, html = render.markdown_page(name, site)
         writer.write(
             f"{name}.html",
             render.render_page(

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
+from conftest import event, write_config, write_events
+
+from generator import build, config
 from generator.leaderboard import Leaderboard, RankedProject, Ranking
+from generator.pages import SiteData
 
 AS_OF = dt.date(2026, 12, 5)
 
@@ -104,3 +113,31 @@ def small() -> Leaderboard:
         top=5,
     )
     return Leaderboard(current=today, earlier={1: yesterday, 7: week})
+
+
+def site_events() -> list[dict[str, Any]]:
+    """Two packages, 30 days: acme with CI, a mirror and a script; zeta with an unknown installer."""
+    day = AS_OF
+    out = []
+    for i in range(30):
+        ts = str(day - dt.timedelta(days=i))
+        out += [event(ts, "acme", installer="pip")] * 4
+        out += [event(ts, "acme", installer="pip", ci=True)]
+        out += [event(ts, "acme", installer="bandersnatch"), event(ts, "acme", installer="requests")]
+        out += [event(ts, "zeta", installer="uv"), event(ts, "zeta", installer=None)]
+    return out
+
+
+def builder(folder: Path) -> Callable[[Leaderboard | None], Path]:
+    """Builds a two-package site in `folder` whose SiteData holds the leaderboard given."""
+    events_dir = write_events(folder / "events", site_events())
+    cfg = config.load(write_config(folder / "stats.toml", events_dir, ["acme", "zeta"], AS_OF.isoformat()))
+
+    def _build(board: Leaderboard | None) -> Path:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(build, "SiteData", functools.partial(SiteData, leaderboard=board))
+            out = folder / "site"
+            build.build(cfg, as_of=AS_OF, out_dir=out)
+        return out
+
+    return _build

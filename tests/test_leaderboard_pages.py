@@ -9,52 +9,21 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import functools
 import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import event, write_config, write_events
 from htmltools import parse
-from leaderboard_fixtures import entry, generated, ranking, small
+from leaderboard_fixtures import builder, entry, generated, ranking, small
 
-from generator import build, config, incremental, publishing
+from generator import incremental, publishing
 from generator import leaderboard_view as view
 from generator import site as site_pages
 from generator.leaderboard import Leaderboard
 from generator.pages import SiteData
 from generator.sitewriter import SiteWriter
-
-AS_OF = "2026-12-05"
-
-
-def site_events() -> list[dict]:
-    day = dt.date.fromisoformat(AS_OF)
-    out = []
-    for i in range(30):
-        ts = str(day - dt.timedelta(days=i))
-        out += [event(ts, "acme", installer="pip")] * 4
-        out += [event(ts, "acme", installer="pip", ci=True)]
-        out += [event(ts, "acme", installer="bandersnatch"), event(ts, "acme", installer="requests")]
-        out += [event(ts, "zeta", installer="uv"), event(ts, "zeta", installer=None)]
-    return out
-
-
-def builder(folder: Path) -> Callable[[Leaderboard | None], Path]:
-    """Builds a two-package site in `folder` whose SiteData holds the leaderboard given."""
-    events_dir = write_events(folder / "events", site_events())
-    cfg = config.load(write_config(folder / "stats.toml", events_dir, ["acme", "zeta"], AS_OF))
-
-    def _build(board: Leaderboard | None) -> Path:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(build, "SiteData", functools.partial(SiteData, leaderboard=board))
-            out = folder / "site"
-            build.build(cfg, as_of=dt.date.fromisoformat(AS_OF), out_dir=out)
-        return out
-
-    return _build
 
 
 @pytest.fixture
