@@ -181,3 +181,14 @@ def test_the_json_of_a_built_site_holds_the_window_and_source(site_with_board: P
         "2026-12-05",
         small().current.source,
     )
+
+
+def test_the_methodology_states_the_rankings_window_and_data_through_date(site_with_board: Path) -> None:
+    text = " ".join(" ".join(parse((site_with_board / "methodology.html").read_text(encoding="utf-8")).text).split())
+    assert "ranks the top 5 projects over 2026-11-06 to 2026-12-05; its data runs through 2026-12-05" in text
+
+
+def test_a_project_name_from_the_source_is_escaped(build_with) -> None:
+    board = Leaderboard(current=ranking([entry(1, '<img src=x onerror="alert(1)">', 10, 10, 1)]), earlier={})
+    html = (build_with(board) / "top/index.html").read_text(encoding="utf-8")
+    assert "<img src=x" not in html
