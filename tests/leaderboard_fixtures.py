@@ -65,7 +65,7 @@ def generated(n: int, *, name_length: int = 0, as_of: dt.date = AS_OF, shift: in
         rank = i + 1
         name = f"project-{(i + shift) % (n + shift):05d}"
         if name_length:
-            name = (name + "-" + "x" * name_length)[:name_length]
+            name = (name + "-long-name-of-a-project" * 3)[:name_length].rstrip("-")
         installs = 10_000_000 // rank + 1000
         downloads = installs + installs // (3 + i % 7) + (i % 11) * 1000
         downloads_rank = max(1, rank + ((i * 37) % 41) - 20)

@@ -24,6 +24,7 @@ from browser import (
     serving,
 )
 from leaderboard_fixtures import builder, generated
+from test_browser import OVERFLOW_JS
 
 from generator.leaderboard import Leaderboard
 
@@ -126,3 +127,28 @@ def test_the_top_pages_need_no_script_and_ask_no_other_host(browser, served: str
         assert page.locator("#top tbody tr").count() > 0
     context.close()
     rec.assert_clean("top pages")
+
+
+@pytest.mark.parametrize("path", ["top/index.html", "top/page-2.html", "index.html"])
+def test_at_375_px_nothing_overflows_is_squeezed_cut_or_broken(browser, served: str, path: str) -> None:  # noqa: F811
+    """The demo site's phone checks (test_browser.OVERFLOW_JS) on the leaderboard's pages and the new index."""
+    context, rec = new_context(browser, served, viewport=PHONE)
+    result = open_page(context, f"{served}{path}", rec).evaluate(OVERFLOW_JS)
+    context.close()
+    assert result["scrollWidth"] <= result["width"] and not result["offenders"], result
+    assert (result["squeezed"], result["cut"], result["broken"]) == ([], [], [])
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_or_critical_violation_on_the_top_page(browser, served: str, scheme: str) -> None:  # noqa: F811
+    from axe_playwright_python.sync_playwright import Axe
+
+    context, rec = new_context(browser, served, viewport=DESKTOP, color_scheme=scheme)
+    report = []
+    for path in ("top/index.html", "index.html"):
+        page = open_page(context, f"{served}{path}", rec)
+        for v in Axe().run(page).response["violations"]:
+            if v["impact"] in ("serious", "critical"):
+                report.append(f"{path}: {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}")
+    context.close()
+    assert report == []
