@@ -21,11 +21,12 @@ PYPISTATS_FIGURE = "pypistats_month"
 """pypistats.org's `recent` last_month (30 days, without mirrors): the figure most readers have seen."""
 CI = "ci"
 REST_LABELS = {
-    CI: "CI-flagged installs",
-    categories.MIRROR: categories.CATEGORY_LABELS[categories.MIRROR],
-    categories.SCRIPT: "Scripts, browsers, packagers",
-    categories.UNKNOWN: "Unknown installer",
+    CI: "CI",
+    categories.MIRROR: "mirrors",
+    categories.SCRIPT: "scripts",
+    categories.UNKNOWN: "unknown",
 }
+"""Short: every row repeats them; the index's introduction says what each holds."""
 TREND_FLAT = 0.05
 """A change of at most 5% either way on the previous 30 days reads as flat."""
 

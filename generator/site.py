@@ -183,8 +183,8 @@ def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str
         known = [v for _, v in r.spark if v is not None]
         out[r.project] = charts.sparkline(
             r.spark,
-            title=f"{r.project}: {what} per day, {r.spark[0][0]} to {r.spark[-1][0]}",
-            description=f"From {known[0]:,.0f} to {known[-1]:,.0f} a day; the highest was {max(known):,.0f}.",
+            title=f"{what} per day, last 30 days",
+            description=f"From {known[0]:,.0f} to {known[-1]:,.0f} a day, highest {max(known):,.0f}.",
             chart_id=f"spark-{r.project}",
         ).svg
     return out
@@ -193,7 +193,7 @@ def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str
 def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = INDEX_PAGE_SIZE) -> None:
     pages = index_pages(site, page_size)
     places = lbv.ranks_by_project(site.leaderboard, [p.report.project for p in site.packages])
-    what = "package-manager installs (CI included)" if site.ci_included else "honest installs"
+    what = "Package-manager installs (CI included)" if site.ci_included else "Honest installs"
     grouped = len(pages) > 1
     present = {p.group for p in pages if p.group}
     letters = [(g.upper() if g != DIGITS else g, group_path(g) if g in present else "") for g in GROUPS]
