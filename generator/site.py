@@ -24,6 +24,7 @@ import jinja2
 
 from generator import api, index_view, publishing, render, resources
 from generator import leaderboard_view as lbv
+from generator.analysis import PackageReport
 from generator.pages import PackagePage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
@@ -166,8 +167,8 @@ def search_index(site: SiteData) -> str:
     return json.dumps(doc, indent=0, sort_keys=True) + "\n"
 
 
-def summary_of(page: PackagePage) -> PackageSummary:
-    report = page.report
+def summary_of(report: PackageReport | PackageSummary) -> PackageSummary:
+    """What the index reads of a package (a page's analysis is summed up the same way as in the manifest)."""
     return report if isinstance(report, PackageSummary) else PackageSummary.of(report)
 
 
