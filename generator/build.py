@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import incremental, leaderboard_fetch, outdir, pagerows, parallel, publishing
+from generator import incremental, leaderboard_fetch, leaderboard_view, outdir, pagerows, parallel, publishing
 from generator import site as site_pages
 from generator.config import Config
 from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
@@ -489,9 +489,9 @@ def collect(
         backfill=backfill,
         price_per_tib=cfg.budget.price_per_tib,
         change_threshold=cfg.site.change_threshold,
+        leaderboard=leaderboard_fetch.leaderboard(store, as_of, cfg.leaderboard.top, leaderboard_note),
     )
     costs = _attach_costs(site, store, cfg)
-    site.leaderboard = leaderboard_fetch.leaderboard(store, as_of, cfg.leaderboard.top, leaderboard_note)
     before = store.downloads_before_store(cfg.packages) if cfg.source.clickpy_all_time else {}
     context = parallel.Context(
         source=source.name,
@@ -504,9 +504,25 @@ def collect(
     uploads = store.release_uploads(cfg.packages)
     inputs = {p: (costs.get(p), before.get(p), sorted(uploads[p].items())) for p in cfg.packages}
     data = incremental.package_data(store, cfg.packages, as_of, inputs)
+    # The leaderboard (site.leaderboard, set before this point) shows on the index, the report pages of the
+    # packages it ranks, and top/: each unit's digest holds what it shows of it.
+    places = leaderboard_view.ranks_by_project(site.leaderboard, cfg.packages)
+    if places:
+        data = {p: incremental.site_settings(data=data[p], rank=repr(places.get(p))) for p in data}
     units = {incremental.package_unit(p): data[p] for p in cfg.packages}
-    units["index"] = incremental.site_settings(packages=[(p, data[p]) for p in cfg.packages])
+    units["index"] = incremental.site_settings(
+        packages=[(p, data[p]) for p in cfg.packages],
+        leaderboard=None if site.leaderboard is None else site.leaderboard.current.top,
+    )
+    if site.leaderboard is not None:
+        units[site_pages.LEADERBOARD_UNIT] = incremental.site_settings(
+            leaderboard=repr(site.leaderboard), packages=[(p, data[p]) for p in cfg.packages]
+        )
     units["cost"] = incremental.site_settings(cost=repr(site.cost))
+    if site.leaderboard is not None:  # the methodology states the ranking's window and data-through date
+        units["page:methodology"] = incremental.site_settings(
+            leaderboard=leaderboard_view.data_markdown(site.leaderboard)
+        )
     for key in site_pages.SITE_UNITS:
         units.setdefault(key, "")
     settings = incremental.site_settings(
@@ -522,6 +538,7 @@ def collect(
         breakdowns=list(cfg.source.breakdowns),
         budget=asdict(cfg.budget),
         billed=site.billed,  # every page's navigation links the cost page once something is billed
+        leaderboard=site.leaderboard is not None,  # and the leaderboard once there is one
     )
     plan = incremental.plan(out_dir, units, as_of=as_of, code=incremental.code_version(), site=settings, full=full)
     return Prepared(cfg, site, context, costs, plan, full, before, uploads)

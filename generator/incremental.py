@@ -39,7 +39,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from generator import __version__, resources
+from generator import __version__, leaderboard_view, resources
 from generator.pages import PackageSummary
 from generator.store import Store
 
@@ -128,6 +128,8 @@ def unit_of(rel: str) -> str:
         return package_unit(parts[2])
     if parts[0] == "badges" and len(parts) in (2, 3) and name.endswith((".json", ".svg")):
         return package_unit(name.rsplit(".", 1)[0])
+    if parts[0] == leaderboard_view.TOP_DIR and len(parts) == 2:
+        return "leaderboard"
     if len(parts) == 1:
         if name == "index.html" or name == "search.json" or (name.startswith("packages-") and name.endswith(".html")):
             return "index"
@@ -252,6 +254,7 @@ DATA_CHANGED = {
     "package": "new or changed data for this package in the store",
     "index": "a package's data or the package list changed",
     "cost": "the cost ledger changed",
+    "leaderboard": "the leaderboard's rankings or the package list changed",
 }
 
 

@@ -49,6 +49,12 @@ class PackageSummary:
     figures: tuple[FigureValue, ...]
     coverage: WindowCoverage
     """The days of the last 30 the store holds: every 30-day figure above counts only those."""
+    by_category: tuple[tuple[str, int], ...] = ()
+    """All downloads of the last 30 days by installer category (generator.categories), for the index's bar."""
+    ci: int | None = None
+    """CI-flagged package-manager installs of the last 30 days; None when the source has no CI flag."""
+    daily: tuple[int | None, ...] = ()
+    """The headline's installs on each of the last 30 days, oldest first (None: a day the store lacks)."""
 
     @property
     def ratio(self) -> float:
@@ -57,15 +63,26 @@ class PackageSummary:
 
     @classmethod
     def of(cls, report: PackageReport) -> PackageSummary:
+        from generator.categories import CATEGORIES, PACKAGE_MANAGER
+
+        window = report.honest_window
+        days = {p.day: p for p in report.series if p.day in window}
+        ci = report.ci_available
         return cls(
             report.project,
             report.honest,
             report.raw_30,
             report.trend,
-            report.ci_available,
+            ci,
             frozenset(report.capabilities),
             tuple(FigureValue(f.key, f.value) for f in report.figures),
             report.coverage,
+            tuple((c, sum(p.by_category.get(c, 0) for p in days.values())) for c in CATEGORIES),
+            report.ci,
+            tuple(
+                None if d not in days else days[d].honest if ci else days[d].by_category.get(PACKAGE_MANAGER, 0)
+                for d in window
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -77,6 +94,9 @@ class PackageSummary:
             "capabilities": sorted(self.capabilities),
             "figures": {f.key: f.value for f in self.figures},
             "coverage": self.coverage.to_json(),
+            "by_category": dict(self.by_category),
+            "ci": self.ci,
+            "daily": list(self.daily),
         }
 
     @classmethod
@@ -91,6 +111,9 @@ class PackageSummary:
             frozenset(str(c) for c in doc["capabilities"]),
             tuple(FigureValue(str(k), int(v)) for k, v in doc["figures"].items()),
             WindowCoverage.from_json(doc["coverage"]),
+            tuple((str(k), int(v)) for k, v in doc.get("by_category", {}).items()),
+            None if doc.get("ci") is None else int(doc["ci"]),
+            tuple(None if v is None else int(v) for v in doc.get("daily", [])),
         )
 
 

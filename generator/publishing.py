@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from generator import badges, feeds, render
+from generator import badges, feeds, leaderboard_view, render
 from generator import store as store_module
 from generator.config import Config
 from generator.errors import StoreError
@@ -81,6 +81,9 @@ def attach(site: SiteData, store: Store, cfg: Config) -> None:
 def sitemap_paths(site: SiteData) -> list[str]:
     """Every page's canonical path (the same paths as the pages' canonical links)."""
     pages = ["", *(f"{name}.html" for name in render.CONTENT_PAGES), "cost.html"]
+    if site.leaderboard is not None:
+        count = leaderboard_view.page_count(len(site.leaderboard.current.rows))
+        pages += [leaderboard_view.canonical_path(n) for n in range(1, count + 1)]
     return pages + [f"packages/{p.report.project}/" for p in site.packages]
 
 

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import jinja2
 import markdown
 
-from generator import __version__, analysis, api, categories, dimensions, resources, vocabulary
+from generator import __version__, analysis, api, categories, dimensions, leaderboard_view, resources, vocabulary
 from generator.analysis import PackageReport
 from generator.errors import RenderError
+from generator.leaderboard_view import PageRank
 from generator.pages import PackagePage, SiteData
 
 if TYPE_CHECKING:  # for annotations only: charts (vl-convert) and headline are imported where they are used
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # for annotations only: charts (vl-convert) and headline are 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
 VOCABULARY_MARKER = "<!-- vocabulary -->"
+LEADERBOARD_EXCLUSIONS_MARKER = "<!-- leaderboard-exclusions -->"
+LEADERBOARD_DATA_MARKER = "<!-- leaderboard-data -->"
 CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -671,8 +674,8 @@ def fmt_cell(value: Any, kind: str) -> str:
     return clean_text(str(value)) if value is not None else "–"
 
 
-def markdown_page(name: str) -> tuple[str, str]:
-    """(title, html) of content/<name>.md; the methodology's mapping marker becomes the mapping table."""
+def markdown_page(name: str, site: SiteData | None = None) -> tuple[str, str]:
+    """(title, html) of content/<name>.md; the methodology's markers become the tables and lists they name."""
     path = resources.content() / f"{name}.md"
     try:
         text = path.read_text(encoding="utf-8")
@@ -680,6 +683,8 @@ def markdown_page(name: str) -> tuple[str, str]:
         raise RenderError(f"{path}: cannot read content page ({exc.strerror})") from None
     text = text.replace(MAPPING_MARKER, installer_mapping_markdown())
     text = text.replace(VOCABULARY_MARKER, vocabulary.markdown())
+    text = text.replace(LEADERBOARD_EXCLUSIONS_MARKER, leaderboard_view.exclusions_markdown())
+    text = text.replace(LEADERBOARD_DATA_MARKER, leaderboard_view.data_markdown(site.leaderboard if site else None))
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
     html = md.convert(text)
     title_match = re.search(r"^#\s+(.+?)(\s*\{[^}]*\})?\s*$", text, re.MULTILINE)
@@ -824,6 +829,8 @@ class PackageContext(TypedDict):
     source_title: str
     page_title: str
     canonical_path: str
+    lb_rank: PageRank | None
+    """The package's line on the leaderboard, when the site has one and the package is in its top N."""
 
 
 def package_context(page: PackagePage, site: SiteData) -> PackageContext:
@@ -883,6 +890,7 @@ def package_context(page: PackagePage, site: SiteData) -> PackageContext:
         "top_n": analysis.TOP_N,
         "api_endpoints": api.ENDPOINTS,
         "root": "../../",
+        "lb_rank": leaderboard_view.rank_of(site.leaderboard, report.project),
         "source_title": source_title(report.source or site.source),
         "page_title": f"{report.project} downloads",
         "canonical_path": f"packages/{report.project}/",

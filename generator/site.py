@@ -6,6 +6,8 @@ domain root and under a sub-path such as user.github.io/repo/.
 - packages/<name>/index.html, packages/<name>/<table>.csv, data/<name>.json, api/packages/<name>/...
 - badges/..., feed.xml, sitemap.xml, robots.txt, data/store/ (generator.publishing)
 - build-manifest.json (generator.incremental)
+- top/index.html, top/page-<n>.html, top/leaderboard.csv, top/leaderboard.json: the PyPI leaderboard, when
+  configured (paths in generator.leaderboard_view, beside the figures they show)
 
 Pages are written by unit (see generator.incremental): `package_files` makes one package's files
 (in a page worker), `write_site_pages` the index, cost, content and static files.
@@ -19,8 +21,10 @@ from dataclasses import dataclass
 
 import jinja2
 
-from generator import api, publishing, render, resources
-from generator.pages import ListedPackage, PackagePage, SiteData
+from generator import api, index_view, publishing, render, resources
+from generator import leaderboard_view as lbv
+from generator.analysis import PackageReport
+from generator.pages import ListedPackage, PackagePage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
 STATIC_FILES = ("style.css", "favicon.svg")
@@ -33,10 +37,12 @@ GROUPS = (*"abcdefghijklmnopqrstuvwxyz", DIGITS)
 SEARCH_INDEX = "search.json"
 
 
-def nav(root: str, billed: bool = True) -> list[tuple[str, str]]:
-    """The main navigation; the cost page is in it once something has been billed (else in the footer)."""
+def nav(root: str, billed: bool = True, leaderboard: bool = False) -> list[tuple[str, str]]:
+    """The main navigation; the cost page is in it once something has been billed (else in the footer),
+    the leaderboard when the site has one."""
     links = [
         (f"{root}index.html", "Packages"),
+        *([(f"{root}{lbv.page_path(1)}", "Leaderboard")] if leaderboard else []),
         (f"{root}methodology.html", "Methodology"),
         (f"{root}faq.html", "FAQ"),
         (f"{root}glossary.html", "Glossary"),
@@ -160,13 +166,43 @@ def search_index(site: SiteData) -> str:
     return json.dumps(doc, indent=0, sort_keys=True) + "\n"
 
 
+def summary_of(report: PackageReport | PackageSummary) -> PackageSummary:
+    """What the index reads of a package (a page's analysis is summed up the same way as in the manifest)."""
+    return report if isinstance(report, PackageSummary) else PackageSummary.of(report)
+
+
+def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str, str]:
+    """Each row's 30-day line as inline SVG ("" with fewer than two days held)."""
+    from generator import charts
+
+    out = {}
+    for r in rows:
+        if not r.spark:
+            out[r.project] = ""
+            continue
+        known = [v for _, v in r.spark if v is not None]
+        out[r.project] = charts.sparkline(
+            r.spark,
+            title=f"{what} per day, last 30 days",
+            description=f"From {known[0]:,.0f} to {known[-1]:,.0f} a day, highest {max(known):,.0f}.",
+            chart_id=f"spark-{r.project}",
+        ).svg
+    return out
+
+
 def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = INDEX_PAGE_SIZE) -> None:
     pages = index_pages(site, page_size)
+    places = lbv.ranks_by_project(site.leaderboard, [p.report.project for p in site.packages])
+    what = "Package-manager installs (CI included)" if site.ci_included else "Honest installs"
     grouped = len(pages) > 1
     present = {p.group for p in pages if p.group}
     letters = [(g.upper() if g != DIGITS else g, group_path(g) if g in present else "") for g in GROUPS]
     for page in pages:
         siblings = [p for p in pages if p.group == page.group and page.group]
+        summaries = [
+            p.report if isinstance(p.report, PackageSummary) else PackageSummary.of(p.report) for p in page.pages
+        ]
+        rows = index_view.index_rows(summaries, site.as_of, places)
         writer.write(
             page.path,
             render.render_page(
@@ -182,9 +218,60 @@ def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, pag
                 letters=letters if grouped else [],
                 siblings=siblings,
                 total=len(site.packages),
+                rows=rows,
+                sparks=index_sparklines(rows, what),
             ),
         )
     writer.write(SEARCH_INDEX, search_index(site))
+
+
+# -- the leaderboard ----------------------------------------------------------------------------------
+def write_leaderboard(
+    env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = lbv.PAGE_SIZE
+) -> None:
+    """top/: the ranking's pages, leaderboard.csv and leaderboard.json (nothing without a leaderboard)."""
+    board = site.leaderboard
+    if board is None:
+        return
+    projects = [p.report.project for p in site.packages]
+    rows = lbv.rows(board, lbv.site_projects(projects))
+    pages = lbv.pages(rows, page_size)
+    numbers = {p.report.project: (p.report.honest, p.report.ci_available) for p in site.packages}
+    since = [(days, words) for days, words in lbv.SINCE if days in board.earlier]
+
+    def pages_href(row: lbv.Row) -> str:
+        """A row's place from any top/ page."""
+        page = lbv.page_path(lbv.page_of(row.entry.rank, page_size)).removeprefix(f"{lbv.TOP_DIR}/")
+        return f"{page}#{lbv.row_anchor(row.entry.project)}"
+
+    for page in pages:
+        writer.write(
+            page.path,
+            render.render_page(
+                env,
+                "top.html",
+                page.path,
+                site=site,
+                root="../",
+                page_title=lbv.PAGE_TITLE
+                if page.number == 1
+                else f"{lbv.PAGE_TITLE}, ranks {page.first:,} to {page.last:,}",
+                canonical_path=page.canonical,
+                lb=board,
+                ranking=board.current,
+                page=page,
+                pages=pages,
+                lists=lbv.side_lists(rows) if page.number == 1 else None,
+                on_site=lbv.site_packages(rows, numbers) if page.number == 1 else [],
+                since=since,
+                compared=[words for _, words in since],
+                pages_href=pages_href,
+                peak_days=lbv.PEAK_DAYS,
+                anomaly_share=lbv.ANOMALY_SHARE,
+            ),
+        )
+    writer.write(lbv.CSV_PATH, lbv.leaderboard_csv(board))
+    writer.write(lbv.JSON_PATH, lbv.leaderboard_json(board))
 
 
 # -- everything but the packages ---------------------------------------------------------------------
@@ -200,10 +287,12 @@ def write_site_pages(
             writer.write(name, (resources.templates() / "static" / name).read_bytes())
     if render_unit("index"):
         write_index(env, site, writer)
+    if site.leaderboard is not None and render_unit(LEADERBOARD_UNIT):
+        write_leaderboard(env, site, writer)
     for name in render.CONTENT_PAGES:
         if not render_unit(f"page:{name}"):
             continue
-        title, html = render.markdown_page(name)
+        title, html = render.markdown_page(name, site)
         writer.write(
             f"{name}.html",
             render.render_page(
@@ -249,5 +338,7 @@ def write_site_pages(
         )
 
 
+LEADERBOARD_UNIT = "leaderboard"
+"""The top/ pages and files: a unit of the build only when the site has a leaderboard."""
 SITE_UNITS = ("static", "index", *(f"page:{name}" for name in render.CONTENT_PAGES), "cost", "page:404")
 """The units besides packages, in writing order."""
