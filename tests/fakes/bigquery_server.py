@@ -18,8 +18,10 @@ IAM: the fake is started with the calling identity's roles (or single permission
 BigQuery's 403 accessDenied naming the permission, every call IAM_RULES says needs one it lacks;
 each rule cites Google's page. Default identity: roles/bigquery.jobUser, the README's role.
 
-The SQL received is run on DuckDB (sqlglot, `generator.sql.to_duckdb`) over an event table in the
-`file_downloads` schema, with the job's queryParameters bound as DuckDB parameters (NAMED mode).
+The SQL received is first analyzed by ZetaSQL, GoogleSQL's reference analyzer, against the table's
+schema and the parameter types sent (a statement it rejects is an invalidQuery, as on BigQuery), then
+run on DuckDB (sqlglot, `generator.sql.to_duckdb`) over an event table in the `file_downloads`
+schema, with the job's queryParameters bound as DuckDB parameters (NAMED mode).
 
 Byte accounting, by BigQuery's documented data-size rules: STRING = 2 bytes + UTF-8 length,
 BOOL 1, INT64 / FLOAT64 / TIMESTAMP / DATE 8, NULL 0, a RECORD is the sum of its leaves.
@@ -764,6 +766,7 @@ class FakeBigQuery(LoopbackFake):
         running_polls: int = 2,
         now: Callable[[], dt.datetime] | None = None,
         dry_run_mode: str = "unpruned",
+        analyzer: bool = True,
         roles: Iterable[str] = DEFAULT_ROLES,
         permissions: Iterable[str] = (),
         rules: Mapping[str, str | None] | None = None,
@@ -775,7 +778,8 @@ class FakeBigQuery(LoopbackFake):
         `page_rows` caps rows per results page; `insert_state` is what jobs.insert answers for a
         job that will succeed ("RUNNING" makes the client poll jobs.get, as with real BigQuery).
 
-        `dry_run_mode`: one of DRY_RUN_MODES (BigQuery has been seen doing each).
+        `dry_run_mode`: one of DRY_RUN_MODES (BigQuery has been seen doing each). `analyzer`: check each
+        statement on the public table with ZetaSQL, GoogleSQL's reference analyzer, as BigQuery would.
 
         `roles` and `permissions`: what the calling identity holds on the project; a call it lacks a
         permission for (IAM_RULES) is refused with 403 accessDenied. `rules` overrides a call's
@@ -784,6 +788,8 @@ class FakeBigQuery(LoopbackFake):
         if dry_run_mode not in DRY_RUN_MODES:
             raise ValueError(f"dry_run_mode must be one of {', '.join(DRY_RUN_MODES)}")
         self.dry_run_mode = dry_run_mode
+        self.analyzer = analyzer
+        """Refuse (invalidQuery) a statement GoogleSQL's own analyzer rejects (tests/fakes/zetasql_check.py)."""
         """How dry runs price a query and what maximumBytesBilled is checked against: DRY_RUN_MODES."""
         self.permissions = granted(roles, permissions)
         """What the calling identity may do (the union of its roles' permissions and single grants)."""
@@ -1109,6 +1115,12 @@ class FakeBigQuery(LoopbackFake):
         if "INFORMATION_SCHEMA" in record.query.upper():
             self._run_jobs_query(job, params)
             return
+        if self.analyzer:
+            from .zetasql_check import analyze
+
+            rejected = analyze(record.query, tuple(sorted(record.param_types.items())))
+            if rejected is not None:
+                raise QueryError(rejected)
         acct = self.table.account(record.query, params)
         job.accounting = acct
         # What the dry run says, and what BigQuery checks maximumBytesBilled against (DRY_RUN_MODES).
