@@ -8,6 +8,7 @@ but checked against the unpruned figure, so a job capped at its dry run is refus
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +16,14 @@ from typing import Any
 
 import pytest
 from conftest import write_events
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_bigquery import DAYS, FIRST, PACKAGES, TODAY, full_job, make_config, make_events, sorted_rows
 
 from generator import build, cost
 from generator.dates import Window
-from generator.errors import CostLimitExceeded
+from generator.errors import CostLimitExceeded, SourceError
+from generator.sources import Job
 from generator.sources.bigquery import BigQuerySource, RetryPolicy, job_query
 from generator.sources.local import LocalSource
 from generator.store import open_store
@@ -155,3 +159,41 @@ def test_a_pruned_dry_run_is_the_expected_bill_itself(
         (estimate,) = source.estimate([full_job()])
         source.close()
     assert (estimate.expected_bytes == estimate.ceiling_bytes) is expected_is_ceiling
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    mode=st.sampled_from(MODES),
+    per_query=st.floats(0.5, 3.0),
+    per_run=st.floats(0.5, 6.0),
+    grow=st.lists(st.sampled_from([1.0, 1.0, 1.3]), min_size=0, max_size=3),
+)
+def test_no_run_is_billed_over_budget_whatever_the_dry_runs_say(
+    tmp_path_factory: pytest.TempPathFactory,
+    event_table: EventTable,
+    mode: str,
+    per_query: float,
+    per_run: float,
+    grow: list[float],
+) -> None:
+    """Budgets in units of one day's unpruned ceiling; the table may grow before any job."""
+    tmp_path = tmp_path_factory.mktemp("dry-run-property")
+    day = job_query(Job(Window(FIRST, FIRST), PACKAGES, full_job().breakdowns))[0]
+    with FakeBigQuery(event_table, dry_run_mode=mode) as fake:
+        unit = fake.account(day, {"projects": list(PACKAGES), "start": FIRST, "end": FIRST}).estimate_billed_bytes
+        for factor in grow:
+            fake.grow_table_next(factor)
+        budget = {"max_bytes_per_query": int(per_query * unit), "max_bytes_per_run": int(per_run * unit)}
+        source = source_for(fake, tmp_path, **budget)
+        cfg = source.config
+        as_of = FIRST + dt.timedelta(days=DAYS - 1)
+        with open_store(cfg.store.path) as store:
+            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
+            with contextlib.suppress(CostLimitExceeded, SourceError):
+                build.fetch(cfg, store, source, plan)
+        source.close()
+    jobs = fake.billable_jobs
+    assert sum(j.billed_bytes for j in jobs) <= cfg.budget.max_bytes_per_run
+    for job in jobs:
+        assert (job.maximum_bytes_billed or 0) <= cfg.budget.max_bytes_per_query
+        assert job.billed_bytes <= (job.maximum_bytes_billed or 0)
