@@ -463,6 +463,7 @@ def test_a_partition_landing_between_dry_run_and_job_costs_one_more_try_at_the_f
     # "N or higher required": the second try runs with that N, above the dry run's ceiling.
     assert second.maximum_bytes_billed == result.ceiling_bytes > (first.maximum_bytes_billed or 0)
     assert len(fake.dry_runs) == 1  # N came with the refusal: no second dry run
+    assert not source.dry_runs_below_check  # a grown table, not a pruned dry run
     assert source.spending.run == second.billed_bytes
 
 

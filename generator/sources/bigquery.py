@@ -294,9 +294,11 @@ class BigQuerySource:
                     scan, accuracy = self._priced(sql, params, deadline)
                     ceiling = billed_ceiling(scan)
                 else:
-                    # BigQuery checks the cap against a figure above the dry run's: this run's dry
-                    # runs are cluster-pruned, so they stand for the bill, not for the check.
-                    self.dry_runs_below_check = self.dry_runs_below_check or required > billed_ceiling(scan)
+                    # Far above the dry run (a table does not double between a dry run and its job):
+                    # BigQuery checks the cap against an unpruned figure while its dry runs are
+                    # cluster-pruned, so this run's dry runs stand for the bill, not for the check.
+                    far_above = required > PRUNED_CHECK_FACTOR * billed_ceiling(scan)
+                    self.dry_runs_below_check = self.dry_runs_below_check or far_above
                     ceiling = required
                 rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
         billed = _int(done.total_bytes_billed, ceiling)
@@ -544,6 +546,8 @@ class BigQuerySource:
         return _PlainErrors(self.config.billing_project)
 
 
+PRUNED_CHECK_FACTOR = 2
+"""A required figure this many times the dry run's ceiling means a pruned dry run, not a grown table."""
 _REQUIRED = re.compile(r"\b(\d+) or higher required")
 
 
