@@ -26,6 +26,11 @@ from tests.fakes.bigquery_server import FILE_DOWNLOADS, Schema
 
 PUBLIC_TABLE_NAME = "bigquery-public-data.pypi.file_downloads"
 """The table as the tool writes it, one backticked path: ZetaSQL reads it as one identifier."""
+TABLES: dict[str, Schema] = {
+    # Every table a statement of the tool may read, by the backticked name it uses: one line each
+    # (e.g. the dataset's INFORMATION_SCHEMA.PARTITIONS, with the columns Google documents).
+    PUBLIC_TABLE_NAME: FILE_DOWNLOADS,
+}
 
 _lock = threading.RLock()
 
@@ -85,17 +90,15 @@ def _catalog() -> tuple[Any, Any]:
     from zetasql.api import CatalogBuilder, TableBuilder
     from zetasql.types import LanguageOptions, ZetaSQLBuiltinFunctionOptions
 
-    table = TableBuilder(PUBLIC_TABLE_NAME)
-    for name, spec in FILE_DOWNLOADS.items():
-        table.add_column(name, _zeta_type(spec))
     language = LanguageOptions.maximum_features()
-    catalog = (
-        CatalogBuilder("bigquery")
-        .add_table(table.build())
-        .with_builtin_functions(ZetaSQLBuiltinFunctionOptions(language_options=language))
-        .build()
-    )
-    return catalog, language
+    functions = ZetaSQLBuiltinFunctionOptions(language_options=language)
+    builder = CatalogBuilder("bigquery").with_builtin_functions(functions)
+    for table_name, schema in TABLES.items():
+        table = TableBuilder(table_name)
+        for name, spec in schema.items():
+            table.add_column(name, _zeta_type(spec))
+        builder.add_table(table.build())
+    return builder.build(), language
 
 
 def _options(parameter_types: Sequence[tuple[str, str]]) -> Any:
@@ -197,4 +200,4 @@ def execute(
     return [dict(zip(names, (_python(c) for c in row.cell), strict=True)) for row in (data.row if data else [])]
 
 
-__all__ = ["PUBLIC_TABLE_NAME", "analyze", "execute"]
+__all__ = ["PUBLIC_TABLE_NAME", "TABLES", "analyze", "execute"]
