@@ -197,11 +197,19 @@ def settle_unknown_jobs(store: Store, source: Source) -> None:
             store.record_job(settled.entry)
 
 
+HISTORY_UNREAD_META = "month_history_unread"
+"""Store meta: the UTC month (first day) whose job history BigQuery refused to list on a new ledger."""
+
+
 def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> None:
     """Before a billing source's first job: count the month's spend from the ledger (unknown outcomes
-    at their ceiling), or from BigQuery's job history when the ledger is new."""
-    from generator import cost
-    from generator.errors import CostLimitExceeded, NewestDayDoesNotFit
+    at their ceiling), or from BigQuery's list of the caller's jobs when the ledger is new.
+
+    When BigQuery refuses that list (a missing optional permission), the build goes on: a new user
+    has spent nothing with this tool, and one who lost the ledger is told, in one warning and on the
+    cost page, that the month's budget counts only this store's jobs until the next month."""
+    from generator import cost, permissions
+    from generator.errors import PermissionDenied
 
     source.log = _StoreJobLog(store)
     source.ledger = store.ledger()
@@ -209,18 +217,19 @@ def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> Non
     if not store.has_ledger(source.name):
         try:
             history = source.month_spend(since)
-        except CostLimitExceeded as exc:
-            # Say what the newest day needs on top of that query, so that the value given is enough.
-            refusal = exc.refusal
-            assert isinstance(refusal, cost.Refusal)
-            newest = source.estimate([newest_job])[0]
-            refusal = dataclasses.replace(refusal, ceiling=refusal.ceiling + newest.ceiling_bytes)
-            what = f"The newest day ({newest_job.window.label()}) with one query of BigQuery's job history first"
-            message = cost.refusal_message(
-                refusal, what, expected=newest.expected_bytes, price_per_tib=source.price_per_tib, first=True
+        except PermissionDenied as exc:
+            history = 0
+            store.set_meta(HISTORY_UNREAD_META, since.isoformat())
+            known = permissions.by_name(exc.permission or "")
+            grant = f"{known.name}, granted by {known.role}" if known else str(exc)
+            log.warning(
+                "BigQuery refused to list this month's jobs (%s): [budget].max_bytes_per_month counts only "
+                "this store's jobs until %s, not what jobs of an earlier store billed since %s",
+                grant,
+                (since.replace(day=28) + dt.timedelta(days=4)).replace(day=1),
+                since,
             )
-            raise NewestDayDoesNotFit(message, refusal=refusal) from None
-        # Jobs before this ledger existed; that query's own bill is in the ledger (and this run) already.
+        # Jobs before this ledger existed (listing them is free: nothing of this run is in it).
         store.set_meta("recovered_month_spend", {"month": since.isoformat(), "bytes": history})
         source.spending.month_billed += history
     else:
@@ -228,8 +237,8 @@ def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> Non
         if recovered.get("month") == since.isoformat():
             source.spending.month_billed += int(recovered["bytes"])
     billed, unknown = store.month_spend(source.name, since)
-    # The ledger's rows of this run (that query's) are already in this run's spending. Jobs a past run
-    # left unknown (still running) count at their ceiling against this run's budget too.
+    # The ledger's rows of this run are already in this run's spending. Jobs a past run left unknown
+    # (still running) count at their ceiling against this run's budget too.
     source.spending.month_billed += billed - source.spending.run_billed
     source.spending.month_unknown += unknown
     source.spending.run_unknown += unknown
@@ -810,4 +819,10 @@ def _attach_costs(site: SiteData, store: Store, cfg: Config) -> dict[str, Packag
     if not entries:
         return {}
     site.cost = cost.cost_summary(entries, cfg.budget.price_per_tib, source=site.source)
+    unread = store.get_meta(HISTORY_UNREAD_META)
+    if unread:
+        site.cost.notes.append(
+            f"BigQuery refused to list the jobs of {unread[:7]} when this store was new (bigquery.jobs.list "
+            "missing): that month's budget counted only this store's jobs, not what an earlier store billed."
+        )
     return {p: cost.package_cost(entries, p, source=site.source) for p in cfg.packages}

@@ -18,6 +18,14 @@ class SourceError(GeneratorError):
     """A data source could not be read or queried."""
 
 
+class PermissionDenied(SourceError):
+    """BigQuery refused a call for a missing IAM permission (named when its message names one)."""
+
+    def __init__(self, message: str, *, permission: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
 class StoreError(GeneratorError):
     """The aggregate store is unreadable, corrupt or locked."""
 

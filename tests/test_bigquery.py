@@ -451,7 +451,7 @@ def test_permanent_errors_are_not_retried_and_read_plainly(
     assert source.spending.run == 0  # a failed job bills nothing, and its outcome is known
 
 
-def test_a_partition_landing_between_dry_run_and_job_costs_one_more_dry_run_not_the_run(
+def test_a_partition_landing_between_dry_run_and_job_costs_one_more_try_at_the_figure_bigquery_asks(
     tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
 ) -> None:
     source = make_source(make_config(tmp_path))
@@ -460,7 +460,10 @@ def test_a_partition_landing_between_dry_run_and_job_costs_one_more_dry_run_not_
     first, second = fake.billable_jobs
     assert first.error_reason == "bytesBilledLimitExceeded" and first.billed_bytes == 0
     assert second.error_reason is None and result.bytes_billed == second.billed_bytes
-    assert len(fake.dry_runs) == 2  # priced again before the second try
+    # "N or higher required": the second try runs with that N, above the dry run's ceiling.
+    assert second.maximum_bytes_billed == result.ceiling_bytes > (first.maximum_bytes_billed or 0)
+    assert len(fake.dry_runs) == 1  # N came with the refusal: no second dry run
+    assert not source.dry_runs_below_check  # a grown table, not a pruned dry run
     assert source.spending.run == second.billed_bytes
 
 

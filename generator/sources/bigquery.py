@@ -9,7 +9,7 @@ ledger row is written (through `JobLog.started`) before its results are awaited:
 it waits leaves that row, and the next run looks the job up (`settle`) to learn what it billed.
 
 Auth is Application Default Credentials; the billing project is [source].billing_project or
-$GOOGLE_CLOUD_PROJECT; the account needs roles/bigquery.jobUser on it.
+$GOOGLE_CLOUD_PROJECT; the permissions the account needs on it are in generator.permissions.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 import requests
-import sqlglot
 from google.api_core import exceptions as api_exceptions
 
-from generator import queries
+from generator import permissions, queries
 from generator.config import BREAKDOWNS, Config
 from generator.cost import (
     JobEstimate,
@@ -36,10 +35,11 @@ from generator.cost import (
     budget_refusal,
     dollars,
     estimate_jobs,
+    format_bytes,
     refusal_message,
 )
 from generator.dates import Window, utc_today
-from generator.errors import ConfigError, CostLimitExceeded, SourceError
+from generator.errors import ConfigError, CostLimitExceeded, PermissionDenied, SourceError
 from generator.sources import STORE_SCHEMA, FetchResult, Job
 from generator.sources.retry import RetryPolicy, retrying
 from generator.sql import restrict_breakdowns
@@ -107,12 +107,14 @@ class QueryResult:
     """None for a dry run."""
     job_id: str
     scan_bytes: int
-    """The dry run's estimate: an upper bound, no cluster pruning."""
+    """The dry run's estimate: usually an upper bound, without cluster pruning (see scan_accuracy)."""
     ceiling_bytes: int
-    """maximum_bytes_billed the job ran with."""
+    """maximum_bytes_billed the job ran with: the dry run's ceiling, or the N BigQuery required."""
     bytes_processed: int = 0
     bytes_billed: int = 0
     dry_run: bool = False
+    scan_accuracy: str = ""
+    """BigQuery's totalBytesProcessedAccuracy for the dry run (UPPER_BOUND, PRECISE, ...)."""
 
 
 # -- the queries --------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ def make_client(config: Config) -> Any:
     if not project:
         raise ConfigError(
             f"{config.path}: BigQuery needs a billing project: set [source].billing_project, or the "
-            "GOOGLE_CLOUD_PROJECT environment variable (the account needs roles/bigquery.jobUser on it)"
+            f"GOOGLE_CLOUD_PROJECT environment variable (the account needs {permissions.REQUIRED_ROLE} on it)"
         )
     endpoint = config.source.api_endpoint
     options = {"api_endpoint": endpoint} if endpoint else None
@@ -180,7 +182,7 @@ def make_client(config: Config) -> Any:
             raise SourceError(
                 "no Google Cloud credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service-account "
                 "key file, or run `gcloud auth application-default login` (in CI use Workload Identity); "
-                f"the account needs roles/bigquery.jobUser on project {project}"
+                f"the account needs {permissions.REQUIRED_ROLE} on project {project}"
             ) from None
     return bigquery.Client(
         project=project, credentials=credentials, location=config.source.location, client_options=options
@@ -205,9 +207,6 @@ class JobLog(Protocol):
 
     def settled(self, entry: LedgerEntry) -> None:
         """A job's outcome is known without rows to store (it failed, or a later run looked it up)."""
-
-
-_LOCATION = re.compile(r"^[A-Za-z]+(-[A-Za-z0-9]+)*$")
 
 
 class BigQuerySource:
@@ -238,6 +237,9 @@ class BigQuerySource:
         """Past jobs, for the expected bill in estimates and refusals (the build may set it)."""
         self.log = log
         """Where each job's ledger row goes the moment the job exists (the build sets it)."""
+        self.dry_runs_below_check = False
+        """Set once BigQuery refused a job with "N or higher required" above its dry run's ceiling: this
+        run's dry runs are cluster-pruned (the bill), and each job may need one more try at N."""
         self.spending = Spending()
         """Billed bytes and unknown outcomes, this run and this month (the build counts the month in)."""
         self._today = today
@@ -253,10 +255,11 @@ class BigQuerySource:
 
     # -- the one guarded entry point ------------------------------------------------------------
     def dry_run(self, sql: str, params: Sequence[Any]) -> int:
-        """BigQuery's estimate of the bytes `sql` reads (free; an upper bound)."""
+        """BigQuery's estimate of the bytes `sql` reads (free; usually an upper bound, see run_query)."""
         deadline = self.retry.clock() + self.retry.deadline_seconds
         with self._plain_errors():
-            return self._dry_run(sql, params, deadline)
+            scan, _ = self._priced(sql, params, deadline)
+        return scan
 
     def run_query(
         self,
@@ -270,22 +273,34 @@ class BigQuerySource:
         """Dry-run, check the ceiling against the budgets, then run with maximum_bytes_billed = ceiling.
 
         `job` names the query in a refusal and in its ledger row; `reserve` is kept free in the month.
-        When the table grew between the dry run and the job (bytesBilledLimitExceeded, billed
-        nothing), the dry run is repeated and the job tried once more.
+        When BigQuery refuses the job at no charge with "N or higher required" (bytesBilledLimitExceeded:
+        the table grew since the dry run, or the dry run was cluster-pruned and the job is checked
+        against the unpruned figure), the job is tried once more with maximum_bytes_billed = N if N
+        fits the budgets (else CostLimitExceeded). Without an N, the dry run is repeated instead.
         """
         deadline = self.retry.clock() + self.retry.deadline_seconds
         with self._plain_errors():
-            for last_try in (False, True):
-                scan = self._dry_run(sql, params, deadline)
-                ceiling = billed_ceiling(scan)
-                if dry_run_only:
-                    return QueryResult(None, "", scan, ceiling, dry_run=True)
-                try:
-                    rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
-                    break
-                except api_exceptions.GoogleAPICallError as exc:
-                    if last_try or error_reason(exc) != "bytesBilledLimitExceeded":
-                        raise
+            scan, accuracy = self._priced(sql, params, deadline)
+            ceiling = billed_ceiling(scan)
+            if dry_run_only:
+                return QueryResult(None, "", scan, ceiling, dry_run=True, scan_accuracy=accuracy)
+            try:
+                rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
+            except api_exceptions.GoogleAPICallError as exc:
+                if error_reason(exc) != "bytesBilledLimitExceeded":
+                    raise
+                required = required_bytes(exc)
+                if required is None:
+                    scan, accuracy = self._priced(sql, params, deadline)
+                    ceiling = billed_ceiling(scan)
+                else:
+                    # Far above the dry run (a table does not double between a dry run and its job):
+                    # BigQuery checks the cap against an unpruned figure while its dry runs are
+                    # cluster-pruned, so this run's dry runs stand for the bill, not for the check.
+                    far_above = required > PRUNED_CHECK_FACTOR * billed_ceiling(scan)
+                    self.dry_runs_below_check = self.dry_runs_below_check or far_above
+                    ceiling = required
+                rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
         billed = _int(done.total_bytes_billed, ceiling)
         self.spending.settled(ceiling, billed)
         return QueryResult(
@@ -295,13 +310,28 @@ class BigQuerySource:
             ceiling_bytes=ceiling,
             bytes_processed=_int(done.total_bytes_processed, 0),
             bytes_billed=billed,
+            scan_accuracy=accuracy,
         )
 
     # -- plan-level ---------------------------------------------------------------------------
     def estimate(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]:
-        """Dry-run every job (free) and price it: ceiling and expected bill. Checks nothing."""
-        scans = [self.dry_run(*job_query(job)) for job in jobs]
-        return estimate_jobs(jobs, scans, self.ledger if ledger is None else ledger, price_per_tib=self.price_per_tib)
+        """Dry-run every job (free) and price it: ceiling and expected bill. Checks nothing.
+
+        A dry run BigQuery calls PRECISE, or any dry run once a job needed more than its dry run
+        (see run_query), is already cluster-pruned: it is the expected bill itself, not a ceiling
+        to scale down by the packages' share."""
+        deadline = self.retry.clock() + self.retry.deadline_seconds
+        with self._plain_errors():
+            priced = [self._priced(*job_query(job), deadline) for job in jobs]
+        out = estimate_jobs(
+            jobs, [s for s, _ in priced], self.ledger if ledger is None else ledger, price_per_tib=self.price_per_tib
+        )
+        return [
+            replace(e, expected_bytes=e.ceiling_bytes, expected_basis="dry run (cluster-pruned: the bill)")
+            if accuracy == "PRECISE" or self.dry_runs_below_check
+            else e
+            for e, (_, accuracy) in zip(out, priced, strict=True)
+        ]
 
     def fetch(self, job: Job, *, reserve: int = 0) -> FetchResult:
         """Run one job if it fits the budgets now (else CostLimitExceeded, nothing run); rows in the
@@ -349,30 +379,28 @@ class BigQuerySource:
             return Settled(settled, rows, days)
 
     def month_spend(self, since: dt.date) -> int:
-        """Bytes this tool's jobs billed since `since` (UTC), from BigQuery's job history in the job
-        region, plus the minimum bill of this very query: for a store whose ledger is new."""
-        location = self.config.source.location
-        if not _LOCATION.match(location):
-            raise ConfigError(f"{self.config.path}: [source].location {location!r} is not a BigQuery location")
-        from google.cloud import bigquery
+        """Bytes this tool's jobs billed since `since` (UTC), from BigQuery's list of the caller's own
+        jobs (jobs.list: free, no region, no query): for a store whose ledger is new. A job still
+        running counts at its maximum_bytes_billed, as an unknown outcome does in the ledger.
 
-        tree = sqlglot.parse_one(queries.load("month_spend"), read="bigquery")
-        for table in tree.find_all(sqlglot.exp.Table):
-            if table.db.lower().startswith("region-"):
-                table.set("db", sqlglot.exp.to_identifier(f"region-{location.lower()}", quoted=True))
-        params = [
-            bigquery.ScalarQueryParameter("since", "TIMESTAMP", dt.datetime.combine(since, dt.time(), dt.UTC)),
-            bigquery.ScalarQueryParameter("tool", "STRING", TOOL_LABEL),
-        ]
-        result = self.run_query(tree.sql(dialect="bigquery"), params)
-        assert result.rows is not None
-        if self.log is not None:
-            # Its bill goes in the ledger like any job's (a row without days or packages).
-            self.log.settled(
-                self._entry(None, result.job_id, result.ceiling_bytes, result.bytes_processed, result.bytes_billed)
-            )
-        found = result.rows.to_pylist()
-        return int(found[0]["bytes_billed"] or 0) if found else 0
+        Raises PermissionDenied when BigQuery refuses the list (see generator.permissions)."""
+        deadline = self.retry.clock() + self.retry.deadline_seconds
+        start = dt.datetime.combine(since, dt.time(), dt.UTC)
+
+        def once() -> int:
+            total = 0
+            for job in self._client.list_jobs(min_creation_time=start, retry=None):
+                if (getattr(job, "labels", None) or {}).get("tool") != TOOL_LABEL:
+                    continue
+                if job.state == "DONE":
+                    total += _int(getattr(job, "total_bytes_billed", None), 0)
+                else:
+                    total += _int(getattr(job, "maximum_bytes_billed", None), 0)
+            return total
+
+        with self._plain_errors():
+            total = self._retrying("read this month's job history (jobs.list)", once, deadline)
+        return total
 
     def per_day_scan_bytes(self, projects: Sequence[str], breakdowns: Sequence[str], day: dt.date) -> int:
         """Dry-run bytes of one day for these breakdowns: feed cost.max_days_per_job to split backfills."""
@@ -423,10 +451,14 @@ class BigQuerySource:
             query_parameters=list(params), use_query_cache=False, labels=self.labels, **kwargs
         )
 
-    def _dry_run(self, sql: str, params: Sequence[Any], deadline: float) -> int:
-        def once() -> int:
+    def _priced(self, sql: str, params: Sequence[Any], deadline: float) -> tuple[int, str]:
+        """A dry run: its bytes, and how BigQuery rates them (totalBytesProcessedAccuracy: UPPER_BOUND,
+        PRECISE, LOWER_BOUND or UNKNOWN; "" when not said)."""
+
+        def once() -> tuple[int, str]:
             job = self._client.query(sql, job_config=self._config(params, dry_run=True), retry=None, job_retry=None)
-            return _int(job.total_bytes_processed, 0)
+            stats = (getattr(job, "_properties", None) or {}).get("statistics", {}).get("query", {})
+            return _int(job.total_bytes_processed, 0), str(stats.get("totalBytesProcessedAccuracy") or "")
 
         return self._retrying("price the query (dry run)", once, deadline)
 
@@ -438,6 +470,8 @@ class BigQuerySource:
         context = job or Job(Window(self._today(), self._today()), ("(ad-hoc query)",))
         estimate = estimate_jobs([context], [scan], self.ledger, price_per_tib=self.price_per_tib)[0]
         what = f"job {context.window.label()} ({len(context.projects)} package(s))"
+        if ceiling > billed_ceiling(scan):
+            what += f" (BigQuery required more than its dry run's {format_bytes(scan)})"
         raise CostLimitExceeded(
             refusal_message(
                 refusal, what, expected=estimate.expected_bytes, price_per_tib=self.price_per_tib, first=False
@@ -512,6 +546,18 @@ class BigQuerySource:
         return _PlainErrors(self.config.billing_project)
 
 
+PRUNED_CHECK_FACTOR = 2
+"""A required figure this many times the dry run's ceiling means a pruned dry run, not a grown table."""
+_REQUIRED = re.compile(r"\b(\d+) or higher required")
+
+
+def required_bytes(exc: BaseException) -> int | None:
+    """The maximum_bytes_billed a bytesBilledLimitExceeded error asks for ("... 164626432 or higher
+    required."), if it says."""
+    found = _REQUIRED.search(_message(exc))
+    return int(found.group(1)) if found else None
+
+
 def _int(value: int | str | None, default: int) -> int:
     return default if value is None else int(value)
 
@@ -540,11 +586,8 @@ def explain(exc: BaseException, project: str) -> SourceError:
     advice = {
         "bytesBilledLimitExceeded": (
             "BigQuery refused the job because it would bill more than its maximum_bytes_billed ceiling "
-            f"({msg}); nothing was billed. The table grew between the dry run and the job: run again"
-        ),
-        "accessDenied": (
-            f"BigQuery denied access ({msg}): grant the account roles/bigquery.jobUser on billing project "
-            f"{project}, or set [source].billing_project to a project where it has that role"
+            f"({msg}); nothing was billed. It was tried once more at the figure BigQuery asked for, and "
+            "the figure moved again (the table grew between the dry run and the job): run again"
         ),
         "invalidQuery": f"BigQuery rejected the query as invalid ({msg}); this is a bug in the tool, please report it",
         "quotaExceeded": (
@@ -556,6 +599,8 @@ def explain(exc: BaseException, project: str) -> SourceError:
         ),
         "notFound": f"BigQuery says not found ({msg}): check [source].billing_project and [source].location",
     }
+    if reason == "accessDenied":
+        return PermissionDenied(permissions.refused(msg, project), permission=permissions.named_in(msg))
     text = advice.get(reason) or f"BigQuery failed ({_describe(exc)}): {msg}"
     return SourceError(text)
 

@@ -7,14 +7,21 @@ Point the real client at it; nothing in the client is mocked:
 
 Endpoints, under /bigquery/v2/projects/{project}:
     POST jobs              jobs.insert (query jobs; configuration.dryRun included)
+    GET  jobs              jobs.list (the caller's jobs, minCreationTime, pageToken)
     GET  jobs/{id}         jobs.get
     POST jobs/{id}/cancel  jobs.cancel
     GET  queries/{id}      jobs.getQueryResults (maxResults, pageToken, startIndex)
     POST queries           jobs.query
 Errors always carry a reason (a bare 500 makes the client retry for 10 minutes).
 
-The SQL received is run on DuckDB (sqlglot, `generator.sql.to_duckdb`) over an event table in the
-`file_downloads` schema, with the job's queryParameters bound as DuckDB parameters (NAMED mode).
+IAM: the fake is started with the calling identity's roles (or single permissions) and refuses, with
+BigQuery's 403 accessDenied naming the permission, every call IAM_RULES says needs one it lacks;
+each rule cites Google's page. Default identity: roles/bigquery.jobUser, the README's role.
+
+The SQL received is first analyzed by ZetaSQL, GoogleSQL's reference analyzer, against the table's
+schema and the parameter types sent (a statement it rejects is an invalidQuery, as on BigQuery), then
+run on DuckDB (sqlglot, `generator.sql.to_duckdb`) over an event table in the `file_downloads`
+schema, with the job's queryParameters bound as DuckDB parameters (NAMED mode).
 
 Byte accounting, by BigQuery's documented data-size rules: STRING = 2 bytes + UTF-8 length,
 BOOL 1, INT64 / FLOAT64 / TIMESTAMP / DATE 8, NULL 0, a RECORD is the sum of its leaves.
@@ -27,8 +34,10 @@ BOOL 1, INT64 / FLOAT64 / TIMESTAMP / DATE 8, NULL 0, a RECORD is the sum of its
   `block_rows` rows. A real job reads only the blocks holding a row that passes the scope's
   conjuncts on `project` alone (the clustering column); a filter on `file.project` prunes nothing.
 - The dry run (and the `maximumBytesBilled` check) counts every block of the partitions read:
-  it ignores clustering, like BigQuery's estimate. The job's bill counts only the blocks read.
-  Both are rounded up to the MiB, at least 10 MiB per table reference.
+  it ignores clustering, like BigQuery's estimate most of the time. The job's bill counts only the
+  blocks read. Both are rounded up to the MiB, at least 10 MiB per table reference. BigQuery has
+  also been seen pricing dry runs after pruning, and checking the cap against another figure than
+  the dry run's: `dry_run_mode=` picks one of DRY_RUN_MODES.
 - `row_weight` scales bytes, as if every stored row stood for that many real ones (benchmarks).
 `maximumBytesBilled` below the rounded estimate fails the job with `bytesBilledLimitExceeded`.
 """
@@ -45,7 +54,7 @@ import re
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -499,7 +508,7 @@ class _Scan:
 @functools.lru_cache(maxsize=256)
 def analyze(sql: str) -> tuple[_Scan, ...]:
     """What a query reads from the table, per scope that selects from it (parsed once per text)."""
-    tree = parse_bigquery(sql)
+    tree = parse_bigquery(sql, functions=False)  # the fake checks functions before (_run_job)
     scans = []
     for scope in traverse_scope(tree):
         for alias, source in scope.sources.items():
@@ -523,14 +532,18 @@ def analyze(sql: str) -> tuple[_Scan, ...]:
 NOT_BIGQUERY: tuple[type[exp.Expression], ...] = (exp.StructExtract,)
 
 
-def parse_bigquery(sql: str) -> exp.Expression:
-    """Parse GoogleSQL strictly, as BigQuery would: a syntax error, or a function BigQuery lacks, is
-    an invalidQuery. sqlglot's BigQuery dialect knows every BigQuery function our SQL uses; one it
-    parses as an anonymous call is not BigQuery's (DuckDB's list_sort, strlen, epoch_ms...)."""
+def parse_bigquery(sql: str, *, functions: bool = True) -> exp.Expression:
+    """Parse GoogleSQL strictly, as BigQuery would: a syntax error, or (`functions`) a function BigQuery
+    lacks, is an invalidQuery. Recent sqlglot's BigQuery dialect knows every BigQuery function our SQL
+    uses; one it parses as an anonymous call is not BigQuery's (DuckDB's list_sort, strlen...). With
+    the ZetaSQL analyzer on, GoogleSQL itself judges the functions and this guess is not needed (older
+    sqlglot does not know GROUPING)."""
     try:
         tree = sqlglot.parse_one(sql, read="bigquery", error_level=sqlglot.ErrorLevel.IMMEDIATE)
     except sqlglot.errors.ParseError as exc:
         raise QueryError(f"Syntax error: {str(exc).splitlines()[0]}") from None
+    if not functions:
+        return tree
     for func in tree.find_all(exp.Func):
         if isinstance(func, (exp.Anonymous, *NOT_BIGQUERY)):
             name = func.name if isinstance(func, exp.Anonymous) else func.key
@@ -597,9 +610,84 @@ def _retarget(conjunct: exp.Expression, column: str) -> exp.Expression:
     return conjunct.copy().transform(lambda n: exp.column(column) if isinstance(n, exp.Column) else n)
 
 
+# -- IAM: what each call needs of the calling identity, and Google's page that says so ----------------
+_JOBS_OVERVIEW = "https://cloud.google.com/bigquery/docs/jobs-overview#required_permissions"
+_DRY_RUN = "https://cloud.google.com/bigquery/docs/running-queries#dry-run"
+_JOBS_LIST = "https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/list"
+_PUBLIC_DATA = "https://cloud.google.com/bigquery/public-data"
+_JOBS_BY_USER = "https://cloud.google.com/bigquery/docs/information-schema-jobs-by-user#required_permissions"
+_JOBS_BY_PROJECT = "https://cloud.google.com/bigquery/docs/information-schema-jobs#required_permissions"
+_ROLES_DOC = "https://cloud.google.com/bigquery/docs/access-control"
+
+IAM_RULES: dict[str, tuple[str | None, str]] = {
+    # call: (the permission the caller needs on the billing project, or None; the page that says so).
+    # A call is a REST method, a variant of one ("jobs.list:allUsers"), or a table a query reads
+    # ("table:<project.dataset.table>", "table:INFORMATION_SCHEMA.<view>"). One line per rule.
+    "jobs.insert": ("bigquery.jobs.create", _JOBS_OVERVIEW),  # "To run a BigQuery job, you need bigquery.jobs.create"
+    "jobs.insert:dryRun": ("bigquery.jobs.create", _DRY_RUN),  # a dry run is a job insert too
+    "jobs.query": ("bigquery.jobs.create", _JOBS_OVERVIEW),
+    "jobs.get": (None, _JOBS_OVERVIEW),  # "when you create a job, you are automatically granted bigquery.jobs.get"
+    "jobs.getQueryResults": (None, _JOBS_OVERVIEW),  # reading one's own job's results: the same grant
+    "jobs.cancel": (None, _JOBS_OVERVIEW),  # "... and bigquery.jobs.update" on one's own job
+    "jobs.list": (None, _JOBS_LIST),  # "Requires no specific IAM permission(s)... list the jobs they created"
+    "jobs.list:allUsers": ("bigquery.jobs.list", _JOBS_LIST),  # every user's jobs, others' redacted
+    "table:bigquery-public-data.pypi.file_downloads": (None, _PUBLIC_DATA),  # public: readable by anyone
+    "table:INFORMATION_SCHEMA.JOBS_BY_USER": ("bigquery.jobs.list", _JOBS_BY_USER),
+    "table:INFORMATION_SCHEMA.JOBS_BY_PROJECT": ("bigquery.jobs.listAll", _JOBS_BY_PROJECT),
+}
+"""A call with no rule is refused as a bug of the fake (400 invalid): add its line here."""
+
+ROLES: dict[str, frozenset[str]] = {
+    # The permissions of each predefined role that IAM_RULES asks about (_ROLES_DOC lists them all).
+    "roles/bigquery.jobUser": frozenset({"bigquery.jobs.create"}),
+    "roles/bigquery.user": frozenset({"bigquery.jobs.create", "bigquery.jobs.list"}),
+    "roles/bigquery.admin": frozenset(
+        {"bigquery.jobs.create", "bigquery.jobs.list", "bigquery.jobs.listAll", "bigquery.jobs.get"}
+    ),
+}
+DEFAULT_ROLES = ("roles/bigquery.jobUser",)
+"""The identity tests run as unless they say otherwise: the role the README asks for."""
+
+
+def granted(roles: Iterable[str], permissions: Iterable[str] = ()) -> frozenset[str]:
+    """The permissions an identity holds through these roles and these single grants."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"the fake does not know role(s) {', '.join(unknown)}: add them to ROLES")
+    return frozenset().union(*(ROLES[r] for r in roles), permissions)
+
+
+def _denied(permission: str, project: str) -> Response:
+    """BigQuery's 403 for a missing project permission, worded as the service words it."""
+    return _error(
+        403,
+        "accessDenied",
+        f"Access Denied: Project {project}: User does not have {permission} permission in project {project}.",
+    )
+
+
+def _tables_read(sql: str) -> list[str]:
+    """The tables a query reads, as IAM_RULES names them (CTE names left out); [] if it does not parse."""
+    try:
+        tree = sqlglot.parse_one(sql, read="bigquery")
+    except sqlglot.errors.SqlglotError:
+        return []  # the query is refused as invalid later, with its own message
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    out = []
+    for table in tree.find_all(exp.Table):
+        if not table.db and table.name in ctes:
+            continue
+        if table.name.upper().startswith("INFORMATION_SCHEMA."):
+            out.append(f"table:{table.name.upper()}")
+        else:
+            out.append("table:" + ".".join(p for p in (table.catalog, table.db, table.name) if p))
+    return out
+
+
 # -- the HTTP fake -------------------------------------------------------------------------------------
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/bigquery/v2/projects/([^/]+)/jobs$"), "jobs.insert"),
+    ("GET", re.compile(r"^/bigquery/v2/projects/([^/]+)/jobs$"), "jobs.list"),
     ("GET", re.compile(r"^/bigquery/v2/projects/([^/]+)/jobs/([^/]+)$"), "jobs.get"),
     ("POST", re.compile(r"^/bigquery/v2/projects/([^/]+)/jobs/([^/]+)/cancel$"), "jobs.cancel"),
     ("GET", re.compile(r"^/bigquery/v2/projects/([^/]+)/queries/([^/]+)$"), "jobs.getQueryResults"),
@@ -651,6 +739,21 @@ def _error(status: int, reason: str, message: str) -> Response:
     }
 
 
+DRY_RUN_MODES: dict[str, str] = {
+    # mode: the totalBytesProcessedAccuracy its dry runs report.
+    # The dry run counts every block of the partitions read (no cluster pruning) and the job's cap
+    # is checked against that same figure: the upper bound most reports show.
+    "unpruned": "UPPER_BOUND",
+    # The dry run is cluster-pruned, equal to the job's bytes, and the cap is checked against it:
+    # ofek/pypinfo#168 (a 1-day dry run of 179.27 MiB, the job processed the same).
+    "pruned": "PRECISE",
+    # The dry run is pruned but the job is checked against the unpruned figure, so a job capped at
+    # the dry run fails with bytesBilledLimitExceeded "... N or higher required."
+    # (HTTPArchive/har.fyi#10: 898 MB in one client, 42 TB checked by a custom quota).
+    "pruned-checked-unpruned": "UNKNOWN",
+}
+
+
 class FakeBigQuery(LoopbackFake):
     """The fake server. A context manager; `.url` for client_options, `.jobs` for what it received."""
 
@@ -666,13 +769,35 @@ class FakeBigQuery(LoopbackFake):
         insert_state: str = "RUNNING",
         running_polls: int = 2,
         now: Callable[[], dt.datetime] | None = None,
+        dry_run_mode: str = "unpruned",
+        analyzer: bool = True,
+        roles: Iterable[str] = DEFAULT_ROLES,
+        permissions: Iterable[str] = (),
+        rules: Mapping[str, str | None] | None = None,
     ) -> None:
         """`events`: a directory or file of NDJSON/Parquet in the file_downloads schema, a list of
         event dicts, a pyarrow Table, an EventsQuery, None (empty table), or a built EventTable
         (then `block_rows` and `row_weight` are the table's own).
 
         `page_rows` caps rows per results page; `insert_state` is what jobs.insert answers for a
-        job that will succeed ("RUNNING" makes the client poll jobs.get, as with real BigQuery)."""
+        job that will succeed ("RUNNING" makes the client poll jobs.get, as with real BigQuery).
+
+        `dry_run_mode`: one of DRY_RUN_MODES (BigQuery has been seen doing each). `analyzer`: check each
+        statement on the public table with ZetaSQL, GoogleSQL's reference analyzer, as BigQuery would.
+
+        `roles` and `permissions`: what the calling identity holds on the project; a call it lacks a
+        permission for (IAM_RULES) is refused with 403 accessDenied. `rules` overrides a call's
+        permission, e.g. {"jobs.list": "bigquery.jobs.list"} for a project that refuses listing one's
+        own jobs without it (seen in 2019, DataBiosphere/terra-ui#1567, though Google documents none)."""
+        if dry_run_mode not in DRY_RUN_MODES:
+            raise ValueError(f"dry_run_mode must be one of {', '.join(DRY_RUN_MODES)}")
+        self.dry_run_mode = dry_run_mode
+        self.analyzer = analyzer
+        """Refuse (invalidQuery) a statement GoogleSQL's own analyzer rejects (tests/fakes/zetasql_check.py)."""
+        """How dry runs price a query and what maximumBytesBilled is checked against: DRY_RUN_MODES."""
+        self.permissions = granted(roles, permissions)
+        """What the calling identity may do (the union of its roles' permissions and single grants)."""
+        self.rules = {call: rule[0] for call, rule in IAM_RULES.items()} | dict(rules or {})
         self.project = project
         self.location = location
         self.page_rows = page_rows
@@ -797,6 +922,9 @@ class FakeBigQuery(LoopbackFake):
             failure = self._take_failure(route, body)
         if failure is not None and not failure.after_processing:
             return _error(failure.status, failure.reason, failure.message)
+        refused = self._refused(route, match.group(1), query, body)
+        if refused is not None:
+            return refused
         handler = getattr(self, "_" + route.replace(".", "_"))
         try:
             response: Response = handler(*match.groups(), query=query, body=body)
@@ -805,6 +933,28 @@ class FakeBigQuery(LoopbackFake):
         if failure is not None:
             return _error(failure.status, failure.reason, failure.message)
         return response
+
+    def _refused(self, route: str, project: str, query: dict[str, str], body: dict[str, Any]) -> Response | None:
+        """403 accessDenied for the first call of this request the identity lacks a permission for."""
+        calls = [route]
+        if route == "jobs.list" and query.get("allUsers", "").lower() == "true":
+            calls.append("jobs.list:allUsers")
+        if route in ("jobs.insert", "jobs.query"):
+            config = body.get("configuration") or body
+            if config.get("dryRun"):
+                calls.append(f"{route}:dryRun" if route == "jobs.insert" else route)
+            sql = (config.get("query") or {}).get("query") if route == "jobs.insert" else body.get("query")
+            calls.extend(_tables_read(str(sql or "")))
+        for call in calls:
+            if call not in self.rules:
+                if call.startswith("table:"):
+                    name = call.removeprefix("table:")
+                    return _error(404, "notFound", f"Not found: Table {name} was not found in location {self.location}")
+                return _error(400, "invalid", f"fake BigQuery has no IAM rule for {call}: add one to IAM_RULES")
+            needed = self.rules[call]
+            if needed is not None and needed not in self.permissions:
+                return _denied(needed, project)
+        return None
 
     def _take_failure(self, route: str, body: dict[str, Any]) -> _Failure | None:
         dry = None
@@ -847,6 +997,29 @@ class FakeBigQuery(LoopbackFake):
             polls = self._polls[job_id] = self._polls.get(job_id, 0) + 1
         state = "DONE" if job.error or polls > self.running_polls else "RUNNING"
         return 200, self._resource(job, state)
+
+    def _jobs_list(self, project: str, *, query: dict[str, str], body: dict[str, Any]) -> Response:
+        """jobs.list: the caller's jobs (every job here is the caller's), newest first, paged."""
+        low = int(query.get("minCreationTime") or 0)
+        high = int(query["maxCreationTime"]) if query.get("maxCreationTime") else None
+        wanted = query.get("stateFilter", "").lower()
+        with self._lock:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.created_ms, reverse=True)
+        # The fake computes a job when it is inserted: each is DONE as far as listing goes.
+        listed = [
+            j for j in jobs if j.created_ms >= low and (high is None or j.created_ms <= high) and wanted in ("", "done")
+        ]
+        start = int(query.get("pageToken") or 0)
+        count = int(query.get("maxResults") or 50)
+        page = listed[start : start + count]
+        payload: dict[str, Any] = {
+            "kind": "bigquery#jobList",
+            "etag": uuid.uuid4().hex,
+            "jobs": [{**self._resource(j, "DONE"), "state": "DONE"} for j in page],
+        }
+        if start + count < len(listed):
+            payload["nextPageToken"] = str(start + count)
+        return 200, payload
 
     def _jobs_cancel(self, project: str, job_id: str, *, query: dict[str, str], body: dict[str, Any]) -> Response:
         status, payload = self._jobs_get(project, job_id, query=query, body=body)
@@ -946,9 +1119,21 @@ class FakeBigQuery(LoopbackFake):
         if "INFORMATION_SCHEMA" in record.query.upper():
             self._run_jobs_query(job, params)
             return
+        if self.analyzer:
+            from .zetasql_check import analyze
+
+            rejected = analyze(record.query, tuple(sorted(record.param_types.items())))
+            if rejected is not None:
+                raise QueryError(rejected)
+        else:
+            parse_bigquery(record.query)  # sqlglot's guess at BigQuery's functions
         acct = self.table.account(record.query, params)
         job.accounting = acct
-        record.estimate_bytes = acct.estimate_bytes
+        # What the dry run says, and what BigQuery checks maximumBytesBilled against (DRY_RUN_MODES).
+        pruned_estimate = self.dry_run_mode in ("pruned", "pruned-checked-unpruned")
+        record.estimate_bytes = acct.processed_bytes if pruned_estimate else acct.estimate_bytes
+        if self.dry_run_mode == "pruned":
+            acct = dataclasses.replace(acct, estimate_bytes=acct.processed_bytes)
         if record.dry_run:
             if record.query not in self._validated:  # planning the SQL once is enough to validate it
                 self.table.execute(record.query, params, limit_zero=True)
@@ -1058,7 +1243,7 @@ class FakeBigQuery(LoopbackFake):
             "statementType": "SELECT",
         }
         if record.dry_run:
-            stats["query"]["totalBytesProcessedAccuracy"] = "UPPER_BOUND"
+            stats["query"]["totalBytesProcessedAccuracy"] = DRY_RUN_MODES[self.dry_run_mode]
         else:
             stats["query"]["totalBytesBilled"] = str(record.billed_bytes)
             stats["query"]["billingTier"] = 1
@@ -1130,11 +1315,14 @@ def running(events: Any = None, **kwargs: Any) -> Iterator[FakeBigQuery]:
 
 
 __all__ = [
+    "DRY_RUN_MODES",
     "FILE_DOWNLOADS",
     "Accounting",
     "EventTable",
     "EventsQuery",
     "FakeBigQuery",
+    "IAM_RULES",
+    "ROLES",
     "ReceivedJob",
     "Request",
     "billed_bytes",
