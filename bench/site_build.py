@@ -376,7 +376,7 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     chart's spec with its data inline where our page has the SVG."""
     import vl_convert
 
-    from generator import charts, pagerows, render
+    from generator import pagerows, render
     from generator.config import load
     from generator.dates import last_days
     from generator.store import open_store
@@ -385,7 +385,7 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     with open_store(cfg.store.path, read_only=True) as store:
         rows = pagerows.read_package(store, "local", project, AS_OF)
     report = pagerows.report(project, rows, as_of=AS_OF, store_window=last_days(AS_OF, DAYS), source="local")
-    specs = _chart_specs(report, charts, render)
+    specs = _chart_specs(report, render)
     scripts = "".join(
         f'<div id="c{i}"></div><script>vegaEmbed("#c{i}", {json.dumps(spec, separators=(",", ":"))})</script>'
         for i, spec in enumerate(specs)
@@ -397,22 +397,29 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     return raw, gz
 
 
-def _chart_specs(report, charts, render) -> list[dict]:  # noqa: ANN001
-    """The Vega-Lite specs behind the page's charts, as a CDN-charting page would ship them."""
+def _chart_specs(report, render) -> list[dict]:  # noqa: ANN001
+    """The Vega-Lite specs behind the page's charts, as a CDN-charting page would ship them: each
+    chart's shape with its rows inline."""
+    from generator import charts, drawing
+
+    drawing.prepare(charts.compile_shapes())
     specs = []
-    originals = charts.render_svg
+    originals = drawing.fill, drawing.render_svg
 
-    def capture(chart, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        specs.append(charts._finish(chart))
-        return charts.Chart(svg="", title=kwargs.get("title", ""), description=kwargs.get("description", ""))
+    def capture(shape, datasets, scales=None):  # noqa: ANN001, ANN202
+        specs.append({**shape.vega_lite, "datasets": datasets})
+        return {}
 
-    charts.render_svg = capture
+    def nothing(vega, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        return drawing.Chart(svg="", title=kwargs.get("title", ""), description=kwargs.get("description", ""))
+
+    drawing.fill, drawing.render_svg = capture, nothing
     try:
         render.timeseries_figure(report)
         render.python_question(report)
         render.upgrade_question(report)
     finally:
-        charts.render_svg = originals
+        drawing.fill, drawing.render_svg = originals
     return specs
 
 

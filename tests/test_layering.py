@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import event, write_config, write_events
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(p for p in (ROOT / "generator").rglob("*.py") if p.name != "store.py")
@@ -47,3 +49,46 @@ def test_the_incremental_build_reads_the_page_model_without_the_render_stack() -
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+# Every process of a build records, in $IMPORT_LOG, which of these it imports and whether it is a
+# page worker (a process the build started) or the build itself.
+WATCH_IMPORTS = """
+import importlib.abc, os, sys
+
+os.environ.setdefault("BUILD_PID", str(os.getpid()))  # the first process; those it starts inherit it
+
+
+class _Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in ("altair", "generator.drawing"):
+            role = "build" if os.environ["BUILD_PID"] == str(os.getpid()) else "worker"
+            with open(os.environ["IMPORT_LOG"], "a", encoding="utf-8") as log:
+                log.write(f"{role} {os.getpid()} {name}\\n")
+        return None
+
+sys.meta_path.insert(0, _Watch())
+"""
+
+
+def test_page_workers_never_import_altair(tmp_path: Path) -> None:
+    """The build writes the chart shapes in Altair and compiles them once; its page workers only fill them.
+
+    Altair's import costs about a second per process: a worker that imported it would pay that.
+    """
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(WATCH_IMPORTS, encoding="utf-8")
+    log = tmp_path / "imports.log"
+    packages = ["acme", "widget", "gizmo"]
+    events = [event(day=f"2026-10-{d:02d}", project=p) for p in packages for d in range(1, 31)]
+    cfg = write_config(tmp_path / "stats.toml", write_events(tmp_path / "events", events), packages, "2026-10-30")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)]), "IMPORT_LOG": str(log)}
+    args = [sys.executable, "-m", "generator", "build", "--config", str(cfg), "--out", str(tmp_path / "site")]
+    run = subprocess.run([*args, "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    imports = {tuple(line.split(" ", 2)) for line in log.read_text(encoding="utf-8").splitlines()}
+    workers = {pid for role, pid, name in imports if role == "worker" and name == "generator.drawing"}
+    assert len(workers) == 2, "two page workers drew charts"
+    assert {(role, name) for role, _pid, name in imports if name == "altair"} == {("build", "altair")}
