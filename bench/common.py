@@ -92,17 +92,34 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def tree_pss_kib(pid: int) -> int:
-    """PSS of a process and all its descendants (the build and its page workers)."""
-    total, todo, seen = 0, [pid], set()
+def tree_pids(pid: int) -> list[int]:
+    """A process and all its descendants (the build and its page workers)."""
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        if p in seen:
+        if p in out:
             continue
-        seen.add(p)
-        total += _pss_kib(p)
+        out.append(p)
         todo += _children(p)
-    return total
+    return out
+
+
+def tree_pss_kib(pid: int) -> int:
+    """PSS of a process and all its descendants (the build and its page workers)."""
+    return sum(_pss_kib(p) for p in tree_pids(pid))
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU a live process has used so far, its own threads only (/proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
 @dataclass(frozen=True)
@@ -111,7 +128,14 @@ class Run:
     peak_mib: float
     stderr: str
     cpu_seconds: float = 0.0
-    """User + system CPU of the command and every process it waited for (its page workers)."""
+    """User + system CPU of the command and every process it waited for (its page workers): exact,
+    from getrusage(RUSAGE_CHILDREN) of this process, which starts nothing else meanwhile."""
+    cpu_command: float = 0.0
+    """Of which the command's own process (the build), as last sampled every 0.1 s (/proc/PID/stat)."""
+    cpu_descendants: float = 0.0
+    """Of which the processes it started (its page workers), as last sampled, summed."""
+    load: float = 0.0
+    """The machine's mean 1-minute load average while it ran (other users' work included)."""
 
 
 def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1) -> Run:
@@ -121,12 +145,20 @@ def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
+    cpu: dict[int, float] = {}  # pid → CPU seconds at its last sample
+    loads: list[float] = []
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, tree_pss_kib(proc.pid))
+            pids = tree_pids(proc.pid)
+            peak = max(peak, sum(_pss_kib(p) for p in pids))
+            for p in pids:
+                seconds = _cpu_seconds(p)
+                if seconds is not None:
+                    cpu[p] = seconds
+            loads.append(os.getloadavg()[0])
             stop.wait(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -138,8 +170,9 @@ def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{err}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(seconds, peak / 1024, err, cpu)
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    own = cpu.pop(proc.pid, 0.0)
+    return Run(seconds, peak / 1024, err, total, own, sum(cpu.values()), statistics.fmean(loads) if loads else 0.0)
 
 
 def generator_cli(*args: str) -> list[str]:

@@ -30,6 +30,7 @@ from generator.sources import BillingSource, Job, Source, capabilities_of, is_bi
 from generator.store import BeforeStore, LedgerEntry, Store, open_store, store_lock
 
 if TYPE_CHECKING:
+    from generator import drawing
     from generator.cost import PackageCost
 
 log = logging.getLogger(__name__)
@@ -556,6 +557,13 @@ def collect(
 STORE_MEMORY = "512MB"
 
 
+def _chart_shapes() -> drawing.Shapes:
+    """The chart shapes, built in Altair and compiled here, once: the page workers only fill them."""
+    from generator import charts  # Altair: imported only by a build that renders a package page
+
+    return charts.compile_shapes()
+
+
 def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progress = _quiet) -> dict[str, int]:
     """Render what changed, reuse the rest, and publish the whole site in one step.
 
@@ -568,7 +576,7 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
     pool = None
     try:
         # The workers start (a second or two each) while the unchanged units are linked and the rows read.
-        pool = parallel.PagePool(prepared.context, jobs=jobs, packages=len(todo))
+        pool = parallel.PagePool(prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo))
         for unit in plan.reused():
             writer.reuse(plan.previous_files[unit.key])
         summaries = {u.key: u.summary for u in plan.reused() if u.summary is not None and u.key.startswith("package:")}

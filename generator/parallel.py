@@ -11,8 +11,10 @@ never open the store.
 
 Workers are started with "spawn": a fresh interpreter inherits no DuckDB or vl-convert threads from
 the build (a forked copy of a process whose vl-convert runtime is running would wait forever on it).
-Each starts vl-convert once, when it starts, and asks the kernel to kill it if the build dies. With
-one job, or one package, the same code runs in the build's own process.
+Each starts vl-convert once, when it starts, and asks the kernel to kill it if the build dies. The
+chart shapes reach it compiled (generator.charts builds them in Altair, in the build's process): a
+worker only fills them with rows and never imports Altair. With one job, or one package, the same
+code runs in the build's own process.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from generator import api, charts, pagerows
+from generator import api, drawing, pagerows
 from generator import site as site_pages
 from generator.dates import Window
 from generator.errors import RenderError
@@ -91,10 +93,10 @@ class Result:
 class PageRenderer:
     """Renders whole packages from their rows."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, shapes: drawing.Shapes) -> None:
         self.context = context
         self.env = site_pages.environment()
-        charts.prepare_renderer()
+        drawing.prepare(shapes)
 
     def render(self, task: Task) -> Result:
         ctx = self.context
@@ -131,13 +133,13 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _init_worker(context: Context) -> None:
+def _init_worker(context: Context, shapes: drawing.Shapes) -> None:
     global _renderer
     _die_with_parent()
     # Ctrl-C reaches every process of the terminal's group: the build answers it (one line, exit 130)
     # and shuts the pool down; a worker printing its own traceback would bury that line.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _renderer = PageRenderer(context)
+    _renderer = PageRenderer(context, shapes)
 
 
 def _render_in_worker(task: Task) -> Result:
@@ -184,19 +186,22 @@ def _ctrl_c_held() -> Iterator[None]:
 class PagePool:
     """The build's page workers: opened (and started) early, closed once every package is rendered.
 
-    With one job, or one package to render, pages render in this process instead.
+    With one job, or one package to render, pages render in this process instead. `shapes` are the
+    build's compiled chart shapes (generator.charts.compile_shapes), sent to each worker as it starts;
+    None only when there is no package to render.
     """
 
-    def __init__(self, context: Context, *, jobs: int, packages: int) -> None:
+    def __init__(self, context: Context, shapes: drawing.Shapes | None, *, jobs: int, packages: int) -> None:
         self.context = context
+        self.shapes = shapes
         self.workers = max(1, min(jobs, packages)) if packages else 0
         self._pool: ProcessPoolExecutor | None = None
-        if self.workers > 1:
+        if self.workers > 1 and shapes is not None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(context,),
+                initargs=(context, shapes),
             )
             with _ctrl_c_held():
                 for _ in range(self.workers):
@@ -226,7 +231,7 @@ class PagePool:
         Tasks are taken from the iterable only as workers free up.
         """
         if self._pool is None:
-            renderer = PageRenderer(self.context) if total else None
+            renderer = PageRenderer(self.context, self.shapes) if total and self.shapes else None
             for done, task in enumerate(tasks):
                 progress(f"Rendering {task.project}", done, total)
                 assert renderer is not None

@@ -26,8 +26,8 @@ from generator.leaderboard_view import PageRank
 from generator.pages import PackagePage, SiteData
 
 if TYPE_CHECKING:  # for annotations only: charts (vl-convert) and headline are imported where they are used
-    from generator.charts import Chart
     from generator.cost import CostLine
+    from generator.drawing import Chart
     from generator.headline import FirstScreen, Matrix
 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
@@ -314,7 +314,7 @@ def cross_check_figures(report: PackageReport) -> list[Figure]:
 
 def timeseries_figure(report: PackageReport) -> Figure:
     """The honest number over time: daily, its 7-day mean, CI-flagged and all downloads for context."""
-    from generator import charts
+    from generator import drawing
 
     series = report.series
     cats = categories.CATEGORIES
@@ -339,7 +339,7 @@ def timeseries_figure(report: PackageReport) -> Figure:
     if series:
         first, last = series[0].day, series[-1].day
         days = [
-            charts.HonestDay(
+            drawing.HonestDay(
                 p.day,
                 p.honest if ci else p.by_category[categories.PACKAGE_MANAGER],
                 p.ci if ci else None,
@@ -348,7 +348,7 @@ def timeseries_figure(report: PackageReport) -> Figure:
             )
             for i, p in enumerate(series)
         ]
-        chart = charts.honest_over_time(
+        chart = drawing.honest_over_time(
             days,
             missing_days=list(report.freshness.missing),
             breaks=[(d, label) for d, label in STRUCTURAL_BREAKS if first <= d <= last],
@@ -390,14 +390,14 @@ def sparkline_chart(report: PackageReport) -> Chart | None:
     The mean, not the daily count: weekday swings would hide the trend at this size. Missing days
     break the line.
     """
-    from generator import charts
+    from generator import drawing
 
     values = _spark_values(report)
     if values is None:
         return None
     known = [v for _, v in values if v is not None]
     what = "honest installs" if report.ci_available else "package-manager installs (CI included)"
-    return charts.sparkline(
+    return drawing.sparkline(
         values,
         title=f"7-day mean of {what} per day, {values[0][0]} to {values[-1][0]}",
         description=f"From {known[0]:,.0f} a day on {values[0][0]} to {known[-1]:,.0f} a day on {values[-1][0]};"
@@ -408,13 +408,13 @@ def sparkline_chart(report: PackageReport) -> Chart | None:
 
 def social_card(report: PackageReport) -> bytes | None:
     """The package's og:image: its honest number and the 7-day mean's 180-day line, 1200x630 PNG."""
-    from generator import charts
+    from generator import drawing
 
     spark = _spark_values(report)
     if spark is None:
         return None
     words = "honest installs, last 30 days" if report.ci_available else "package-manager installs, last 30 days"
-    return charts.social_card_png(report.project, fmt_int(report.honest), words, spark)
+    return drawing.social_card_png(report.project, fmt_int(report.honest), words, spark)
 
 
 # Annotated on time series where they fall inside the range (see content/methodology.md#breaks).
@@ -520,13 +520,13 @@ class Question:
     """The chart's series, in its colour order (the page's key; style.css colours c0, c1, …)."""
 
 
-def _share_chart(s: analysis.ShareOverTime, what: str, chart_id: str) -> tuple[Chart | None, tuple[str, ...]]:
-    from generator import charts
+def _share_chart(s: analysis.ShareOverTime, what: str, chart_id: str) -> tuple[Any, tuple[str, ...]]:
+    from generator import drawing
 
     if len(s.weeks) < 2 or not s.labels:
         return None, ()
     key = tuple(clean_text(label) for label in s.labels)
-    chart = charts.share_over_time(
+    chart = drawing.share_over_time(
         [(w.end, w.counts) for w in s.weeks],
         list(s.labels),
         title=f"Share of {what} per week",

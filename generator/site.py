@@ -173,7 +173,7 @@ def summary_of(report: PackageReport | PackageSummary) -> PackageSummary:
 
 def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str, str]:
     """Each row's 30-day line as inline SVG ("" with fewer than two days held)."""
-    from generator import charts
+    from generator import drawing
 
     out = {}
     for r in rows:
@@ -181,7 +181,7 @@ def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str
             out[r.project] = ""
             continue
         known = [v for _, v in r.spark if v is not None]
-        out[r.project] = charts.sparkline(
+        out[r.project] = drawing.sparkline(
             r.spark,
             title=f"{what} per day, last 30 days",
             description=f"From {known[0]:,.0f} to {known[-1]:,.0f} a day, highest {max(known):,.0f}.",

@@ -31,7 +31,7 @@ from browser import (
 from htmltools import number
 
 from generator import sample
-from generator.charts import HONEST_COLOR as _HONEST
+from generator.drawing import HONEST_COLOR as _HONEST
 
 HONEST_COLOR = _HONEST.lower()
 

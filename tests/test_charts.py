@@ -9,11 +9,14 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pytest
+import vl_convert
 
-from generator import charts
+from generator import charts, drawing
+from generator.svg import INK, MAX_LABEL_CHARS, SVG_NS, check_safe, clean_label, postprocess_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,23 +54,32 @@ def ids(svg: str) -> list[str]:
 
 # --------------------------------------------------------------------------- fixtures: one render each
 
+
+@pytest.fixture(scope="module", autouse=True)
+def shapes() -> drawing.Shapes:
+    """The chart shapes compiled as a build compiles them (in Altair), installed as a page worker does."""
+    compiled = charts.compile_shapes()
+    drawing.prepare(compiled)
+    return compiled
+
+
 MISSING = [day(3), day(4), day(9)]
 # Labels that reach a chart from forgeable data: hostile markup, control characters, a very long name.
 LABELS = HOSTILE + ["pip\x00\x07\u202e", "x" * 500]
 
 
-def honest_days(n: int = 14, *, ci: int | None = 10) -> list[charts.HonestDay]:
+def honest_days(n: int = 14, *, ci: int | None = 10) -> list[drawing.HonestDay]:
     return [
-        charts.HonestDay(day(i), 100 + i, ci, 400 + i, 100.0 + i if i >= 3 else None)
+        drawing.HonestDay(day(i), 100 + i, ci, 400 + i, 100.0 + i if i >= 3 else None)
         for i in range(n)
         if day(i) not in MISSING
     ]
 
 
 @pytest.fixture(scope="module")
-def honest() -> charts.Chart:
+def honest() -> drawing.Chart:
     # Break labels are drawn as text along their rules: each forged label becomes one.
-    return charts.honest_over_time(
+    return drawing.honest_over_time(
         honest_days(),
         missing_days=MISSING,
         breaks=[(day(i), label) for i, label in enumerate(LABELS)],
@@ -82,24 +94,24 @@ WEEKS = [(day(7 * i), {"1.0": 3 + i, "2.0": 1 + 2 * i, "other": 2}) for i in ran
 
 
 @pytest.fixture(scope="module")
-def share() -> charts.Chart:
-    return charts.share_over_time(WEEKS, SHARE_LABELS, title="Versions", description="Shares.", chart_id="share-1")
+def share() -> drawing.Chart:
+    return drawing.share_over_time(WEEKS, SHARE_LABELS, title="Versions", description="Shares.", chart_id="share-1")
 
 
 @pytest.fixture(scope="module")
-def spark() -> charts.Chart:
+def spark() -> drawing.Chart:
     values = [(day(i), None if day(i) in MISSING else float(i)) for i in range(14)]
-    return charts.sparkline(values, title="Last 180 days", description="d", chart_id="spark")
+    return drawing.sparkline(values, title="Last 180 days", description="d", chart_id="spark")
 
 
 @pytest.fixture(scope="module")
-def vega_charts(honest, share) -> dict[str, charts.Chart]:
+def vega_charts(honest, share) -> dict[str, drawing.Chart]:
     """The charts drawn by Vega and post-processed (the sparkline is drawn directly)."""
     return {"honest": honest, "share-1": share}
 
 
 @pytest.fixture(scope="module")
-def all_charts(vega_charts, spark) -> dict[str, charts.Chart]:
+def all_charts(vega_charts, spark) -> dict[str, drawing.Chart]:
     return {**vega_charts, "spark": spark}
 
 
@@ -129,9 +141,9 @@ def test_title_text_is_escaped(honest):
 @pytest.mark.parametrize(
     "draw",
     [
-        lambda chart_id: charts.sparkline([(day(0), 1.0)], title="t", description="d", chart_id=chart_id),
-        lambda chart_id: charts.share_over_time(WEEKS, SHARE_LABELS, title="t", description="d", chart_id=chart_id),
-        lambda chart_id: charts.postprocess_svg(
+        lambda chart_id: drawing.sparkline([(day(0), 1.0)], title="t", description="d", chart_id=chart_id),
+        lambda chart_id: drawing.share_over_time(WEEKS, SHARE_LABELS, title="t", description="d", chart_id=chart_id),
+        lambda chart_id: postprocess_svg(
             '<svg xmlns="http://www.w3.org/2000/svg"/>', title="t", description="d", chart_id=chart_id
         ),
     ],
@@ -142,14 +154,15 @@ def test_chart_id_is_validated(draw, bad):
         draw(bad)
 
 
-def test_specs_are_valid_vega_lite():
-    breaks = [(day(1), "b")]
-    charts.validate_spec(charts.honest_over_time_spec(honest_days(), missing_days=MISSING, breaks=breaks))
-    charts.validate_spec(charts.share_over_time_spec(WEEKS, SHARE_LABELS))
-    card_line = [(h.day, h.honest_mean) for h in honest_days()]
-    charts.validate_spec(charts.social_card_spec("acme", "62,589", "honest installs", card_line))
-    with pytest.raises(Exception, match="Additional properties"):
-        charts.validate_spec({"layer": [{"mark": "line", "encoding": {"colour": {"value": "red"}}}]})
+@pytest.mark.parametrize("shape", [charts.honest_over_time, charts.share_over_time, charts.social_card])
+def test_shapes_are_valid_vega_lite(shape) -> None:
+    spec = charts.vega_lite(shape())  # Altair validates against the Vega-Lite schema
+    assert "datasets" not in spec, "a shape holds no rows"
+
+
+def test_an_invalid_shape_fails_the_build() -> None:
+    with pytest.raises(alt.utils.schemapi.SchemaValidationError, match="invalid value for `strokeWidth`"):
+        charts.vega_lite(alt.Chart(alt.NamedData(name="x")).mark_line(strokeWidth="wide"))
 
 
 # --------------------------------------------------------------------------- ids
@@ -158,8 +171,9 @@ def test_specs_are_valid_vega_lite():
 def test_ids_are_prefixed_and_unique_across_charts():
     # clip=True makes Vega emit a clipPath with an id and a url(#...) reference to it.
     chart = alt.Chart(alt.Data(values=[{"a": "x", "n": 5}])).mark_bar(clip=True).encode(x="a:N", y="n:Q")
-    one = charts.render_svg(chart, title="t", description="d", chart_id="one")
-    two = charts.render_svg(chart, title="t", description="d", chart_id="two")
+    vega = charts.compile_shape(charts.vega_lite(chart)).vega
+    one = drawing.render_svg(vega, title="t", description="d", chart_id="one")
+    two = drawing.render_svg(vega, title="t", description="d", chart_id="two")
     one_ids, two_ids = ids(one.svg), ids(two.svg)
     assert len(one_ids) > 2, "expected a clipPath id besides title and desc"
     assert all(i.startswith("one-") for i in one_ids)
@@ -177,7 +191,7 @@ def test_postprocess_prefixes_every_kind_of_reference():
         '</defs><g clip-path="url(#clip1)"><path d="M0,0h1.23456v2Z" fill="url(#clip1)"/></g>'
         '<path href="#clip1" d="M0,0"/><path xlink:href="#clip1" d="M0,0"/></svg>'
     )
-    svg = charts.postprocess_svg(raw, title="t", description="d", chart_id="pfx")
+    svg = postprocess_svg(raw, title="t", description="d", chart_id="pfx")
     assert set(ids(svg)) == {"pfx-title", "pfx-desc", "pfx-clip1"}
     assert svg.count("url(#pfx-clip1)") == 2
     assert 'href="#pfx-clip1"' in svg
@@ -232,15 +246,15 @@ def test_control_characters_are_removed_and_long_labels_truncated(honest):
     assert not any(re.search(r"[\x00-\x1f\u202e]", text) for text in honest_texts)
     long = [text for text in honest_texts if text.startswith("xxx")]
     assert len(long) == 1 and long[0].endswith("…") and len(long[0]) < 100, "Vega's text limit truncates"
-    assert charts.clean_label("a\x00b\tc\r\nd\u202e\ud800") == "ab c d"
-    assert len(charts.clean_label("y" * 10_000)) == charts.MAX_LABEL_CHARS
+    assert clean_label("a\x00b\tc\r\nd\u202e\ud800") == "ab c d"
+    assert len(clean_label("y" * 10_000)) == MAX_LABEL_CHARS
 
 
 def test_share_labels_are_cleaned_and_kept_distinct():
     weeks = [(day(0), {"a": 3, "pip\x00\u202e": 2, "": 1})]
-    spec = charts.share_over_time_spec(weeks, ["a", "pip\x00\u202e", "a", ""])
+    _rows, scales = drawing.share_datasets(weeks, ["a", "pip\x00\u202e", "a", ""])
     # A nominal scale would merge equal labels into one band; an empty one would have no name.
-    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["a", "pip", "a (2)", "(empty)"]
+    assert scales["color"]["domain"] == ["a", "pip", "a (2)", "(empty)"]
 
 
 @pytest.mark.parametrize(
@@ -259,7 +273,7 @@ def test_share_labels_are_cleaned_and_kept_distinct():
 def test_postprocess_refuses_unsafe_markup(fragment):
     raw = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1">{fragment}</svg>'
     with pytest.raises(ValueError):
-        charts.postprocess_svg(raw, title="t", description="d", chart_id="x")
+        postprocess_svg(raw, title="t", description="d", chart_id="x")
 
 
 # --------------------------------------------------------------------------- theme and font
@@ -269,7 +283,7 @@ def test_ink_follows_the_page_colour_scheme(vega_charts):
     for chart in vega_charts.values():
         svg = chart.svg.lower()
         assert 'fill="currentcolor"' in svg
-        assert charts.INK not in svg, "the sentinel is replaced"
+        assert INK not in svg, "the sentinel is replaced"
         # Vega's default greys and backgrounds would not adapt to a dark page.
         for fixed in ('"#000"', '"#888"', '"#ddd"', '"black"', '"white"', '"#fff"', '"#ffffff"'):
             assert fixed not in svg, fixed
@@ -310,8 +324,8 @@ def test_svg_is_slimmed_without_losing_any_mark(vega_charts, share):
                 assert fill not in (None, "none") or stroke not in (None, "none"), ET.tostring(el)
         assert " />" not in chart.svg
     # Each band keeps its own fill, in the page key's colour ("other" in the page's ink).
-    keyed = [charts.share_color(i, label) for i, label in enumerate(SHARE_LABELS)]
-    keyed = ["currentColor" if colour == charts.INK else colour for colour in keyed]
+    keyed = [drawing.share_color(i, label) for i, label in enumerate(SHARE_LABELS)]
+    keyed = ["currentColor" if colour == INK else colour for colour in keyed]
     bands = [el.get("fill") for el in parse(share.svg).iter(f"{SVG}path") if el.get("fill")]
     assert bands == keyed
 
@@ -320,66 +334,65 @@ def test_svg_is_slimmed_without_losing_any_mark(vega_charts, share):
 
 
 def test_honest_chart_lines_are_the_series_and_break_at_missing_days() -> None:
-    spec = charts.honest_over_time_spec(honest_days(), missing_days=MISSING)
-    lines = spec["datasets"]["lines"]
+    datasets, _scales = drawing.honest_datasets(honest_days(), missing_days=MISSING)
+    lines = datasets["lines"]
     honest = {row["day"]: row["value"] for row in lines if row["series"] == "honest"}
     assert honest == {d.day.isoformat(): d.honest for d in honest_days()}
     segments = {row["segment"] for row in lines if row["series"] == "honest"}
     assert len(segments) == 3  # days 3-4 and day 9 are missing: three runs, no line bridges a gap
-    assert {row["day"] for row in spec["datasets"]["all"]} == set(honest)
-    assert [row["day"] for row in spec["datasets"]["missing"]] == sorted(d.isoformat() for d in MISSING)
+    assert {row["day"] for row in datasets["all"]} == set(honest)
+    assert [row["day"] for row in datasets["missing"]] == sorted(d.isoformat() for d in MISSING)
 
 
 def test_honest_chart_is_drawn_for_a_phone_with_12px_text() -> None:
-    chart = charts.honest_over_time(honest_days(), title="t", description="d", chart_id="h")
+    chart = drawing.honest_over_time(honest_days(), title="t", description="d", chart_id="h")
     for most in (360,):  # a phone's column is 343 px: 12 px text shown at 343/360 is still 11.4 px
         root = ET.fromstring(chart.svg)
         width = float(root.get("width"))
         assert width <= most, width
-        sizes = {t.get("font-size") for t in root.iter(f"{{{charts.SVG_NS}}}text")} - {None}
-        sizes |= {g.get("font-size") for g in root.iter(f"{{{charts.SVG_NS}}}g")} - {None}
+        sizes = {t.get("font-size") for t in root.iter(f"{{{SVG_NS}}}text")} - {None}
+        sizes |= {g.get("font-size") for g in root.iter(f"{{{SVG_NS}}}g")} - {None}
         assert sizes == {"12px"}, sizes
 
 
 def test_a_day_alone_between_gaps_gets_a_dot() -> None:
     # A line draws nothing for a day alone in its run, so that day is marked with a point instead.
-    days = [charts.HonestDay(day(i), 5, None, 9, None) for i in (0, 2, 3)]
-    rows = charts.honest_over_time_spec(days, missing_days=[day(1)])["datasets"]["lines"]
+    days = [drawing.HonestDay(day(i), 5, None, 9, None) for i in (0, 2, 3)]
+    rows = drawing.honest_datasets(days, missing_days=[day(1)])[0]["lines"]
     assert [(r["day"], r["alone"]) for r in rows] == [
         (day(0).isoformat(), True),
         (day(2).isoformat(), False),
         (day(3).isoformat(), False),
     ]
-    assert not any(
-        r["alone"] for r in charts.honest_over_time_spec(honest_days(), missing_days=MISSING)["datasets"]["lines"]
-    )
+    assert not any(r["alone"] for r in drawing.honest_datasets(honest_days(), missing_days=MISSING)[0]["lines"])
 
 
 def test_line_colours_present_only_for_series_present(honest) -> None:
     svg = honest.svg.lower()
-    assert charts.HONEST_COLOR.lower() in svg and charts.CI_COLOR.lower() in svg
-    without_ci = charts.honest_over_time(honest_days(ci=None), title="t", description="d", chart_id="no-ci")
-    assert charts.HONEST_COLOR.lower() in without_ci.svg.lower()
-    assert charts.CI_COLOR.lower() not in without_ci.svg.lower(), "a source with no CI flag draws no CI line"
+    assert drawing.HONEST_COLOR.lower() in svg and drawing.CI_COLOR.lower() in svg
+    without_ci = drawing.honest_over_time(honest_days(ci=None), title="t", description="d", chart_id="no-ci")
+    assert drawing.HONEST_COLOR.lower() in without_ci.svg.lower()
+    assert drawing.CI_COLOR.lower() not in without_ci.svg.lower(), "a source with no CI flag draws no CI line"
 
 
 def test_breaks_are_labelled_rules(honest) -> None:
-    spec = charts.honest_over_time_spec(honest_days(), breaks=[(day(6), "new source")])
-    assert [row["label"] for row in spec["datasets"]["breaks"]] == ["new source"]
+    datasets, _scales = drawing.honest_datasets(honest_days(), breaks=[(day(6), "new source")])
+    assert [row["label"] for row in datasets["breaks"]] == ["new source"]
     assert {"Honest installs per day", HOSTILE[4]} <= set(texts(honest.svg))
 
 
 def test_210_day_chart_is_small() -> None:
-    days = [charts.HonestDay(day(i), 1000 + 37 * i, 50 + i, 5000 + 11 * i, 1000.0 + i) for i in range(210)]
-    chart = charts.honest_over_time(days, title="t", description="d", chart_id="big")
+    days = [drawing.HonestDay(day(i), 1000 + 37 * i, 50 + i, 5000 + 11 * i, 1000.0 + i) for i in range(210)]
+    chart = drawing.honest_over_time(days, title="t", description="d", chart_id="big")
     assert len(chart.svg.encode()) < 30_000
 
 
 TZ_SCRIPT = """
 import datetime as dt
-from generator import charts
-days = [charts.HonestDay(dt.date(2024, 12, 20) + dt.timedelta(days=i), 10 + i, 1, 20 + i, None) for i in range(30)]
-chart = charts.honest_over_time(days, missing_days=[dt.date(2025, 1, 5)], title="t", description="d", chart_id="tz")
+from generator import charts, drawing
+drawing.prepare(charts.compile_shapes())
+days = [drawing.HonestDay(dt.date(2024, 12, 20) + dt.timedelta(days=i), 10 + i, 1, 20 + i, None) for i in range(30)]
+chart = drawing.honest_over_time(days, missing_days=[dt.date(2025, 1, 5)], title="t", description="d", chart_id="tz")
 print(chart.svg)
 """
 
@@ -401,18 +414,18 @@ def test_build_machine_timezone_never_shifts_days() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: charts.honest_over_time([], title="t", description="d", chart_id="edge"),
-        lambda: charts.honest_over_time(
-            [charts.HonestDay(day(0), 5, None, 5, 5.0)],
+        lambda: drawing.honest_over_time([], title="t", description="d", chart_id="edge"),
+        lambda: drawing.honest_over_time(
+            [drawing.HonestDay(day(0), 5, None, 5, 5.0)],
             breaks=[(day(0), "b")],
             title="t",
             description="d",
             chart_id="edge",
         ),
-        lambda: charts.share_over_time([], [], title="t", description="d", chart_id="edge"),
-        lambda: charts.share_over_time([(day(0), {})], ["a"], title="t", description="d", chart_id="edge"),
-        lambda: charts.sparkline([], title="t", description="d", chart_id="edge"),
-        lambda: charts.sparkline([(day(0), None), (day(1), 0.0)], title="t", description="d", chart_id="edge"),
+        lambda: drawing.share_over_time([], [], title="t", description="d", chart_id="edge"),
+        lambda: drawing.share_over_time([(day(0), {})], ["a"], title="t", description="d", chart_id="edge"),
+        lambda: drawing.sparkline([], title="t", description="d", chart_id="edge"),
+        lambda: drawing.sparkline([(day(0), None), (day(1), 0.0)], title="t", description="d", chart_id="edge"),
     ],
     ids=["no-days", "one-day", "no-weeks", "empty-week", "no-values", "gap-and-zero"],
 )
@@ -422,56 +435,78 @@ def test_degenerate_inputs_still_render(make) -> None:
 
 def test_sparkline_is_text_free_inert_and_broken_at_gaps() -> None:
     values = [(day(0), 1.0), (day(1), 2.0), (day(2), None), (day(3), 4.0), (day(4), 2.0)]
-    chart = charts.sparkline(values, title="t", description="d", chart_id="spark")
+    chart = drawing.sparkline(values, title="t", description="d", chart_id="spark")
     root = ET.fromstring(chart.svg)
-    charts.check_safe(ET.fromstring(chart.svg.replace("<svg", f'<svg xmlns:x="{charts.SVG_NS}"', 1)))
-    assert not list(root.iter(f"{{{charts.SVG_NS}}}text"))
-    line = [p for p in root.iter(f"{{{charts.SVG_NS}}}path")][-1].get("d")
+    check_safe(ET.fromstring(chart.svg.replace("<svg", f'<svg xmlns:x="{SVG_NS}"', 1)))
+    assert not list(root.iter(f"{{{SVG_NS}}}text"))
+    line = [p for p in root.iter(f"{{{SVG_NS}}}path")][-1].get("d")
     assert line.count("M") == 2 and line.count("L") == 2, line  # two runs: before and after the missing day
     assert line.startswith("M0.0 ") and "M270.0 3.0" in line  # the highest value touches the top
 
 
 def test_share_chart_stacks_each_week_to_one_in_the_given_order() -> None:
     weeks = [(day(0), {"1.0": 3, "2.0": 1}), (day(7), {"1.0": 1, "2.0": 3, "other": 4}), (day(14), {})]
-    spec = charts.share_over_time_spec(weeks, ["1.0", "2.0", "other"])
-    rows = spec["datasets"]["shares"]
+    datasets, scales = drawing.share_datasets(weeks, ["1.0", "2.0", "other"])
+    rows = datasets["shares"]
     by_week: dict[str, float] = {}
     for r in rows:
         by_week[r["day"]] = by_week.get(r["day"], 0) + r["share"]
     assert by_week == {day(0).isoformat(): 1.0, day(7).isoformat(): 1.0}  # an empty week is a gap, not zeros
     assert [r["label"] for r in rows[:3]] == ["1.0", "2.0", "other"]
-    assert spec["layer"][0]["encoding"]["color"]["scale"]["range"][-1] == charts.INK  # "other" in faint ink
+    assert scales["color"]["range"][-1] == INK  # "other" in faint ink
 
 
-def test_share_charts_of_other_packages_reuse_one_compiled_spec_with_their_own_labels() -> None:
-    """Each package's versions differ, yet its share chart compiles as the first package's did.
+def with_scales(spec: Any, scales: dict[str, dict[str, list]]) -> Any:
+    """A Vega-Lite spec whose encodings' scales (by channel) have the given domain and range."""
+    if isinstance(spec, list):
+        return [with_scales(item, scales) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = {key: with_scales(value, scales) for key, value in spec.items()}
+    for channel, encoding in out.get("encoding", {}).items():
+        if channel in scales and isinstance(encoding.get("scale"), dict):
+            out["encoding"][channel] = {**encoding, "scale": {**encoding["scale"], **scales[channel]}}
+    return out
 
-    The compiled spec is the one vl-convert gives for the chart itself: its labels, not the first's.
+
+FILLED = [
+    ("share", lambda: drawing.share_datasets(WEEKS, ["9.9.9rc1", 'a "quoted" <label>', "other"])),
+    ("share", lambda: drawing.share_datasets(WEEKS, [str(n) for n in range(9)])),
+    ("honest", lambda: drawing.honest_datasets(honest_days(ci=None))),
+    ("honest", lambda: drawing.honest_datasets([drawing.HonestDay(day(0), 5, 1, 9, None)])),
+    ("card", lambda: drawing.card_datasets("p", "1", "w", [(day(0), 3.0), (day(1), 7.5)])),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), FILLED, ids=[f"{name}-{i}" for i, (name, _) in enumerate(FILLED)])
+def test_a_filled_shape_is_what_the_chart_compiles_to_on_its_own(shapes, name, make) -> None:
+    """Each package's chart fills the one compiled shape: its own labels, series and extent, not the first's.
+
+    The filled spec is the one vl-convert compiles from the chart's own Vega-Lite spec.
     """
-    import vl_convert
-
-    def compiled_alone(spec: dict) -> dict:
-        return vl_convert.vegalite_to_vega({**spec, "datasets": {name: [] for name in spec["datasets"]}})
-
-    first = charts.share_over_time_spec(WEEKS, SHARE_LABELS)
-    charts._to_vega(charts._finish(first))
-    cached = len(charts._VEGA_CACHE)
-    labels = ["9.9.9rc1", 'a "quoted" <label>', "other"]
-    weeks = [(end, dict(zip(labels, counts.values(), strict=True))) for end, counts in WEEKS]
-    spec = charts._finish(charts.share_over_time_spec(weeks, labels))
-    got = charts._to_vega(spec)
-    assert len(charts._VEGA_CACHE) == cached  # no compile for the second package
-    alone = compiled_alone(spec)
-    rows = spec["datasets"]
-    data = [{**d, "values": rows[d["name"]]} if d["name"] in rows and "values" in d else d for d in alone["data"]]
-    assert got == {**alone, "data": data}
-    assert [s["domain"] for s in got["scales"] if s["name"] == "color"] == [labels]
+    shape: drawing.Shape = getattr(shapes, name)
+    datasets, scales = make()
+    filled = drawing.fill(shape, datasets, scales)
+    alone = vl_convert.vegalite_to_vega(with_scales(shape.vega_lite, scales))
+    assert [{k: v for k, v in d.items() if k != "values"} for d in filled["data"]] == alone["data"]
+    assert {**filled, "data": alone["data"]} == alone
 
 
-def test_a_label_compiled_into_a_longer_string_falls_back_to_its_own_compile() -> None:
-    spec = {"layer": [{"mark": "text", "encoding": {"color": {"scale": {"domain": ["a"]}}}}], "title": "x"}
-    slotted, labels = charts._slotted(spec)
-    assert labels == ["a"] and slotted["layer"][0]["encoding"]["color"]["scale"]["domain"] != ["a"]
-    slot = slotted["layer"][0]["encoding"]["color"]["scale"]["domain"][0]
-    assert charts._fill_slots({"domain": [slot], "title": f"({slot})"}, labels) is None
-    assert charts._fill_slots({"domain": [slot]}, labels) == {"domain": ["a"]}
+def test_a_placeholder_compiled_outside_its_scale_stops_the_build() -> None:
+    """A worker fills a scale; the same text anywhere else (a title, a longer string) would stay unfilled."""
+    scale = alt.Scale(domain=[charts._PLACEHOLDER], range=["#000000"])
+    chart = alt.Chart(alt.NamedData(name="x")).mark_area().encode(x="d:T", y="v:Q", color=alt.Color("l:N", scale=scale))
+    charts.compile_shape(charts.vega_lite(chart), {"color": ("domain",)})  # inside its scale only: fine
+    titled = chart.properties(title=f"({charts._PLACEHOLDER})")
+    with pytest.raises(ValueError, match="outside its scale"):
+        charts.compile_shape(charts.vega_lite(titled), {"color": ("domain",)})
+    with pytest.raises(ValueError, match="no scale"):
+        charts.compile_shape(charts.vega_lite(chart), {"size": ("domain",)})
+
+
+def test_a_chart_fills_exactly_its_shapes_datasets_and_scales(shapes) -> None:
+    datasets, scales = drawing.share_datasets(WEEKS, SHARE_LABELS)
+    with pytest.raises(ValueError, match="fills datasets"):
+        drawing.fill(shapes.share, {**datasets, "extra": []}, scales)
+    with pytest.raises(ValueError, match="fills datasets"):
+        drawing.fill(shapes.share, datasets, {})

@@ -36,8 +36,9 @@ from browser import (
 )
 from conftest import event, run_cli, write_events
 
-from generator import charts, config, render
+from generator import config, render
 from generator.errors import ConfigError
+from generator.svg import check_safe
 
 AS_OF = "2026-10-31"
 DAYS = ("2026-10-29", "2026-10-30", "2026-10-31")
@@ -211,7 +212,7 @@ def test_chart_svg_is_well_formed_and_inert(hostile_site: Path) -> None:
         assert svgs  # the daily chart at least
         for svg in svgs:
             root = ET.fromstring(svg)  # well-formed XML: nothing broke out of a <text>
-            charts.check_safe(root)  # allowlisted elements, no handlers, no URLs
+            check_safe(root)  # allowlisted elements, no handlers, no URLs
 
 
 NUMBER = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import event, write_config, write_events
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(p for p in (ROOT / "generator").rglob("*.py") if p.name != "store.py")
@@ -94,3 +96,46 @@ def test_the_package_ships_its_type_hints() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert (ROOT / "generator" / "py.typed").is_file()
     assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["generator"]
+
+
+# Every process of a build records, in $IMPORT_LOG, which of these it imports and whether it is a
+# page worker (a process the build started) or the build itself.
+WATCH_IMPORTS = """
+import importlib.abc, os, sys
+
+os.environ.setdefault("BUILD_PID", str(os.getpid()))  # the first process; those it starts inherit it
+
+
+class _Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in ("altair", "generator.drawing"):
+            role = "build" if os.environ["BUILD_PID"] == str(os.getpid()) else "worker"
+            with open(os.environ["IMPORT_LOG"], "a", encoding="utf-8") as log:
+                log.write(f"{role} {os.getpid()} {name}\\n")
+        return None
+
+sys.meta_path.insert(0, _Watch())
+"""
+
+
+def test_page_workers_never_import_altair(tmp_path: Path) -> None:
+    """The build writes the chart shapes in Altair and compiles them once; its page workers only fill them.
+
+    Altair's import costs about a second per process: a worker that imported it would pay that.
+    """
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(WATCH_IMPORTS, encoding="utf-8")
+    log = tmp_path / "imports.log"
+    packages = ["acme", "widget", "gizmo"]
+    events = [event(day=f"2026-10-{d:02d}", project=p) for p in packages for d in range(1, 31)]
+    cfg = write_config(tmp_path / "stats.toml", write_events(tmp_path / "events", events), packages, "2026-10-30")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)]), "IMPORT_LOG": str(log)}
+    args = [sys.executable, "-m", "generator", "build", "--config", str(cfg), "--out", str(tmp_path / "site")]
+    run = subprocess.run([*args, "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    imports = {tuple(line.split(" ", 2)) for line in log.read_text(encoding="utf-8").splitlines()}
+    workers = {pid for role, pid, name in imports if role == "worker" and name == "generator.drawing"}
+    assert len(workers) == 2, "two page workers drew charts"
+    assert {(role, name) for role, _pid, name in imports if name == "altair"} == {("build", "altair")}
