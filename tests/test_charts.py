@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -510,3 +511,37 @@ def test_a_chart_fills_exactly_its_shapes_datasets_and_scales(shapes) -> None:
         drawing.fill(shapes.share, {**datasets, "extra": []}, scales)
     with pytest.raises(ValueError, match="fills datasets"):
         drawing.fill(shapes.share, datasets, {})
+
+
+def _line_widths(svg: str) -> dict[str, set[str]]:
+    """The stroke widths of the chart's line paths, by stroke colour (with or without dashes)."""
+    root = ET.fromstring(svg)
+    out: dict[str, set[str]] = {}
+    for path in root.iter(f"{{{SVG_NS}}}path"):
+        stroke, width = path.get("stroke"), path.get("stroke-width")
+        if stroke and width and path.get("fill") in (None, "none"):
+            dashed = path.get("stroke-dasharray") not in (None, "1,0")  # "1,0" is how a solid line is given
+            key = f"{stroke.lower()}{' dashed' if dashed else ''}"
+            out.setdefault(key, set()).add(width)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("ci", "mean", "expected"),
+    [
+        pytest.param(True, True, {"honest": "1", "mean": "2.6", "ci": "1.2"}, id="all three lines"),
+        pytest.param(False, True, {"honest": "1", "mean": "2.6"}, id="no CI flag"),
+        pytest.param(False, False, {"honest": "1"}, id="honest line alone"),
+    ],
+)
+def test_each_honest_line_is_drawn_at_its_own_width(ci: bool, mean: bool, expected: dict[str, str]) -> None:
+    """HONEST_LINES gives each line its width: the 7-day mean thick, the daily line and CI thin."""
+    days = [
+        dataclasses.replace(d, ci=d.ci if ci else None, honest_mean=d.honest_mean if mean else None)
+        for d in honest_days()
+    ]
+    svg = drawing.honest_over_time(days, title="t", description="d", chart_id="w").svg
+    widths = _line_widths(svg)
+    honest_colour = drawing.HONEST_COLOR.lower()
+    assert widths.get(f"{drawing.CI_COLOR.lower()} dashed", set()) == ({expected["ci"]} if "ci" in expected else set())
+    assert widths.get(honest_colour, set()) == {expected[k] for k in ("honest", "mean") if k in expected}
