@@ -143,8 +143,11 @@ def honest_over_time() -> alt.VConcatChart:
         domain, values = scales[scale]["domain"], scales[scale]["range"]
         # An explicit ordinal scale: Vega-Lite's default for a nominal field on a size channel is a
         # point scale, which spreads its range's ends over the domain (wrong widths; NaN for one line).
-        kind = "ordinal" if scale == "strokeWidth" else alt.Undefined
-        return channel("series", type="nominal", scale=alt.Scale(type=kind, domain=domain, range=values), legend=None)
+        if scale == "strokeWidth":
+            return channel(
+                "series", type="nominal", scale=alt.Scale(type="ordinal", domain=domain, range=values), legend=None
+            )
+        return channel("series", type="nominal", scale=alt.Scale(domain=domain, range=values), legend=None)
 
     color = by_series(alt.Color, "color")
     y = alt.Y("value", type="quantitative", axis=_count_axis(5))
