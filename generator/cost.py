@@ -10,6 +10,7 @@ Two numbers for every job, never mixed up:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from generator import dimensions
 from generator.config import BREAKDOWNS, BudgetConfig
+from generator.dates import Window
 from generator.sources import Job
 from generator.store import LedgerEntry
 
@@ -562,9 +564,15 @@ def backfill_pace(
             return True
         return billed + e.expected_bytes + month.reserve <= budget.max_bytes_per_month
 
-    for e in estimates:
+    todo = list(estimates)
+    while todo:
+        e = todo.pop(0)
         if e.ceiling_bytes > limit:
             return Pace(None, months)
+        run_full = run_billed is not None and run_billed + e.ceiling_bytes > budget.max_bytes_per_run
+        if e.days > 1 and (run_full or not month_fits(e, month_billed, current)):
+            todo[:0] = _per_day(e)  # as the build does: a job that does not fit is split before the run stops
+            continue
         if not month_fits(e, month_billed, current):
             upcoming = current.next_month() if current is not None else None
             if not month_fits(e, 0, upcoming):
@@ -575,6 +583,24 @@ def backfill_pace(
         run_billed += e.expected_bytes
         month_billed += e.expected_bytes
     return Pace(runs, months)
+
+
+def _per_day(e: JobEstimate) -> list[JobEstimate]:
+    """A job's estimate as one per day, newest first (ceiling and bill shared evenly)."""
+    days = e.days
+    out = []
+    for day in reversed(list(e.job.window)):
+        job = dataclasses.replace(e.job, window=Window(day, day))
+        out.append(
+            dataclasses.replace(
+                e,
+                job=job,
+                scan_bytes=-(-e.scan_bytes // days),
+                ceiling_bytes=billed_ceiling(-(-e.scan_bytes // days)),
+                expected_bytes=-(-e.expected_bytes // days),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -595,8 +621,12 @@ def plan_verdict(
     pace: MonthPace | None = None,
     as_of: dt.date | None = None,
 ) -> PlanVerdict:
-    """Whether the newest job fits now, and how many runs and months the whole plan takes."""
-    refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates else None
+    """Whether the newest job fits now, and how many runs and months the whole plan takes.
+
+    A plan whose newest job is a backfill job (the headline's days all held) is never refused: a build
+    stops cleanly there when the month has no room, and goes on next month."""
+    backfill = bool(estimates) and as_of is not None and is_paced(estimates[0].job.window.end, as_of)
+    refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates and not backfill else None
     return PlanVerdict(refusal, backfill_pace(estimates, budget, pace=pace, as_of=as_of, month_billed=spending.month))
 
 

@@ -51,6 +51,8 @@ class Run:
     jobs: list[ReceivedJob]
     """The billable jobs this run sent, the month's job-history query included."""
     index: str
+    plan: str = ""
+    """What `plan` says after the first run (the others: not asked)."""
 
     @property
     def as_of(self) -> dt.date:
@@ -112,7 +114,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Run]]:
                 covered = store.covered_days("bigquery", packages(3), last_days(when.date() - dt.timedelta(1), HISTORY))
             held = set.intersection(*covered.values())
             index = (tmp / "site" / "index.html").read_text(encoding="utf-8")
-            out.append(Run(when, code, text.getvalue(), held, fake.billable_jobs[before:], index))
+            plan = io.StringIO()
+            if not out:
+                with contextlib.redirect_stdout(plan), contextlib.redirect_stderr(io.StringIO()):
+                    cli.main(["plan", "--config", str(config)])
+            out.append(Run(when, code, text.getvalue(), held, fake.billable_jobs[before:], index, plan.getvalue()))
         yield out
 
 
@@ -193,3 +199,15 @@ def test_the_month_budget_paces_the_backfill_and_keeps_room_for_the_daily_runs_t
     daily_ceiling = runs[1].data_jobs[0].maximum_bytes_billed or 0
     november = sum(r.billed for r in runs if r.when.month == 11)
     assert november + daily_ceiling <= DEFAULTS.max_bytes_per_month
+
+
+def test_plan_says_how_many_runs_and_months_the_rest_takes(runs: list[Run]) -> None:
+    text = " ".join(runs[0].plan.split())
+    found = re.search(
+        r"Runs needed for the whole history at this budget: about (\d+), over about (\d+) calendar months", text
+    )
+    assert found, text
+    # The runs below take November's pace, then December; the plan, pricing each day at the ledger's
+    # ratio so far, is on the safe side: never fewer months than the runs take, at most one more.
+    assert int(found.group(2)) in (2, 3)
+    assert "held days are fetched again only when their partition changed" in text
