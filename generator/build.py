@@ -328,7 +328,7 @@ def fetch(
 
     A billing source (BigQuery) checks each job against the budgets on what is billed; the first
     job that does not fit ends the fetching cleanly (a job of several days is first split in two).
-    Backfill jobs (older than the headline's 30 newest days) also keep the month's pace
+    Backfill jobs (every job but the one that holds the newest day) also keep the month's pace
     (cost.pace_refusal): the first that does not ends the fetching cleanly too. Only when not even
     the newest day fits a budget is the run refused (NewestDayDoesNotFit). `deadline` (on `clock`)
     stops fetching before a job that could not finish in time. `export_dir` gets the store's data

@@ -425,18 +425,15 @@ def budget_refusal(ceiling: int, budget: BudgetConfig, spending: Spending) -> Re
 #   + the EXPECTED bill of each daily run still to come this month + ONE daily run's CEILING
 # fit [budget].max_bytes_per_month. It reasons on expected bills plus a single ceiling: a backfill
 # job's ceiling and a daily job's ceiling are never counted together, since they never run together
-# (the guarantee checks each job's own ceiling when it starts). The days of the headline (the 30
-# newest) are not paced: they come first, under the guarantee alone.
+# (the guarantee checks each job's own ceiling when it starts). Only the daily job, the one that holds
+# the newest day, is not paced: it runs under the guarantee alone. Jobs run newest day first, so the
+# headline's 30 newest days come before older ones.
 #
 # If jobs bill more than expected, nothing goes over any budget (the guarantee still checks every
 # job); the month's room simply runs out early: its last daily runs find that not even the newest
 # day's ceiling fits what is left, are refused before anything is billed (NewestDayDoesNotFit, exit
 # 3, "or wait for next month"), and the site keeps its last published days until the month turns;
 # the first run of the next month fetches the days missed. tests/test_cost.py plays such a month.
-HEADLINE_DAYS = 30
-"""The newest days, the headline's window: fetched first, and never paced."""
-
-
 def next_month_start(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
@@ -474,8 +471,8 @@ def pace_refusal(expected: int, budget: BudgetConfig, spending: Spending, pace: 
 
 
 def is_paced(window_end: dt.date, as_of: dt.date) -> bool:
-    """A job is paced when all its days are older than the headline's 30 newest days."""
-    return window_end <= as_of - dt.timedelta(days=HEADLINE_DAYS)
+    """A job is paced unless it is the daily job: the one that holds the newest day (the as-of date)."""
+    return window_end < as_of
 
 
 def pace_message(refusal: Refusal, what: str, pace: MonthPace) -> str:
@@ -548,8 +545,8 @@ def backfill_pace(
 
     A run takes jobs while its expected bill so far plus the next job's ceiling fits the per-run
     budget; a month takes them while its expected bill so far (from `month_billed`) plus the next job's
-    ceiling fits the monthly budget and, for a job older than the headline's days (with `pace` and
-    `as_of`), while the month's pace has room for its expected bill. A job the month has no room for
+    ceiling fits the monthly budget and, for a job without the newest day (with `pace` and `as_of`),
+    while the month's pace has room for its expected bill. A job the month has no room for
     waits for the next month (and so for a new run): the month, not the run, often sets the pace.
     """
     runs, months = 0, 1
@@ -623,8 +620,8 @@ def plan_verdict(
 ) -> PlanVerdict:
     """Whether the newest job fits now, and how many runs and months the whole plan takes.
 
-    A plan whose newest job is a backfill job (the headline's days all held) is never refused: a build
-    stops cleanly there when the month has no room, and goes on next month."""
+    A plan whose newest job is a backfill job (the newest day held) is never refused: a build stops
+    cleanly there when the month has no room, and goes on next month."""
     backfill = bool(estimates) and as_of is not None and is_paced(estimates[0].job.window.end, as_of)
     refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates and not backfill else None
     return PlanVerdict(refusal, backfill_pace(estimates, budget, pace=pace, as_of=as_of, month_billed=spending.month))

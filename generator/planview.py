@@ -66,7 +66,7 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
     spending = cost.Spending(month_billed=billed, month_unknown=unknown)
     verdict = None
     if estimates:
-        # Backfill days past the headline's 30 keep the month's pace: room for this month's daily runs.
+        # Every job but the daily one (the newest day) keeps the month's pace: room for this month's daily runs.
         pace = build.daily_pace(cfg, source, as_of, dates.utc_today(), ledger)
         verdict = cost.plan_verdict(estimates, cfg.budget, spending, pace=pace, as_of=as_of)
     for line in cost.describe_plan(estimates, costs, cfg.budget, verdict):

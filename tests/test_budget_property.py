@@ -1,8 +1,8 @@
 """The budget holds whatever happens to the jobs: a property test over random budgets and outcomes.
 
 Each example is a new site fetching through the real client from the fake, over a few runs on
-consecutive days of one month, with a history longer than the headline's 30 days so that older days
-are paced backfill jobs. Jobs may fail (BigQuery refuses them: nothing billed; the partition metadata
+consecutive days of one month; every job but the daily one (the newest day) is a paced backfill job.
+Jobs may fail (BigQuery refuses them: nothing billed; the partition metadata
 query too, and the run falls back to refetch_days), the table may grow between a job's dry run and
 the job (bytesBilledLimitExceeded, then one more try), jobs may bill far more or less than the tool
 expects (clustering prunes worse or better), PyPI may reload an old day (its partition changes), and
@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 
 from generator import build, dates
 from generator import config as config_mod
-from generator.cost import HEADLINE_DAYS
 from generator.dates import Window
 from generator.errors import CostLimitExceeded, SourceError
 from generator.sources.bigquery import BigQuerySource, RetryPolicy
@@ -39,7 +38,7 @@ from tests.fakes.scale import ROWS_PER_REAL_DAY, events_sql
 
 FIRST, LAST = dt.date(2026, 9, 1), dt.date(2026, 10, 20)
 ROWS_PER_DAY = 120
-HISTORY, REFETCH = 40, 2  # the headline's 30 days, then 10 paced backfill days
+HISTORY, REFETCH = 40, 2  # more than the headline's 30 days
 PACKAGES = ("p2", "p3", "p4")  # popular: every day bills a real share of its ceiling
 BLOCK_ROWS = 10
 Outcome = tuple[int | None, int | None, bool, float, int | None]
@@ -195,16 +194,16 @@ def test_no_run_or_month_is_billed_over_budget_and_no_unchanged_day_is_bought_tw
             assert sum(j.billed_bytes for j in mine) <= budget["r"]
             assert sum(j.billed_bytes for j in jobs) <= budget["m"]
             assert all((j.maximum_bytes_billed or 0) <= budget["q"] for j in mine)
-            # The pace: a backfill job (older than the headline's 30 days) starts only while the month keeps,
-            # beside what it bills, room for one daily run's ceiling and the bills of the daily runs still to
-            # come this month. The tool paces on expected bills (the ledger's billed / ceiling); checked while
-            # every job so far billed as the block model, with the lowest day's ratio as the daily bill and
-            # half the job's own bill as the margin for day-to-day variation.
+            # The pace: a backfill job (any but the daily job, which holds the newest day) starts only while
+            # the month keeps, beside what it bills, room for one daily run's ceiling and the bills of the
+            # daily runs still to come this month. The tool paces on expected bills (the ledger's billed /
+            # ceiling); checked while every job so far billed as the block model, with the lowest day's ratio
+            # as the daily bill and half the job's own bill as the margin for day-to-day variation.
             if all(o[3] == 1.0 for o in runs[: i + 1]):
                 runs_left = (dt.date(2026, 12, 1) - now["t"].date()).days - 1
                 for k, job in enumerate(jobs[before:], start=before):
                     end = job.param_values.get("end")
-                    if end is None or job.error_reason is not None or end > as_of - dt.timedelta(days=HEADLINE_DAYS):
+                    if end is None or job.error_reason is not None or end >= as_of:
                         continue
                     done = [j for j in jobs[:k] if "projects" in j.param_values and j.error_reason is None]
                     ratio = min((j.billed_bytes / (j.maximum_bytes_billed or 1) for j in done), default=0.0)

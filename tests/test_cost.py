@@ -261,8 +261,8 @@ def test_the_pace_never_counts_a_backfill_ceiling_and_a_daily_ceiling_together()
     assert spending.month + DAILY.reserve + 600 * GIB > BudgetConfig().max_bytes_per_month
 
 
-@pytest.mark.parametrize(("as_of_back", "paced"), [(29, False), (30, True)])
-def test_the_30_newest_days_are_never_paced(as_of_back: int, paced: bool) -> None:
+@pytest.mark.parametrize(("as_of_back", "paced"), [(0, False), (1, True), (40, True)])
+def test_only_the_daily_job_that_holds_the_newest_day_is_not_paced(as_of_back: int, paced: bool) -> None:
     as_of = dt.date(2026, 11, 4)
     assert cost.is_paced(as_of - dt.timedelta(days=as_of_back), as_of) is paced
 
@@ -347,7 +347,7 @@ LAST_DAY_OF_MONTH = dt.date(2026, 11, 30)
         ),  # 4 jobs a month: 3 bills of 13.5 GiB + a 90 GiB ceiling fit, 4 do not
         # Backfill jobs (60 days back) keep the pace: 13.5 GiB + 90 GiB kept for a daily ceiling: 3 jobs a month.
         (140 * GIB, cost.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY + dt.timedelta(days=60), cost.Pace(4, 4)),
-        # The same jobs within the 30 newest days are not paced: the guarantee alone, as without a pace.
+        # The daily job (it holds the newest day) is not paced: the guarantee alone, as without a pace.
         (140 * GIB, cost.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY, cost.Pace(3, 3)),
         # A month of daily runs (30 x 2 GiB) + one daily ceiling leaves a fresh month no room: never done.
         (
