@@ -32,6 +32,7 @@ refetches [source].refetch_days = 2 days.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 import tempfile
@@ -46,6 +47,7 @@ if str(ROOT) not in sys.path:
 from generator import config as config_mod  # noqa: E402
 from generator import cost  # noqa: E402
 from generator.dates import Window  # noqa: E402
+from generator.errors import NewestDayDoesNotFit  # noqa: E402
 from generator.sources import Job  # noqa: E402
 from generator.sources.bigquery import BigQuerySource, RetryPolicy  # noqa: E402
 from generator.store import open_store  # noqa: E402
@@ -298,7 +300,9 @@ def _morning(fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = Tru
             partitions = build.read_partitions(cfg, store, source, as_of) if metadata else None
             days = build.days_per_job(cfg, source, as_of)
             plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
-            build.fetch(cfg, store, source, plan, partitions=partitions)
+            # When the month's room ran out, the run is refused (exit 3) before anything more is billed.
+            with contextlib.suppress(NewestDayDoesNotFit):
+                build.fetch(cfg, store, source, plan, partitions=partitions)
             held = set.intersection(*store.covered_days("bigquery", cfg.packages, plan.window).values())
     finally:
         source.close()

@@ -178,19 +178,24 @@ def daily_pace(
     *,
     metadata: bool = True,
 ) -> MonthPace:
-    """What pacing keeps for one daily run this month: the daily job's ceiling (a dry run, or the model
-    without a source) and its expected bill (the ledger, else the model). The daily run fetches the
-    newest day, or with no partition metadata (`metadata` False) the latest [source].refetch_days."""
+    """What pacing keeps for one daily run this month: the daily job's ceiling (dry runs, or the model
+    without a source) and its expected bill (the ledger, else the model), each the dearest of the week
+    ending on the as-of date (a weekday's, when the as-of date is a weekend day). The daily run fetches
+    the newest day, or with no partition metadata (`metadata` False) the latest [source].refetch_days."""
     from generator import cost
 
     days = 1 if metadata else max(1, cfg.source.refetch_days)
-    job = Job(Window(as_of - dt.timedelta(days=days - 1), as_of), cfg.packages, cfg.source.breakdowns)
+    jobs = [
+        Job(Window(end - dt.timedelta(days=days - 1), end), cfg.packages, cfg.source.breakdowns)
+        for end in (as_of - dt.timedelta(days=back) for back in range(SIZING_DAYS))
+    ]
     price = cfg.budget.price_per_tib
     if source is not None and hasattr(source, "estimate"):
-        estimate = source.estimate([job], ledger)[0]
+        estimates = source.estimate(jobs, ledger)
     else:
-        estimate = cost.estimate_jobs([job], None, ledger, price_per_tib=price)[0]
-    return cost.MonthPace(estimate.ceiling_bytes, estimate.expected_bytes, today)
+        estimates = cost.estimate_jobs(jobs, None, ledger, price_per_tib=price)
+    ceiling = max(e.ceiling_bytes for e in estimates)
+    return cost.MonthPace(ceiling, max(e.expected_bytes for e in estimates), today)
 
 
 def days_per_job(cfg: Config, source: Source | None, as_of: dt.date) -> int | None:
