@@ -198,11 +198,15 @@ def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[
                 try:
                     with open_store(cfg.store.path) as store:
                         build.settle_unknown_jobs(store, source)
+                        partitions = build.read_partitions(cfg, store, source, as_of)
                         days = build.days_per_job(cfg, source, as_of)
-                        plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days)
+                        plan = build.plan_for(
+                            cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions
+                        )
                         if i == 0:
                             plan_ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
-                        build.fetch(cfg, store, source, plan)
+                        with contextlib.suppress(NewestDayDoesNotFit):
+                            build.fetch(cfg, store, source, plan, partitions=partitions)
                         window = plan.window
                         held = set.intersection(*store.covered_days("bigquery", cfg.packages, window).values())
                 finally:
