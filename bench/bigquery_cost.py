@@ -381,12 +381,15 @@ def print_first_months(rows_per_day: int) -> None:
         r = first_month(n, rows_per_day=rows_per_day)
         needed = str(r.runs_needed) if r.runs_needed else f"> {len(r.held)}"
         months = len([m for m, b in r.months.items() if b]) if r.runs_needed else "-"
+
+        def steady(n: int, done: bool = r.runs_needed is not None) -> str:
+            return cost.format_bytes(n) if done else "-"  # while the backfill goes on, runs also fetch old days
+
         held = ", ".join(str(h) for h in r.held[:2])
         bills = ", ".join(cost.format_bytes(b) for b in r.billed[:2])
         print(
             f"{n:>4} | {held:>20} | {bills:>22} | {cost.format_bytes(r.months.get('2026-11', 0)):>14} | "
-            f"{needed:>16} | {months:>6} | {cost.format_bytes(r.daily_one_day):>16} | "
-            f"{cost.format_bytes(r.daily_two_days):>16}"
+            f"{needed:>16} | {months:>6} | {steady(r.daily_one_day):>16} | {steady(r.daily_two_days):>16}"
         )
 
 
