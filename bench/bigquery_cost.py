@@ -21,11 +21,18 @@ the default [budget]) run as the build runs it, one run a morning: runs needed, 
 billed, and its guaranteed worst case (the most any of its jobs could have taken the run to: billed
 before it + its ceiling) divided by max_bytes_per_run, which must stay <= 1.0. Against it, the
 rule before: the sum of every job's ceiling had to fit max_bytes_per_run, or nothing ran at all.
+
+The third table (`--only month`) is the first month of a new site of 3, 30 and 300 small packages,
+paced by the month (generator/cost.py, "pacing the month"): days held and bill of the first two
+runs, November's bill, the runs and months the 181 days take; then a steady daily run that checks
+the held days by partition metadata (it bills yesterday only) beside one without it, which
+refetches [source].refetch_days = 2 days.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 import tempfile
@@ -40,6 +47,7 @@ if str(ROOT) not in sys.path:
 from generator import config as config_mod  # noqa: E402
 from generator import cost  # noqa: E402
 from generator.dates import Window  # noqa: E402
+from generator.errors import NewestDayDoesNotFit  # noqa: E402
 from generator.sources import Job  # noqa: E402
 from generator.sources.bigquery import BigQuerySource, RetryPolicy  # noqa: E402
 from generator.store import open_store  # noqa: E402
@@ -190,11 +198,15 @@ def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[
                 try:
                     with open_store(cfg.store.path) as store:
                         build.settle_unknown_jobs(store, source)
+                        partitions = build.read_partitions(cfg, store, source, as_of)
                         days = build.days_per_job(cfg, source, as_of)
-                        plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days)
+                        plan = build.plan_for(
+                            cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions
+                        )
                         if i == 0:
                             plan_ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
-                        build.fetch(cfg, store, source, plan)
+                        with contextlib.suppress(NewestDayDoesNotFit):
+                            build.fetch(cfg, store, source, plan, partitions=partitions)
                         window = plan.window
                         held = set.intersection(*store.covered_days("bigquery", cfg.packages, window).values())
                 finally:
@@ -245,6 +257,142 @@ def print_backfills(rows_per_day: int, block_rows: int) -> None:
             )
 
 
+# -- the first month of a new site, and the steady daily run -----------------------------------------------
+MONTH_START = dt.datetime(2026, 11, 5, 6, 43, tzinfo=dt.UTC)
+MONTH_RUNS = 45
+STEADY_MORNINGS = 7
+"""Mornings from 5 November to 31 December at most: until the whole history is held."""
+MONTH_BLOCK_ROWS = 48
+"""Coarse cluster blocks over 3,000 stored rows a day: three small packages bill ~7 GiB a day, the issue's figure."""
+
+
+def small_packages(n: int) -> tuple[str, ...]:
+    """`n` small packages: ranks spread over the less popular half of the synthetic table (rank 1,000 and on)."""
+    step = max(1, (scale.N_PROJECTS - 1000) // n)
+    return tuple(f"p{1000 + step * k}" for k in range(n))
+
+
+@dataclass
+class MonthReport:
+    packages: int
+    held: list[int]
+    """Days held after each run."""
+    billed: list[int]
+    """Each run's bill."""
+    months: dict[str, int]
+    """Billed per calendar month."""
+    daily_one_day: int
+    """A steady daily run's bill (a week's average), held days checked by partition metadata: yesterday only."""
+    daily_two_days: int
+    """The same, without partition metadata: yesterday and the day before ([source].refetch_days = 2)."""
+
+    @property
+    def runs_needed(self) -> int | None:
+        return next((i + 1 for i, h in enumerate(self.held) if h == BACKFILL_HISTORY), None)
+
+
+def _morning(fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = True) -> tuple[int, int]:
+    """One scheduled run as `build` runs it (rendering aside): days held after it, and its bill."""
+    from generator import build, dates
+
+    as_of = dates.utc_today() - dt.timedelta(days=1)
+    before = len(fake.billable_jobs)
+    source = BigQuerySource(cfg, client=fake.client(), retry=RetryPolicy(sleep=lambda s: None))
+    try:
+        with open_store(cfg.store.path) as store:
+            build.settle_unknown_jobs(store, source)
+            partitions = build.read_partitions(cfg, store, source, as_of) if metadata else None
+            days = build.days_per_job(cfg, source, as_of)
+            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
+            # When the month's room ran out, the run is refused (exit 3) before anything more is billed.
+            with contextlib.suppress(NewestDayDoesNotFit):
+                build.fetch(cfg, store, source, plan, partitions=partitions)
+            held = set.intersection(*store.covered_days("bigquery", cfg.packages, plan.window).values())
+    finally:
+        source.close()
+    return len(held), sum(j.billed_bytes for j in fake.billable_jobs[before:])
+
+
+def first_month(n: int, *, rows_per_day: int) -> MonthReport:
+    """A new site of `n` small packages with the default settings, one run each morning from 5 November."""
+    import logging
+
+    from generator import dates
+
+    logging.getLogger("generator.build").setLevel(logging.ERROR)
+    now = {"t": MONTH_START}
+    last = (MONTH_START + dt.timedelta(days=MONTH_RUNS + 2 * STEADY_MORNINGS + 3)).date()
+    first = MONTH_START.date() - dt.timedelta(days=BACKFILL_HISTORY + 2)
+    fake = scale.real_scale_fake(
+        first, last, rows_per_day=rows_per_day, block_rows=MONTH_BLOCK_ROWS, weekend_share=0.7, now=lambda: now["t"]
+    ).start()
+    old_now = dates.utc_now
+    dates.utc_now = lambda: now["t"]
+    report = MonthReport(n, [], [], {}, 0, 0)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = {
+                "packages": {"names": list(small_packages(n))},
+                "source": {"kind": "bigquery", "billing_project": "bench"},
+                "store": {"path": str(Path(tmp) / "store.duckdb")},
+            }
+            cfg = config_mod.parse(raw, Path(tmp) / "stats.toml")
+            for i in range(MONTH_RUNS):
+                now["t"] = MONTH_START + dt.timedelta(days=i)
+                held, billed = _morning(fake, cfg)
+                report.held.append(held)
+                report.billed.append(billed)
+                month = now["t"].strftime("%Y-%m")
+                report.months[month] = report.months.get(month, 0) + billed
+                if held == BACKFILL_HISTORY:
+                    break
+            # The steady state, averaged over a week each (days differ): mornings with partition metadata,
+            # then mornings without it (refetch_days = 2).
+            for metadata in (True, False):
+                bills = []
+                for _ in range(STEADY_MORNINGS):
+                    now["t"] += dt.timedelta(days=1)
+                    bills.append(_morning(fake, cfg, metadata=metadata)[1])
+                average = sum(bills) // len(bills)
+                if metadata:
+                    report.daily_one_day = average
+                else:
+                    report.daily_two_days = average
+    finally:
+        dates.utc_now = old_now
+        fake.stop()
+    return report
+
+
+def print_first_months(rows_per_day: int) -> None:
+    budget = config_mod.BudgetConfig()
+    print(
+        f"\nThe first month of a new site of small packages: {BACKFILL_HISTORY} days, every breakdown, default [budget]"
+        f" ({cost.format_bytes(budget.max_bytes_per_month)} a month); one run each morning from {MONTH_START:%Y-%m-%d}."
+        " A steady daily run, then, with and without partition metadata."
+    )
+    header = (
+        f"{'pkgs':>4} | {'held after runs 1, 2':>20} | {'bill of runs 1, 2':>22} | {'November bill':>14} | "
+        f"{'runs to 181 days':>16} | {'months':>6} | {'daily run: 1 day':>16} | {'refetch_days = 2':>16}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in (3, 30, 300):
+        r = first_month(n, rows_per_day=rows_per_day)
+        needed = str(r.runs_needed) if r.runs_needed else f"> {len(r.held)}"
+        months = len([m for m, b in r.months.items() if b]) if r.runs_needed else "-"
+
+        def steady(n: int, done: bool = r.runs_needed is not None) -> str:
+            return cost.format_bytes(n) if done else "-"  # while the backfill goes on, runs also fetch old days
+
+        held = ", ".join(str(h) for h in r.held[:2])
+        bills = ", ".join(cost.format_bytes(b) for b in r.billed[:2])
+        print(
+            f"{n:>4} | {held:>20} | {bills:>22} | {cost.format_bytes(r.months.get('2026-11', 0)):>14} | "
+            f"{needed:>16} | {months:>6} | {steady(r.daily_one_day):>16} | {steady(r.daily_two_days):>16}"
+        )
+
+
 def money(n: int) -> str:
     return f"{cost.format_bytes(n):>10} {cost.format_dollars(cost.dollars(n, PRICE)):>9}"
 
@@ -256,10 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backfill-rows-per-day", type=int, default=3000, help="stored events per day for the backfill table"
     )
-    parser.add_argument("--only", choices=("queries", "backfill"), help="one of the two tables")
+    parser.add_argument("--only", choices=("queries", "backfill", "month"), help="one of the tables")
     args = parser.parse_args(argv)
     if args.only == "backfill":
         print_backfills(args.backfill_rows_per_day, max(1, args.backfill_rows_per_day // 500))
+        return 0
+    if args.only == "month":
+        print_first_months(args.backfill_rows_per_day)
         return 0
 
     t0 = time.perf_counter()
@@ -305,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.only != "queries":
         print_backfills(args.backfill_rows_per_day, max(1, args.backfill_rows_per_day // 500))
+        print_first_months(args.backfill_rows_per_day)
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,17 +21,17 @@ from generator import incremental, leaderboard_fetch, leaderboard_view, outdir, 
 from generator import site as site_pages
 from generator.config import Config
 from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
-from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day
+from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day, utc_today
 from generator.errors import ConfigError
 from generator.pages import ListedPackage, SiteData
 from generator.plan import Plan, make_plan
 from generator.sitewriter import SiteWriter
 from generator.sources import BillingSource, Job, Source, capabilities_of, is_billing
-from generator.store import BeforeStore, LedgerEntry, Store, open_store, store_lock
+from generator.store import BeforeStore, LedgerEntry, PartitionState, Store, open_store, store_lock
 
 if TYPE_CHECKING:
     from generator import drawing
-    from generator.cost import PackageCost
+    from generator.cost import MonthPace, PackageCost
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -111,10 +111,19 @@ def plan_for(
     as_of: dt.date,
     refresh: bool = False,
     max_days_per_job: int | None = None,
+    partitions: Mapping[dt.date, PartitionState] | None = None,
+    refetch: Iterable[dt.date] | None = None,
 ) -> Plan:
-    """The jobs that fill what the store lacks (everything, with `refresh`)."""
+    """The jobs that fill what the store lacks (everything, with `refresh`), and fetch again the held days
+    whose source partition changed since they were read (with `partitions`, the source's partitions now;
+    else the latest [source].refetch_days), or exactly the days of `refetch` when given."""
+    from generator.plan import changed_days
+
     window = last_days(as_of, cfg.source.history_days)
     covered = {} if refresh else store.covered_days(source_name, cfg.packages, window)
+    if refetch is None and partitions is not None and not refresh:
+        latest = last_days(as_of, cfg.source.refetch_days) if cfg.source.refetch_days else ()
+        refetch = changed_days(store.partition_states(source_name, cfg.packages, window), partitions, latest)
     return make_plan(
         cfg.packages,
         covered,
@@ -123,7 +132,72 @@ def plan_for(
         refetch_days=cfg.source.refetch_days,
         breakdowns=cfg.source.breakdowns,
         max_days_per_job=max_days_per_job,
+        refetch=refetch,
     )
+
+
+def read_partitions(cfg: Config, store: Store, source: Source, as_of: dt.date) -> dict[dt.date, PartitionState] | None:
+    """The source's daily partitions over the history window now (BigQuery: one metadata query of
+    10 MB, through the cost guard), so that only the held days whose partition changed are fetched again.
+
+    None when the source has no such metadata, or when it cannot be read (a missing permission, no
+    budget left): the build then falls back to refetching the latest [source].refetch_days, and says
+    so in one warning line.
+    """
+    from generator import cost
+    from generator.errors import CostLimitExceeded, SourceError
+
+    if not is_billing(source):
+        return None
+    newest = Job(Window(as_of, as_of), cfg.packages, cfg.source.breakdowns)
+    _count_month(store, source, newest)
+    try:
+        # Optional: it runs only if the newest day still fits beside its 10 MB (a dry run prices the day).
+        newest_ceiling = source.estimate([newest])[0].ceiling_bytes
+        if cost.budget_refusal(newest_ceiling, cfg.budget, source.spending) is not None:
+            return None  # not even the newest day fits: the fetch refuses the run, in one line of its own
+        tight = cost.budget_refusal(cost.MIN_BILLED_PER_TABLE + newest_ceiling, cfg.budget, source.spending)
+        if tight is not None:
+            raise CostLimitExceeded(f"{tight.setting} has no room for its 10 MB beside the newest day")
+        result: dict[dt.date, PartitionState] = source.partition_metadata(last_days(as_of, cfg.source.history_days))
+    except (SourceError, CostLimitExceeded) as exc:
+        log.warning(
+            "cannot read the partitions' metadata (%s); falling back to fetching the latest %d day(s) again"
+            " ([source].refetch_days) instead of only the days whose partition changed",
+            str(exc).rstrip("."),
+            cfg.source.refetch_days,
+        )
+        return None
+    return result
+
+
+def daily_pace(
+    cfg: Config,
+    source: Source | None,
+    as_of: dt.date,
+    today: dt.date,
+    ledger: Sequence[LedgerEntry],
+    *,
+    metadata: bool = True,
+) -> MonthPace:
+    """What pacing keeps for one daily run this month: the daily job's ceiling (dry runs, or the model
+    without a source) and its expected bill (the ledger, else the model), each the dearest of the week
+    ending on the as-of date (a weekday's, when the as-of date is a weekend day). The daily run fetches
+    the newest day, or with no partition metadata (`metadata` False) the latest [source].refetch_days."""
+    from generator import cost
+
+    days = 1 if metadata else max(1, cfg.source.refetch_days)
+    jobs = [
+        Job(Window(end - dt.timedelta(days=days - 1), end), cfg.packages, cfg.source.breakdowns)
+        for end in (as_of - dt.timedelta(days=back) for back in range(SIZING_DAYS))
+    ]
+    price = cfg.budget.price_per_tib
+    if source is not None and hasattr(source, "estimate"):
+        estimates = source.estimate(jobs, ledger)
+    else:
+        estimates = cost.estimate_jobs(jobs, None, ledger, price_per_tib=price)
+    ceiling = max(e.ceiling_bytes for e in estimates)
+    return cost.MonthPace(ceiling, max(e.expected_bytes for e in estimates), today)
 
 
 def days_per_job(cfg: Config, source: Source | None, as_of: dt.date) -> int | None:
@@ -202,6 +276,14 @@ HISTORY_UNREAD_META = "month_history_unread"
 """Store meta: the UTC month (first day) whose job history BigQuery refused to list on a new ledger."""
 
 
+def _count_month(store: Store, source: BillingSource, newest_job: Job) -> None:
+    """`_count_spending`, once per run: before the first billable query (partition metadata or a job)."""
+    if source.spending.month_counted:
+        return
+    _count_spending(store, source, newest_job)
+    source.spending.month_counted = True
+
+
 def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> None:
     """Before a billing source's first job: count the month's spend from the ledger (unknown outcomes
     at their ceiling), or from BigQuery's list of the caller's jobs when the ledger is new.
@@ -255,14 +337,18 @@ def fetch(
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     export_dir: Path | None = None,
+    partitions: Mapping[dt.date, PartitionState] | None = None,
 ) -> Fetched:
     """Run the plan's jobs, newest first; each job's rows and ledger row land in one store transaction.
 
     A billing source (BigQuery) checks each job against the budgets on what is billed; the first
     job that does not fit ends the fetching cleanly (a job of several days is first split in two).
-    Only when not even the newest day fits is the run refused (NewestDayDoesNotFit). `deadline`
-    (on `clock`) stops fetching before a job that could not finish in time. `export_dir` gets the
-    store's data export after every completed job, so a killed run never pays twice for a day.
+    Backfill jobs (every job but the one that holds the newest day) also keep the month's pace
+    (cost.pace_refusal): the first that does not ends the fetching cleanly too. Only when not even
+    the newest day fits a budget is the run refused (NewestDayDoesNotFit). `deadline` (on `clock`)
+    stops fetching before a job that could not finish in time. `export_dir` gets the store's data
+    export after every completed job, so a killed run never pays twice for a day. `partitions`
+    (read_partitions) are recorded with each day fetched.
     """
     from generator import cost
     from generator.errors import CostLimitExceeded, NewestDayDoesNotFit
@@ -273,10 +359,10 @@ def fetch(
         # ClickPy: one query per table for the whole plan (it costs nothing; there is no budget).
         preflight(plan.jobs, store.ledger())
     if is_billing(source) and plan.jobs:
-        _count_spending(store, source, plan.jobs[0])
+        _count_month(store, source, plan.jobs[0])
     out = Fetched()
     todo = list(plan.jobs)
-    reserve = 0
+    pace: MonthPace | None = None
     longest = 0.0
     while todo:
         job = todo.pop(0)
@@ -286,14 +372,18 @@ def fetch(
         total = out.jobs_run + len(todo) + 1
         progress(f"Fetching {job.window.label()} from {source.name}", out.jobs_run, total)
         started = clock()
+        paced = is_billing(source) and cost.is_paced(job.window.end, plan.as_of)
+        if paced and pace is None and is_billing(source):
+            # Priced once per run, with this run's bills in the ledger: the room kept for the daily runs.
+            pace = daily_pace(cfg, source, plan.as_of, source.today(), source.ledger, metadata=partitions is not None)
         try:
-            result = source.fetch(job, reserve=reserve) if is_billing(source) else source.fetch(job)
+            result = source.fetch(job, pace=pace if paced else None) if is_billing(source) else source.fetch(job)
         except CostLimitExceeded as exc:
             if job.window.days > 1:
                 halves = split_newest_first(job.window, (job.window.days + 1) // 2)
                 todo[:0] = [dataclasses.replace(job, window=w) for w in halves]
                 continue
-            if out.jobs_run == 0:
+            if out.jobs_run == 0 and not getattr(exc.refusal, "paced", False):
                 refusal = exc.refusal
                 assert isinstance(refusal, cost.Refusal)
                 message = cost.refusal_message(
@@ -313,16 +403,12 @@ def fetch(
         # Only a billing source (BigQuery) reports a job id and writes ledger rows.
         ledger_entry = getattr(source, "ledger_entry", None)
         ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
-        store.replace_days(source.name, job.projects, result.available_days, result.rows, ledger=ledger)
+        store.replace_days(
+            source.name, job.projects, result.available_days, result.rows, ledger=ledger, partitions=partitions
+        )
+        if ledger is not None and is_billing(source):
+            source.ledger.append(ledger)  # the next jobs' expected bills learn from it
         out.jobs_run += 1
-        if is_billing(source) and out.jobs_run == 1:
-            # The newest job stands for a daily run: the backfill leaves the month room for the rest.
-            scale = max(1, cfg.source.refetch_days) / job.window.days
-            reserve = cost.month_reserve(
-                round(result.ceiling_bytes * scale),
-                round(result.bytes_billed * scale),
-                source.today(),
-            )
         if export_dir is not None:
             from generator import publishing
 
@@ -765,13 +851,23 @@ def build(
     source = open_source(cfg)
     try:
         with open_store(cfg.store.path) as store:
+            partitions = None
             if fetch_data:
                 settle_unknown_jobs(store, source)
+                partitions = read_partitions(cfg, store, source, as_of)
             plan = plan_for(
-                cfg, store, source.name, as_of, refresh=refresh, max_days_per_job=days_per_job(cfg, source, as_of)
+                cfg,
+                store,
+                source.name,
+                as_of,
+                refresh=refresh,
+                max_days_per_job=days_per_job(cfg, source, as_of),
+                partitions=partitions,
             )
             fetched = (
-                fetch(cfg, store, source, plan, progress, deadline=deadline, export_dir=export_dir)
+                fetch(
+                    cfg, store, source, plan, progress, deadline=deadline, export_dir=export_dir, partitions=partitions
+                )
                 if fetch_data
                 else Fetched()
             )
@@ -813,10 +909,14 @@ def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, p
     held = len(set.intersection(*covered.values())) if covered else 0
     if cfg.source.kind != "bigquery" or held >= plan.window.days:
         return held, None
-    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=days_per_job(cfg, None, as_of))
+    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=days_per_job(cfg, None, as_of), refetch=())
     ledger = [e for e in store.ledger() if e.source == source.name]
     estimates = cost.estimate_plan(rest, None, ledger, price_per_tib=cfg.budget.price_per_tib)
-    return held, cost.backfill_pace(estimates, cfg.budget).runs or 1
+    today = source.today() if hasattr(source, "today") else utc_today()
+    billed, unknown = store.month_spend(source.name, cost.month_start(today))
+    pace = daily_pace(cfg, None, as_of, today, ledger)
+    verdict = cost.backfill_pace(estimates, cfg.budget, pace=pace, as_of=as_of, month_billed=billed + unknown)
+    return held, verdict.runs or 1
 
 
 def _attach_costs(site: SiteData, store: Store, cfg: Config) -> dict[str, PackageCost]:

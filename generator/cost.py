@@ -10,6 +10,7 @@ Two numbers for every job, never mixed up:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from generator import dimensions
 from generator.config import BREAKDOWNS, BudgetConfig
+from generator.dates import Window
 from generator.sources import Job
 from generator.store import LedgerEntry
 
@@ -356,6 +358,8 @@ class Spending:
     run_unknown: int = 0
     month_billed: int = 0
     month_unknown: int = 0
+    month_counted: bool = False
+    """The month's spend before this run has been counted in (the build does it once, before the first job)."""
 
     @property
     def run(self) -> int:
@@ -385,8 +389,13 @@ class Refusal:
     setting: str
     limit: int
     counted: int
-    """Already counted against this budget: billed, unknown outcomes at their ceiling, reserve."""
+    """Already counted against this budget: billed, unknown outcomes at their ceiling (and, when paced,
+    the room kept for the month's remaining daily runs)."""
     ceiling: int
+    """The job's guaranteed ceiling; when paced, its expected bill (what the pace counts)."""
+    paced: bool = False
+    """Refused by the month's pace, not by a budget: the job would fit, but would take the room kept
+    for the month's remaining daily runs. A backfill stops there cleanly; it is never an error."""
 
     @property
     def needed(self) -> int:
@@ -394,29 +403,90 @@ class Refusal:
         return self.counted + self.ceiling
 
 
-def budget_refusal(ceiling: int, budget: BudgetConfig, spending: Spending, *, reserve: int = 0) -> Refusal | None:
+def budget_refusal(ceiling: int, budget: BudgetConfig, spending: Spending) -> Refusal | None:
     """The one budget rule: the first budget a job with this guaranteed ceiling does not fit (None: it may run).
 
     Counted so far + this job's ceiling must fit each budget. BigQuery refuses, at no charge, a job
     whose estimate is above its maximum_bytes_billed (= the ceiling), so this is a true guarantee;
-    the sum of every ceiling of a plan need not fit. `reserve` is kept free in the month for the
-    daily runs still to come (see month_reserve); the daily job itself runs with none.
+    the sum of every ceiling of a plan need not fit. Pacing (`pace_refusal`) is a separate, softer
+    rule on top of it for backfill jobs; the guarantee itself never counts two ceilings at once.
     """
     for setting, limit, counted in (
         (SETTING_PER_QUERY, budget.max_bytes_per_query, 0),
         (SETTING_PER_RUN, budget.max_bytes_per_run, spending.run),
-        (SETTING_PER_MONTH, budget.max_bytes_per_month, spending.month + reserve),
+        (SETTING_PER_MONTH, budget.max_bytes_per_month, spending.month),
     ):
         if counted + ceiling > limit:
             return Refusal(setting, limit, counted, ceiling)
     return None
 
 
-def month_reserve(daily_ceiling: int, daily_expected: int, today: dt.date) -> int:
-    """Room a backfill leaves in the month (UTC) for the daily runs still to come: one daily job's
-    ceiling (it must be allowed to start) plus the expected bill of each remaining day's run."""
-    next_month = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return daily_ceiling + (next_month - today).days * daily_expected
+# -- pacing the month -----------------------------------------------------------------------------
+# The guarantee above holds job by job. Pacing keeps a backfill from spending, early in the month,
+# the room the month's daily runs will need: a backfill job may start only when
+#   the month's bill so far (unknown outcomes at their ceiling) + this job's EXPECTED bill
+#   + the EXPECTED bill of each daily run still to come this month + ONE daily run's CEILING
+# fit [budget].max_bytes_per_month. It reasons on expected bills plus a single ceiling: a backfill
+# job's ceiling and a daily job's ceiling are never counted together, since they never run together
+# (the guarantee checks each job's own ceiling when it starts). Only the daily job, the one that holds
+# the newest day, is not paced: it runs under the guarantee alone. Jobs run newest day first, so the
+# headline's 30 newest days come before older ones.
+#
+# If jobs bill more than expected, nothing goes over any budget (the guarantee still checks every
+# job); the month's room simply runs out early: its last daily runs find that not even the newest
+# day's ceiling fits what is left, are refused before anything is billed (NewestDayDoesNotFit, exit
+# 3, "or wait for next month"), and the site keeps its last published days until the month turns;
+# the first run of the next month fetches the days missed. tests/test_cost.py plays such a month.
+def next_month_start(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class MonthPace:
+    """What pacing keeps free in the month (UTC) for its daily runs still to come."""
+
+    daily_ceiling: int
+    """One daily run's guaranteed ceiling: the next daily run must be allowed to start."""
+    daily_expected: int
+    """One daily run's expected bill."""
+    today: dt.date
+
+    @property
+    def runs_left(self) -> int:
+        """Daily runs still to come this month: one each day after today."""
+        return (next_month_start(self.today) - self.today).days - 1
+
+    @property
+    def reserve(self) -> int:
+        return self.daily_ceiling + self.runs_left * self.daily_expected
+
+    def next_month(self) -> MonthPace:
+        """The same daily run, on the first day of the next month."""
+        return MonthPace(self.daily_ceiling, self.daily_expected, next_month_start(self.today))
+
+
+def pace_refusal(expected: int, budget: BudgetConfig, spending: Spending, pace: MonthPace) -> Refusal | None:
+    """The month's pace for a backfill job with this expected bill (None: it may start). See above."""
+    counted = spending.month + pace.reserve
+    if counted + expected > budget.max_bytes_per_month:
+        return Refusal(SETTING_PER_MONTH, budget.max_bytes_per_month, counted, expected, paced=True)
+    return None
+
+
+def is_paced(window_end: dt.date, as_of: dt.date) -> bool:
+    """A job is paced unless it is the daily job: the one that holds the newest day (the as-of date)."""
+    return window_end < as_of
+
+
+def pace_message(refusal: Refusal, what: str, pace: MonthPace) -> str:
+    """One line: why a backfill job waits (the month's pace), and what would let it run sooner."""
+    kept = format_bytes(pace.reserve)
+    return (
+        f"{what} waits for the month's pace: its expected bill ~ {format_bytes(refusal.ceiling)}, with "
+        f"{format_bytes(refusal.counted - pace.reserve, 2)} counted this month and {kept} kept for the month's "
+        f"{pace.runs_left} remaining daily run(s) (their expected bills and one daily run's ceiling), does not fit "
+        f"{SETTING_PER_MONTH} = {format_bytes(refusal.limit)}; the backfill goes on next month, or raise it"
+    )
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -466,29 +536,71 @@ class Pace:
     """Calendar months those runs span, paced by the monthly budget."""
 
 
-def backfill_pace(estimates: Sequence[JobEstimate], budget: BudgetConfig, *, reserve: int = 0) -> Pace:
-    """Runs and months that fetch every job, newest first, by the rule the build applies.
+def backfill_pace(
+    estimates: Sequence[JobEstimate],
+    budget: BudgetConfig,
+    *,
+    pace: MonthPace | None = None,
+    as_of: dt.date | None = None,
+    month_billed: int = 0,
+) -> Pace:
+    """Runs and months that fetch every job, newest first, by the rules the build applies.
 
     A run takes jobs while its expected bill so far plus the next job's ceiling fits the per-run
-    budget; a month takes them while its expected bill so far, the `reserve` kept for its daily runs
-    and the next job's ceiling fit the monthly budget. A job the month has no room for waits for the
-    next month (and so for a new run): the month, not the run, often sets the pace.
+    budget; a month takes them while its expected bill so far (from `month_billed`) plus the next job's
+    ceiling fits the monthly budget and, for a job without the newest day (with `pace` and `as_of`),
+    while the month's pace has room for its expected bill. A job the month has no room for
+    waits for the next month (and so for a new run): the month, not the run, often sets the pace.
     """
     runs, months = 0, 1
     run_billed: int | None = None
-    month_billed = 0
-    for e in estimates:
-        if e.ceiling_bytes > min(budget.max_bytes_per_query, budget.max_bytes_per_run, budget.max_bytes_per_month):
+    current = pace
+    limit = min(budget.max_bytes_per_query, budget.max_bytes_per_run, budget.max_bytes_per_month)
+
+    def month_fits(e: JobEstimate, billed: int, month: MonthPace | None) -> bool:
+        if billed + e.ceiling_bytes > budget.max_bytes_per_month:
+            return False
+        if month is None or as_of is None or not is_paced(e.job.window.end, as_of):
+            return True
+        return billed + e.expected_bytes + month.reserve <= budget.max_bytes_per_month
+
+    todo = list(estimates)
+    while todo:
+        e = todo.pop(0)
+        if e.ceiling_bytes > limit:
             return Pace(None, months)
-        if month_billed + reserve + e.ceiling_bytes > budget.max_bytes_per_month:
-            if reserve + e.ceiling_bytes > budget.max_bytes_per_month:
+        run_full = run_billed is not None and run_billed + e.ceiling_bytes > budget.max_bytes_per_run
+        if e.days > 1 and (run_full or not month_fits(e, month_billed, current)):
+            todo[:0] = _per_day(e)  # as the build does: a job that does not fit is split before the run stops
+            continue
+        if not month_fits(e, month_billed, current):
+            upcoming = current.next_month() if current is not None else None
+            if not month_fits(e, 0, upcoming):
                 return Pace(None, months)  # not even a fresh month has room for it
-            months, month_billed, run_billed = months + 1, 0, None
+            months, month_billed, run_billed, current = months + 1, 0, None, upcoming
         if run_billed is None or run_billed + e.ceiling_bytes > budget.max_bytes_per_run:
             runs, run_billed = runs + 1, 0
         run_billed += e.expected_bytes
         month_billed += e.expected_bytes
     return Pace(runs, months)
+
+
+def _per_day(e: JobEstimate) -> list[JobEstimate]:
+    """A job's estimate as one per day, newest first (ceiling and bill shared evenly)."""
+    days = e.days
+    out = []
+    for day in reversed(list(e.job.window)):
+        job = dataclasses.replace(e.job, window=Window(day, day))
+        out.append(
+            dataclasses.replace(
+                e,
+                job=job,
+                scan_bytes=-(-e.scan_bytes // days),
+                ceiling_bytes=billed_ceiling(-(-e.scan_bytes // days)),
+                expected_bytes=-(-e.expected_bytes // days),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -502,11 +614,20 @@ class PlanVerdict:
 
 
 def plan_verdict(
-    estimates: Sequence[JobEstimate], budget: BudgetConfig, spending: Spending, *, reserve: int = 0
+    estimates: Sequence[JobEstimate],
+    budget: BudgetConfig,
+    spending: Spending,
+    *,
+    pace: MonthPace | None = None,
+    as_of: dt.date | None = None,
 ) -> PlanVerdict:
-    """Whether the newest job fits now, and how many runs and months the whole plan takes."""
-    refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates else None
-    return PlanVerdict(refusal, backfill_pace(estimates, budget, reserve=reserve))
+    """Whether the newest job fits now, and how many runs and months the whole plan takes.
+
+    A plan whose newest job is a backfill job (the newest day held) is never refused: a build stops
+    cleanly there when the month has no room, and goes on next month."""
+    backfill = bool(estimates) and as_of is not None and is_paced(estimates[0].job.window.end, as_of)
+    refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates and not backfill else None
+    return PlanVerdict(refusal, backfill_pace(estimates, budget, pace=pace, as_of=as_of, month_billed=spending.month))
 
 
 def describe_plan(

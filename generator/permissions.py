@@ -5,6 +5,9 @@ Each entry names the permission, the smallest predefined role that grants it, an
 says the call needs it. Reading `bigquery-public-data.pypi.file_downloads` needs nothing more: a
 public dataset is readable by every authenticated identity (https://cloud.google.com/bigquery/public-data);
 the query job that reads it is billed to, and needs `bigquery.jobs.create` on, the billing project.
+So does the partition-metadata query (`INFORMATION_SCHEMA.PARTITIONS` of the public dataset): the
+`bigquery.tables.get` and `bigquery.tables.list` it needs on that dataset come with the same public grant
+(https://cloud.google.com/bigquery/docs/information-schema-partitions#required_permissions).
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ BigQuery source prices each job (dry run) before anything billable runs.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from generator.dates import Window, contiguous_ranges, last_days
 from generator.sources import Job
+from generator.store import PartitionState
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,8 @@ class Plan:
     missing: dict[str, tuple[dt.date, ...]]
     """Per package, the days missing from the store before this run (refetched days excluded)."""
     refetch: tuple[dt.date, ...]
-    """The latest days fetched again because late log rows arrive."""
+    """Held days fetched again: those whose source partition changed since they were read, or else
+    (no partition metadata) the latest `refetch_days`, because late log rows arrive."""
 
     @property
     def days_to_fetch(self) -> int:
@@ -38,6 +41,7 @@ def make_plan(
     refetch_days: int,
     breakdowns: tuple[str, ...],
     max_days_per_job: int | None = None,
+    refetch: Iterable[dt.date] | None = None,
 ) -> Plan:
     """One scan for all packages per contiguous day range; long ranges split by `max_days_per_job`.
 
@@ -45,9 +49,12 @@ def make_plan(
     pricing a scan costs the same whatever the number of packages in it, and one job per
     range keeps the job count (and the 10 MB minimum per job) down. Jobs come newest day first:
     a run that stops for lack of budget has the newest days, and the next run goes on further back.
+    `refetch`: the held days to fetch again (see changed_days); None: the latest `refetch_days`.
     """
     window = last_days(as_of, history_days)
-    refetch = tuple(last_days(as_of, refetch_days)) if refetch_days else ()
+    if refetch is None:
+        refetch = tuple(last_days(as_of, refetch_days)) if refetch_days else ()
+    refetch = tuple(sorted(d for d in set(refetch) if d in window))
     missing = {p: tuple(d for d in window if d not in covered.get(p, set())) for p in packages}
     need = {d for days in missing.values() for d in days} | set(refetch)
     jobs: list[Job] = []
@@ -68,3 +75,28 @@ def split_newest_first(run: Window, max_days: int | None) -> list[Window]:
         out.append(Window(start, end))
         end = start - dt.timedelta(days=1)
     return out
+
+
+def changed_days(
+    recorded: Mapping[dt.date, set[PartitionState | None]],
+    current: Mapping[dt.date, PartitionState],
+    latest: Iterable[dt.date],
+) -> tuple[dt.date, ...]:
+    """The held days to fetch again: those whose source partition changed since they were read (a
+    different row count or last write time: late rows, or a day reloaded weeks later).
+
+    `recorded`: each held day's partition states as the store recorded them (generator.store);
+    `current`: the partitions now. A day read without a record (a store from before records were
+    kept, or a run that could not read them) keeps the old rule: fetched again only when it is one
+    of the `latest` days ([source].refetch_days); once fetched again, it has a record.
+    """
+    latest_days = set(latest)
+    out = []
+    for day, states in recorded.items():
+        now = current.get(day)
+        if None in states or now is None:
+            if day in latest_days:
+                out.append(day)
+        elif any(state != now for state in states):
+            out.append(day)
+    return tuple(sorted(out))

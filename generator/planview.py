@@ -27,7 +27,11 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
     try:
         with open_store(cfg.store.path) as store:
             name = source.name if source is not None else cfg.source.kind
-            plan = build.plan_for(cfg, store, name, as_of, max_days_per_job=build.days_per_job(cfg, source, as_of))
+            # BigQuery: build fetches a held day again only when its partition changed, which only the
+            # build reads (a 10 MB query: `plan` runs nothing billable); priced here as unchanged.
+            refetch = () if cfg.source.kind == "bigquery" else None
+            days = build.days_per_job(cfg, source, as_of)
+            plan = build.plan_for(cfg, store, name, as_of, max_days_per_job=days, refetch=refetch)
             ledger = store.ledger()
             since = cost.month_start(dates.utc_today())
             billed, unknown = store.month_spend(name, since)
@@ -39,10 +43,15 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
         if source is not None:
             source.close()
     missing_pairs = sum(len(days) for days in plan.missing.values())
+    refetching = (
+        "held days are fetched again only when their partition changed (build reads the partitions' metadata, "
+        f"10 MB; without it, the latest {cfg.source.refetch_days} day(s))"
+        if cfg.source.kind == "bigquery"
+        else f"refetching the latest {len(plan.refetch)} day(s) for late rows"
+    )
     console.print(
         f"Report date {as_of}; the store should hold {plan.window.label()} ({plan.window.days} days) for "
-        f"{len(cfg.packages)} package(s); {missing_pairs} (package, day) pairs missing; "
-        f"refetching the latest {len(plan.refetch)} day(s) for late rows."
+        f"{len(cfg.packages)} package(s); {missing_pairs} (package, day) pairs missing; {refetching}."
     )
     for line in free:
         console.print(line, highlight=False, markup=False)
@@ -59,7 +68,11 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
         measured = None
     costs = cost.column_costs(cfg.source.breakdowns, price_per_tib=cfg.budget.price_per_tib, measured=measured)
     spending = cost.Spending(month_billed=billed, month_unknown=unknown)
-    verdict = cost.plan_verdict(estimates, cfg.budget, spending) if estimates else None
+    verdict = None
+    if estimates:
+        # Every job but the daily one (the newest day) keeps the month's pace: room for this month's daily runs.
+        pace = build.daily_pace(cfg, source, as_of, dates.utc_today(), ledger)
+        verdict = cost.plan_verdict(estimates, cfg.budget, spending, pace=pace, as_of=as_of)
     for line in cost.describe_plan(estimates, costs, cfg.budget, verdict):
         console.print(line, highlight=False, markup=False)
     if spending.month:

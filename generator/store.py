@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS coverage (
   day DATE NOT NULL,
   fetched_at TIMESTAMP NOT NULL,
   shape INTEGER,
+  partition_rows BIGINT,
+  partition_modified TIMESTAMP,
   PRIMARY KEY (source, project, day)
 );
 CREATE TABLE IF NOT EXISTS ledger (
@@ -105,6 +107,9 @@ CREATE TABLE IF NOT EXISTS releases (
 """
 # coverage.shape: the shape of the day's rows (generator.dimensions.ROWS_SHAPE); NULL in a store from before
 # it was recorded, read as 1 (`build --refresh` fetches those days again in this code's shape).
+# coverage.partition_rows / partition_modified: the source's partition of that day when it was read
+# (BigQuery's INFORMATION_SCHEMA.PARTITIONS: total_rows, last_modified_time); NULL when not known. A held
+# day is fetched again when its partition no longer matches (generator.plan.changed_days).
 # leaderboard_rankings / leaderboard_rows: the PyPI leaderboard of each as-of day (generator.leaderboard), kept
 # compactly (ranks and counts, one row per ranked project) so rank changes survive a new runner via the export.
 # releases: each version's upload time from PyPI's JSON API (its first file), asked once per release.
@@ -171,6 +176,15 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class PartitionState:
+    """A source's partition of one day, as it was when the day was read: its row count and when data
+    was last written to it (UTC, naive). A day whose partition no longer matches has changed."""
+
+    rows: int
+    modified: dt.datetime
+
+
+@dataclass(frozen=True)
 class BeforeStore:
     """A package's downloads on every day pepy/ClickPy hold before the store's first day for it.
 
@@ -226,6 +240,22 @@ class Store:
             out[project].add(day)
         return out
 
+    def partition_states(
+        self, source: str, projects: Iterable[str], window: Window
+    ) -> dict[dt.date, set[PartitionState | None]]:
+        """For each day in `window` the store holds for any of `projects`: the partition states recorded
+        when it was read, one per distinct state (None: a package whose day was read without one)."""
+        rows = self.con.execute(
+            "SELECT DISTINCT day, partition_rows, partition_modified FROM coverage WHERE source = $source"
+            " AND project IN (SELECT UNNEST($projects)) AND day BETWEEN $start AND $end",
+            {"source": source, "projects": list(projects), "start": window.start, "end": window.end},
+        ).fetchall()
+        out: dict[dt.date, set[PartitionState | None]] = {}
+        for day, count, modified in rows:
+            state = None if count is None or modified is None else PartitionState(int(count), modified)
+            out.setdefault(day, set()).add(state)
+        return out
+
     def sources_for(self, project: str) -> list[str]:
         """The sources the store holds days for, for one project (for the cross-check)."""
         rows = self.con.execute(
@@ -249,12 +279,14 @@ class Store:
         rows: pa.Table,
         ledger: LedgerEntry | None = None,
         shape: int = dimensions.ROWS_SHAPE,
+        partitions: Mapping[dt.date, PartitionState] | None = None,
     ) -> None:
         """Replace (project, day) data for `days` with `rows`, and mark those days complete in `shape`.
 
         `days` are the days the source says are available; rows outside them are ignored. `shape`
-        is that of `rows`: this code's queries give dimensions.ROWS_SHAPE. One transaction, with the
-        job's ledger row: all of it lands, or none of it.
+        is that of `rows`: this code's queries give dimensions.ROWS_SHAPE. `partitions`: each day's
+        source partition as it was read before the job (recorded with the day; a day without is NULL).
+        One transaction, with the job's ledger row: all of it lands, or none of it.
         """
         projects = list(projects)
         day_list = sorted(set(days))
@@ -284,6 +316,19 @@ class Store:
                 " FROM (SELECT UNNEST($projects) AS project) p, (SELECT UNNEST($days) AS day) d",
                 {**params, "shape": shape},
             )
+            for day, state in sorted((partitions or {}).items()):
+                if day in day_list:
+                    self.con.execute(
+                        "UPDATE coverage SET partition_rows = $rows, partition_modified = $modified"
+                        " WHERE source = $source AND project IN (SELECT UNNEST($projects)) AND day = $day",
+                        {
+                            "source": source,
+                            "projects": projects,
+                            "day": day,
+                            "rows": state.rows,
+                            "modified": _naive_utc(state.modified),
+                        },
+                    )
             if ledger is not None:
                 self.record_job(ledger)
             self.con.execute("COMMIT")
@@ -694,8 +739,10 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
     for name, kind in AGGREGATE_COLUMNS:
         if name not in have:
             con.execute(f"ALTER TABLE aggregates ADD COLUMN {name} {kind}")  # the registry's constant names
-    if "shape" not in {row[1] for row in con.execute("PRAGMA table_info('coverage')").fetchall()}:
-        con.execute("ALTER TABLE coverage ADD COLUMN shape INTEGER")
+    coverage = {row[1] for row in con.execute("PRAGMA table_info('coverage')").fetchall()}
+    for name, kind in (("shape", "INTEGER"), ("partition_rows", "BIGINT"), ("partition_modified", "TIMESTAMP")):
+        if name not in coverage:
+            con.execute(f"ALTER TABLE coverage ADD COLUMN {name} {kind}")  # constant names
 
 
 def _ranked_values(row: RankedProject) -> dict[str, Any]:

@@ -195,22 +195,118 @@ BUDGET = BudgetConfig(max_bytes_per_query=100 * GIB, max_bytes_per_run=300 * GIB
 
 
 @pytest.mark.parametrize(
-    ("ceiling", "spending", "reserve", "setting", "needed"),
+    ("ceiling", "spending", "setting", "needed"),
     [
-        (100 * GIB, cost.Spending(), 0, None, 0),  # exactly the per-query cap fits
-        (100 * GIB + 1, cost.Spending(), 0, cost.SETTING_PER_QUERY, 100 * GIB + 1),
-        (100 * GIB, cost.Spending(run_billed=200 * GIB), 0, None, 0),  # billed + ceiling = the run budget
-        (100 * GIB, cost.Spending(run_billed=150 * GIB, run_unknown=60 * GIB), 0, cost.SETTING_PER_RUN, 310 * GIB),
-        (50 * GIB, cost.Spending(month_billed=TIB - 40 * GIB), 0, cost.SETTING_PER_MONTH, TIB + 10 * GIB),
-        (50 * GIB, cost.Spending(month_billed=500 * GIB), 500 * GIB, cost.SETTING_PER_MONTH, 1050 * GIB),
-        (50 * GIB, cost.Spending(month_billed=500 * GIB), 400 * GIB, None, 0),
+        (100 * GIB, cost.Spending(), None, 0),  # exactly the per-query cap fits
+        (100 * GIB + 1, cost.Spending(), cost.SETTING_PER_QUERY, 100 * GIB + 1),
+        (100 * GIB, cost.Spending(run_billed=200 * GIB), None, 0),  # billed + ceiling = the run budget
+        (100 * GIB, cost.Spending(run_billed=150 * GIB, run_unknown=60 * GIB), cost.SETTING_PER_RUN, 310 * GIB),
+        (50 * GIB, cost.Spending(month_billed=TIB - 40 * GIB), cost.SETTING_PER_MONTH, TIB + 10 * GIB),
+        (50 * GIB, cost.Spending(month_billed=500 * GIB, month_unknown=500 * GIB), cost.SETTING_PER_MONTH, 1050 * GIB),
     ],
 )
 def test_a_job_may_start_when_what_is_counted_plus_its_ceiling_fits_every_budget(
-    ceiling: int, spending: cost.Spending, reserve: int, setting: str | None, needed: int
+    ceiling: int, spending: cost.Spending, setting: str | None, needed: int
 ) -> None:
-    refusal = cost.budget_refusal(ceiling, BUDGET, spending, reserve=reserve)
+    refusal = cost.budget_refusal(ceiling, BUDGET, spending)
     assert (refusal.setting, refusal.needed) == (setting, needed) if refusal else setting is None
+
+
+# -- pacing the month --------------------------------------------------------------------------------
+# Three small packages at the real table's scale: a daily run's ceiling ~200 GiB, its bill ~7 GiB.
+DAILY = cost.MonthPace(daily_ceiling=200 * GIB, daily_expected=7 * GIB, today=dt.date(2026, 11, 5))
+
+
+@pytest.mark.parametrize(
+    ("today", "runs_left", "reserve"),
+    [
+        (dt.date(2026, 11, 5), 25, 375 * GIB),  # one daily ceiling + 25 daily bills still to come
+        (dt.date(2026, 11, 1), 29, 403 * GIB),
+        (dt.date(2026, 11, 30), 0, 200 * GIB),  # the month's last day: one ceiling, no daily run to come
+        (dt.date(2026, 12, 31), 0, 200 * GIB),
+    ],
+)
+def test_the_pace_keeps_room_for_each_daily_run_still_to_come_and_one_daily_ceiling(
+    today: dt.date, runs_left: int, reserve: int
+) -> None:
+    pace = cost.MonthPace(200 * GIB, 7 * GIB, today)
+    assert (pace.runs_left, pace.reserve) == (runs_left, reserve)
+
+
+@pytest.mark.parametrize(
+    ("month_billed", "expected", "paced"),
+    [
+        (100 * GIB, 21 * GIB, False),  # 100 + 21 + 375 fit 1 TiB
+        (628 * GIB, 21 * GIB, False),  # 628 + 21 + 375 = 1024: exactly fits
+        (629 * GIB, 21 * GIB, True),  # one GiB more and the job waits for next month
+    ],
+)
+def test_a_backfill_job_keeps_the_months_pace_on_its_expected_bill(
+    month_billed: int, expected: int, paced: bool
+) -> None:
+    refusal = cost.pace_refusal(expected, BudgetConfig(), cost.Spending(month_billed=month_billed), DAILY)
+    assert (refusal is not None) == paced
+    if refusal is not None:
+        assert refusal.paced and refusal.setting == cost.SETTING_PER_MONTH
+        assert "remaining daily run" in cost.pace_message(refusal, "job X", DAILY)
+
+
+def test_the_pace_never_counts_a_backfill_ceiling_and_a_daily_ceiling_together() -> None:
+    """A 3-day backfill job (ceiling ~600 GiB, bill ~21 GiB) 400 GiB into the month: the guarantee checks
+    its own ceiling (1000 GiB fit 1 TiB), the pace its expected bill beside one daily ceiling. Counting
+    both ceilings (400 + 375 + 600 GiB) would refuse it, as the rule before did."""
+    spending = cost.Spending(month_billed=400 * GIB)
+    assert cost.budget_refusal(600 * GIB, BudgetConfig(), spending) is None
+    assert cost.pace_refusal(21 * GIB, BudgetConfig(), spending, DAILY) is None
+    assert spending.month + DAILY.reserve + 600 * GIB > BudgetConfig().max_bytes_per_month
+
+
+@pytest.mark.parametrize(("as_of_back", "paced"), [(0, False), (1, True), (40, True)])
+def test_only_the_daily_job_that_holds_the_newest_day_is_not_paced(as_of_back: int, paced: bool) -> None:
+    as_of = dt.date(2026, 11, 4)
+    assert cost.is_paced(as_of - dt.timedelta(days=as_of_back), as_of) is paced
+
+
+def play_november(bill_factor: float) -> tuple[int, list[dt.date]]:
+    """One run each morning from 5 November, by the build's rules: the daily job (headline, unpaced),
+    then 3-day backfill jobs while they fit the budgets and the month's pace. Every job bills
+    `bill_factor` x what the tool expects. Returns the month's bill and the days whose daily run was refused."""
+    budget = BudgetConfig()
+    spending = cost.Spending()
+    refused: list[dt.date] = []
+    backfill_left = 50
+    for day in (dt.date(2026, 11, 5) + dt.timedelta(days=i) for i in range(26)):
+        spending.run_billed = spending.run_unknown = 0  # a new run
+        pace = cost.MonthPace(200 * GIB, 7 * GIB, day)
+        if cost.budget_refusal(pace.daily_ceiling, budget, spending) is not None:
+            refused.append(day)  # not even the newest day fits: exit 3, nothing billed
+            continue
+        spending.started(pace.daily_ceiling)
+        spending.settled(pace.daily_ceiling, round(7 * GIB * bill_factor))
+        while backfill_left:
+            if cost.budget_refusal(600 * GIB, budget, spending) or cost.pace_refusal(21 * GIB, budget, spending, pace):
+                break
+            spending.started(600 * GIB)
+            spending.settled(600 * GIB, round(21 * GIB * bill_factor))
+            backfill_left -= 1
+        assert spending.month <= budget.max_bytes_per_month  # the guarantee, whatever the bills
+    return spending.month_billed, refused
+
+
+def test_when_bills_match_expectations_every_daily_run_of_the_month_runs() -> None:
+    billed, refused = play_november(1.0)
+    assert refused == []
+    assert billed <= BudgetConfig().max_bytes_per_month
+
+
+def test_when_jobs_bill_more_than_expected_the_months_last_daily_runs_are_refused_never_overspent() -> None:
+    """What the README says: the guarantee holds, and the room runs out early; the last daily runs of the
+    month find not even the newest day's ceiling fits, are refused before billing, and the next month's
+    first run fetches the days they missed."""
+    billed, refused = play_november(3.0)  # every job bills three times what the tool expects
+    assert billed <= BudgetConfig().max_bytes_per_month
+    assert refused and refused[-1] == dt.date(2026, 11, 30)  # the month's last days
+    assert refused == [refused[0] + dt.timedelta(days=i) for i in range(len(refused))]
 
 
 def test_a_started_job_counts_at_its_ceiling_until_its_bill_is_known() -> None:
@@ -229,12 +325,6 @@ def test_the_refusal_when_not_even_the_newest_day_fits_gives_the_exact_value() -
     assert "1.0 TiB, which does not fit [budget].max_bytes_per_run = 1.0 TiB" not in text  # no rounding to equal
 
 
-def test_the_month_reserve_keeps_room_for_every_remaining_daily_run() -> None:
-    assert cost.month_reserve(200 * GIB, GIB, dt.date(2026, 11, 30)) == 201 * GIB
-    assert cost.month_reserve(200 * GIB, GIB, dt.date(2026, 11, 1)) == 230 * GIB
-    assert cost.month_reserve(0, GIB, dt.date(2026, 12, 31)) == GIB
-
-
 def test_runs_needed_counts_expected_bills_against_the_run_budget() -> None:
     estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
     assert estimates[0].expected_bytes < 90 * GIB
@@ -242,20 +332,41 @@ def test_runs_needed_counts_expected_bills_against_the_run_budget() -> None:
     assert cost.backfill_pace(estimates, BudgetConfig(max_bytes_per_query=80 * GIB)).runs is None
 
 
+LAST_DAY_OF_MONTH = dt.date(2026, 11, 30)
+
+
 @pytest.mark.parametrize(
-    ("per_month", "reserve", "pace"),
+    ("per_month", "pace", "as_of", "expected"),
     [
-        (TIB, 0, cost.Pace(1, 1)),  # the month has room for every job
-        (140 * GIB, 0, cost.Pace(3, 3)),  # 4 jobs a month: 3 bills of 13.5 GiB + a 90 GiB ceiling fit, 4 do not
-        (140 * GIB, 30 * GIB, cost.Pace(5, 5)),  # the daily runs' reserve leaves room for 2 jobs a month
-        (140 * GIB, 60 * GIB, cost.Pace(None, 1)),  # no month has room for a 90 GiB ceiling beside the reserve
+        (TIB, None, None, cost.Pace(1, 1)),  # the month has room for every job
+        (
+            140 * GIB,
+            None,
+            None,
+            cost.Pace(3, 3),
+        ),  # 4 jobs a month: 3 bills of 13.5 GiB + a 90 GiB ceiling fit, 4 do not
+        # Backfill jobs (60 days back) keep the pace: 13.5 GiB + 90 GiB kept for a daily ceiling: 3 jobs a month.
+        (140 * GIB, cost.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY + dt.timedelta(days=60), cost.Pace(4, 4)),
+        # The daily job (it holds the newest day) is not paced: the guarantee alone, as without a pace.
+        (140 * GIB, cost.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY, cost.Pace(3, 3)),
+        # A month of daily runs (30 x 2 GiB) + one daily ceiling leaves a fresh month no room: never done.
+        (
+            140 * GIB,
+            cost.MonthPace(90 * GIB, 2 * GIB, LAST_DAY_OF_MONTH),
+            DAY + dt.timedelta(days=60),
+            cost.Pace(None, 1),
+        ),
     ],
 )
-def test_the_monthly_budget_paces_the_backfill(per_month: int, reserve: int, pace: cost.Pace) -> None:
-    """Expected bills alone fit one month (10 x 13.5 GiB); the next job's ceiling is what waits for the next month."""
+def test_the_monthly_budget_paces_the_backfill(
+    per_month: int, pace: cost.MonthPace | None, as_of: dt.date | None, expected: cost.Pace
+) -> None:
+    """Expected bills alone fit one month (10 x 13.5 GiB); the next job's ceiling, or the month's pace, is
+    what waits for the next month."""
     estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
     assert all(13.5 * GIB <= e.expected_bytes < 13.6 * GIB for e in estimates)  # the bill rounded up to MB
-    assert cost.backfill_pace(estimates, BudgetConfig(max_bytes_per_month=per_month), reserve=reserve) == pace
+    budget = BudgetConfig(max_bytes_per_month=per_month)
+    assert cost.backfill_pace(estimates, budget, pace=pace, as_of=as_of) == expected
 
 
 def test_describe_plan_groups_identical_jobs_and_says_the_runs_needed() -> None:

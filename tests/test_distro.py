@@ -115,7 +115,8 @@ def make_old_store(path: Path) -> None:
     with open_store(path):
         pass
     con = duckdb.connect(str(path))
-    con.execute("ALTER TABLE coverage DROP COLUMN IF EXISTS shape")  # as before shapes were recorded
+    for column in ("shape", "partition_rows", "partition_modified"):  # as before shapes and partitions were recorded
+        con.execute(f"ALTER TABLE coverage DROP COLUMN IF EXISTS {column}")
     rows = [(dimensions.TOTAL, None, 13), (dimensions.DISTRO.name, "Ubuntu", 5), (dimensions.DISTRO.name, None, 8)]
     for breakdown, distro, downloads in rows:
         con.execute(

@@ -28,6 +28,8 @@ from tests.fakes.zetasql_check import analyze, execute
 
 BREAKDOWNS = config.BREAKDOWNS
 WINDOW = Window(dt.date(2026, 10, 1), dt.date(2026, 10, 3))
+PARTITION_PARAMETERS = (("first", "STRING"), ("last", "STRING"))
+"""generator.sources.bigquery.BigQuerySource.partition_metadata binds its partition ids as strings."""
 PACKAGES = ("acme", "beta-pkg")
 
 
@@ -54,6 +56,7 @@ def tool_statements() -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
     for label, breakdowns in settings().items():
         sql, params = job_query(Job(WINDOW, PACKAGES, breakdowns))
         out[f"daily_aggregates ({label})"] = (sql, parameter_types(params))
+    out["partition_metadata (the history window)"] = (queries.load("partition_metadata"), PARTITION_PARAMETERS)
     return out
 
 
@@ -79,7 +82,7 @@ def test_every_bigquery_query_file_is_among_the_statements_checked() -> None:
         for p in resources.files(queries).iterdir()
         if p.name.endswith(".sql") and not p.name.startswith("clickpy_")
     )
-    assert files == ["daily_aggregates"]
+    assert files == ["daily_aggregates", "partition_metadata"]
     assert all(any(name.startswith(f"{f} (") for name in STATEMENTS) for f in files)
 
 

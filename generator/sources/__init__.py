@@ -15,9 +15,9 @@ from generator.dates import Window
 from generator.store import AGGREGATE_COLUMNS
 
 if TYPE_CHECKING:  # for annotations only: cost and bigquery import this module
-    from generator.cost import JobEstimate, Spending
+    from generator.cost import JobEstimate, MonthPace, Spending
     from generator.sources.bigquery import JobLog, Settled
-    from generator.store import LedgerEntry
+    from generator.store import LedgerEntry, PartitionState
 
 _DUCK_TO_ARROW: dict[str, pa.DataType] = {
     "DATE": pa.date32(),
@@ -77,7 +77,9 @@ class BillingSource(Source, Protocol):
 
     def today(self) -> dt.date: ...
 
-    def fetch(self, job: Job, *, reserve: int = 0) -> FetchResult: ...
+    def fetch(self, job: Job, *, pace: MonthPace | None = None) -> FetchResult: ...
+
+    def partition_metadata(self, window: Window) -> dict[dt.date, PartitionState]: ...
 
     def estimate(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]: ...
 

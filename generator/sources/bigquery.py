@@ -30,12 +30,15 @@ from generator import permissions, queries
 from generator.config import BREAKDOWNS, Config
 from generator.cost import (
     JobEstimate,
+    MonthPace,
     Spending,
     billed_ceiling,
     budget_refusal,
     dollars,
     estimate_jobs,
     format_bytes,
+    pace_message,
+    pace_refusal,
     refusal_message,
 )
 from generator.dates import Window, utc_today
@@ -43,7 +46,7 @@ from generator.errors import ConfigError, CostLimitExceeded, PermissionDenied, S
 from generator.sources import STORE_SCHEMA, FetchResult, Job
 from generator.sources.retry import RetryPolicy, retrying
 from generator.sql import restrict_breakdowns
-from generator.store import UNKNOWN_BILL, LedgerEntry
+from generator.store import UNKNOWN_BILL, LedgerEntry, PartitionState
 
 TOOL_LABEL = "pypi-stats-site"
 BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
@@ -268,11 +271,12 @@ class BigQuerySource:
         *,
         dry_run_only: bool = False,
         job: Job | None = None,
-        reserve: int = 0,
+        pace: MonthPace | None = None,
     ) -> QueryResult:
         """Dry-run, check the ceiling against the budgets, then run with maximum_bytes_billed = ceiling.
 
-        `job` names the query in a refusal and in its ledger row; `reserve` is kept free in the month.
+        `job` names the query in a refusal and in its ledger row; with `pace` (a backfill job), its
+        expected bill must also keep the month's pace (cost.pace_refusal).
         When BigQuery refuses the job at no charge with "N or higher required" (bytesBilledLimitExceeded:
         the table grew since the dry run, or the dry run was cluster-pruned and the job is checked
         against the unpruned figure), the job is tried once more with maximum_bytes_billed = N if N
@@ -285,7 +289,7 @@ class BigQuerySource:
             if dry_run_only:
                 return QueryResult(None, "", scan, ceiling, dry_run=True, scan_accuracy=accuracy)
             try:
-                rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
+                rows, done = self._execute(sql, params, scan, ceiling, deadline, job, pace, accuracy)
             except api_exceptions.GoogleAPICallError as exc:
                 if error_reason(exc) != "bytesBilledLimitExceeded":
                     raise
@@ -300,7 +304,7 @@ class BigQuerySource:
                     far_above = required > PRUNED_CHECK_FACTOR * billed_ceiling(scan)
                     self.dry_runs_below_check = self.dry_runs_below_check or far_above
                     ceiling = required
-                rows, done = self._execute(sql, params, scan, ceiling, deadline, job, reserve)
+                rows, done = self._execute(sql, params, scan, ceiling, deadline, job, pace, accuracy)
         billed = _int(done.total_bytes_billed, ceiling)
         self.spending.settled(ceiling, billed)
         return QueryResult(
@@ -326,18 +330,22 @@ class BigQuerySource:
         out = estimate_jobs(
             jobs, [s for s, _ in priced], self.ledger if ledger is None else ledger, price_per_tib=self.price_per_tib
         )
-        return [
-            replace(e, expected_bytes=e.ceiling_bytes, expected_basis="dry run (cluster-pruned: the bill)")
-            if accuracy == "PRECISE" or self.dry_runs_below_check
-            else e
-            for e, (_, accuracy) in zip(out, priced, strict=True)
-        ]
+        return [self._pruned(e, accuracy) for e, (_, accuracy) in zip(out, priced, strict=True)]
 
-    def fetch(self, job: Job, *, reserve: int = 0) -> FetchResult:
+    def _pruned(self, estimate: JobEstimate, accuracy: str) -> JobEstimate:
+        """A dry run BigQuery calls PRECISE, or any once a job needed more than its dry run, is already
+        cluster-pruned: its ceiling is the expected bill, not a figure to scale down by the packages' share."""
+        if accuracy == "PRECISE" or self.dry_runs_below_check:
+            return replace(
+                estimate, expected_bytes=estimate.ceiling_bytes, expected_basis="dry run (cluster-pruned: the bill)"
+            )
+        return estimate
+
+    def fetch(self, job: Job, *, pace: MonthPace | None = None) -> FetchResult:
         """Run one job if it fits the budgets now (else CostLimitExceeded, nothing run); rows in the
-        store schema, days before today UTC. `reserve`: month budget kept for the daily runs to come."""
+        store schema, days before today UTC. `pace`: a backfill job also keeps the month's pace."""
         sql, params = job_query(job)
-        result = self.run_query(sql, params, job=job, reserve=reserve)
+        result = self.run_query(sql, params, job=job, pace=pace)
         assert result.rows is not None
         today = self._today()
         return FetchResult(
@@ -402,6 +410,40 @@ class BigQuerySource:
             total = self._retrying("read this month's job history (jobs.list)", once, deadline)
         return total
 
+    def partition_metadata(self, window: Window) -> dict[dt.date, PartitionState]:
+        """Each daily partition of the public table in `window`: its row count and when data was last
+        written to it (INFORMATION_SCHEMA.PARTITIONS of the public dataset, one query through the cost
+        guard, billed its 10 MB minimum and recorded in the ledger like any job). The build records
+        these with every day it fetches, and fetches a held day again only when its partition changed.
+
+        Raises SourceError (e.g. accessDenied: see generator.permissions) or CostLimitExceeded;
+        the build then falls back to refetching the latest [source].refetch_days, and says so once."""
+        from google.cloud import bigquery
+
+        params = [
+            bigquery.ScalarQueryParameter("first", "STRING", window.start.strftime("%Y%m%d")),
+            bigquery.ScalarQueryParameter("last", "STRING", window.end.strftime("%Y%m%d")),
+        ]
+        result = self.run_query(queries.load("partition_metadata"), params)
+        assert result.rows is not None
+        if self.log is not None:
+            self.log.settled(
+                self._entry(None, result.job_id, result.ceiling_bytes, result.bytes_processed, result.bytes_billed)
+            )
+        out: dict[dt.date, PartitionState] = {}
+        for row in result.rows.to_pylist():
+            try:
+                day = dt.datetime.strptime(str(row["partition_id"]), "%Y%m%d").date()
+            except ValueError:
+                continue  # __NULL__ / __UNPARTITIONED__: not a day
+            modified = row["last_modified_time"]
+            if modified is None:
+                continue
+            if modified.tzinfo is not None:
+                modified = modified.astimezone(dt.UTC).replace(tzinfo=None)
+            out[day] = PartitionState(int(row["total_rows"] or 0), modified)
+        return out
+
     def per_day_scan_bytes(self, projects: Sequence[str], breakdowns: Sequence[str], day: dt.date) -> int:
         """Dry-run bytes of one day for these breakdowns: feed cost.max_days_per_job to split backfills."""
         job = Job(Window(day, day), tuple(projects), tuple(breakdowns))
@@ -462,16 +504,31 @@ class BigQuerySource:
 
         return self._retrying("price the query (dry run)", once, deadline)
 
-    def _check_fits(self, scan: int, ceiling: int, job: Job | None, reserve: int) -> None:
-        """Refuse (CostLimitExceeded) unless the ceiling fits every budget on what is counted so far."""
-        refusal = budget_refusal(ceiling, self.budget, self.spending, reserve=reserve)
-        if refusal is None:
+    def _check_fits(self, scan: int, ceiling: int, job: Job | None, pace: MonthPace | None, accuracy: str) -> None:
+        """Refuse (CostLimitExceeded) unless the ceiling fits every budget on what is counted so far
+        and, for a backfill job (`pace`), its expected bill keeps the month's pace."""
+        refusal = budget_refusal(ceiling, self.budget, self.spending)
+        if refusal is None and pace is None:
             return
         context = job or Job(Window(self._today(), self._today()), ("(ad-hoc query)",))
-        estimate = estimate_jobs([context], [scan], self.ledger, price_per_tib=self.price_per_tib)[0]
+        estimate = self._pruned(
+            estimate_jobs([context], [scan], self.ledger, price_per_tib=self.price_per_tib)[0], accuracy
+        )
         what = f"job {context.window.label()} ({len(context.projects)} package(s))"
         if ceiling > billed_ceiling(scan):
             what += f" (BigQuery required more than its dry run's {format_bytes(scan)})"
+        if refusal is None and pace is not None:
+            refusal = pace_refusal(estimate.expected_bytes, self.budget, self.spending, pace)
+            if refusal is None:
+                return
+            raise CostLimitExceeded(
+                pace_message(refusal, what, pace),
+                ceiling_bytes=ceiling,
+                cap_bytes=refusal.limit,
+                refusal=refusal,
+                expected_bytes=estimate.expected_bytes,
+            )
+        assert refusal is not None
         raise CostLimitExceeded(
             refusal_message(
                 refusal, what, expected=estimate.expected_bytes, price_per_tib=self.price_per_tib, first=False
@@ -490,11 +547,12 @@ class BigQuerySource:
         ceiling: int,
         deadline: float,
         context: Job | None,
-        reserve: int,
+        pace: MonthPace | None,
+        accuracy: str,
     ) -> tuple[pa.Table, Any]:
         def attempt() -> tuple[pa.Table, Any]:
             # Checked before every start, restarts included: a restart must fit what is left too.
-            self._check_fits(scan, ceiling, context, reserve)
+            self._check_fits(scan, ceiling, context, pace, accuracy)
             job_id = f"pypi_stats_{label_value(self.run_id).replace('-', '_')}_{secrets.token_hex(6)}"
             config = self._config(params, maximum_bytes_billed=ceiling)
             job = self._retrying("start the query job", lambda: self._insert(job_id, sql, config), deadline)

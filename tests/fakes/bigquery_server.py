@@ -40,6 +40,11 @@ BOOL 1, INT64 / FLOAT64 / TIMESTAMP / DATE 8, NULL 0, a RECORD is the sum of its
   the dry run's: `dry_run_mode=` picks one of DRY_RUN_MODES.
 - `row_weight` scales bytes, as if every stored row stood for that many real ones (benchmarks).
 `maximumBytesBilled` below the rounded estimate fails the job with `bytesBilledLimitExceeded`.
+
+Partition metadata: `bigquery-public-data.pypi.INFORMATION_SCHEMA.PARTITIONS` answers one row per
+day of the event table (partition_id 'YYYYMMDD', total_rows = the day's rows x `row_weight`,
+last_modified_time), billed 10 MiB like any INFORMATION_SCHEMA query. `append_events` adds rows to
+some days, as PyPI's late or reloaded rows do: their last_modified_time becomes the fake's clock.
 """
 
 from __future__ import annotations
@@ -339,6 +344,11 @@ def _encode(value: Any, fld: Mapping[str, Any], int64_timestamps: bool) -> Any:
     return str(value)
 
 
+def _first_write(day: dt.date) -> dt.datetime:
+    """A partition's last write when the fake starts: its day's last rows land within the next hours."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(3), dt.UTC)
+
+
 # -- the event table and the byte model ---------------------------------------------------------------
 class EventTable:
     """Events in DuckDB under `bigquery-public-data`.pypi.file_downloads, with per-block byte sizes."""
@@ -357,6 +367,34 @@ class EventTable:
             f'CREATE VIEW "bigquery-public-data".pypi.file_downloads AS SELECT {cols} FROM memory.main.events'  # noqa: S608
         )
         self._blocks = self._block_bytes()
+        self._counts = dict(self._day_counts())
+        self.modified: dict[dt.date, dt.datetime] = {day: _first_write(day) for day in self._counts}
+        """Each partition's last_modified_time (INFORMATION_SCHEMA.PARTITIONS)."""
+
+    def append(self, events: Any, *, at: dt.datetime) -> list[dt.date]:
+        """Add events (any form the constructor takes) to the table, as rows landing late in their days'
+        partitions at `at`: those partitions' last_modified_time becomes `at`. Returns the days touched."""
+        with self.lock:
+            self.con.execute("ALTER TABLE events RENAME TO __previous")
+            self.con.execute("DROP TABLE __grid")
+            self._load(events)
+            self.con.execute("DROP TABLE __previous")
+            before = set(self.modified)
+            counts = dict(self._day_counts())
+            self._blocks = self._block_bytes()
+            touched = sorted(d for d in counts if d not in before or counts[d] != self._counts.get(d))
+            for day in touched:
+                self.modified[day] = max(at, self.modified.get(day, at) + dt.timedelta(microseconds=1))
+            self._counts = counts
+            return touched
+
+    def partitions(self) -> list[tuple[dt.date, int, dt.datetime]]:
+        """(day, total_rows, last_modified_time) of every daily partition, as INFORMATION_SCHEMA.PARTITIONS has them."""
+        with self.lock:
+            return [(day, round(n * self.row_weight), self.modified[day]) for day, n in sorted(self._counts.items())]
+
+    def _day_counts(self) -> list[tuple[dt.date, int]]:
+        return [(r[0], int(r[1])) for r in self.con.execute("SELECT __day, count(*) FROM events GROUP BY 1").fetchall()]
 
     # -- loading ---------------------------------------------------------------------------------
     def _load(self, events: Any) -> None:
@@ -409,6 +447,10 @@ class EventTable:
         return f"SELECT {', '.join(cols)} FROM {relation}"  # noqa: S608
 
     def _create(self, select_sql: str) -> None:
+        if self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '__previous'").fetchone()[0]:
+            # Appending (EventTable.append): the table's rows so far, then the new ones.
+            cols = ", ".join(f'"{c}"' for c in FILE_DOWNLOADS)
+            select_sql = f"SELECT {cols} FROM __previous UNION ALL SELECT {cols} FROM ({select_sql})"  # noqa: S608
         # Clustering: within each day, rows sorted by project, cut into blocks of block_rows rows.
         self.con.execute(
             "CREATE TABLE events AS SELECT *, CAST(timestamp AS DATE) AS __day,"  # noqa: S608
@@ -617,6 +659,7 @@ _JOBS_LIST = "https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/list
 _PUBLIC_DATA = "https://cloud.google.com/bigquery/public-data"
 _JOBS_BY_USER = "https://cloud.google.com/bigquery/docs/information-schema-jobs-by-user#required_permissions"
 _JOBS_BY_PROJECT = "https://cloud.google.com/bigquery/docs/information-schema-jobs#required_permissions"
+_PARTITIONS = "https://cloud.google.com/bigquery/docs/information-schema-partitions#required_permissions"
 _ROLES_DOC = "https://cloud.google.com/bigquery/docs/access-control"
 
 IAM_RULES: dict[str, tuple[str | None, str]] = {
@@ -634,6 +677,10 @@ IAM_RULES: dict[str, tuple[str | None, str]] = {
     "table:bigquery-public-data.pypi.file_downloads": (None, _PUBLIC_DATA),  # public: readable by anyone
     "table:INFORMATION_SCHEMA.JOBS_BY_USER": ("bigquery.jobs.list", _JOBS_BY_USER),
     "table:INFORMATION_SCHEMA.JOBS_BY_PROJECT": ("bigquery.jobs.listAll", _JOBS_BY_PROJECT),
+    # The public dataset's partitions: bigquery.tables.get + bigquery.tables.list on *that dataset*, which
+    # it grants every authenticated identity (roles/bigquery.dataViewer, as for reading the table itself);
+    # nothing on the billing project beyond the query job's bigquery.jobs.create.
+    "table:INFORMATION_SCHEMA.PARTITIONS": (None, _PARTITIONS),
 }
 """A call with no rule is refused as a bug of the fake (400 invalid): add its line here."""
 
@@ -822,6 +869,9 @@ class FakeBigQuery(LoopbackFake):
         self._validated: set[str] = set()
         self._polls: dict[str, int] = {}
         self._growth: list[float] = []
+        self.bill_factor = 1.0
+        """Each data job bills the block model's bytes times this, never more than its estimate: a table
+        whose clustering prunes worse (> 1) or better (< 1) than the block model (property tests)."""
         self.history: list[dict[str, Any]] = []
         """Every billable job, as INFORMATION_SCHEMA.JOBS_BY_USER shows it (creation_time, labels, bill)."""
         self._lock = threading.RLock()
@@ -902,6 +952,11 @@ class FakeBigQuery(LoopbackFake):
         `factor` times the dry run's, so a cap set from the dry run fails with bytesBilledLimitExceeded."""
         with self._lock:
             self._growth.extend([factor] * n)
+
+    def append_events(self, events: Any) -> list[dt.date]:
+        """Rows land late in their days' partitions, now (the fake's clock): PyPI's late rows, or a day it
+        reloads weeks later. Those partitions' total_rows and last_modified_time change. Returns the days."""
+        return self.table.append(events, at=self.now())
 
     # -- accounting and reference runs -----------------------------------------------------------
     def account(self, sql: str, params: Mapping[str, Any] | None = None) -> Accounting:
@@ -1116,10 +1171,10 @@ class FakeBigQuery(LoopbackFake):
         if record.parameters and mode not in (None, "NAMED"):
             raise QueryError("This fake binds NAMED query parameters only.")
         params = record.param_values
-        if "INFORMATION_SCHEMA" in record.query.upper():
-            self._run_jobs_query(job, params)
-            return
-        if self.analyzer:
+        jobs_view = (
+            "INFORMATION_SCHEMA" in record.query.upper() and "INFORMATION_SCHEMA.PARTITIONS" not in record.query.upper()
+        )
+        if self.analyzer and not jobs_view:  # the JOBS views are not in zetasql_check's catalog
             from .zetasql_check import analyze
 
             rejected = analyze(record.query, tuple(sorted(record.param_types.items())))
@@ -1127,6 +1182,12 @@ class FakeBigQuery(LoopbackFake):
                 raise QueryError(rejected)
         else:
             parse_bigquery(record.query)  # sqlglot's guess at BigQuery's functions
+        if "INFORMATION_SCHEMA.PARTITIONS" in record.query.upper():
+            self._run_partitions_query(job, params)
+            return
+        if jobs_view:
+            self._run_jobs_query(job, params)
+            return
         acct = self.table.account(record.query, params)
         job.accounting = acct
         # What the dry run says, and what BigQuery checks maximumBytesBilled against (DRY_RUN_MODES).
@@ -1155,6 +1216,9 @@ class FakeBigQuery(LoopbackFake):
         job.arrow = table
         job.schema = [_bq_field(f.name, f.type) for f in table.schema]
         job.rows = table.to_pylist()
+        if self.bill_factor != 1.0:
+            processed = min(acct.estimate_bytes, round(acct.processed_bytes * self.bill_factor))
+            acct = dataclasses.replace(acct, processed_bytes=processed)
         record.processed_bytes = acct.processed_bytes
         record.billed_bytes = acct.billed_bytes
         self._remember(job)
@@ -1194,6 +1258,47 @@ class FakeBigQuery(LoopbackFake):
                 )
             duck = to_duckdb(tree.sql(dialect="bigquery"))
             names = {p.name for p in tree.find_all(exp.Parameter)}
+            table = con.sql(duck, params={k: params[k] for k in names}).to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).splitlines()[0]) from None
+        finally:
+            con.close()
+        job.arrow = table
+        job.schema = [_bq_field(f.name, f.type) for f in table.schema]
+        job.rows = table.to_pylist()
+        job.accounting = Accounting(1, (), (), MIN_BILLED_PER_TABLE, MIN_BILLED_PER_TABLE)
+        job.record.estimate_bytes = MIN_BILLED_PER_TABLE
+        if not job.record.dry_run:
+            job.record.processed_bytes = job.record.billed_bytes = MIN_BILLED_PER_TABLE
+            self._remember(job)
+
+    def _run_partitions_query(self, job: _Job, params: Mapping[str, Any]) -> None:
+        """`bigquery-public-data.pypi.INFORMATION_SCHEMA.PARTITIONS`, from the event table: one row per
+        day, total_rows and last_modified_time as EventTable.partitions has them."""
+        tree = parse_bigquery(job.record.query)
+        for table in tree.find_all(exp.Table):
+            if (table.catalog, table.db, table.name.upper()) != (*PUBLIC_TABLE[:2], "INFORMATION_SCHEMA.PARTITIONS"):
+                raise QueryError(f"This fake answers {'.'.join(PUBLIC_TABLE[:2])}.INFORMATION_SCHEMA.PARTITIONS only")
+            table.replace(exp.to_table("partitions_view"))
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(
+                "CREATE TABLE partitions_view (table_catalog VARCHAR, table_schema VARCHAR, table_name VARCHAR,"
+                " partition_id VARCHAR, total_rows BIGINT, total_logical_bytes BIGINT,"
+                " last_modified_time TIMESTAMPTZ, storage_tier VARCHAR)"
+            )
+            catalog, schema, name = PUBLIC_TABLE
+            for day, rows, modified in self.table.partitions():
+                con.execute(
+                    "INSERT INTO partitions_view VALUES ($c, $s, $n, $p, $rows, NULL, $m, 'ACTIVE')",
+                    {"c": catalog, "s": schema, "n": name, "p": day.strftime("%Y%m%d"), "rows": rows, "m": modified},
+                )
+            duck = to_duckdb(tree.sql(dialect="bigquery"))
+            names = {p.name for p in tree.find_all(exp.Parameter)}
+            missing = sorted(names - set(params))
+            if missing:
+                raise QueryError(f"Query parameter '{missing[0]}' not found")
             table = con.sql(duck, params={k: params[k] for k in names}).to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(str(exc).splitlines()[0]) from None

@@ -26,10 +26,24 @@ from tests.fakes.bigquery_server import FILE_DOWNLOADS, Schema
 
 PUBLIC_TABLE_NAME = "bigquery-public-data.pypi.file_downloads"
 """The table as the tool writes it, one backticked path: ZetaSQL reads it as one identifier."""
+PARTITIONS_VIEW_NAME = "bigquery-public-data.pypi.INFORMATION_SCHEMA.PARTITIONS"
+"""The public dataset's partition metadata view (generator/queries/partition_metadata.sql), written the same way."""
 TABLES: dict[str, Schema] = {
     # Every table a statement of the tool may read, by the backticked name it uses: one line each
     # (e.g. the dataset's INFORMATION_SCHEMA.PARTITIONS, with the columns Google documents).
     PUBLIC_TABLE_NAME: FILE_DOWNLOADS,
+    # https://cloud.google.com/bigquery/docs/information-schema-partitions#schema
+    PARTITIONS_VIEW_NAME: {
+        "table_catalog": "STRING",
+        "table_schema": "STRING",
+        "table_name": "STRING",
+        "partition_id": "STRING",
+        "total_rows": "INT64",
+        "total_logical_bytes": "INT64",
+        "total_billable_bytes": "INT64",
+        "last_modified_time": "TIMESTAMP",
+        "storage_tier": "STRING",
+    },
 }
 
 _lock = threading.RLock()
