@@ -172,7 +172,8 @@ def test_ndjson_lines_have_bigquery_export_shape(
     named = [e for e in lines if e["details"]["installer"] is not None]
     assert all(list(e["details"]["installer"]) == ["name", "version"] for e in named)
     with_distro = [e["details"]["distro"] for e in lines if e["details"]["distro"] is not None]
-    assert with_distro and all(list(d) == ["name", "version", "id", "libc"] for d in with_distro)
+    assert with_distro
+    assert all(list(d) == ["name", "version", "id", "libc"] for d in with_distro)
     # Missing fields are JSON null: whole structs for unparsed user agents, leaves elsewhere.
     assert any(e["details"]["installer"] is None and e["details"]["python"] is None for e in lines)
     assert any(e["country_code"] is None for e in lines)
@@ -376,7 +377,8 @@ def test_demo_packages_are_normalized_and_distinct() -> None:
     assert max(profiles, key=lambda p: p.base_daily).project == "acme-http"
     assert min(profiles, key=lambda p: p.base_daily).project == "tinycli-kit"
     assert max(profiles, key=lambda p: len(p.releases)).project == "pelican-widgets"
-    assert by_name["fastjsonish"].compiled and not by_name["acme-http"].compiled
+    assert by_name["fastjsonish"].compiled
+    assert not by_name["acme-http"].compiled
     assert sample.MISSING_DAY not in {r.day for p in profiles for r in p.releases}
 
 
@@ -391,7 +393,8 @@ def test_hashed_profiles_have_a_valid_release_history(name: str) -> None:
     versions = [Version(r.version) for r in profile.releases]
     assert versions == sorted(set(versions))
     days = [r.day for r in profile.releases]
-    assert days == sorted(set(days)) and days[-1] <= start + dt.timedelta(days=209)
+    assert days == sorted(set(days))
+    assert days[-1] <= start + dt.timedelta(days=209)
     assert 20 <= profile.base_daily <= 3000
     assert 30 <= profile.mirror_instances <= 80
 

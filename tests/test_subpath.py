@@ -126,7 +126,8 @@ def check_404(base: str) -> None:
     for missing in ("nope.html", "packages/no-such-package/", "packages/a/b/c/d.html"):
         url = base + missing
         status, _, body = get(url)
-        assert status == 404 and b"Page not found" in body
+        assert status == 404
+        assert b"Page not found" in body
         for link in parse(body.decode("utf-8")).links:
             if link.startswith("#"):
                 continue  # the skip link, on the page itself
@@ -134,7 +135,8 @@ def check_404(base: str) -> None:
             if target.startswith(base):
                 assert get(target)[0] == 200, f"404 page at {url}: {link} -> {target}"
             else:
-                assert urlsplit(link).scheme in ("http", "https") and not link.startswith(base), link
+                assert urlsplit(link).scheme in ("http", "https"), link
+                assert not link.startswith(base), link
 
 
 def test_every_link_and_asset_resolves_under_a_sub_path(served_prefixed: str) -> None:
@@ -152,7 +154,8 @@ def test_sitemap_and_feed_point_into_the_sub_path(served_prefixed: str, prefixed
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     root = ET.fromstring(get(served_prefixed + "sitemap.xml")[2])
     locs = [e.text or "" for e in root.findall("s:url/s:loc", ns)]
-    assert locs and all(loc.startswith(BASE_URL) for loc in locs)
+    assert locs
+    assert all(loc.startswith(BASE_URL) for loc in locs)
     assert {BASE_URL, BASE_URL + f"packages/{sample.DEMO_PACKAGES[0]}/"} <= set(locs)
     for loc in locs:  # the same paths, served locally
         assert get(served_prefixed + loc.removeprefix(BASE_URL))[0] == 200, loc
@@ -162,7 +165,8 @@ def test_sitemap_and_feed_point_into_the_sub_path(served_prefixed: str, prefixed
     atom = "{http://www.w3.org/2005/Atom}"
     assert feed.tag == f"{atom}feed"
     hrefs = [link.get("href") or "" for link in feed.iter(f"{atom}link")]
-    assert hrefs and all(h.startswith(BASE_URL) for h in hrefs)
+    assert hrefs
+    assert all(h.startswith(BASE_URL) for h in hrefs)
     page = (prefixed_site / "packages" / sample.DEMO_PACKAGES[0] / "index.html").read_text(encoding="utf-8")
     assert f'<link rel="canonical" href="{BASE_URL}packages/{sample.DEMO_PACKAGES[0]}/">' in page
     assert f'<meta property="og:url" content="{BASE_URL}packages/{sample.DEMO_PACKAGES[0]}/">' in page
