@@ -228,22 +228,33 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
             assert {r["category"] for r in rows} <= allowed
 
 
-def test_static_files_match_the_pypistats_shapes(demo_site: Path) -> None:
+STATIC_DOCUMENTS = [("recent", "recent_downloads")] + [(e, f"{e}_downloads") for e in api.ENDPOINTS[1:]]
+
+
+@pytest.mark.parametrize(("name", "kind"), STATIC_DOCUMENTS)
+def test_static_files_match_the_pypistats_shapes(demo_site: Path, name: str, kind: str) -> None:
     project = sample.DEMO_PACKAGES[0]
     folder = demo_site / "api" / "packages" / project
-    for name, kind in [("recent", "recent_downloads")] + [(e, f"{e}_downloads") for e in api.ENDPOINTS[1:]]:
-        text = (folder / name).read_text(encoding="utf-8")
-        assert (folder / f"{name}.json").read_text(encoding="utf-8") == text
-        doc = json.loads(text)
-        assert list(doc) == ["data", "package", "type"]
-        assert doc["type"] == kind
-        assert doc["package"] == project
-    for flag in ("true", "false"):
-        doc = json.loads((folder / "mirrors" / flag / "overall").read_text(encoding="utf-8"))
-        assert {r["category"] for r in doc["data"]} == {"with_mirrors" if flag == "true" else "without_mirrors"}
-    for period in ("day", "week", "month"):
-        doc = json.loads((folder / "period" / period / "recent").read_text(encoding="utf-8"))
-        assert list(doc["data"]) == [f"last_{period}"]
+    text = (folder / name).read_text(encoding="utf-8")
+    assert (folder / f"{name}.json").read_text(encoding="utf-8") == text
+    doc = json.loads(text)
+    assert list(doc) == ["data", "package", "type"]
+    assert doc["type"] == kind
+    assert doc["package"] == project
+
+
+@pytest.mark.parametrize(("flag", "category"), [("true", "with_mirrors"), ("false", "without_mirrors")])
+def test_the_mirrors_flag_picks_one_series(demo_site: Path, flag: str, category: str) -> None:
+    folder = demo_site / "api" / "packages" / sample.DEMO_PACKAGES[0]
+    doc = json.loads((folder / "mirrors" / flag / "overall").read_text(encoding="utf-8"))
+    assert {r["category"] for r in doc["data"]} == {category}
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_the_period_picks_one_recent_window(demo_site: Path, period: str) -> None:
+    folder = demo_site / "api" / "packages" / sample.DEMO_PACKAGES[0]
+    doc = json.loads((folder / "period" / period / "recent").read_text(encoding="utf-8"))
+    assert list(doc["data"]) == [f"last_{period}"]
 
 
 # -- where pypistats.org answers 404, no file: the host's 404 applies ------------------------------------
@@ -343,17 +354,17 @@ def test_badge_json_uses_only_shields_schema_keys(demo_site: Path) -> None:
         assert doc["cacheSeconds"] >= 300
 
 
-def test_badges_show_the_page_figures(demo_site: Path) -> None:
-    for project in sample.DEMO_PACKAGES:
-        figs = page_figures(demo_site, project)
-        honest = json.loads((demo_site / "badges" / f"{project}.json").read_text(encoding="utf-8"))
-        assert honest["message"].startswith(badges.compact(figs["Honest number (this site) | last 30 days"]) + "/")
-        assert "synthetic" in honest["message"]  # the demo never passes for real numbers
-        without = json.loads((demo_site / "badges" / "without-mirrors" / f"{project}.json").read_text())
-        assert without["message"].startswith(badges.compact(figs[WITHOUT]))
-        svg = ET.fromstring((demo_site / "badges" / f"{project}.svg").read_text(encoding="utf-8"))
-        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-        assert not [e for e in svg.iter() if e.tag.split("}")[-1] in ("script", "image", "a", "style")]
+@pytest.mark.parametrize("project", sample.DEMO_PACKAGES)
+def test_badges_show_the_page_figures(demo_site: Path, project: str) -> None:
+    figs = page_figures(demo_site, project)
+    honest = json.loads((demo_site / "badges" / f"{project}.json").read_text(encoding="utf-8"))
+    assert honest["message"].startswith(badges.compact(figs["Honest number (this site) | last 30 days"]) + "/")
+    assert "synthetic" in honest["message"]  # the demo never passes for real numbers
+    without = json.loads((demo_site / "badges" / "without-mirrors" / f"{project}.json").read_text())
+    assert without["message"].startswith(badges.compact(figs[WITHOUT]))
+    svg = ET.fromstring((demo_site / "badges" / f"{project}.svg").read_text(encoding="utf-8"))
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert not [e for e in svg.iter() if e.tag.split("}")[-1] in ("script", "image", "a", "style")]
 
 
 def test_svg_badge_escapes_text_and_fits_it() -> None:

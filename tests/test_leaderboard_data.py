@@ -213,18 +213,29 @@ def test_the_proof(candidates: list[int], installs: list[int], top: int, total: 
     assert settled(cands, splits, top, total).settled is settles
 
 
+def held_days(until: dt.date, missing: int | None = None) -> set[dt.date]:
+    """40 days held up to `until`, less the day `missing` days before it."""
+    return {until - dt.timedelta(days=i) for i in range(40) if i != missing}
+
+
 @pytest.mark.parametrize(
-    ("held_until", "expected"),
-    [(END, END), (END - dt.timedelta(days=1), END - dt.timedelta(days=1)), (END - dt.timedelta(days=9), None)],
+    ("held", "lookback", "expected"),
+    [
+        pytest.param(held_days(END), leaderboard_fetch.LOOKBACK_DAYS, END, id="held to the as-of date"),
+        pytest.param(
+            held_days(END - dt.timedelta(days=1)),
+            leaderboard_fetch.LOOKBACK_DAYS,
+            END - dt.timedelta(days=1),
+            id="held to the day before",
+        ),
+        pytest.param(
+            held_days(END - dt.timedelta(days=9)), leaderboard_fetch.LOOKBACK_DAYS, None, id="beyond the lookback"
+        ),
+        pytest.param(held_days(END, missing=3), 2, None, id="a gap in the window makes it incomplete"),
+    ],
 )
-def test_the_last_complete_window(held_until: dt.date, expected: dt.date | None) -> None:
-    held = {held_until - dt.timedelta(days=i) for i in range(40)}
-    assert latest_complete_end(held, END, leaderboard_fetch.LOOKBACK_DAYS) == expected
-
-
-def test_a_gap_in_the_window_makes_it_incomplete() -> None:
-    held = {END - dt.timedelta(days=i) for i in range(40) if i != 3}
-    assert latest_complete_end(held, END, 2) is None
+def test_the_last_complete_window(held: set[dt.date], lookback: int, expected: dt.date | None) -> None:
+    assert latest_complete_end(held, END, lookback) == expected
 
 
 # -- silent cuts and errors ---------------------------------------------------------------------------

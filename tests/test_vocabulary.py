@@ -30,12 +30,12 @@ def test_links_to_a_rule_use_its_name(page: str) -> None:
             assert words == vocabulary.name(rule), f"{page}.md calls {rule} {words!r}"
 
 
-def test_each_rule_heading_in_the_methodology_carries_its_name() -> None:
+@pytest.mark.parametrize("rule", vocabulary.RULES, ids=lambda rule: rule.id)
+def test_each_rule_heading_in_the_methodology_carries_its_name(rule: vocabulary.Rule) -> None:
     text = (CONTENT / "methodology.md").read_text(encoding="utf-8")
-    for rule in vocabulary.RULES:
-        heading = re.search(r"^#+ .*\{#" + re.escape(rule.id) + r"\}$", text, re.M)
-        assert heading, f"no methodology section for {rule.id}"
-        assert rule.name.lower() in heading.group(0).lower(), (rule.id, heading.group(0))
+    heading = re.search(r"^#+ .*\{#" + re.escape(rule.id) + r"\}$", text, re.M)
+    assert heading, f"no methodology section for {rule.id}"
+    assert rule.name.lower() in heading.group(0).lower(), (rule.id, heading.group(0))
 
 
 def test_the_glossary_shows_every_category_and_rule_with_its_definition() -> None:
