@@ -16,10 +16,10 @@ import pypistats
 import pypistats._cache
 import pytest
 import urllib3
+from browser import serving
 from conftest import DEMO_AS_OF
 
 from generator import api, badges, sample
-from generator.serve import serve_in_thread
 from generator.store import AggRow
 
 AS_OF = dt.date(2026, 10, 31)
@@ -139,16 +139,6 @@ def test_json_is_compact_with_sorted_keys_like_flask_jsonify() -> None:
 
 
 # -- the real pypistats client against the built site -----------------------------------------------
-def serving(site: Path, prefix: str) -> Iterator[str]:
-    """The site over HTTP under `prefix`, for as long as the generator is open; yields its base URL."""
-    server, base = serve_in_thread(site, prefix=prefix)
-    try:
-        yield base
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def pointed_at(base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
     """The real pypistats client, reading the static API at `base`."""
     monkeypatch.setattr(pypistats, "BASE_URL", base + "api/")
@@ -161,7 +151,8 @@ WITHOUT = "pypistats.org without mirrors (and recent: last_month) last 30 days"
 
 @pytest.fixture(scope="module")
 def served_api(demo_site: Path) -> Iterator[str]:
-    yield from serving(demo_site, "/some/prefix/")
+    with serving(demo_site, "/some/prefix/") as base:
+        yield base
 
 
 @pytest.fixture
@@ -287,7 +278,8 @@ def sparse_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cfg = write_config(work / "stats.toml", events, ["quiet", "mirrored", "gone", "weekly"], NOT_FOUND_AS_OF, 210)
     proc = run_cli("build", "--config", str(cfg), "--out", str(work / "site"))
     assert proc.returncode == 0, proc.stderr
-    yield from serving(work / "site", "/stats/")
+    with serving(work / "site", "/stats/") as base:
+        yield base
 
 
 @pytest.fixture

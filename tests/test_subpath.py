@@ -13,11 +13,11 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
+from browser import serving
 from conftest import run_cli
 from htmltools import parse
 
 from generator import sample
-from generator.serve import serve_in_thread
 
 PREFIX = "/some/prefix/"
 BASE_URL = f"https://stats.example.test{PREFIX}"
@@ -84,22 +84,14 @@ def crawl(base: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def served_prefixed(prefixed_site: Path) -> Iterator[str]:
-    server, base = serve_in_thread(prefixed_site, prefix=PREFIX)
-    try:
+    with serving(prefixed_site, prefix=PREFIX) as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
 def served_root(demo_site: Path) -> Iterator[str]:
-    server, base = serve_in_thread(demo_site, prefix="/")
-    try:
+    with serving(demo_site, prefix="/") as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def check_site(base: str) -> dict[str, int]:
