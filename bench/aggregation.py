@@ -24,37 +24,47 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import Measurement, best_of, ensure_events, print_table  # noqa: E402
+from generator import dimensions  # noqa: E402
 from generator.dates import Window  # noqa: E402
 from generator.sources import Job  # noqa: E402
 from generator.sources.local import LocalSource  # noqa: E402
 
-# The canonical aggregation, hand-written for DuckDB over raw Parquet (reference only).
-BARE_SQL = """
-WITH events AS (
-  SELECT CAST(timestamp AS DATE) AS day, project, details.installer.name AS installer,
-    regexp_extract(details.installer.version, '^([0-9]+)', 1) AS installer_major,
-    coalesce(details.ci, false) AS ci,
-    coalesce(NOT regexp_matches(details.python, '^[0-9]\\.[0-9]+.{0,}$'), false) AS python_malformed,
-    regexp_extract(details.python, '^([0-9]+\\.[0-9]+)', 1) AS python_minor,
-    details.implementation.name AS implementation, details.system.name AS system,
-    details.distro.name AS distro, country_code AS country, file.type AS file_type, file.version AS version
-  FROM read_parquet($files)
-)
-SELECT day, project, installer, ci, python_malformed, installer_major, python_minor, implementation, system,
-  distro, country, file_type, version, count(*) AS downloads
-FROM events
-GROUP BY GROUPING SETS (
-  (day, project, installer, ci, python_malformed),
-  (day, project, installer, ci, python_malformed, installer_major),
-  (day, project, installer, ci, python_malformed, python_minor),
-  (day, project, installer, ci, python_malformed, implementation),
-  (day, project, installer, ci, python_malformed, system),
-  (day, project, installer, ci, python_malformed, system, distro),
-  (day, project, installer, ci, python_malformed, country),
-  (day, project, installer, ci, python_malformed, file_type),
-  (day, project, installer, ci, python_malformed, version)
-)
-"""
+# The canonical aggregation, hand-written for DuckDB over raw Parquet (reference only). Each dimension
+# column's expression is written here, bare; which columns there are and their grouping sets are read
+# from the breakdown registry (generator/dimensions.py), as daily_aggregates.sql's are.
+BASE_COLUMNS = ("day", "project", "installer", "ci", "python_malformed")
+BARE_EXPRESSIONS = {
+    "day": "CAST(timestamp AS DATE)",
+    "project": "project",
+    "installer": "details.installer.name",
+    "ci": "coalesce(details.ci, false)",
+    "python_malformed": "coalesce(NOT regexp_matches(details.python, '^[0-9]\\.[0-9]+.{0,}$'), false)",
+    "installer_major": "regexp_extract(details.installer.version, '^([0-9]+)', 1)",
+    "python_minor": "regexp_extract(details.python, '^([0-9]+\\.[0-9]+)', 1)",
+    "implementation": "details.implementation.name",
+    "system": "details.system.name",
+    "distro": "details.distro.name",
+    "country": "country_code",
+    "file_type": "file.type",
+    "version": "file.version",
+}
+
+
+def bare_sql() -> str:
+    """GROUPING SETS over raw Parquet: the totals' set, then one set per registered breakdown."""
+    columns = (*BASE_COLUMNS, *dimensions.COLUMNS)
+    missing = [c for c in columns if c not in BARE_EXPRESSIONS]
+    if missing:
+        raise SystemExit(f"bench/aggregation.py: no bare DuckDB expression for {missing}; add it to BARE_EXPRESSIONS")
+    projection = ",\n    ".join(f"{BARE_EXPRESSIONS[c]} AS {c}" for c in columns)
+    sets = [BASE_COLUMNS, *((*BASE_COLUMNS, *d.group_columns) for d in dimensions.DIMENSIONS)]
+    grouping = ",\n  ".join("(" + ", ".join(s) + ")" for s in sets)
+    select = f"SELECT {', '.join(columns)}, count(*) AS downloads"
+    grouped = f"GROUP BY GROUPING SETS (\n  {grouping}\n)\n"
+    events = f"WITH events AS (\n  SELECT {projection}\n  FROM read_parquet($files)\n)\n"  # noqa: S608 - constant names only
+    return events + select + "\nFROM events\n" + grouped
+
+
 PLAIN_SQL = (
     "SELECT CAST(timestamp AS DATE), project, details.installer.name, count(*) FROM read_parquet($files) GROUP BY ALL"
 )
@@ -75,7 +85,7 @@ def measure(events_dir: Path, packages: list[str], start: dt.date, end: dt.date,
     def bare() -> None:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
-        con.sql(BARE_SQL, params={"files": files}).to_arrow_table()
+        con.sql(bare_sql(), params={"files": files}).to_arrow_table()
 
     def plain() -> None:
         con = duckdb.connect()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,8 +134,57 @@ def make_site(tmp_path: Path) -> Callable[..., Path]:
     return _make
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m generator ...` in a subprocess, as a user would."""
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `pypi-stats-site ...` in-process through `generator.cli.main`, answered as a process would answer.
+
+    The exit code is main's return value, argparse's SystemExit code, or 1 with Python's traceback on stderr
+    for an unexpected exception. What main changes for the process is put back afterwards: the working
+    directory, os.environ, the root logger (cleared first, so main's logging setup runs as in a fresh process)
+    and the consoles, which write into the captured output without colour, as into a pipe.
+    A real process is needed only where it is the point (signals, locks held by two builds, wheel installs)."""
+    from rich.console import Console
+
+    from generator import cli
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    saved = (os.getcwd(), os.environ.copy(), root.handlers[:], root.level, cli.out, cli.err)
+    try:
+        os.chdir(cwd or ROOT)
+        os.environ.update(env or {})
+        root.handlers = []
+        cli.out = Console(file=stdout, highlight=False, soft_wrap=True)
+        cli.err = Console(file=stderr, highlight=False, soft_wrap=True)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = _exit_code(cli.main, list(args))
+    finally:
+        cwd_before, env_before, handlers, level, cli.out, cli.err = saved
+        os.chdir(cwd_before)
+        os.environ.clear()
+        os.environ.update(env_before)
+        root.handlers = handlers
+        root.setLevel(level)
+    return subprocess.CompletedProcess(["pypi-stats-site", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+def _exit_code(main: Callable[[list[str]], int], argv: list[str]) -> int:
+    """The exit status the interpreter would give `sys.exit(main(argv))`."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except Exception:
+        traceback.print_exc()
+        return 1
+
+
+def run_cli_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m generator ...` in a real subprocess, where a process is the point."""
     return subprocess.run(
         [sys.executable, "-m", "generator", *args],
         cwd=cwd or ROOT,

@@ -64,55 +64,82 @@ def test_every_installer_named_by_linehaul_has_a_category() -> None:
 
 
 def test_our_categories_differ_from_pypistats_for_proxies_and_packagers() -> None:
-    assert categories.category("Nexus") == categories.MIRROR and not categories.is_pypistats_mirror("Nexus")
+    assert categories.category("Nexus") == categories.MIRROR
+    assert not categories.is_pypistats_mirror("Nexus")
     assert categories.category("pep381client") == categories.MIRROR
-    assert categories.category("Homebrew") == categories.SCRIPT and categories.category("OS") == categories.SCRIPT
+    assert categories.category("Homebrew") == categories.SCRIPT
+    assert categories.category("OS") == categories.SCRIPT
 
 
-def test_bandersnatch_syncs_are_named_with_their_count() -> None:
-    rows = [row(n=100), row(installer="bandersnatch", n=2315), row(installer=None, n=41)]
-    fig = by_key(rows)["bigquery_30"]
-    assert fig.value == 2456 and fig.delta == 2356
-    rules = {r.rule: (r.count, r.parts) for r in fig.rules}
-    assert rules == {"rule-mirrors": (2315, (("bandersnatch", 2315),)), "rule-unknown": (41, ())}
+# (why, rows, source, its figure, its difference from the honest number, the rules that explain it:
+# (rule, count, (installer, count) largest first))
+FIGURE_CASES = [
+    (
+        "bandersnatch syncs are named with their count",
+        [row(n=100), row(installer="bandersnatch", n=2315), row(installer=None, n=41)],
+        "bigquery_30",
+        2456,
+        2356,
+        [("rule-mirrors", 2315, (("bandersnatch", 2315),)), ("rule-unknown", 41, ())],
+    ),
+    (
+        "the naive sum names the double count",
+        [row(n=100), row(installer="bandersnatch", n=30)],
+        "naive_sum",
+        230,
+        130,
+        [("rule-double-count", 100, ()), ("rule-mirrors", 30, (("bandersnatch", 30),))],
+    ),
+    (
+        "pypinfo's shortfall is per installer",
+        [row(n=10), row(installer="uv", n=7), row(installer="pip", ci=True, n=3)],
+        "pypinfo",
+        13,
+        -4,
+        [("rule-pip-only", -7, (("uv", -7),)), ("rule-ci", 3, (("pip", 3),))],
+    ),
+    (
+        "rules group their installers largest first",
+        [row(n=1), row(installer="requests", n=5), row(installer="Browser", n=9), row(installer="OS", n=2)],
+        "bigquery_30",
+        17,
+        16,
+        [("rule-scripts", 16, (("Browser", 9), ("requests", 5), ("OS", 2)))],
+    ),
+    (
+        "malformed python is a negative rule for pypistats",
+        [row(n=10), row(n=4, bad=True)],
+        "pypistats_without",
+        10,
+        -4,
+        [("rule-malformed-python", -4, ())],
+    ),
+    (
+        "days before the window are their own rule",
+        [row(n=5), row(day=AS_OF - dt.timedelta(days=40), n=9)],
+        "clickpy",
+        14,
+        9,
+        [("rule-window", 9, ())],
+    ),
+]
 
 
-def test_the_naive_sum_names_the_double_count() -> None:
-    rows = [row(n=100), row(installer="bandersnatch", n=30)]
-    fig = by_key(rows)["naive_sum"]
-    assert fig.value == 230
-    assert {r.rule: r.count for r in fig.rules} == {"rule-double-count": 100, "rule-mirrors": 30}
-
-
-def test_pypinfo_shortfall_is_per_installer() -> None:
-    rows = [row(n=10), row(installer="uv", n=7), row(installer="pip", ci=True, n=3)]
-    fig = by_key(rows)["pypinfo"]
-    assert fig.value == 13
-    assert {r.rule: (r.count, r.parts) for r in fig.rules} == {
-        "rule-pip-only": (-7, (("uv", -7),)),
-        "rule-ci": (3, (("pip", 3),)),
-    }
-
-
-def test_rules_group_their_installers_largest_first() -> None:
-    rows = [row(n=1), row(installer="requests", n=5), row(installer="Browser", n=9), row(installer="OS", n=2)]
-    (scripts,) = by_key(rows)["bigquery_30"].rules
-    assert scripts.rule == "rule-scripts" and scripts.count == 16
-    assert scripts.parts == (("Browser", 9), ("requests", 5), ("OS", 2))
-
-
-def test_malformed_python_is_a_negative_rule_for_pypistats() -> None:
-    rows = [row(n=10), row(n=4, bad=True)]
-    fig = by_key(rows)["pypistats_without"]
-    assert fig.value == 10 and fig.delta == -4
-    assert [(r.rule, r.count) for r in fig.rules] == [("rule-malformed-python", -4)]
-
-
-def test_days_before_the_window_are_their_own_rule() -> None:
-    rows = [row(n=5), row(day=AS_OF - dt.timedelta(days=40), n=9)]
-    fig = by_key(rows)["clickpy"]
-    assert fig.value == 14
-    assert [(r.rule, r.count) for r in fig.rules] == [("rule-window", 9)]
+@pytest.mark.parametrize(
+    ("why", "rows", "key", "value", "delta", "rules"), FIGURE_CASES, ids=[case[0] for case in FIGURE_CASES]
+)
+def test_each_difference_is_named_by_its_rules(
+    why: str,
+    rows: list[AggRow],
+    key: str,
+    value: int,
+    delta: int,
+    rules: list[tuple[str, int, tuple[tuple[str, int], ...]]],
+) -> None:
+    fig = by_key(rows)[key]
+    assert fig.value == value, why
+    assert fig.delta == delta, why
+    assert sorted((r.rule, r.count, r.parts) for r in fig.rules) == sorted(rules), why
 
 
 def test_waterfall_steps_chain_to_the_honest_number() -> None:
@@ -134,7 +161,8 @@ def test_waterfall_steps_chain_to_the_honest_number() -> None:
 def test_breakdown_keeps_top_15_then_other() -> None:
     rows = [row(breakdown="country", value=f"C{i:02d}", n=100 - i) for i in range(20)]
     b = analysis.breakdown(rows, dimensions.COUNTRY, last_days(AS_OF, 30))
-    assert len(b.items) == 16 and b.items[-1] == ("other", sum(100 - i for i in range(15, 20)))
+    assert len(b.items) == 16
+    assert b.items[-1] == ("other", sum(100 - i for i in range(15, 20)))
     assert b.total == sum(100 - i for i in range(20))
 
 
@@ -225,7 +253,8 @@ def test_breakdowns_count_honest_installs_in_version_order_and_name_malformed_py
     totals = [row(AS_OF, "pip", 14), row(AS_OF, "pip", 100, ci=True), row(AS_OF, "requests", 1)]
     r = analysis.analyse("acme", AS_OF, totals, rows, [], {AS_OF}, Window(AS_OF, AS_OF))
     b = next(b for b in r.breakdowns if b.key == "python_minor")
-    assert b.scope == "honest installs" and b.total == r.honest == 14
+    assert b.scope == "honest installs"
+    assert b.total == r.honest == 14
     assert b.items == (("3.9", 7), ("3.10", 5), ("10.1" + analysis.MALFORMED_SUFFIX, 2))
 
 
@@ -258,5 +287,6 @@ def test_weekly_shares_bin_by_seven_days_back_from_the_as_of_date_and_skip_unhel
     assert [w.end for w in s.weeks] == [AS_OF - dt.timedelta(days=7), AS_OF]
     # The six largest (ties by name), in version order, then "other".
     assert s.labels == ("3.1", "3.2", "3.3", "3.4", "3.9", "3.12", "other")
-    assert s.weeks[0].counts["3.12"] == 5 and s.weeks[0].held == 1
+    assert s.weeks[0].counts["3.12"] == 5
+    assert s.weeks[0].held == 1
     assert s.weeks[1].counts == {"3.1": 1, "3.2": 1, "3.3": 1, "3.4": 1, "3.9": 5, "3.12": 3, "other": 4}

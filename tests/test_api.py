@@ -16,10 +16,10 @@ import pypistats
 import pypistats._cache
 import pytest
 import urllib3
+from browser import serving
 from conftest import DEMO_AS_OF
 
 from generator import api, badges, sample
-from generator.serve import serve_in_thread
 from generator.store import AggRow
 
 AS_OF = dt.date(2026, 10, 31)
@@ -59,13 +59,15 @@ def test_recent_is_without_mirrors_with_no_dates() -> None:
         "package": "acme",
         "type": "recent_downloads",
     }
-    assert list(doc) == ["data", "package", "type"] and list(doc["data"]) == ["last_day", "last_month", "last_week"]
+    assert list(doc) == ["data", "package", "type"]
+    assert list(doc["data"]) == ["last_day", "last_month", "last_week"]
     assert api.recent("acme", TOTALS, AS_OF, "week")["data"] == {"last_week": 17}
 
 
 def test_overall_has_both_series_over_181_dates_and_no_zero_rows() -> None:
     doc = api.overall("acme", TOTALS, AS_OF)
-    assert doc["type"] == "overall_downloads" and doc["package"] == "acme"
+    assert doc["type"] == "overall_downloads"
+    assert doc["package"] == "acme"
     rows = doc["data"]
     assert all(list(r) == ["category", "date", "downloads"] for r in rows)
     with_m = {r["date"]: r["downloads"] for r in rows if r["category"] == "with_mirrors"}
@@ -73,14 +75,17 @@ def test_overall_has_both_series_over_181_dates_and_no_zero_rows() -> None:
     day = (AS_OF - dt.timedelta(days=40)).isoformat()
     assert with_m[AS_OF.isoformat()] == 10 + 5 + 3  # the malformed Python row is dropped from both
     assert without[AS_OF.isoformat()] == 10  # mirrors and NULL installers are not in it
-    assert with_m[day] == 4 and day not in without
+    assert with_m[day] == 4
+    assert day not in without
     oldest = (AS_OF - dt.timedelta(days=180)).isoformat()
-    assert min(with_m) == oldest and (AS_OF - dt.timedelta(days=181)).isoformat() not in with_m
+    assert min(with_m) == oldest
+    assert (AS_OF - dt.timedelta(days=181)).isoformat() not in with_m
     # pypistats.org orders by (category, date): the with_mirrors series, then without_mirrors.
     assert rows == sorted(rows, key=lambda r: (r["category"], r["date"]))
     assert [r["category"] for r in rows].index("without_mirrors") == len(with_m)
     only = api.overall("acme", TOTALS, AS_OF, mirrors=False)["data"]
-    assert {r["category"] for r in only} == {"without_mirrors"} and len(only) == len(without)
+    assert {r["category"] for r in only} == {"without_mirrors"}
+    assert len(only) == len(without)
 
 
 BREAKDOWN_ROWS = [
@@ -110,7 +115,8 @@ def test_breakdowns_use_without_mirrors_rows_null_and_lowercase_other() -> None:
     major = api.breakdown("acme", "python_major", BREAKDOWN_ROWS, AS_OF)
     minor = api.breakdown("acme", "python_minor", BREAKDOWN_ROWS, AS_OF)
     system = api.breakdown("acme", "system", BREAKDOWN_ROWS, AS_OF)
-    assert major["type"] == "python_major_downloads" and system["type"] == "system_downloads"
+    assert major["type"] == "python_major_downloads"
+    assert system["type"] == "system_downloads"
     assert totals_by_category(major) == {"3": 10, "2": 1, "null": 2}
     assert totals_by_category(minor) == {"3.12": 4, "3.9": 6, "2.7": 1, "null": 2}
     assert totals_by_category(system) == {"Linux": 3, "other": 7, "null": 1}
@@ -120,7 +126,9 @@ def test_breakdowns_use_without_mirrors_rows_null_and_lowercase_other() -> None:
 
 def test_documents_skip_breakdowns_that_were_not_fetched() -> None:
     docs = api.package_documents("acme", AS_OF, TOTALS, BREAKDOWN_ROWS, breakdowns=("system", "country"))
-    assert {"recent", "overall", "system"} <= set(docs) and "python_major" not in docs and "python_minor" not in docs
+    assert {"recent", "overall", "system"} <= set(docs)
+    assert "python_major" not in docs
+    assert "python_minor" not in docs
     assert docs["mirrors/true/overall"] == api.overall("acme", TOTALS, AS_OF, mirrors=True)
     assert docs["period/day/recent"]["data"] == {"last_day": 10}
 
@@ -131,16 +139,6 @@ def test_json_is_compact_with_sorted_keys_like_flask_jsonify() -> None:
 
 
 # -- the real pypistats client against the built site -----------------------------------------------
-def serving(site: Path, prefix: str) -> Iterator[str]:
-    """The site over HTTP under `prefix`, for as long as the generator is open; yields its base URL."""
-    server, base = serve_in_thread(site, prefix=prefix)
-    try:
-        yield base
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def pointed_at(base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
     """The real pypistats client, reading the static API at `base`."""
     monkeypatch.setattr(pypistats, "BASE_URL", base + "api/")
@@ -153,7 +151,8 @@ WITHOUT = "pypistats.org without mirrors (and recent: last_month) last 30 days"
 
 @pytest.fixture(scope="module")
 def served_api(demo_site: Path) -> Iterator[str]:
-    yield from serving(demo_site, "/some/prefix/")
+    with serving(demo_site, "/some/prefix/") as base:
+        yield base
 
 
 @pytest.fixture
@@ -174,7 +173,8 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
     as_of = dt.date.fromisoformat(DEMO_AS_OF)
 
     recent = json.loads(client.recent(project, format="json"))
-    assert recent["type"] == "recent_downloads" and recent["package"] == project
+    assert recent["type"] == "recent_downloads"
+    assert recent["package"] == project
     assert recent["data"] == {
         "last_day": figs["pypistats.org recent: last_day 1 day"],
         "last_week": figs["pypistats.org recent: last_week 7 days"],
@@ -193,7 +193,8 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
         "without_mirrors": figs[WITHOUT],
     }
     printed = client.overall(project, start_date=start, end_date=DEMO_AS_OF, format="markdown", color="no")
-    assert f"{totals['with_mirrors']:,}" in printed and f"{totals['without_mirrors']:,}" in printed
+    assert f"{totals['with_mirrors']:,}" in printed
+    assert f"{totals['without_mirrors']:,}" in printed
     assert f"Date range: {start} - {DEMO_AS_OF}" in printed
 
     # The naive script: every row of `overall`, both series, 181 dates.
@@ -201,7 +202,8 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
     naive = figs["Naive sum of pypistats.org's overall API 181 dates, both series"]
     assert sum(r["downloads"] for r in everything) == naive
     dates = sorted({r["date"] for r in everything})
-    assert dates[-1] == DEMO_AS_OF and len(dates) <= 181
+    assert dates[-1] == DEMO_AS_OF
+    assert len(dates) <= 181
     assert dates[0] >= (as_of - dt.timedelta(days=180)).isoformat()
 
     # Each breakdown partitions the without-mirrors downloads of the same 181 dates.
@@ -217,20 +219,33 @@ def test_the_pypistats_client_reads_the_numbers_on_the_page(client, demo_site: P
             assert {r["category"] for r in rows} <= allowed
 
 
-def test_static_files_match_the_pypistats_shapes(demo_site: Path) -> None:
+STATIC_DOCUMENTS = [("recent", "recent_downloads")] + [(e, f"{e}_downloads") for e in api.ENDPOINTS[1:]]
+
+
+@pytest.mark.parametrize(("name", "kind"), STATIC_DOCUMENTS)
+def test_static_files_match_the_pypistats_shapes(demo_site: Path, name: str, kind: str) -> None:
     project = sample.DEMO_PACKAGES[0]
     folder = demo_site / "api" / "packages" / project
-    for name, kind in [("recent", "recent_downloads")] + [(e, f"{e}_downloads") for e in api.ENDPOINTS[1:]]:
-        text = (folder / name).read_text(encoding="utf-8")
-        assert (folder / f"{name}.json").read_text(encoding="utf-8") == text
-        doc = json.loads(text)
-        assert list(doc) == ["data", "package", "type"] and doc["type"] == kind and doc["package"] == project
-    for flag in ("true", "false"):
-        doc = json.loads((folder / "mirrors" / flag / "overall").read_text(encoding="utf-8"))
-        assert {r["category"] for r in doc["data"]} == {"with_mirrors" if flag == "true" else "without_mirrors"}
-    for period in ("day", "week", "month"):
-        doc = json.loads((folder / "period" / period / "recent").read_text(encoding="utf-8"))
-        assert list(doc["data"]) == [f"last_{period}"]
+    text = (folder / name).read_text(encoding="utf-8")
+    assert (folder / f"{name}.json").read_text(encoding="utf-8") == text
+    doc = json.loads(text)
+    assert list(doc) == ["data", "package", "type"]
+    assert doc["type"] == kind
+    assert doc["package"] == project
+
+
+@pytest.mark.parametrize(("flag", "category"), [("true", "with_mirrors"), ("false", "without_mirrors")])
+def test_the_mirrors_flag_picks_one_series(demo_site: Path, flag: str, category: str) -> None:
+    folder = demo_site / "api" / "packages" / sample.DEMO_PACKAGES[0]
+    doc = json.loads((folder / "mirrors" / flag / "overall").read_text(encoding="utf-8"))
+    assert {r["category"] for r in doc["data"]} == {category}
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_the_period_picks_one_recent_window(demo_site: Path, period: str) -> None:
+    folder = demo_site / "api" / "packages" / sample.DEMO_PACKAGES[0]
+    doc = json.loads((folder / "period" / period / "recent").read_text(encoding="utf-8"))
+    assert list(doc["data"]) == [f"last_{period}"]
 
 
 # -- where pypistats.org answers 404, no file: the host's 404 applies ------------------------------------
@@ -263,7 +278,8 @@ def sparse_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cfg = write_config(work / "stats.toml", events, ["quiet", "mirrored", "gone", "weekly"], NOT_FOUND_AS_OF, 210)
     proc = run_cli("build", "--config", str(cfg), "--out", str(work / "site"))
     assert proc.returncode == 0, proc.stderr
-    yield from serving(work / "site", "/stats/")
+    with serving(work / "site", "/stats/") as base:
+        yield base
 
 
 @pytest.fixture
@@ -323,21 +339,24 @@ def test_badge_json_uses_only_shields_schema_keys(demo_site: Path) -> None:
     for path in files:
         doc = json.loads(path.read_text(encoding="utf-8"))
         assert set(doc) <= badges.SCHEMA_KEYS, path
-        assert doc["schemaVersion"] == 1 and isinstance(doc["label"], str) and doc["message"]
-        assert isinstance(doc["cacheSeconds"], int) and doc["cacheSeconds"] >= 300
+        assert doc["schemaVersion"] == 1
+        assert isinstance(doc["label"], str)
+        assert doc["message"]
+        assert isinstance(doc["cacheSeconds"], int)
+        assert doc["cacheSeconds"] >= 300
 
 
-def test_badges_show_the_page_figures(demo_site: Path) -> None:
-    for project in sample.DEMO_PACKAGES:
-        figs = page_figures(demo_site, project)
-        honest = json.loads((demo_site / "badges" / f"{project}.json").read_text(encoding="utf-8"))
-        assert honest["message"].startswith(badges.compact(figs["Honest number (this site) | last 30 days"]) + "/")
-        assert "synthetic" in honest["message"]  # the demo never passes for real numbers
-        without = json.loads((demo_site / "badges" / "without-mirrors" / f"{project}.json").read_text())
-        assert without["message"].startswith(badges.compact(figs[WITHOUT]))
-        svg = ET.fromstring((demo_site / "badges" / f"{project}.svg").read_text(encoding="utf-8"))
-        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-        assert not [e for e in svg.iter() if e.tag.split("}")[-1] in ("script", "image", "a", "style")]
+@pytest.mark.parametrize("project", sample.DEMO_PACKAGES)
+def test_badges_show_the_page_figures(demo_site: Path, project: str) -> None:
+    figs = page_figures(demo_site, project)
+    honest = json.loads((demo_site / "badges" / f"{project}.json").read_text(encoding="utf-8"))
+    assert honest["message"].startswith(badges.compact(figs["Honest number (this site) | last 30 days"]) + "/")
+    assert "synthetic" in honest["message"]  # the demo never passes for real numbers
+    without = json.loads((demo_site / "badges" / "without-mirrors" / f"{project}.json").read_text())
+    assert without["message"].startswith(badges.compact(figs[WITHOUT]))
+    svg = ET.fromstring((demo_site / "badges" / f"{project}.svg").read_text(encoding="utf-8"))
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert not [e for e in svg.iter() if e.tag.split("}")[-1] in ("script", "image", "a", "style")]
 
 
 def test_svg_badge_escapes_text_and_fits_it() -> None:
@@ -365,7 +384,8 @@ def test_endpoint_rejects_an_empty_message() -> None:
 def test_badges_without_a_ci_flag_do_not_claim_honesty() -> None:
     figures = {"honest": 1500, "pypistats_with": 9000, "pypistats_without": 4000}
     plain = json.loads(badges.package_badges("x", figures, synthetic=False)["badges/x.json"])
-    assert plain["label"] == "honest installs" and plain["message"] == "1.5k/month"
+    assert plain["label"] == "honest installs"
+    assert plain["message"] == "1.5k/month"
     no_ci = badges.package_badges("x", figures, synthetic=False, ci_available=False)
     assert json.loads(no_ci["badges/x.json"])["label"] == "installs (CI included)"
     assert json.loads(no_ci["badges/with-mirrors/x.json"])["message"] == "9k/month"

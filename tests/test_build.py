@@ -99,7 +99,8 @@ def source_figures(site: Path, project: str) -> dict[str, int]:
     """Each source's figure at the foot of the page's reconciliation matrix, by its column header."""
     table = parse((site / "packages" / project / "index.html").read_text(encoding="utf-8")).tables["matrix"]
     header, honest, foot = table[0], table[1], table[-1]
-    assert honest[0] == "Honest number (this site)" and foot[0] == "The source's figure"
+    assert honest[0] == "Honest number (this site)"
+    assert foot[0] == "The source's figure"
     figures = {"Honest number (this site) | last 30 days": number(honest[1])}
     for col, name in enumerate(header[1:], start=1):
         # Every column adds up: the honest number plus each rule's signed count is the source's figure.
@@ -162,7 +163,8 @@ def assert_clean_failure(proc, site: Path, before: dict[str, str], expect: str) 
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:"), proc.stderr
     assert re.search(expect, " ".join(proc.stderr.split())), proc.stderr
     assert site_files(site) == before
 
@@ -214,7 +216,9 @@ def test_a_bad_as_of_is_an_error(built: tuple[Path, Path], as_of: str) -> None:
 
 def test_a_missing_config_is_an_error(tmp_path: Path) -> None:
     proc = run_cli("build", "--config", str(tmp_path / "nope.toml"))
-    assert proc.returncode != 0 and "config file not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode != 0
+    assert "config file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_rebuilding_fetches_only_the_new_day(built: tuple[Path, Path]) -> None:

@@ -86,7 +86,8 @@ def test_every_matrix_column_adds_up_to_its_source() -> None:
     # Rows follow RULE_ORDER in every column; a rule that does not apply to a source has no cell.
     assert list(m.rules) == [rule for rule in headline.RULE_ORDER if rule in m.rules]
     without = next(c for c in m.columns if c.key == "pypistats_without")
-    assert m.cell("rule-mirrors", without) is None and m.cell("rule-ci", without) == 2 * 30
+    assert m.cell("rule-mirrors", without) is None
+    assert m.cell("rule-ci", without) == 2 * 30
 
 
 def test_a_rule_without_a_row_fails_the_build() -> None:
@@ -113,9 +114,11 @@ def test_pepy_and_clickpys_all_time_figure_adds_up_only_from_the_pages_own_first
     rows = [row(d, "pip", 2) for d in DAYS] + [row(AS_OF, "bandersnatch", 5)]
     before = None if kept_first_day is None else BeforeStore(kept_first_day, 1_234)
     other = headline.first_screen(report(rows), before).clickpy
-    assert other is not None and other.value == 2 * 60 + 5  # every download on the store's days
+    assert other is not None
+    assert other.value == 2 * 60 + 5  # every download on the store's days
     if reconciled:
-        assert other.all_time is not None and other.all_time.total == 1_234 + 125
+        assert other.all_time is not None
+        assert other.all_time.total == 1_234 + 125
         assert other.note == (
             f"all time as pepy/ClickPy show it = 1,234 downloads on the days before this store (before"
             f" {min(DAYS).isoformat()}, from ClickPy) + 125, the store's all-time count = 1,359 (up to {AS_OF})."

@@ -190,7 +190,8 @@ def test_html_carries_the_payloads_as_escaped_text_only(hostile_site: Path) -> N
                 if tag == "img":
                     assert re.fullmatch(r"(\.\./)*badges/[a-z0-9/-]+\.svg", value), f"{rel}: <img src={value!r}>"
         text = "".join(page.text)
-        assert TITLE in text and DESCRIPTION not in html, rel  # the title shows as text; the description is escaped
+        assert TITLE in text, rel
+        assert DESCRIPTION not in html, rel  # the title shows as text; the description is escaped
     for project, names in SPLIT.items():
         html = (hostile_site / "packages" / project / "index.html").read_text(encoding="utf-8")
         page = _Markup()
@@ -198,9 +199,11 @@ def test_html_carries_the_payloads_as_escaped_text_only(hostile_site: Path) -> N
         text = "".join(page.text)
         for name in names:
             assert shown(PAYLOADS[name]) in text, f"{project}: payload {name} is not shown as text"
-        assert "<script" not in html.lower() and "&lt;script&gt;" in html
+        assert "<script" not in html.lower()
+        assert "&lt;script&gt;" in html
         if "template" in names:  # data is never template source: no 49, no {% if %} evaluated
-            assert shown(PAYLOADS["template"]) in text and not re.search(r"\b49\b", text)
+            assert shown(PAYLOADS["template"]) in text
+            assert not re.search(r"\b49\b", text)
 
 
 def test_chart_svg_is_well_formed_and_inert(hostile_site: Path) -> None:
@@ -332,9 +335,11 @@ def test_bad_package_names_stop_the_cli_before_anything_runs(tmp_path: Path, com
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     args = [command, "--config", str(cfg), "--as-of", AS_OF]
     proc = run_cli(*args, *(["--out", str(tmp_path / "site")] if command == "build" else []))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
     message = " ".join(proc.stderr.split())
-    assert message.startswith("error:") and message.count("invalid package name") == len(BAD_NAMES), message
+    assert message.startswith("error:"), message
+    assert message.count("invalid package name") == len(BAD_NAMES), message
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before, "something ran"
 
 

@@ -271,7 +271,8 @@ def test_a_large_index_is_grouped_by_letter_and_paginated_without_scripts(tmp_pa
             if target.startswith(("packages-", "index.html")):
                 assert target in pages, f"{name}: broken link {link}"
         if name == "index.html":
-            assert len(rows) == site_pages.INDEX_TOP and rows[:2] == ["p000", "p001"]
+            assert len(rows) == site_pages.INDEX_TOP
+            assert rows[:2] == ["p000", "p001"]
         else:
             assert rows == sorted(rows), name
             listed += rows
@@ -285,12 +286,14 @@ def test_a_large_index_is_grouped_by_letter_and_paginated_without_scripts(tmp_pa
 def test_a_small_index_is_one_page() -> None:
     site = stub_site(["b", "a", "c"])
     (page,) = site_pages.index_pages(site)
-    assert page.path == "index.html" and [p.report.project for p in page.pages] == ["b", "a", "c"]
+    assert page.path == "index.html"
+    assert [p.report.project for p in page.pages] == ["b", "a", "c"]
 
 
 def test_package_summary_survives_the_manifest() -> None:
     held = WindowCoverage(last_days(dt.date(2026, 10, 31), 30), 8)
     summary = PackageSummary("x", 3, 7, 0.1 / 3, False, frozenset({"ci"}), (FigureValue("honest", 3),), held)
     again = PackageSummary.from_json("x", json.loads(json.dumps(summary.to_json())))
-    assert again == summary and again.ratio == summary.ratio
+    assert again == summary
+    assert again.ratio == summary.ratio
     assert PackageSummary.of  # built from a report in the workers

@@ -98,7 +98,8 @@ def test_bad_package_names_are_one_line_and_write_nothing(
 ) -> None:
     assert init(tmp_path / "out", *args) == 1
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
@@ -119,12 +120,14 @@ def test_every_commented_setting_in_stats_toml_is_a_real_one(tmp_path: Path, sou
     """Uncommenting every `# key = value` line still gives a config the loader accepts."""
     text = scaffold.render(scaffold.Options(("rich",), source=source, netlify=netlify))["stats.toml"]
     uncommented = re.sub(r"^# (\w+ = )", r"\1", text, flags=re.MULTILINE)
-    assert uncommented.count("\n") == text.count("\n") and uncommented != text
+    assert uncommented.count("\n") == text.count("\n")
+    assert uncommented != text
     (tmp_path / "stats.toml").write_text(uncommented, encoding="utf-8")
     from generator import config
 
     cfg = config.load(tmp_path / "stats.toml")
-    assert cfg.source.kind == source and cfg.packages == ("rich",)
+    assert cfg.source.kind == source
+    assert cfg.packages == ("rich",)
 
 
 @pytest.mark.parametrize(("source", "netlify"), VARIANTS)
@@ -132,7 +135,8 @@ def test_stats_toml_offers_the_opt_out_of_asking_clickpy(source: str, netlify: b
     """On by default, ClickPy's all-time figure sends package names to ClickHouse: the config says how to say no."""
     text = scaffold.render(scaffold.Options(("rich",), source=source, netlify=netlify))["stats.toml"]
     line = next(line for line in text.splitlines() if line.startswith("# clickpy_all_time = "))
-    assert line.startswith("# clickpy_all_time = true ") and "package names" in line
+    assert line.startswith("# clickpy_all_time = true ")
+    assert "package names" in line
 
 
 def test_a_bigquery_stats_toml_names_every_budget_setting() -> None:
@@ -155,7 +159,9 @@ def test_readme_says_what_to_set_and_gives_each_badge(tmp_path: Path) -> None:
         badge = f"https://img.shields.io/endpoint?url=https://OWNER.github.io/REPO/badges/{name}.json"
         assert f"[![{name} installs]({badge})](https://OWNER.github.io/REPO/packages/{name}/)" in readme
     clickpy = scaffold.render(scaffold.Options(("rich",), source="clickpy", netlify=True))["README.md"]
-    assert "GCP_" not in clickpy and "NETLIFY_AUTH_TOKEN" in clickpy and "NETLIFY_SITE_ID" in clickpy
+    assert "GCP_" not in clickpy
+    assert "NETLIFY_AUTH_TOKEN" in clickpy
+    assert "NETLIFY_SITE_ID" in clickpy
 
 
 # -- the workflow ----------------------------------------------------------------------------------
@@ -202,7 +208,8 @@ def test_the_workflow_installs_this_version_and_deploys_only_after_a_build(sourc
     assert len(auth) == (2 if source == "bigquery" else 0)
     assert ("id-token" in doc["jobs"]["build"]["permissions"]) == (source == "bigquery")
     if netlify:
-        assert set(doc["jobs"]) == {"build"} and "netlify-cli@" in runs[-1]
+        assert set(doc["jobs"]) == {"build"}
+        assert "netlify-cli@" in runs[-1]
     else:
         assert doc["jobs"]["deploy"]["needs"] == "build"
         assert doc["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
@@ -221,7 +228,8 @@ def test_netlify_headers_and_redirects_match_this_repositorys() -> None:
     ours = tomllib.loads((ROOT / "netlify.toml").read_text(encoding="utf-8"))
     files = scaffold.render(scaffold.Options(("rich",), source="clickpy", netlify=True))
     theirs = tomllib.loads(files["netlify.toml"])
-    assert theirs["headers"] == ours["headers"] and theirs["redirects"] == ours["redirects"]
+    assert theirs["headers"] == ours["headers"]
+    assert theirs["redirects"] == ours["redirects"]
     assert theirs["build"] == {"publish": "site"}  # GitHub builds; Netlify only hosts
 
 
@@ -230,7 +238,8 @@ def test_bigquery_without_credentials_fails_loudly_and_deploys_nothing(tmp_path:
     doc = load_workflow(tmp_path / WORKFLOW)
     check = next(s for s in build_steps(doc) if s.get("id") == "credentials")
     result, outputs, _ = run_step(check, tmp_path, {"WIF_PROVIDER": "", "WIF_SERVICE_ACCOUNT": "", "HAS_KEY": "false"})
-    assert result.returncode == 1 and outputs == {}
+    assert result.returncode == 1
+    assert outputs == {}
     assert "::error title=No Google Cloud credentials::" in result.stdout
     # A failed step ends the job before any query; only the cache save runs after a failure, and deploy needs the build.
     later = build_steps(doc)[build_steps(doc).index(check) + 1 :]
@@ -240,7 +249,8 @@ def test_bigquery_without_credentials_fails_loudly_and_deploys_nothing(tmp_path:
     assert doc["jobs"]["deploy"]["needs"] == "build"
     for mode, env in (("wif", {"WIF_PROVIDER": "p", "WIF_SERVICE_ACCOUNT": "sa"}), ("key", {"HAS_KEY": "true"})):
         result, outputs, _ = run_step(check, tmp_path, env)
-        assert result.returncode == 0 and outputs == {"mode": mode}
+        assert result.returncode == 0
+        assert outputs == {"mode": mode}
 
 
 # -- running the workflow's build steps here ------------------------------------------------------
@@ -355,5 +365,6 @@ def test_the_workflow_build_steps_make_the_site(tmp_path: Path, source: str, req
         server.shutdown()
         server.server_close()
     export = again["Restore the store from the live site's data export"]
-    assert export[1] == {"restored": "true"} and f"Restored the store from {base}data/store/." in export[2]
+    assert export[1] == {"restored": "true"}
+    assert f"Restored the store from {base}data/store/." in export[2]
     assert "Built " in again["Build the site (refuses to exceed the configured budget)"][0].stderr

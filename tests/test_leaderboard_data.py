@@ -146,8 +146,10 @@ def test_the_ranking_is_the_definitions_applied_to_the_events(http: ClickHouseHT
 
 def test_fewer_projects_than_n_gives_every_project_with_installs(http: ClickHouseHTTP) -> None:
     ranking, proof, _ = leaderboard_fetch.fetch_ranking(http, END, 25, source="test")
-    assert len(ranking.rows) == len(TRAFFIC) and ranking.top == 25
-    assert proof.settled and "every project ClickPy holds" in proof.reason
+    assert len(ranking.rows) == len(TRAFFIC)
+    assert ranking.top == 25
+    assert proof.settled
+    assert "every project ClickPy holds" in proof.reason
 
 
 def test_the_window_is_the_30_utc_days_ending_on_the_as_of_date(http: ClickHouseHTTP) -> None:
@@ -168,7 +170,8 @@ def test_widening_when_the_first_candidates_cannot_prove_the_top(fake: FakeClick
     assert list(ranking.rows) == expected_ranking(EVENTS, END, 5)
     assert {r.project for r in ranking.rows} >= {"charlie", "foxtrot"}
     assert candidates_sent(fake) == [("0", "5"), ("5", "5")]
-    assert asked == 9 and proof.settled
+    assert asked == 9
+    assert proof.settled
 
 
 def test_the_proof_settles_without_asking_for_every_project(fake: FakeClickHouse, http: ClickHouseHTTP) -> None:
@@ -176,7 +179,9 @@ def test_the_proof_settles_without_asking_for_every_project(fake: FakeClickHouse
     outside, cannot enter."""
     ranking, proof, asked = leaderboard_fetch.fetch_ranking(http, END, 2, source="test", first_candidates=4)
     assert [r.project for r in ranking.rows] == ["alpha", "hotel"]
-    assert asked == 8 and proof.settled and (proof.last_downloads, proof.nth_installs) == (180, 285)
+    assert asked == 8
+    assert proof.settled
+    assert (proof.last_downloads, proof.nth_installs) == (180, 285)
     assert candidates_sent(fake) == [("0", "4"), ("4", "4")]
 
 
@@ -186,7 +191,8 @@ def test_each_query_is_sent_once_with_every_value_bound(fake: FakeClickHouse, ht
     assert len(bodies) == len(set(zip(bodies, [tuple(sorted(r.params.items())) for r in fake.received], strict=True)))
     assert len(fake.received) == 2  # the candidates and one batch of names
     for received in fake.received:
-        assert "alpha" not in received.sql and END.isoformat() not in received.sql
+        assert "alpha" not in received.sql
+        assert END.isoformat() not in received.sql
 
 
 @pytest.mark.parametrize(
@@ -207,18 +213,29 @@ def test_the_proof(candidates: list[int], installs: list[int], top: int, total: 
     assert settled(cands, splits, top, total).settled is settles
 
 
+def held_days(until: dt.date, missing: int | None = None) -> set[dt.date]:
+    """40 days held up to `until`, less the day `missing` days before it."""
+    return {until - dt.timedelta(days=i) for i in range(40) if i != missing}
+
+
 @pytest.mark.parametrize(
-    ("held_until", "expected"),
-    [(END, END), (END - dt.timedelta(days=1), END - dt.timedelta(days=1)), (END - dt.timedelta(days=9), None)],
+    ("held", "lookback", "expected"),
+    [
+        pytest.param(held_days(END), leaderboard_fetch.LOOKBACK_DAYS, END, id="held to the as-of date"),
+        pytest.param(
+            held_days(END - dt.timedelta(days=1)),
+            leaderboard_fetch.LOOKBACK_DAYS,
+            END - dt.timedelta(days=1),
+            id="held to the day before",
+        ),
+        pytest.param(
+            held_days(END - dt.timedelta(days=9)), leaderboard_fetch.LOOKBACK_DAYS, None, id="beyond the lookback"
+        ),
+        pytest.param(held_days(END, missing=3), 2, None, id="a gap in the window makes it incomplete"),
+    ],
 )
-def test_the_last_complete_window(held_until: dt.date, expected: dt.date | None) -> None:
-    held = {held_until - dt.timedelta(days=i) for i in range(40)}
-    assert latest_complete_end(held, END, leaderboard_fetch.LOOKBACK_DAYS) == expected
-
-
-def test_a_gap_in_the_window_makes_it_incomplete() -> None:
-    held = {END - dt.timedelta(days=i) for i in range(40) if i != 3}
-    assert latest_complete_end(held, END, 2) is None
+def test_the_last_complete_window(held: set[dt.date], lookback: int, expected: dt.date | None) -> None:
+    assert latest_complete_end(held, END, lookback) == expected
 
 
 # -- silent cuts and errors ---------------------------------------------------------------------------
@@ -230,7 +247,8 @@ def test_a_result_cut_by_max_result_rows_is_detected(clickpy_data: ClickPyData, 
         http = ClickHouseHTTP(limited.url, retry=RetryPolicy(sleep=sleeps, max_attempts=1))
         with pytest.raises(SourceError, match="candidates query was cut short") as info:
             leaderboard_fetch.fetch_ranking(http, END, 25, source="test")
-    assert "where its ranking of 9 projects holds 9 from 1" in str(info.value) and "\n" not in str(info.value)
+    assert "where its ranking of 9 projects holds 9 from 1" in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_the_batches_keep_each_url_short() -> None:
@@ -270,7 +288,9 @@ def test_a_build_keeps_the_ranking_and_does_not_ask_again(fake: FakeClickHouse, 
     assert cli.main(["build", "--config", str(cfg.path), "--out", str(tmp_path / "site")]) == 0
     board = shown(cfg)
     assert list(board.current.rows) == expected_ranking(EVENTS, END, 25)
-    assert board.stale_note is None and board.synthetic is False and board.current.source == f"ClickPy ({fake.url})"
+    assert board.stale_note is None
+    assert board.synthetic is False
+    assert board.current.source == f"ClickPy ({fake.url})"
     asked = len(fake.received)
     assert asked == 3  # coverage, candidates, one batch
     assert cli.main(["build", "--config", str(cfg.path), "--out", str(tmp_path / "site")]) == 0
@@ -284,7 +304,8 @@ def test_rank_changes_appear_once_two_days_are_stored(fake: FakeClickHouse, tmp_
     assert shown(cfg, yesterday).earlier == {}
     run_step(cfg, END)
     board = shown(cfg)
-    assert set(board.earlier) == {1} and board.earlier[1].as_of == yesterday
+    assert set(board.earlier) == {1}
+    assert board.earlier[1].as_of == yesterday
     assert list(board.earlier[1].rows) == expected_ranking(EVENTS, yesterday, 25)
 
 
@@ -309,12 +330,14 @@ def test_a_stall_keeps_the_last_complete_ranking_and_says_why(tmp_path: Path) ->
     with ClickPyData(EVENTS, last_day=yesterday) as stalled, FakeClickHouse(stalled) as fake:
         cfg = lb_config(tmp_path, fake.url)
         outcome = run_step(cfg)
-        assert outcome.ranked is not None and outcome.ranked.as_of == yesterday
+        assert outcome.ranked is not None
+        assert outcome.ranked.as_of == yesterday
         assert f"through {yesterday}" in outcome.note
         board = shown(cfg, note=outcome.note)
         assert board.current.as_of == yesterday
         assert list(board.current.rows) == expected_ranking(EVENTS, yesterday, 25)
-        assert f"30 days ending {yesterday}" in board.stale_note and "never ranked" in board.stale_note
+        assert f"30 days ending {yesterday}" in board.stale_note
+        assert "never ranked" in board.stale_note
         sent = len(fake.received)
         run_step(cfg)  # the next build during the stall: only the coverage probe
         assert len(fake.received) == sent + 1
@@ -328,15 +351,15 @@ def test_a_quota_error_keeps_the_last_ranking_with_one_warning(
     fake.fail_next(201)
     caplog.set_level(logging.WARNING)
     outcome = run_step(cfg)
-    assert outcome.ranked is None and "quota" in outcome.note.lower()
+    assert outcome.ranked is None
+    assert "quota" in outcome.note.lower()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert (
-        len(warnings) == 1
-        and "\n" not in warnings[0].getMessage()
-        and "2026-11-01 13:00:00" in warnings[0].getMessage()
-    )
+    assert len(warnings) == 1
+    assert "\n" not in warnings[0].getMessage()
+    assert "2026-11-01 13:00:00" in warnings[0].getMessage()
     board = shown(cfg, note=outcome.note)
-    assert board.current.as_of == END - dt.timedelta(days=1) and "quota" in board.stale_note.lower()
+    assert board.current.as_of == END - dt.timedelta(days=1)
+    assert "quota" in board.stale_note.lower()
 
 
 def test_an_unreachable_clickpy_is_one_warning_and_the_build_exits_0(
@@ -346,7 +369,9 @@ def test_an_unreachable_clickpy_is_one_warning_and_the_build_exits_0(
     caplog.set_level(logging.WARNING)
     assert cli.main(["build", "--config", str(cfg.path), "--out", str(tmp_path / "site")]) == 0
     said = [r.getMessage() for r in caplog.records if r.name == leaderboard_fetch.__name__]
-    assert len(said) == 1 and "cannot reach http://127.0.0.1:9" in said[0] and "\n" not in said[0]
+    assert len(said) == 1
+    assert "cannot reach http://127.0.0.1:9" in said[0]
+    assert "\n" not in said[0]
     assert shown(cfg) is None  # nothing kept yet: no leaderboard
 
 
@@ -362,7 +387,8 @@ def test_a_lower_top_shows_the_prefix_of_the_kept_ranking(fake: FakeClickHouse, 
     run_step(cfg)
     with open_store(cfg.store.path) as store:
         board = leaderboard_fetch.leaderboard(store, END, 3)
-    assert board is not None and list(board.current.rows) == expected_ranking(EVENTS, END, 3)
+    assert board is not None
+    assert list(board.current.rows) == expected_ranking(EVENTS, END, 3)
 
 
 # -- the demo: synthetic, from its own store --------------------------------------------------------------
@@ -377,7 +403,9 @@ def test_synthetic_data_is_ranked_from_the_store_and_asks_clickpy_nothing(fake: 
         leaderboard_fetch.update(cfg, store, "local", END, synthetic=True, today=TODAY)
         board = leaderboard_fetch.leaderboard(store, END, 4)
     assert fake.received == []
-    assert board is not None and board.synthetic and board.stale_note is None
+    assert board is not None
+    assert board.synthetic
+    assert board.stale_note is None
     assert list(board.current.rows) == expected_ranking(events, END, 4)
 
 
@@ -398,7 +426,8 @@ def test_config_errors_are_one_line(tmp_path: Path, section: str, message: str) 
     )
     with pytest.raises(ConfigError) as info:
         config_mod.load(path)
-    assert message in str(info.value) and "\n" not in str(info.value)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -423,7 +452,8 @@ def test_the_endpoint(kind: str, endpoint: str, configured: str, expected: str, 
 
 def test_no_section_means_no_leaderboard(tmp_path: Path) -> None:
     cfg = config_mod.load(write_config(tmp_path / "stats.toml", tmp_path, ["alpha"], END.isoformat()))
-    assert cfg.leaderboard.top == 0 and not cfg.leaderboard.enabled
+    assert cfg.leaderboard.top == 0
+    assert not cfg.leaderboard.enabled
 
 
 def test_rankings_are_stored_compactly(tmp_path: Path) -> None:
@@ -432,7 +462,8 @@ def test_rankings_are_stored_compactly(tmp_path: Path) -> None:
     with open_store(tmp_path / "store.duckdb") as store:
         store.record_ranking(ranking)
         store.record_ranking(ranking)
-        assert store.ranking(END) == ranking and store.ranking_days() == [END]
+        assert store.ranking(END) == ranking
+        assert store.ranking_days() == [END]
         assert store.latest_ranking(END + dt.timedelta(days=3)) == ranking
         assert store.latest_ranking(END - dt.timedelta(days=1)) is None
 
@@ -447,7 +478,8 @@ def test_plan_says_what_the_leaderboard_sends_and_stops_once_it_is_kept(
     assert (
         f"ClickPy ({fake.url}), for the leaderboard of the top 5,000 projects of all PyPI over {FIRST} to {END}" in said
     )
-    assert "the top 10,000 come back" in said and "about 30 queries splitting" in said
+    assert "the top 10,000 come back" in said
+    assert "about 30 queries splitting" in said
     assert fake.received == []  # plan sends nothing
     run_step(lb_config(tmp_path, fake.url, top=5000))
     assert cli.main(["plan", "--config", str(cfg.path)]) == 0

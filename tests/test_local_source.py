@@ -7,6 +7,7 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -159,32 +160,39 @@ def test_a_day_with_no_events_at_all_is_not_available(tmp_path: Path) -> None:
     assert result.available_days == [dt.date(2026, 10, 1), dt.date(2026, 10, 3)]
 
 
-def test_malformed_json_is_reported_by_file_and_line(tmp_path: Path) -> None:
+def malformed_json(tmp_path: Path) -> Path:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(event()) + "\n" + json.dumps(event())[:-5] + "\n", encoding="utf-8")
-    with pytest.raises(SourceError, match=r"bad\.jsonl: malformed event file at line 2: not valid JSON"):
-        LocalSource(tmp_path)
+    return tmp_path
 
 
-def test_an_unparseable_timestamp_is_reported_by_line(tmp_path: Path) -> None:
+def unparseable_timestamp(tmp_path: Path) -> Path:
     bad = event()
     bad["timestamp"] = "last tuesday"
-    write_events(tmp_path, [event(), event(), bad])
-    with pytest.raises(SourceError, match=r"line 3: timestamp 'last tuesday'"):
-        LocalSource(tmp_path)
+    return write_events(tmp_path, [event(), event(), bad])
 
 
-def test_a_broken_parquet_file_is_named(tmp_path: Path) -> None:
+def broken_parquet(tmp_path: Path) -> Path:
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(SourceError, match=r"broken\.parquet: not a readable Parquet file"):
-        LocalSource(tmp_path)
+    return tmp_path
 
 
-def test_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match=r"no event files \(\.parquet, or \.json"):
-        LocalSource(tmp_path)
-
-
-def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="events directory not found"):
-        LocalSource(tmp_path / "nope")
+@pytest.mark.parametrize(
+    ("events_dir", "message"),
+    [
+        pytest.param(
+            malformed_json,
+            r"bad\.jsonl: malformed event file at line 2: not valid JSON",
+            id="malformed JSON is reported by file and line",
+        ),
+        pytest.param(unparseable_timestamp, r"line 3: timestamp 'last tuesday'", id="a bad timestamp, by line"),
+        pytest.param(broken_parquet, r"broken\.parquet: not a readable Parquet file", id="a broken Parquet file"),
+        pytest.param(lambda tmp: tmp, r"no event files \(\.parquet, or \.json", id="an empty directory"),
+        pytest.param(lambda tmp: tmp / "nope", "events directory not found", id="a missing directory"),
+    ],
+)
+def test_unreadable_events_are_one_clear_error(
+    tmp_path: Path, events_dir: Callable[[Path], Path], message: str
+) -> None:
+    with pytest.raises(SourceError, match=message):
+        LocalSource(events_dir(tmp_path))

@@ -75,7 +75,9 @@ def ci() -> dict[str, Any]:
 
 
 def test_readme_names_the_commands_the_workflows_run(publish: dict[str, Any], ci: dict[str, Any]) -> None:
-    assert "make test" in README and BUILD_COMMAND in README and DEMO_COMMAND.split(" --")[0] in README
+    assert "make test" in README
+    assert BUILD_COMMAND in README
+    assert DEMO_COMMAND.split(" --")[0] in README
     assert any(re.search(r"(^|\s)make (install-test )?test(\s|$)", s) for s in run_scripts(ci))
     assert any("make" in s and "lint" in s for s in run_scripts(ci))
     publish_runs = [normalise(s) for s in run_scripts(publish)]
@@ -113,9 +115,11 @@ def test_publish_triggers_schedule_and_concurrency(publish: dict[str, Any]) -> N
     (cron,) = [entry["cron"] for entry in on["schedule"]]
     minute, hour, *rest = cron.split()
     assert rest == ["*", "*", "*"], "daily"
-    assert minute.isdigit() and int(minute) % 5 != 0, "an odd minute: runs at :00 are delayed or dropped"
+    assert minute.isdigit(), "an odd minute: runs at :00 are delayed or dropped"
+    assert int(minute) % 5 != 0, "an odd minute: runs at :00 are delayed or dropped"
     assert 3 <= int(hour) <= 12, "after yesterday's logs settled, well before the day ends"
-    assert publish["concurrency"]["group"] and publish["concurrency"]["cancel-in-progress"] is False
+    assert publish["concurrency"]["group"]
+    assert publish["concurrency"]["cancel-in-progress"] is False
 
 
 def test_publish_permissions_are_minimal(publish: dict[str, Any]) -> None:
@@ -162,7 +166,8 @@ def test_publish_uses_the_official_actions_in_order(publish: dict[str, Any]) -> 
     assert "credentials_json" in auth[1]["with"]
     restore = next(s for s in steps(publish) if "cache/restore" in s.get("uses", ""))
     save = next(s for s in steps(publish) if "cache/save" in s.get("uses", ""))
-    assert restore["with"]["key"] == save["with"]["key"] and "run_id" in save["with"]["key"]
+    assert restore["with"]["key"] == save["with"]["key"]
+    assert "run_id" in save["with"]["key"]
     assert save["with"]["key"].startswith(restore["with"]["restore-keys"])  # the newest cache always restores
     assert restore["with"]["path"] == save["with"]["path"]
 
@@ -227,7 +232,8 @@ def test_the_workflow_builds_the_demo_without_credentials(
     assert outputs["mode"] == mode
     assert outputs["site-url"] == "https://u.github.io/r/"
     if mode == "demo":
-        assert "synthetic demo" in summary and "::notice" in summary
+        assert "synthetic demo" in summary
+        assert "::notice" in summary
         assert ("no stats.toml" in summary) == (config is None)
     else:
         assert outputs["store"] == str(tmp_path / "data" / "store.duckdb")
@@ -283,7 +289,8 @@ def test_netlify_builds_the_demo_only_where_nothing_was_set_up(
     assert proc.returncode == returncode, proc.stdout + proc.stderr
     calls = log.read_text(encoding="utf-8")
     if runs is None:
-        assert "generator demo" not in calls and "generator build" not in calls
+        assert "generator demo" not in calls
+        assert "generator build" not in calls
         assert "GCP_SERVICE_ACCOUNT_KEY is not set: failing the build, so Netlify keeps the live site" in proc.stdout
     else:
         assert runs in calls
@@ -320,7 +327,8 @@ def test_the_workflow_restores_the_store_from_the_live_site(
     original = store_fingerprint(live_site_with_real_export / "store.duckdb")
     assert store_fingerprint(tmp_path / "data" / "store.duckdb") == original
     warn = next(s for s in steps(publish) if s.get("name", "").startswith("Warn that the store starts empty"))
-    assert "steps.export.outputs.restored != 'true'" in warn["if"] and "::warning" in warn["run"]
+    assert "steps.export.outputs.restored != 'true'" in warn["if"]
+    assert "::warning" in warn["run"]
     assert "GITHUB_STEP_SUMMARY" in warn["run"]
 
 
@@ -342,9 +350,11 @@ def headers_for(netlify: dict[str, Any], path: str) -> dict[str, str]:
 def test_netlify_builds_like_the_readme(netlify: dict[str, Any]) -> None:
     build = netlify["build"]
     assert build["publish"] == "site"
-    assert BUILD_COMMAND in build["command"] and DEMO_COMMAND in build["command"]
+    assert BUILD_COMMAND in build["command"]
+    assert DEMO_COMMAND in build["command"]
     assert "restore-store --config stats.toml" in build["command"]
-    assert "GCP_SERVICE_ACCOUNT_KEY" in build["command"] and "GCP_SERVICE_ACCOUNT_KEY" in README
+    assert "GCP_SERVICE_ACCOUNT_KEY" in build["command"]
+    assert "GCP_SERVICE_ACCOUNT_KEY" in README
     major, minor = (int(x) for x in build["environment"]["PYTHON_VERSION"].split("."))
     assert (major, minor) >= (3, 11)  # requires-python; 3.13 is on Netlify's current (Noble) image
 
@@ -352,12 +362,17 @@ def test_netlify_builds_like_the_readme(netlify: dict[str, Any]) -> None:
 def test_netlify_headers(netlify: dict[str, Any]) -> None:
     page = headers_for(netlify, "/packages/acme/index.html")
     csp = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
-    assert csp["default-src"] == "'none'" and csp["style-src"] == "'self'" and csp["img-src"] == "'self'"
-    assert "script-src" not in csp and "unsafe" not in page["Content-Security-Policy"]
-    assert csp["frame-ancestors"] == "'none'" and csp["base-uri"] == "'none'"
+    assert csp["default-src"] == "'none'"
+    assert csp["style-src"] == "'self'"
+    assert csp["img-src"] == "'self'"
+    assert "script-src" not in csp
+    assert "unsafe" not in page["Content-Security-Policy"]
+    assert csp["frame-ancestors"] == "'none'"
+    assert csp["base-uri"] == "'none'"
     assert page["X-Content-Type-Options"] == "nosniff"
     api = headers_for(netlify, "/api/packages/acme/recent")
-    assert api["Content-Type"].startswith("application/json") and "max-age" in api["Cache-Control"]
+    assert api["Content-Type"].startswith("application/json")
+    assert "max-age" in api["Cache-Control"]
     assert "max-age" in headers_for(netlify, "/badges/acme.json")["Cache-Control"]
 
 
@@ -379,7 +394,8 @@ def test_netlify_rewrites_query_strings_to_files_that_exist(netlify: dict[str, A
     rules = [r for r in netlify["redirects"] if r.get("query")]
     assert {next(iter(r["query"])) for r in rules} == set(values)
     for rule in rules:
-        assert rule["status"] == 200 and rule["force"] is True  # the unfiltered file exists at `from`
+        assert rule["status"] == 200
+        assert rule["force"] is True  # the unfiltered file exists at `from`
         (param, placeholder), *_ = rule["query"].items()
         for project in sample.DEMO_PACKAGES:
             source = rule["from"].replace(":name", project)
@@ -393,7 +409,9 @@ def test_netlify_rewrites_query_strings_to_files_that_exist(netlify: dict[str, A
                 else:
                     assert list(doc["data"]) == [f"last_{value}"]
     (fallback,) = [r for r in netlify["redirects"] if r["status"] == 404]
-    assert fallback["from"] == "/*" and fallback["to"] == "/404.html" and not fallback.get("force")
+    assert fallback["from"] == "/*"
+    assert fallback["to"] == "/404.html"
+    assert not fallback.get("force")
 
 
 # -- CSV files against the tables they sit under ------------------------------------------------------
@@ -535,7 +553,8 @@ def test_changes_respect_the_threshold() -> None:
     assert [c.project for c in feeds.changes(history, 0.1)] == ["a", "b", "c"]
     assert feeds.changes(history, 0.2)[1].title == "c: honest installs rose from 0 to 5"
     kept = feeds.remember({f"2025-01-{d:02d}": {} for d in range(1, 32)}, dt.date(2026, 1, 1), {"a": 1})
-    assert "2026-01-01" in kept and len(kept) == 32
+    assert "2026-01-01" in kept
+    assert len(kept) == 32
 
 
 def test_a_feed_from_a_source_without_a_ci_flag_never_calls_its_number_honest() -> None:
@@ -545,7 +564,8 @@ def test_a_feed_from_a_source_without_a_ci_flag_never_calls_its_number_honest() 
     with_ci = feeds.atom("T", "", dt.date(2026, 10, 30), entries, 0.2, ci_included=True)
     assert "a: honest installs up 50% (100 → 150)" in honest
     assert "a: installs (CI included) up 50% (100 → 150)" in with_ci
-    assert "honest" not in with_ci.lower() and "no CI flag" in with_ci
+    assert "honest" not in with_ci.lower()
+    assert "no CI flag" in with_ci
 
 
 def test_sitemap_robots_and_open_graph(two_builds: Path) -> None:
@@ -558,15 +578,20 @@ def test_sitemap_robots_and_open_graph(two_builds: Path) -> None:
     assert (site / "robots.txt").read_text() == f"User-agent: *\nAllow: /\nSitemap: {BASE_URL}sitemap.xml\n"
     page = (site / "packages" / "acme" / "index.html").read_text(encoding="utf-8")
     meta = dict(re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)">', page))
-    assert meta["og:url"] == f"{BASE_URL}packages/acme/" and meta["og:title"] == "acme downloads"
-    assert meta["og:description"] == meta["description"] and "acme: 500 honest installs" in meta["description"]
+    assert meta["og:url"] == f"{BASE_URL}packages/acme/"
+    assert meta["og:title"] == "acme downloads"
+    assert meta["og:description"] == meta["description"]
+    assert "acme: 500 honest installs" in meta["description"]
     # The social preview: a 1200x630 PNG beside the page, named by its absolute address.
-    assert meta["og:image"] == f"{BASE_URL}packages/acme/og.png" and meta["twitter:card"] == "summary_large_image"
+    assert meta["og:image"] == f"{BASE_URL}packages/acme/og.png"
+    assert meta["twitter:card"] == "summary_large_image"
     png = (site / "packages" / "acme" / "og.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (1200, 630)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (1200, 630)
     assert (meta["og:image:width"], meta["og:image:height"]) == ("1200", "630")
     not_found = (site / "404.html").read_text(encoding="utf-8")
-    assert 'href="/repo/style.css"' in not_found and 'href="/repo/index.html"' in not_found
+    assert 'href="/repo/style.css"' in not_found
+    assert 'href="/repo/index.html"' in not_found
 
 
 def test_without_a_base_url_there_is_no_sitemap(demo_site: Path) -> None:
@@ -611,15 +636,20 @@ def test_restore_store_from_the_live_site_then_export_it_again(demo_site: Path, 
     server, base = serve_in_thread(demo_site, prefix="/repo/")
     try:
         demo = run_cli("restore-store", "--config", str(cfg), "--from", base + "data/store/")
-        assert demo.returncode == 1 and "synthetic demo" in demo.stderr and not (tmp_path / "restored.duckdb").exists()
+        assert demo.returncode == 1
+        assert "synthetic demo" in demo.stderr
+        assert not (tmp_path / "restored.duckdb").exists()
         args = ("restore-store", "--config", str(cfg), "--from", base + "data/store/", "--allow-synthetic")
         proc = run_cli(*args)
         assert proc.returncode == 0, proc.stderr
         assert "Restored" in proc.stderr
         again = run_cli(*args)
-        assert again.returncode == 1 and "already holds data" in again.stderr
+        assert again.returncode == 1
+        assert "already holds data" in again.stderr
         missing = run_cli("restore-store", "--config", str(cfg), "--from", base + "nothing/here/", "--force")
-        assert missing.returncode == 1 and "HTTP 404" in missing.stderr and "Traceback" not in missing.stderr
+        assert missing.returncode == 1
+        assert "HTTP 404" in missing.stderr
+        assert "Traceback" not in missing.stderr
     finally:
         server.shutdown()
         server.server_close()
@@ -654,6 +684,7 @@ def test_a_damaged_export_leaves_no_store(demo_site: Path, tmp_path: Path) -> No
     (export / "aggregates.parquet").write_bytes(bytes(data))
     cfg = restore_config(tmp_path)
     proc = run_cli("restore-store", "--config", str(cfg), "--from", str(export), "--allow-synthetic")
-    assert proc.returncode == 1 and "differs from the manifest" in proc.stderr
+    assert proc.returncode == 1
+    assert "differs from the manifest" in proc.stderr
     assert not (tmp_path / "restored.duckdb").exists()
     assert not list(tmp_path.glob("*.restoring*"))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import event, write_events
 
 from generator import analysis
@@ -31,68 +33,75 @@ def figures(tmp_path: Path, events: list[dict], as_of: dt.date = AS_OF) -> dict[
     return {e.key: analysis.explain(rows, e, emus[0]).value for e in emus}
 
 
-def test_a_null_installer_is_in_with_mirrors_but_not_in_without_mirrors(tmp_path: Path) -> None:
-    f = figures(tmp_path, [event(day="2026-10-30", installer=None, python=None)])
-    assert f["pypistats_with"] == 1
-    assert f["pypistats_without"] == 0
-    assert f["honest"] == 0
+def day(offset: int) -> str:
+    """The date `offset` days before the as-of date."""
+    return (AS_OF - dt.timedelta(days=offset)).isoformat()
 
 
-def test_a_malformed_python_version_is_dropped_from_both_series(tmp_path: Path) -> None:
-    events = [event(day="2026-10-30", python="10.1"), event(day="2026-10-30", python=""), event(day="2026-10-30")]
+# (why, the events, the figures they must give: emulated source → count)
+CASES = [
+    (
+        "a null installer is in with mirrors but not in without mirrors",
+        [event(day="2026-10-30", installer=None, python=None)],
+        {"pypistats_with": 1, "pypistats_without": 0, "honest": 0},
+    ),
+    (
+        "a malformed python version is dropped from both series",
+        [event(day="2026-10-30", python="10.1"), event(day="2026-10-30", python=""), event(day="2026-10-30")],
+        {
+            "pypistats_with": 1,
+            "pypistats_without": 1,
+            "bigquery_30": 3,  # BigQuery counts every row
+            "honest": 3,  # a real pip install whatever its python string
+        },
+    ),
+    (
+        "a null python is kept",
+        [event(day="2026-10-30", python=None)],
+        {"pypistats_with": 1, "pypistats_without": 1},
+    ),
+    (
+        "artifactory is a pypistats mirror but nexus is not",
+        [event(day="2026-10-30", installer="Artifactory"), event(day="2026-10-30", installer="Nexus")],
+        {
+            "pypistats_with": 2,
+            "pypistats_without": 1,  # Nexus stays: pypistats.org counts it as a real download
+            "honest": 0,  # for us both are proxies
+        },
+    ),
+    (
+        "the month is the 30 days ending on the as-of date",
+        [event(day=day(29)), event(day=day(30)), event(day=day(0))],
+        {"pypistats_month": 2, "pypistats_week": 1, "pypistats_day": 1},
+    ),
+    (
+        # The naive script sums both series over the 181 retained dates: the kept pip row counts twice.
+        "retention keeps 181 dates including the cut-off day",
+        [event(day=day(180)), event(day=day(181))],
+        {"naive_sum": 2, "bigquery_all": 2},
+    ),
+    (
+        "the naive script counts each real download twice",
+        [event(day="2026-10-30"), event(day="2026-10-30", installer="bandersnatch", python=None)],
+        {"naive_sum": 3},  # pip in both series, bandersnatch only in with-mirrors
+    ),
+    (
+        "pypinfo's default counts pip only",
+        [event(day="2026-10-30", installer=i) for i in ("pip", "uv", "poetry")],
+        {"pypinfo": 1, "honest": 3},
+    ),
+    (
+        "CI-flagged installs are left out of the honest number only",
+        [event(day="2026-10-30", ci=True), event(day="2026-10-30", ci=None)],
+        {"honest": 1, "pypistats_without": 2},
+    ),
+]
+
+
+@pytest.mark.parametrize(("why", "events", "expected"), CASES, ids=[case[0] for case in CASES])
+def test_each_rule_gives_the_figure_it_must(
+    tmp_path: Path, why: str, events: list[dict[str, Any]], expected: dict[str, int]
+) -> None:
     f = figures(tmp_path, events)
-    assert f["pypistats_with"] == 1
-    assert f["pypistats_without"] == 1
-    assert f["bigquery_30"] == 3  # BigQuery counts every row
-    assert f["honest"] == 3  # a real pip install whatever its python string
-
-
-def test_a_null_python_is_kept(tmp_path: Path) -> None:
-    f = figures(tmp_path, [event(day="2026-10-30", python=None)])
-    assert f["pypistats_with"] == f["pypistats_without"] == 1
-
-
-def test_artifactory_is_a_pypistats_mirror_but_nexus_is_not(tmp_path: Path) -> None:
-    events = [event(day="2026-10-30", installer="Artifactory"), event(day="2026-10-30", installer="Nexus")]
-    f = figures(tmp_path, events)
-    assert f["pypistats_with"] == 2
-    assert f["pypistats_without"] == 1  # Nexus stays: pypistats.org counts it as a real download
-    assert f["honest"] == 0  # for us both are proxies
-
-
-def test_the_month_is_the_30_days_ending_on_the_as_of_date(tmp_path: Path) -> None:
-    first_in, first_out = AS_OF - dt.timedelta(days=29), AS_OF - dt.timedelta(days=30)
-    events = [event(day=first_in.isoformat()), event(day=first_out.isoformat()), event(day=AS_OF.isoformat())]
-    f = figures(tmp_path, events)
-    assert f["pypistats_month"] == 2
-    assert f["pypistats_week"] == 1
-    assert f["pypistats_day"] == 1
-
-
-def test_retention_keeps_181_dates_including_the_cut_off_day(tmp_path: Path) -> None:
-    kept, dropped = AS_OF - dt.timedelta(days=180), AS_OF - dt.timedelta(days=181)
-    events = [event(day=kept.isoformat()), event(day=dropped.isoformat())]
-    f = figures(tmp_path, events)
-    # The naive script sums both series over the 181 retained dates: the kept pip row counts twice.
-    assert f["naive_sum"] == 2
-    assert f["bigquery_all"] == 2
-
-
-def test_the_naive_script_counts_each_real_download_twice(tmp_path: Path) -> None:
-    events = [event(day="2026-10-30"), event(day="2026-10-30", installer="bandersnatch", python=None)]
-    f = figures(tmp_path, events)
-    assert f["naive_sum"] == 3  # pip in both series, bandersnatch only in with-mirrors
-
-
-def test_pypinfo_default_counts_pip_only(tmp_path: Path) -> None:
-    events = [event(day="2026-10-30", installer=i) for i in ("pip", "uv", "poetry")]
-    f = figures(tmp_path, events)
-    assert f["pypinfo"] == 1
-    assert f["honest"] == 3
-
-
-def test_ci_flagged_installs_are_left_out_of_the_honest_number_only(tmp_path: Path) -> None:
-    events = [event(day="2026-10-30", ci=True), event(day="2026-10-30", ci=None)]
-    f = figures(tmp_path, events)
-    assert f["honest"] == 1
-    assert f["pypistats_without"] == 2
+    for key, count in expected.items():
+        assert f[key] == count, f"{why}: {key}"

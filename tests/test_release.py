@@ -28,7 +28,8 @@ def test_release_builds_on_a_tag_and_publishes_with_trusted_publishing() -> None
     build, publish = doc["jobs"]["build"], doc["jobs"]["publish"]
     assert "permissions" not in build, "the build job keeps the read-only default: no OIDC token while building"
     script = "\n".join(s.get("run", "") for s in build["steps"])
-    assert "python -m build" in script and "twine check --strict dist/*" in script
+    assert "python -m build" in script
+    assert "twine check --strict dist/*" in script
     assert publish["needs"] == "build"
     assert publish["permissions"] == {"id-token": "write"}
     assert publish["environment"]["name"] == "pypi"

@@ -114,7 +114,9 @@ def test_offline_the_page_says_first_seen_and_a_later_build_fills_in(
     with caplog.at_level(logging.WARNING):
         assert _build(cfg, tmp_path / "site") == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "release dates" in r.msg]
-    assert len(warnings) == 1 and "acme" in warnings[0] and "HTTP 503" in warnings[0], warnings
+    assert len(warnings) == 1, warnings
+    assert "acme" in warnings[0], warnings
+    assert "HTTP 503" in warnings[0], warnings
     assert len(pypi.requests) == 2, "transient 503s are retried by the project's retry policy"
     html = (tmp_path / "site" / "packages" / "acme" / "index.html").read_text(encoding="utf-8")
     assert "The newest version in the data, 2.0 (first seen in the data 2026-10-22)" in html
@@ -135,7 +137,8 @@ def test_an_unreachable_pypi_is_one_warning(tmp_path: Path, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING):
         assert _build(cfg, tmp_path / "site") == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "release dates" in r.msg]
-    assert len(warnings) == 1 and "cannot reach" in warnings[0], warnings
+    assert len(warnings) == 1, warnings
+    assert "cannot reach" in warnings[0], warnings
     assert _table(tmp_path / "site", "releases")["1.0"]["Uploaded to PyPI"] == ""
 
 

@@ -94,7 +94,8 @@ def test_an_out_dir_the_tool_did_not_build_is_refused_untouched(
         code = build(cfg, os.path.expanduser(out) if out == "~" else out)
     err = capsys.readouterr().err
     assert code == 1
-    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1, err
     assert snapshot(tmp_path) == before  # not even a lock file or a store
 
 
@@ -205,7 +206,8 @@ def test_static_files_are_copied_into_every_build_and_others_are_named(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1, warnings
     assert "2 file(s) in the previous site were not written by this build and will not be carried over:" in warnings[0]
-    assert "added/a.txt, google1234.html" in warnings[0] and "[site].static" in warnings[0]
+    assert "added/a.txt, google1234.html" in warnings[0]
+    assert "[site].static" in warnings[0]
 
 
 def test_a_static_file_may_not_replace_a_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

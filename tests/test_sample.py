@@ -87,19 +87,17 @@ def _file_bytes(summary: sample.SampleSummary) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(summary.out_dir.iterdir())}
 
 
-def test_same_arguments_give_identical_bytes(run: sample.SampleSummary, tmp_path: Path) -> None:
-    again = _generate(tmp_path / "again")
-    first, second = _file_bytes(run), _file_bytes(again)
+@pytest.mark.parametrize(("fmt", "generated"), [("parquet", "run"), ("ndjson", "ndjson")])
+def test_same_arguments_give_identical_bytes(
+    fmt: str, generated: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    again = _generate(tmp_path / "again", fmt=fmt)
+    first, second = _file_bytes(request.getfixturevalue(generated)), _file_bytes(again)
     assert first.keys() == second.keys()
     assert sample.SYNTHETIC_MARKER in first
-    assert any(name.endswith(".parquet") for name in first)
+    assert any(name.endswith(sample.FORMATS[fmt]) for name in first)
     for name in first:
         assert first[name] == second[name], name
-
-
-def test_ndjson_is_deterministic_too(ndjson: sample.SampleSummary, tmp_path: Path) -> None:
-    again = _generate(tmp_path / "again", fmt="ndjson")
-    assert _file_bytes(ndjson) == _file_bytes(again)
 
 
 def test_a_different_seed_gives_different_events(run: sample.SampleSummary, tmp_path: Path) -> None:
@@ -172,7 +170,8 @@ def test_ndjson_lines_have_bigquery_export_shape(
     named = [e for e in lines if e["details"]["installer"] is not None]
     assert all(list(e["details"]["installer"]) == ["name", "version"] for e in named)
     with_distro = [e["details"]["distro"] for e in lines if e["details"]["distro"] is not None]
-    assert with_distro and all(list(d) == ["name", "version", "id", "libc"] for d in with_distro)
+    assert with_distro
+    assert all(list(d) == ["name", "version", "id", "libc"] for d in with_distro)
     # Missing fields are JSON null: whole structs for unparsed user agents, leaves elsewhere.
     assert any(e["details"]["installer"] is None and e["details"]["python"] is None for e in lines)
     assert any(e["country_code"] is None for e in lines)
@@ -376,7 +375,8 @@ def test_demo_packages_are_normalized_and_distinct() -> None:
     assert max(profiles, key=lambda p: p.base_daily).project == "acme-http"
     assert min(profiles, key=lambda p: p.base_daily).project == "tinycli-kit"
     assert max(profiles, key=lambda p: len(p.releases)).project == "pelican-widgets"
-    assert by_name["fastjsonish"].compiled and not by_name["acme-http"].compiled
+    assert by_name["fastjsonish"].compiled
+    assert not by_name["acme-http"].compiled
     assert sample.MISSING_DAY not in {r.day for p in profiles for r in p.releases}
 
 
@@ -391,7 +391,8 @@ def test_hashed_profiles_have_a_valid_release_history(name: str) -> None:
     versions = [Version(r.version) for r in profile.releases]
     assert versions == sorted(set(versions))
     days = [r.day for r in profile.releases]
-    assert days == sorted(set(days)) and days[-1] <= start + dt.timedelta(days=209)
+    assert days == sorted(set(days))
+    assert days[-1] <= start + dt.timedelta(days=209)
     assert 20 <= profile.base_daily <= 3000
     assert 30 <= profile.mirror_instances <= 80
 

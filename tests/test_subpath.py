@@ -13,11 +13,11 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
+from browser import serving
 from conftest import run_cli
 from htmltools import parse
 
 from generator import sample
-from generator.serve import serve_in_thread
 
 PREFIX = "/some/prefix/"
 BASE_URL = f"https://stats.example.test{PREFIX}"
@@ -84,22 +84,14 @@ def crawl(base: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def served_prefixed(prefixed_site: Path) -> Iterator[str]:
-    server, base = serve_in_thread(prefixed_site, prefix=PREFIX)
-    try:
+    with serving(prefixed_site, prefix=PREFIX) as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
 def served_root(demo_site: Path) -> Iterator[str]:
-    server, base = serve_in_thread(demo_site, prefix="/")
-    try:
+    with serving(demo_site, prefix="/") as base:
         yield base
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def check_site(base: str) -> dict[str, int]:
@@ -126,7 +118,8 @@ def check_404(base: str) -> None:
     for missing in ("nope.html", "packages/no-such-package/", "packages/a/b/c/d.html"):
         url = base + missing
         status, _, body = get(url)
-        assert status == 404 and b"Page not found" in body
+        assert status == 404
+        assert b"Page not found" in body
         for link in parse(body.decode("utf-8")).links:
             if link.startswith("#"):
                 continue  # the skip link, on the page itself
@@ -134,7 +127,8 @@ def check_404(base: str) -> None:
             if target.startswith(base):
                 assert get(target)[0] == 200, f"404 page at {url}: {link} -> {target}"
             else:
-                assert urlsplit(link).scheme in ("http", "https") and not link.startswith(base), link
+                assert urlsplit(link).scheme in ("http", "https"), link
+                assert not link.startswith(base), link
 
 
 def test_every_link_and_asset_resolves_under_a_sub_path(served_prefixed: str) -> None:
@@ -152,7 +146,8 @@ def test_sitemap_and_feed_point_into_the_sub_path(served_prefixed: str, prefixed
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     root = ET.fromstring(get(served_prefixed + "sitemap.xml")[2])
     locs = [e.text or "" for e in root.findall("s:url/s:loc", ns)]
-    assert locs and all(loc.startswith(BASE_URL) for loc in locs)
+    assert locs
+    assert all(loc.startswith(BASE_URL) for loc in locs)
     assert {BASE_URL, BASE_URL + f"packages/{sample.DEMO_PACKAGES[0]}/"} <= set(locs)
     for loc in locs:  # the same paths, served locally
         assert get(served_prefixed + loc.removeprefix(BASE_URL))[0] == 200, loc
@@ -162,7 +157,8 @@ def test_sitemap_and_feed_point_into_the_sub_path(served_prefixed: str, prefixed
     atom = "{http://www.w3.org/2005/Atom}"
     assert feed.tag == f"{atom}feed"
     hrefs = [link.get("href") or "" for link in feed.iter(f"{atom}link")]
-    assert hrefs and all(h.startswith(BASE_URL) for h in hrefs)
+    assert hrefs
+    assert all(h.startswith(BASE_URL) for h in hrefs)
     page = (prefixed_site / "packages" / sample.DEMO_PACKAGES[0] / "index.html").read_text(encoding="utf-8")
     assert f'<link rel="canonical" href="{BASE_URL}packages/{sample.DEMO_PACKAGES[0]}/">' in page
     assert f'<meta property="og:url" content="{BASE_URL}packages/{sample.DEMO_PACKAGES[0]}/">' in page

@@ -34,7 +34,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 1, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err, err
     return err
 
 
@@ -64,7 +65,8 @@ def test_an_as_of_outside_the_logs_is_refused_up_front(
     )
     assert f"--as-of: {as_of} is outside the days PyPI's download logs cover" in err
     assert f"from 2016-01-01 (the public table starts in 2016) to {TOMORROW.isoformat()}" in err
-    assert not (tmp_path / "site").exists() and not (tmp_path / "store.duckdb").exists()
+    assert not (tmp_path / "site").exists()
+    assert not (tmp_path / "store.duckdb").exists()
 
 
 def test_an_as_of_in_the_config_is_checked_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,7 +158,8 @@ def test_ctrl_c_is_one_line_and_exit_130_in_every_phase(
         130,
         "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n",
     ), phase
-    assert not (tmp_path / "site").exists() and not (tmp_path / ".site.staging").exists()
+    assert not (tmp_path / "site").exists()
+    assert not (tmp_path / ".site.staging").exists()
 
 
 def test_a_ctrl_c_while_page_workers_start_is_answered_once_they_have_started() -> None:

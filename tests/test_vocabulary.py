@@ -30,18 +30,19 @@ def test_links_to_a_rule_use_its_name(page: str) -> None:
             assert words == vocabulary.name(rule), f"{page}.md calls {rule} {words!r}"
 
 
-def test_each_rule_heading_in_the_methodology_carries_its_name() -> None:
+@pytest.mark.parametrize("rule", vocabulary.RULES, ids=lambda rule: rule.id)
+def test_each_rule_heading_in_the_methodology_carries_its_name(rule: vocabulary.Rule) -> None:
     text = (CONTENT / "methodology.md").read_text(encoding="utf-8")
-    for rule in vocabulary.RULES:
-        heading = re.search(r"^#+ .*\{#" + re.escape(rule.id) + r"\}$", text, re.M)
-        assert heading, f"no methodology section for {rule.id}"
-        assert rule.name.lower() in heading.group(0).lower(), (rule.id, heading.group(0))
+    heading = re.search(r"^#+ .*\{#" + re.escape(rule.id) + r"\}$", text, re.M)
+    assert heading, f"no methodology section for {rule.id}"
+    assert rule.name.lower() in heading.group(0).lower(), (rule.id, heading.group(0))
 
 
 def test_the_glossary_shows_every_category_and_rule_with_its_definition() -> None:
     _title, html = render.markdown_page("glossary")
     for key in categories.CATEGORIES:
-        assert categories.CATEGORY_LABELS[key] in html and categories.CATEGORY_DEFINITIONS[key] in html
+        assert categories.CATEGORY_LABELS[key] in html
+        assert categories.CATEGORY_DEFINITIONS[key] in html
     for rule in vocabulary.RULES:
         assert f'href="methodology.html#{rule.id}">{rule.name}</a>' in html.replace("&#x27;", "'"), rule.id
 
@@ -50,8 +51,10 @@ def test_a_page_names_categories_and_rules_in_the_tables_words(make_site) -> Non
     site: Path = make_site(golden_events(), ["acme"], "2026-10-31", history_days=60)
     tables = parse((site / "packages/acme/index.html").read_text(encoding="utf-8")).tables
     shown = {row[1] for row in tables["installers"][1:]}
-    assert shown and shown <= set(categories.CATEGORY_LABELS.values()), shown
+    assert shown, shown
+    assert shown <= set(categories.CATEGORY_LABELS.values()), shown
     steps = {row[0] for row in tables["waterfall"][1:]}
     assert {categories.CATEGORY_LABELS[c] for c in categories.CATEGORIES if c != categories.PACKAGE_MANAGER} <= steps
     rules = [row[0] for row in tables["matrix"][2:-1]]
-    assert rules and rules == [r.name for r in vocabulary.RULES if r.name in rules]
+    assert rules
+    assert rules == [r.name for r in vocabulary.RULES if r.name in rules]
