@@ -8,6 +8,7 @@ every download, rank by installs then name, downloads_rank by downloads then nam
 from __future__ import annotations
 
 import collections
+import csv
 import datetime as dt
 import logging
 from collections.abc import Iterator
@@ -295,6 +296,38 @@ def test_a_build_keeps_the_ranking_and_does_not_ask_again(fake: FakeClickHouse, 
     assert asked == 3  # coverage, candidates, one batch
     assert cli.main(["build", "--config", str(cfg.path), "--out", str(tmp_path / "site")]) == 0
     assert len(fake.received) == asked  # the store keeps the day's ranking: nothing sent again
+
+
+def published_rows(site: Path) -> list[dict[str, str]]:
+    with (site / "top" / "leaderboard.csv").open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_the_published_csv_is_the_definitions_applied_to_the_events(fake: FakeClickHouse, tmp_path: Path) -> None:
+    """The site's top/leaderboard.csv, built against the ClickPy fake, against a ranking computed from the events."""
+    cfg = lb_config(tmp_path, fake.url)
+    assert cli.main(["build", "--config", str(cfg.path), "--out", str(tmp_path / "site")]) == 0
+    columns = ("rank", "project", "installs", "downloads", "downloads_rank", "rank_change")
+    published = [tuple(row[c] for c in columns) for row in published_rows(tmp_path / "site")]
+    expected = [
+        (str(r.rank), r.project, str(r.installs), str(r.downloads), str(r.downloads_rank), str(r.rank_change))
+        for r in expected_ranking(EVENTS, END, 25)
+    ]
+    assert published == expected
+
+
+def test_the_published_rank_changes_appear_once_yesterday_is_stored(fake: FakeClickHouse, tmp_path: Path) -> None:
+    cfg = lb_config(tmp_path, fake.url)
+    yesterday = END - dt.timedelta(days=1)
+    site = tmp_path / "site"
+    assert cli.main(["build", "--config", str(cfg.path), "--out", str(site), "--as-of", str(yesterday)]) == 0
+    assert {row["rank_1_day_ago"] for row in published_rows(site)} == {""}
+    assert cli.main(["build", "--config", str(cfg.path), "--out", str(site), "--as-of", str(END)]) == 0
+    before = {r.project: r.rank for r in expected_ranking(EVENTS, yesterday, 25)}
+    assert {row["project"]: row["rank_1_day_ago"] for row in published_rows(site)} == {
+        r.project: str(before.get(r.project, "")) for r in expected_ranking(EVENTS, END, 25)
+    }
+    assert "Since yesterday" in (site / "top" / "index.html").read_text(encoding="utf-8")
 
 
 def test_rank_changes_appear_once_two_days_are_stored(fake: FakeClickHouse, tmp_path: Path) -> None:
