@@ -6,6 +6,7 @@ transaction, so a crash or failed job leaves the store as it was before that job
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import functools
@@ -536,7 +537,7 @@ class Store:
                 self.con.executemany(
                     "INSERT INTO leaderboard_rows VALUES ($as_of, $rank, $project, $installs, $downloads,"
                     " $downloads_rank, $mirrors, $scripts, $unknown, $peak_days)",
-                    [{"as_of": ranking.as_of, **_ranked_values(r)} for r in ranking.rows],
+                    [{"as_of": ranking.as_of, **dataclasses.asdict(r)} for r in ranking.rows],
                 )
             self.con.execute("COMMIT")
         except BaseException:
@@ -743,20 +744,6 @@ def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
     for name, kind in (("shape", "INTEGER"), ("partition_rows", "BIGINT"), ("partition_modified", "TIMESTAMP")):
         if name not in coverage:
             con.execute(f"ALTER TABLE coverage ADD COLUMN {name} {kind}")  # constant names
-
-
-def _ranked_values(row: RankedProject) -> dict[str, Any]:
-    return {
-        "rank": row.rank,
-        "project": row.project,
-        "installs": row.installs,
-        "downloads": row.downloads,
-        "downloads_rank": row.downloads_rank,
-        "mirrors": row.mirrors,
-        "scripts": row.scripts,
-        "unknown": row.unknown,
-        "peak_days": row.peak_days,
-    }
 
 
 def _naive_utc(t: dt.datetime) -> dt.datetime:

@@ -1263,6 +1263,10 @@ class FakeBigQuery(LoopbackFake):
             raise QueryError(str(exc).splitlines()[0]) from None
         finally:
             con.close()
+        self._finish_metadata_job(job, table)
+
+    def _finish_metadata_job(self, job: _Job, table: pa.Table) -> None:
+        """An INFORMATION_SCHEMA job's rows and bill: estimated and billed the 10 MB minimum, never cached."""
         job.arrow = table
         job.schema = [_bq_field(f.name, f.type) for f in table.schema]
         job.rows = table.to_pylist()
@@ -1304,14 +1308,7 @@ class FakeBigQuery(LoopbackFake):
             raise QueryError(str(exc).splitlines()[0]) from None
         finally:
             con.close()
-        job.arrow = table
-        job.schema = [_bq_field(f.name, f.type) for f in table.schema]
-        job.rows = table.to_pylist()
-        job.accounting = Accounting(1, (), (), MIN_BILLED_PER_TABLE, MIN_BILLED_PER_TABLE)
-        job.record.estimate_bytes = MIN_BILLED_PER_TABLE
-        if not job.record.dry_run:
-            job.record.processed_bytes = job.record.billed_bytes = MIN_BILLED_PER_TABLE
-            self._remember(job)
+        self._finish_metadata_job(job, table)
 
     def _reference(self, job: _Job) -> dict[str, Any]:
         ref = {"projectId": job.project, "location": job.location}
