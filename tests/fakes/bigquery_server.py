@@ -731,6 +731,29 @@ def _tables_read(sql: str) -> list[str]:
     return out
 
 
+def _query_view(
+    tree: exp.Expression, params: Mapping[str, Any], create: str, insert: str, rows: Iterable[Mapping[str, Any]]
+) -> pa.Table:
+    """An INFORMATION_SCHEMA view's answer: `tree` (its view already pointed at the table `create`
+    makes) run on DuckDB over `rows`, with the query's parameters bound as BigQuery binds them."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(create)
+        for row in rows:
+            con.execute(insert, row)
+        duck = to_duckdb(tree.sql(dialect="bigquery"))
+        names = {p.name for p in tree.find_all(exp.Parameter)}
+        missing = sorted(names - set(params))
+        if missing:
+            raise QueryError(f"Query parameter '{missing[0]}' not found")
+        return con.sql(duck, params={k: params[k] for k in names}).to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).splitlines()[0]) from None
+    finally:
+        con.close()
+
+
 # -- the HTTP fake -------------------------------------------------------------------------------------
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/bigquery/v2/projects/([^/]+)/jobs$"), "jobs.insert"),
@@ -1243,26 +1266,16 @@ class FakeBigQuery(LoopbackFake):
             if table.db.lower() != f"region-{job.location.lower()}":
                 raise QueryError(f"Table {table.db}.{table.name} is not in the job's location {job.location}")
             table.replace(exp.to_table("jobs_history"))
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(
-                "CREATE TABLE jobs_history (creation_time TIMESTAMPTZ, job_id VARCHAR,"
-                " labels STRUCT(key VARCHAR, value VARCHAR)[], total_bytes_billed BIGINT)"
-            )
-            with self._lock:
-                rows = list(self.history)
-            for row in rows:
-                con.execute(
-                    "INSERT INTO jobs_history VALUES ($creation_time, $job_id, $labels, $total_bytes_billed)", row
-                )
-            duck = to_duckdb(tree.sql(dialect="bigquery"))
-            names = {p.name for p in tree.find_all(exp.Parameter)}
-            table = con.sql(duck, params={k: params[k] for k in names}).to_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(str(exc).splitlines()[0]) from None
-        finally:
-            con.close()
+        with self._lock:
+            rows = list(self.history)
+        table = _query_view(
+            tree,
+            params,
+            "CREATE TABLE jobs_history (creation_time TIMESTAMPTZ, job_id VARCHAR,"
+            " labels STRUCT(key VARCHAR, value VARCHAR)[], total_bytes_billed BIGINT)",
+            "INSERT INTO jobs_history VALUES ($creation_time, $job_id, $labels, $total_bytes_billed)",
+            rows,
+        )
         self._finish_metadata_job(job, table)
 
     def _finish_metadata_job(self, job: _Job, table: pa.Table) -> None:
@@ -1284,30 +1297,19 @@ class FakeBigQuery(LoopbackFake):
             if (table.catalog, table.db, table.name.upper()) != (*PUBLIC_TABLE[:2], "INFORMATION_SCHEMA.PARTITIONS"):
                 raise QueryError(f"This fake answers {'.'.join(PUBLIC_TABLE[:2])}.INFORMATION_SCHEMA.PARTITIONS only")
             table.replace(exp.to_table("partitions_view"))
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute(
-                "CREATE TABLE partitions_view (table_catalog VARCHAR, table_schema VARCHAR, table_name VARCHAR,"
-                " partition_id VARCHAR, total_rows BIGINT, total_logical_bytes BIGINT,"
-                " last_modified_time TIMESTAMPTZ, storage_tier VARCHAR)"
-            )
-            catalog, schema, name = PUBLIC_TABLE
-            for day, rows, modified in self.table.partitions():
-                con.execute(
-                    "INSERT INTO partitions_view VALUES ($c, $s, $n, $p, $rows, NULL, $m, 'ACTIVE')",
-                    {"c": catalog, "s": schema, "n": name, "p": day.strftime("%Y%m%d"), "rows": rows, "m": modified},
-                )
-            duck = to_duckdb(tree.sql(dialect="bigquery"))
-            names = {p.name for p in tree.find_all(exp.Parameter)}
-            missing = sorted(names - set(params))
-            if missing:
-                raise QueryError(f"Query parameter '{missing[0]}' not found")
-            table = con.sql(duck, params={k: params[k] for k in names}).to_arrow_table()
-        except duckdb.Error as exc:
-            raise QueryError(str(exc).splitlines()[0]) from None
-        finally:
-            con.close()
+        catalog, schema, name = PUBLIC_TABLE
+        table = _query_view(
+            tree,
+            params,
+            "CREATE TABLE partitions_view (table_catalog VARCHAR, table_schema VARCHAR, table_name VARCHAR,"
+            " partition_id VARCHAR, total_rows BIGINT, total_logical_bytes BIGINT,"
+            " last_modified_time TIMESTAMPTZ, storage_tier VARCHAR)",
+            "INSERT INTO partitions_view VALUES ($c, $s, $n, $p, $rows, NULL, $m, 'ACTIVE')",
+            [
+                {"c": catalog, "s": schema, "n": name, "p": day.strftime("%Y%m%d"), "rows": rows, "m": modified}
+                for day, rows, modified in self.table.partitions()
+            ],
+        )
         self._finish_metadata_job(job, table)
 
     def _reference(self, job: _Job) -> dict[str, Any]:
