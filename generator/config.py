@@ -24,6 +24,8 @@ PATH_KEYS = ("path", "static")
 """Keys whose value is a path, relative to the config file's folder."""
 MONTH_DAYS = 30
 """The headline's window: the store must be able to hold it."""
+DATASET_LOCATION = "US"
+"""Where bigquery-public-data.pypi lives; BigQuery's locations are case-insensitive."""
 TIB = 1024**4
 GIB = 1024**3
 
@@ -61,7 +63,7 @@ class SourceConfig:
     billing_project: str = ""
     """bigquery: Google Cloud project billed for queries (else $GOOGLE_CLOUD_PROJECT)."""
     location: str = "US"
-    """bigquery: job location; the public PyPI dataset lives in US."""
+    """bigquery: job location; must be US, where the public PyPI dataset lives (checked on load)."""
     api_endpoint: str = ""
     """bigquery/clickpy: override the service URL (tests and proxies only; clickpy: else $PYPI_STATS_CLICKPY_URL)."""
     history_days: int = 181
@@ -219,6 +221,12 @@ def _validate_values(cfg: Config, errors: list[str]) -> None:
     src = cfg.source
     if src.kind not in SOURCE_KINDS:
         errors.append(f"[source].kind must be one of {', '.join(SOURCE_KINDS)}, got {src.kind!r}")
+    if src.kind == "bigquery" and src.location.upper() != DATASET_LOCATION:
+        # A query job runs where the tables it reads live: from anywhere else BigQuery answers "not found".
+        errors.append(
+            f'[source].location must be "{DATASET_LOCATION}": bigquery-public-data.pypi lives in the'
+            f" {DATASET_LOCATION} multi-region and a job runs where its data is, got {src.location!r}"
+        )
     if src.kind == "local" and src.path is None:
         errors.append('[source].path is required when kind = "local" (a directory of event files)')
     if not MONTH_DAYS <= src.history_days <= 5000:

@@ -80,6 +80,11 @@ def test_invalid_package_names_are_rejected_naming_the_key(tmp_path: Path, bad: 
             ("kind must be one of", "invalid package name", "[source].extra"),
             id="every problem is reported at once",
         ),
+        pytest.param(
+            DOCUMENTED.replace('kind = "local"', 'kind = "bigquery"\nlocation = "EU"'),
+            ('[source].location must be "US"', "multi-region", "'EU'"),
+            id="a BigQuery job outside the dataset's US multi-region is refused before it is sent",
+        ),
     ],
 )
 def test_config_errors_are_one_line_naming_each_problem(tmp_path: Path, text: str, fragments: tuple[str, ...]) -> None:
