@@ -1,5 +1,6 @@
 """The leaderboard and the index in a real browser (Playwright driving Chromium), at 375 px and 1280 px.
 
+- at 375 px and 1280 px the top page's first screen shows the first ranked rows;
 - at 375 px the index keeps each package's name and its honest number in view, and the top page's
   essential columns (rank, project, installs) do not overflow the screen;
 - at 1280 px the whole top table fits: nothing needs scrolling;
@@ -105,6 +106,20 @@ def test_the_top_page_has_no_horizontal_overflow_of_its_essential_columns_at_375
     context.close()
     assert overflow <= 0
     assert essential == [[], [], []]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375px", "1280px"])
+def test_the_first_screen_shows_who_ranks_first(browser, served: str, viewport: dict[str, int]) -> None:  # noqa: F811
+    """The reader asks "who is on top?": the first rows' rank, name and installs are on the first screen,
+    before the facts and the at-a-glance lists."""
+    context, rec = new_context(browser, served, viewport=viewport)
+    page = open_page(context, f"{served}top/index.html", rec)
+    bottoms = page.evaluate(
+        """() => [1, 2].map(n => document.querySelector(`#top tbody tr:nth-child(${n}) td:nth-of-type(2)`)
+                                 .getBoundingClientRect().bottom)"""
+    )
+    context.close()
+    assert max(bottoms) <= viewport["height"]
 
 
 @pytest.mark.parametrize("path", ["top/index.html", "top/page-2.html", "index.html"])
