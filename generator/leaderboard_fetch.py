@@ -70,6 +70,10 @@ LOOKBACK_DAYS = 7
 ranked (once) so that a first build still has a ranking to show, labelled as such."""
 CHANGES = (1, 7)
 """Leaderboard.earlier: the rankings this many days before the current one, when the store keeps them."""
+KEPT_DAYS = 35
+"""Rankings older than this many days before a new one leave the store (and its published export): the rank
+changes read 1 and 7 days back, and a month more is history enough, where keeping every day would add 20,000
+rows a day at the largest top."""
 SYNTHETIC_SOURCE = "synthetic demo events (not PyPI's packages)"
 """Ranking.source of a ranking made from the demo's synthetic events."""
 
@@ -309,7 +313,7 @@ def update(
         return Outcome()
     if synthetic:
         ranking = rank_from_store(store, source_name, as_of, top)
-        store.record_ranking(ranking)
+        store.record_ranking(ranking, keep_from=kept_from(ranking))
         return Outcome(ranked=ranking)
     http = client(cfg)
     out = Outcome()
@@ -335,9 +339,14 @@ def update(
     finally:
         out.queries = http.stats.queries
         out.read_rows = http.stats.read_rows
-    store.record_ranking(ranking)
+    store.record_ranking(ranking, keep_from=kept_from(ranking))
     out.ranked, out.proof, out.candidates = ranking, proof, asked
     return out
+
+
+def kept_from(ranking: Ranking) -> dt.date:
+    """The oldest as-of day the store keeps a ranking for once `ranking` is kept."""
+    return ranking.as_of - dt.timedelta(days=KEPT_DAYS)
 
 
 def stall_note(as_of: dt.date, through: dt.date | None) -> str:

@@ -517,11 +517,15 @@ class Store:
         )
 
     # -- the leaderboard --------------------------------------------------------------------
-    def record_ranking(self, ranking: Ranking) -> None:
-        """Keep one as-of day's leaderboard (replacing a ranking of that day), in one transaction."""
+    def record_ranking(self, ranking: Ranking, *, keep_from: dt.date | None = None) -> None:
+        """Keep one as-of day's leaderboard (replacing a ranking of that day), in one transaction; with
+        `keep_from`, the rankings of earlier as-of days go in the same transaction."""
         try:
             self.con.execute("BEGIN TRANSACTION")
             self.con.execute("DELETE FROM leaderboard_rows WHERE as_of = $as_of", {"as_of": ranking.as_of})
+            if keep_from is not None:
+                self.con.execute("DELETE FROM leaderboard_rows WHERE as_of < $day", {"day": keep_from})
+                self.con.execute("DELETE FROM leaderboard_rankings WHERE as_of < $day", {"day": keep_from})
             self.con.execute(
                 "INSERT OR REPLACE INTO leaderboard_rankings VALUES ($as_of, $start, $through, $source, $top,"
                 " now()::TIMESTAMP)",

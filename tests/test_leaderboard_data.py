@@ -501,6 +501,19 @@ def test_rankings_are_stored_compactly(tmp_path: Path) -> None:
         assert store.latest_ranking(END - dt.timedelta(days=1)) is None
 
 
+def test_a_new_ranking_drops_those_older_than_the_kept_days_and_keeps_the_ones_compared(tmp_path: Path) -> None:
+    """The rank changes read 1 and 7 days back: those stay; a ranking of KEPT_DAYS + 1 days before goes."""
+    row = RankedProject(1, "alpha", 300, 300, 4, 0, 0, 0, 30)
+    days = [END - dt.timedelta(days=n) for n in (leaderboard_fetch.KEPT_DAYS + 1, leaderboard_fetch.KEPT_DAYS, 7, 1)]
+    with open_store(tmp_path / "store.duckdb") as store:
+        for day in days:
+            store.record_ranking(Ranking(day, day - dt.timedelta(days=29), day, "test", 25, (row,)))
+        newest = Ranking(END, FIRST, END, "test", 25, (row,))
+        store.record_ranking(newest, keep_from=leaderboard_fetch.kept_from(newest))
+        assert store.ranking_days() == [*days[1:], END]
+        assert store.ranking(days[0]) is None
+
+
 # -- plan and init ----------------------------------------------------------------------------------------------
 def test_plan_says_what_the_leaderboard_sends_and_stops_once_it_is_kept(
     fake: FakeClickHouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
