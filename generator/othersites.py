@@ -63,9 +63,11 @@ class Series:
 
 EVERY_ROW = Series("every row, mirrors included")
 HONEST_INSTALLS = Series("package-manager installs not flagged as CI", package_managers_only=True, drops_ci=True)
-WITH_MIRRORS = Series("every row with a well-formed or NULL Python version", drops_malformed_python=True)
+WITH_MIRRORS = Series("rows whose Python version is well-formed or NULL", drops_malformed_python=True)
 WITHOUT_MIRRORS = Series(
-    "those rows, less its four mirror tools and NULL installers", drops_malformed_python=True, drops_mirrors=True
+    "rows whose Python version is well-formed or NULL, less pypistats.org's four mirror tools and NULL installers",
+    drops_malformed_python=True,
+    drops_mirrors=True,
 )
 PIP_ONLY = Series("rows whose installer is pip", pip_only=True)
 
@@ -84,6 +86,14 @@ CLICKPY_PEPY = Site("ClickPy and pepy")
 PYPISTATS = Site("pypistats.org")
 """pypistats.org's own figures and what a script makes of its API: its NULL-installer rule applies to them."""
 PYPINFO = Site("pypinfo")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A page the methodology cites for a rule, with the words it cites it by."""
+
+    text: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,8 @@ class OtherFigure:
     """The window as the page says it; `{days}` is the number of days it covers."""
     rule: str
     """Its section on the methodology page (content/methodology.md)."""
-    link: str = ""
-    """The page the methodology cites for its rule: the site's code or documentation."""
+    link: Link | None = None
+    """The page the methodology cites for its rule: the site's code or documentation (None: this site's own)."""
     note: str = ""
     matrix_label: str = ""
     """Its column's header in the reconciliation matrix; "" when another column already shows it."""
@@ -151,6 +161,7 @@ HONEST = OtherFigure(
     "honest-number",
     badge=Badge("", "honest installs"),
 )
+BIGQUERY_DOCS = Link("PyPI's BigQuery dataset documentation", "https://docs.pypi.org/api/bigquery/")
 BIGQUERY_MONTH = OtherFigure(
     "bigquery_30",
     "BigQuery COUNT(*)",
@@ -159,7 +170,7 @@ BIGQUERY_MONTH = OtherFigure(
     MONTH,
     "last 30 days",
     "rule-raw",
-    "https://docs.pypi.org/api/bigquery/",
+    BIGQUERY_DOCS,
     matrix_label="BigQuery COUNT(*)",
 )
 BIGQUERY_HELD = OtherFigure(
@@ -170,7 +181,7 @@ BIGQUERY_HELD = OtherFigure(
     HELD,
     "all {days} days in the store",
     "rule-raw",
-    "https://docs.pypi.org/api/bigquery/",
+    BIGQUERY_DOCS,
 )
 CLICKPY = OtherFigure(
     "clickpy",
@@ -180,13 +191,16 @@ CLICKPY = OtherFigure(
     HELD,
     "cumulative, {days} days in the store",
     "rule-clickpy",
-    "https://github.com/ClickHouse/clickpy",
+    Link("ClickHouse/clickpy", "https://github.com/ClickHouse/clickpy"),
     "Both count every row, mirrors included, over all the history they hold: their all-time"
     " totals also cover days before this store's first day.",
     matrix_label="ClickPy and pepy (BigQuery COUNT(*) over every day held)",
     first_screen="pepy and ClickPy",
 )
-PYPISTATS_CODE = "https://github.com/psf/pypistats.org/blob/HEAD/pypistats/tasks/pypi.py"
+PYPISTATS_CODE = Link(
+    "psf/pypistats.org, `pypistats/tasks/pypi.py`",
+    "https://github.com/psf/pypistats.org/blob/HEAD/pypistats/tasks/pypi.py",
+)
 PYPISTATS_WITH = OtherFigure(
     "pypistats_with",
     "pypistats.org with mirrors",
@@ -253,7 +267,7 @@ NAIVE_SUM = OtherFigure(
     RETAINED,
     f"{RETAINED_DATES} dates, both series",
     "rule-double-count",
-    "https://pypistats.org/api/",
+    Link("the pypistats.org API documentation", "https://pypistats.org/api/"),
     matrix_label="Naive sum of pypistats.org's overall API",
 )
 PYPINFO_DEFAULT = OtherFigure(
@@ -264,7 +278,7 @@ PYPINFO_DEFAULT = OtherFigure(
     MONTH,
     "last 30 days",
     "rule-pip-only",
-    "https://github.com/ofek/pypinfo",
+    Link("ofek/pypinfo", "https://github.com/ofek/pypinfo"),
     matrix_label="pypinfo default (pip only)",
 )
 
@@ -303,3 +317,15 @@ BADGES: tuple[OtherFigure, ...] = tuple(f for f in FIGURES if f.badge is not Non
 
 def by_key(key: str) -> OtherFigure:
     return BY_KEY[key]
+
+
+def markdown() -> str:
+    """Every figure as a Markdown table for the methodology: the rows it counts, its window, where it is explained."""
+    lines = ["| Figure | What it counts | Window | Source |", "|---|---|---|---|"]
+    for f in FIGURES:
+        counts = " + ".join(f"({s.words})" if f.double_counts else s.words for s in f.counts)
+        if f.double_counts:
+            counts = f"both series added, so most rows count twice: {counts}"
+        source = f"[{f.link.text}]({f.link.url})" if f.link is not None else "this page"
+        lines.append(f"| [{f.name}](#{f.rule}) | {counts} | {f.span.words} | {source} |")
+    return "\n".join(lines)

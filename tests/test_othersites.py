@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from htmltools import parse
 
-from generator import analysis, badges, dimensions, headline, othersites
+from generator import analysis, badges, dimensions, headline, othersites, render
 from generator.dates import last_days
 from generator.othersites import (
     BADGES,
@@ -197,7 +198,8 @@ def test_each_figure_links_to_a_section_of_the_methodology(figure: othersites.Ot
 @pytest.mark.parametrize("figure", [f for f in FIGURES if f.site is not THIS_SITE], ids=lambda f: f.key)
 def test_each_other_sites_figure_cites_the_page_the_methodology_cites(figure: othersites.OtherFigure) -> None:
     text = (ROOT / "content/methodology.md").read_text(encoding="utf-8")
-    assert f"({figure.link})" in text
+    assert figure.link is not None
+    assert f"({figure.link.url})" in text
 
 
 # Figure keys: those with "_" mean a figure wherever they stand; "honest", "clickpy" and "pypinfo" are also
@@ -312,3 +314,12 @@ def test_the_matrix_reads_its_columns_from_the_registry() -> None:
     report = analysis.analyse("acme", AS_OF, [row()], [], [], {AS_OF}, last_days(AS_OF, 30))
     columns = headline.matrix(report).columns
     assert [(c.key, c.name) for c in columns] == [(f.key, f.matrix_label) for f in MATRIX]
+
+
+@pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.key)
+def test_the_methodology_shows_each_figure_with_its_rows_window_and_source(figure: othersites.OtherFigure) -> None:
+    """Its `<!-- other-sites -->` table is written from the registry, so the page cannot disagree with the code."""
+    _title, html = render.markdown_page("methodology")
+    rows = next(t for t in parse(html).tables.values() if t[0][0] == "Figure")
+    shown = next(r for r in rows if r[0] == figure.name and r[2] == figure.span.words)
+    assert shown[3] == (figure.link.text.replace("`", "") if figure.link is not None else "this page")
