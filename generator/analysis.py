@@ -84,7 +84,7 @@ def _both(a: Callable[[AggRow], bool], b: Callable[[AggRow], bool]) -> Callable[
 class Emulation:
     """How one source counts: over which days, and how many times each row counts (0, 1 or 2)."""
 
-    figure: othersites.OtherFigure
+    figure: othersites.SiteFigure
     """Its declaration: name, rule set, window, methodology section (generator.othersites)."""
     window_label: str
     window: Window
@@ -95,7 +95,7 @@ class Emulation:
         return self.figure.key
 
 
-def emulate(figure: othersites.OtherFigure, window: Window, window_label: str) -> Emulation:
+def emulate(figure: othersites.SiteFigure, window: Window, window_label: str) -> Emulation:
     """A figure's rule set over its window: each row counts once per series that keeps it."""
     start, end = window.start, window.end
     tests = [keeper(s) for s in figure.counts]
@@ -160,7 +160,7 @@ Reason = tuple[str, str, str]
 """(rule id, label, detail): detail names the installer behind a part, or is empty."""
 
 
-def _excess_reason(r: AggRow, honest_window: Window, source: othersites.OtherFigure) -> Reason:
+def _excess_reason(r: AggRow, honest_window: Window, source: othersites.SiteFigure) -> Reason:
     """Why a row the honest number leaves out is in a source's figure."""
     name = r.installer if r.installer is not None else "NULL"
     if not honest_window.start <= r.day <= honest_window.end:
@@ -235,7 +235,7 @@ def explain(
     )
 
 
-def figure(figures: Iterable[SourceFigure], which: othersites.OtherFigure) -> SourceFigure:
+def figure(figures: Iterable[SourceFigure], which: othersites.SiteFigure) -> SourceFigure:
     """The figure declared as `which` (generator.othersites) among a report's figures."""
     return next(f for f in figures if f.key == which.key)
 

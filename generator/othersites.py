@@ -106,7 +106,7 @@ class Badge:
 
 # -- the figures -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class OtherFigure:
+class SiteFigure:
     """One figure a package page shows: whose it is, which rows it counts and where the page explains it."""
 
     key: str
@@ -151,7 +151,7 @@ class OtherFigure:
         return self.window_label.format(days=days)
 
 
-HONEST = OtherFigure(
+HONEST = SiteFigure(
     "honest",
     "Honest number (this site)",
     THIS_SITE,
@@ -162,7 +162,7 @@ HONEST = OtherFigure(
     badge=Badge("", "honest installs"),
 )
 BIGQUERY_DOCS = Link("PyPI's BigQuery dataset documentation", "https://docs.pypi.org/api/bigquery/")
-BIGQUERY_MONTH = OtherFigure(
+BIGQUERY_MONTH = SiteFigure(
     "bigquery_30",
     "BigQuery COUNT(*)",
     BIGQUERY,
@@ -173,7 +173,7 @@ BIGQUERY_MONTH = OtherFigure(
     BIGQUERY_DOCS,
     matrix_label="BigQuery COUNT(*)",
 )
-BIGQUERY_HELD = OtherFigure(
+BIGQUERY_HELD = SiteFigure(
     "bigquery_all",
     "BigQuery COUNT(*)",
     BIGQUERY,
@@ -183,7 +183,7 @@ BIGQUERY_HELD = OtherFigure(
     "rule-raw",
     BIGQUERY_DOCS,
 )
-CLICKPY = OtherFigure(
+CLICKPY = SiteFigure(
     "clickpy",
     "ClickPy and pepy.tech",
     CLICKPY_PEPY,
@@ -201,7 +201,7 @@ PYPISTATS_CODE = Link(
     "psf/pypistats.org, `pypistats/tasks/pypi.py`",
     "https://github.com/psf/pypistats.org/blob/HEAD/pypistats/tasks/pypi.py",
 )
-PYPISTATS_WITH = OtherFigure(
+PYPISTATS_WITH = SiteFigure(
     "pypistats_with",
     "pypistats.org with mirrors",
     PYPISTATS,
@@ -213,7 +213,7 @@ PYPISTATS_WITH = OtherFigure(
     matrix_label="pypistats.org with mirrors",
     badge=Badge("with-mirrors", "pypistats (with mirrors)"),
 )
-PYPISTATS_WITHOUT = OtherFigure(
+PYPISTATS_WITHOUT = SiteFigure(
     "pypistats_without",
     "pypistats.org without mirrors",
     PYPISTATS,
@@ -226,7 +226,7 @@ PYPISTATS_WITHOUT = OtherFigure(
     matrix_label="pypistats.org without mirrors (and recent: last_month)",
     badge=Badge("without-mirrors", "pypistats (without mirrors)"),
 )
-PYPISTATS_MONTH = OtherFigure(
+PYPISTATS_MONTH = SiteFigure(
     "pypistats_month",
     "pypistats.org recent: last_month",
     PYPISTATS,
@@ -237,7 +237,7 @@ PYPISTATS_MONTH = OtherFigure(
     PYPISTATS_CODE,
     first_screen="pypistats.org",
 )
-PYPISTATS_WEEK = OtherFigure(
+PYPISTATS_WEEK = SiteFigure(
     "pypistats_week",
     "pypistats.org recent: last_week",
     PYPISTATS,
@@ -248,7 +248,7 @@ PYPISTATS_WEEK = OtherFigure(
     PYPISTATS_CODE,
     matrix_label="pypistats.org recent: last_week",
 )
-PYPISTATS_DAY = OtherFigure(
+PYPISTATS_DAY = SiteFigure(
     "pypistats_day",
     "pypistats.org recent: last_day",
     PYPISTATS,
@@ -259,7 +259,7 @@ PYPISTATS_DAY = OtherFigure(
     PYPISTATS_CODE,
     matrix_label="pypistats.org recent: last_day",
 )
-NAIVE_SUM = OtherFigure(
+NAIVE_SUM = SiteFigure(
     "naive_sum",
     "Naive sum of pypistats' overall API",
     PYPISTATS,
@@ -270,7 +270,7 @@ NAIVE_SUM = OtherFigure(
     Link("the pypistats.org API documentation", "https://pypistats.org/api/"),
     matrix_label="Naive sum of pypistats.org's overall API",
 )
-PYPINFO_DEFAULT = OtherFigure(
+PYPINFO_DEFAULT = SiteFigure(
     "pypinfo",
     "pypinfo default (pip only)",
     PYPINFO,
@@ -282,7 +282,7 @@ PYPINFO_DEFAULT = OtherFigure(
     matrix_label="pypinfo default (pip only)",
 )
 
-FIGURES: tuple[OtherFigure, ...] = (
+FIGURES: tuple[SiteFigure, ...] = (
     HONEST,
     BIGQUERY_MONTH,
     BIGQUERY_HELD,
@@ -297,7 +297,7 @@ FIGURES: tuple[OtherFigure, ...] = (
 )
 """Every figure, in the order a page lists them (its sources table, data/<name>.json): the honest number first."""
 
-MATRIX: tuple[OtherFigure, ...] = (
+MATRIX: tuple[SiteFigure, ...] = (
     PYPISTATS_WITHOUT,
     PYPISTATS_WITH,
     PYPISTATS_WEEK,
@@ -310,12 +310,12 @@ MATRIX: tuple[OtherFigure, ...] = (
 """The reconciliation matrix's columns, left to right: what maintainers see most first. ClickPy and pepy
 count what BigQuery's COUNT(*) over the store's days counts: one column shows both."""
 
-BY_KEY: dict[str, OtherFigure] = {f.key: f for f in FIGURES}
-BADGES: tuple[OtherFigure, ...] = tuple(f for f in FIGURES if f.badge is not None)
+BY_KEY: dict[str, SiteFigure] = {f.key: f for f in FIGURES}
+BADGES: tuple[SiteFigure, ...] = tuple(f for f in FIGURES if f.badge is not None)
 """The figures with a badge, in the order their files are written."""
 
 
-def by_key(key: str) -> OtherFigure:
+def by_key(key: str) -> SiteFigure:
     return BY_KEY[key]
 
 

@@ -53,7 +53,7 @@ def row(installer: str | None = "pip", *, ci: bool = False, bad: bool = False, d
     return AggRow(AS_OF - dt.timedelta(days=days_ago), installer, ci, bad, dimensions.TOTAL, None, 1)
 
 
-def counted(figure: othersites.OtherFigure, r: AggRow) -> int:
+def counted(figure: othersites.SiteFigure, r: AggRow) -> int:
     """How many times the analysis counts the row in the figure."""
     emulation = next(e for e in analysis.emulations(AS_OF, AS_OF - dt.timedelta(days=365)) if e.figure is figure)
     return emulation.multiplicity(r)
@@ -91,7 +91,7 @@ COUNTS = [
 
 @pytest.mark.parametrize(("why", "figure", "r", "times"), COUNTS, ids=[case[0] for case in COUNTS])
 def test_each_figure_counts_a_row_as_its_rules_say(
-    why: str, figure: othersites.OtherFigure, r: AggRow, times: int
+    why: str, figure: othersites.SiteFigure, r: AggRow, times: int
 ) -> None:
     assert counted(figure, r) == times
 
@@ -120,7 +120,7 @@ REASONS = [
 
 @pytest.mark.parametrize(("why", "figure", "r", "rule"), REASONS, ids=[case[0] for case in REASONS])
 def test_a_difference_is_named_by_the_figures_site_and_rule_set(
-    why: str, figure: othersites.OtherFigure, r: AggRow, rule: str
+    why: str, figure: othersites.SiteFigure, r: AggRow, rule: str
 ) -> None:
     emus = analysis.emulations(AS_OF, AS_OF)
     honest = next(e for e in emus if e.figure is HONEST)
@@ -130,7 +130,7 @@ def test_a_difference_is_named_by_the_figures_site_and_rule_set(
 
 @pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.key)
 def test_a_source_without_the_malformed_python_flag_says_so_on_the_figures_that_drop_those_rows(
-    figure: othersites.OtherFigure,
+    figure: othersites.SiteFigure,
 ) -> None:
     """ClickPy has no malformed-Python flag: pypistats.org's figures there include the rows it drops."""
     report = analysis.analyse(
@@ -190,13 +190,13 @@ def test_the_honest_number_has_the_plain_badge() -> None:
 
 
 @pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.key)
-def test_each_figure_links_to_a_section_of_the_methodology(figure: othersites.OtherFigure) -> None:
+def test_each_figure_links_to_a_section_of_the_methodology(figure: othersites.SiteFigure) -> None:
     text = (ROOT / "content/methodology.md").read_text(encoding="utf-8")
     assert re.search(r"^#+ .*\{#" + re.escape(figure.rule) + r"\}$", text, re.M), figure.rule
 
 
 @pytest.mark.parametrize("figure", [f for f in FIGURES if f.site is not THIS_SITE], ids=lambda f: f.key)
-def test_each_other_sites_figure_cites_the_page_the_methodology_cites(figure: othersites.OtherFigure) -> None:
+def test_each_other_sites_figure_cites_the_page_the_methodology_cites(figure: othersites.SiteFigure) -> None:
     text = (ROOT / "content/methodology.md").read_text(encoding="utf-8")
     assert figure.link is not None
     assert f"({figure.link.url})" in text
@@ -317,7 +317,7 @@ def test_the_matrix_reads_its_columns_from_the_registry() -> None:
 
 
 @pytest.mark.parametrize("figure", FIGURES, ids=lambda f: f.key)
-def test_the_methodology_shows_each_figure_with_its_rows_window_and_source(figure: othersites.OtherFigure) -> None:
+def test_the_methodology_shows_each_figure_with_its_rows_window_and_source(figure: othersites.SiteFigure) -> None:
     """Its `<!-- other-sites -->` table is written from the registry, so the page cannot disagree with the code."""
     _title, html = render.markdown_page("methodology")
     rows = next(t for t in parse(html).tables.values() if t[0][0] == "Figure")
