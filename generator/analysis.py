@@ -8,19 +8,20 @@ counts add up exactly (see `explain`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
-from generator import dimensions, vocabulary
+from generator import dimensions, othersites, vocabulary
 from generator.dates import Window, WindowCoverage, last_days, window_coverage
 from generator.dimensions import Dimension
 from generator.sources import ALL_CAPABILITIES
 from generator.store import AggRow
 
-HONEST_DAYS = 30
-PYPISTATS_RETENTION_DAYS = 181  # 180 days of history plus the newest: 181 dates
+HONEST_DAYS = othersites.MONTH_DAYS
+PYPISTATS_RETENTION_DAYS = othersites.RETAINED_DATES  # 180 days of history plus the newest
 TOP_N = 15
 
 # Named rules (generator.vocabulary): ids are anchors on the methodology page (content/methodology.md).
@@ -53,127 +54,71 @@ def share(part: int, whole: int) -> float:
 
 
 # -- the sources we emulate ----------------------------------------------------------------
+def keeper(series: othersites.Series) -> Callable[[AggRow], bool]:
+    """Whether one series of a figure (its rule set, generator.othersites) keeps a row, as one test."""
+    tests: list[Callable[[AggRow], bool]] = []
+    if series.package_managers_only:
+        tests.append(lambda r: cat.category(r.installer) == cat.PACKAGE_MANAGER)
+    if series.drops_ci:
+        tests.append(lambda r: not r.ci)
+    if series.pip_only:
+        tests.append(lambda r: r.installer == "pip")
+    if series.drops_malformed_python:
+        tests.append(lambda r: not r.python_malformed)
+    if series.drops_mirrors:  # NOT IN (mirrors): a NULL installer is dropped too
+        tests.append(lambda r: not cat.is_pypistats_mirror(r.installer))
+    every: Callable[[AggRow], bool] = _every_row
+    return functools.reduce(_both, tests, every)
+
+
+def _every_row(r: AggRow) -> bool:
+    return True
+
+
+def _both(a: Callable[[AggRow], bool], b: Callable[[AggRow], bool]) -> Callable[[AggRow], bool]:
+    """a and b as one test (the first test alone when it is every row: one call less for each row)."""
+    return b if a is _every_row else lambda r: a(r) and b(r)
+
+
 @dataclass(frozen=True)
 class Emulation:
     """How one source counts: over which days, and how many times each row counts (0, 1 or 2)."""
 
-    key: str
-    name: str
+    figure: othersites.SiteFigure
+    """Its declaration: name, rule set, window, methodology section (generator.othersites)."""
     window_label: str
     window: Window
     multiplicity: Callable[[AggRow], int]
-    rule_anchor: str
-    note: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.figure.key
+
+
+def emulate(figure: othersites.SiteFigure, window: Window, window_label: str) -> Emulation:
+    """A figure's rule set over its window: each row counts once per series that keeps it."""
+    start, end = window.start, window.end
+    tests = [keeper(s) for s in figure.counts]
+    if len(tests) == 1:
+        test = tests[0]
+        return Emulation(figure, window_label, window, lambda r: int(start <= r.day <= end and test(r)))
+    return Emulation(
+        figure, window_label, window, lambda r: sum(1 for t in tests if t(r)) if start <= r.day <= end else 0
+    )
 
 
 def emulations(as_of: dt.date, first_day: dt.date) -> list[Emulation]:
-    """Every source's counting rule for a report on `as_of`; the store's history starts at first_day."""
+    """Every source's counting rule for a report on `as_of`; the store's history starts at first_day.
+
+    In generator.othersites' order: the honest number first.
+    """
     month = last_days(as_of, HONEST_DAYS)
-    retained = last_days(as_of, PYPISTATS_RETENTION_DAYS)
     history = Window(min(first_day, month.start), as_of)
-    history_days = history.days
 
-    def within(w: Window, test: Callable[[AggRow], bool]) -> Callable[[AggRow], int]:
-        return lambda r: int(w.start <= r.day <= w.end and test(r))
+    def window(span: othersites.Span) -> Window:
+        return history if span.days is None else last_days(as_of, span.days)
 
-    def naive(r: AggRow) -> int:
-        if not retained.start <= r.day <= retained.end:
-            return 0
-        return int(pypistats_with_mirrors(r)) + int(pypistats_without_mirrors(r))
-
-    everything: Callable[[AggRow], bool] = lambda r: True  # noqa: E731
-    return [
-        Emulation(
-            "honest",
-            "Honest number (this site)",
-            "last 30 days",
-            month,
-            within(month, is_honest),
-            "methodology.html#honest-number",
-        ),
-        Emulation(
-            "bigquery_30",
-            "BigQuery COUNT(*)",
-            "last 30 days",
-            month,
-            within(month, everything),
-            "methodology.html#rule-raw",
-        ),
-        Emulation(
-            "bigquery_all",
-            "BigQuery COUNT(*)",
-            f"all {history_days} days in the store",
-            history,
-            within(history, everything),
-            "methodology.html#rule-raw",
-        ),
-        Emulation(
-            "clickpy",
-            "ClickPy and pepy.tech",
-            f"cumulative, {history_days} days in the store",
-            history,
-            within(history, everything),
-            "methodology.html#rule-clickpy",
-            "Both count every row, mirrors included, over all the history they hold: their all-time"
-            " totals also cover days before this store's first day.",
-        ),
-        Emulation(
-            "pypistats_with",
-            "pypistats.org with mirrors",
-            "last 30 days",
-            month,
-            within(month, pypistats_with_mirrors),
-            "methodology.html#rule-pypistats",
-        ),
-        Emulation(
-            "pypistats_without",
-            "pypistats.org without mirrors",
-            "last 30 days",
-            month,
-            within(month, pypistats_without_mirrors),
-            "methodology.html#rule-pypistats",
-        ),
-        Emulation(
-            "pypistats_month",
-            "pypistats.org recent: last_month",
-            "30 days ending on the as-of date",
-            month,
-            within(month, pypistats_without_mirrors),
-            "methodology.html#rule-month",
-        ),
-        Emulation(
-            "pypistats_week",
-            "pypistats.org recent: last_week",
-            "7 days",
-            last_days(as_of, 7),
-            within(last_days(as_of, 7), pypistats_without_mirrors),
-            "methodology.html#rule-month",
-        ),
-        Emulation(
-            "pypistats_day",
-            "pypistats.org recent: last_day",
-            "1 day",
-            last_days(as_of, 1),
-            within(last_days(as_of, 1), pypistats_without_mirrors),
-            "methodology.html#rule-month",
-        ),
-        Emulation(
-            "naive_sum",
-            "Naive sum of pypistats' overall API",
-            "181 dates, both series",
-            retained,
-            naive,
-            "methodology.html#rule-double-count",
-        ),
-        Emulation(
-            "pypinfo",
-            "pypinfo default (pip only)",
-            "last 30 days",
-            month,
-            within(month, lambda r: r.installer == "pip"),
-            "methodology.html#rule-pip-only",
-        ),
-    ]
+    return [emulate(f, window(f.span), f.window_words(history.days)) for f in othersites.FIGURES]
 
 
 # -- explaining a difference ---------------------------------------------------------------
@@ -215,7 +160,7 @@ Reason = tuple[str, str, str]
 """(rule id, label, detail): detail names the installer behind a part, or is empty."""
 
 
-def _excess_reason(r: AggRow, honest_window: Window, source_key: str) -> Reason:
+def _excess_reason(r: AggRow, honest_window: Window, source: othersites.SiteFigure) -> Reason:
     """Why a row the honest number leaves out is in a source's figure."""
     name = r.installer if r.installer is not None else "NULL"
     if not honest_window.start <= r.day <= honest_window.end:
@@ -226,7 +171,8 @@ def _excess_reason(r: AggRow, honest_window: Window, source_key: str) -> Reason:
             return "rule-proxies", RULES["rule-proxies"], name
         return "rule-mirrors", RULES["rule-mirrors"], name
     if kind == cat.UNKNOWN:
-        pypistats = source_key.startswith("pypistats") or source_key == "naive_sum"
+        # pypistats.org's without-mirrors `NOT IN` drops NULL installers: its figures count them with mirrors only.
+        pypistats = source.site is othersites.PYPISTATS
         return ("rule-null-installer" if pypistats else "rule-unknown"), RULES["rule-unknown"], ""
     if kind == cat.SCRIPT:
         return "rule-scripts", RULES["rule-scripts"], name
@@ -239,7 +185,7 @@ def _shortfall_reason(r: AggRow, source: Emulation) -> Reason:
     """Why an honest row is missing from a source's figure."""
     if not source.window.start <= r.day <= source.window.end:
         return "rule-window", f"honest installs outside {source.window_label}", ""
-    if source.key == "pypinfo":
+    if source.figure.pip_only:
         return "rule-pip-only", "installs by other package managers not counted", r.installer or "NULL"
     if r.python_malformed:
         return "rule-malformed-python", RULES["rule-malformed-python"], ""
@@ -273,20 +219,25 @@ def explain(
             continue
         extra = m - h
         if h == 0:
-            parts[_excess_reason(r, honest.window, source.key)] += r.downloads
+            parts[_excess_reason(r, honest.window, source.figure)] += r.downloads
             extra -= 1
         if extra:
             parts[("rule-double-count", RULES["rule-double-count"], "")] += extra * r.downloads
     return SourceFigure(
         source.key,
-        source.name,
+        source.figure.name,
         source.window_label,
         value,
         value - honest_value,
         _group(parts),
-        source.rule_anchor,
-        source.note,
+        source.figure.anchor,
+        source.figure.note,
     )
+
+
+def figure(figures: Iterable[SourceFigure], which: othersites.SiteFigure) -> SourceFigure:
+    """The figure declared as `which` (generator.othersites) among a report's figures."""
+    return next(f for f in figures if f.key == which.key)
 
 
 def _group(parts: dict[Reason, int]) -> tuple[RuleDelta, ...]:
@@ -704,7 +655,7 @@ class PackageReport:
     @property
     def coverage(self) -> WindowCoverage:
         """The days of the last 30 the store holds: the headline and every 30-day figure count only those."""
-        coverage = self.figures[0].coverage
+        coverage = figure(self.figures, othersites.HONEST).coverage
         return coverage if coverage is not None else WindowCoverage(self.honest_window, self.honest_window.days)
 
 
@@ -772,7 +723,7 @@ def analyse(
     first_day = min(available) if available else month.start
     history = Window(min(first_day, month.start), as_of)
     emus = emulations(as_of, first_day)
-    honest_emu = emus[0]
+    honest_emu = next(e for e in emus if e.figure is othersites.HONEST)
     honest_counts = [honest_emu.multiplicity(r) for r in totals_rows]
     figures = [explain(totals_rows, e, honest_emu, honest_counts) for e in emus]
     figures = [_with_missing(f, e, available) for f, e in zip(figures, emus, strict=True)]
@@ -800,9 +751,9 @@ def analyse(
         project=project,
         as_of=as_of,
         honest_window=month,
-        honest=figures[0].value,
+        honest=figure(figures, othersites.HONEST).value,
         ci=ci if "ci" in caps else None,
-        raw_30=figures[1].value,
+        raw_30=figure(figures, othersites.BIGQUERY_MONTH).value,
         figures=figures,
         waterfall=steps,
         installers=installers(totals_rows, month),
@@ -889,13 +840,13 @@ def _limit_figures(figures: list[SourceFigure], caps: frozenset[str]) -> list[So
     """Name what each figure cannot leave out when the source lacks a flag its rule needs."""
     out = []
     for f in figures:
-        if f.key == "honest" and "ci" not in caps:
+        if f.key == othersites.HONEST.key and "ci" not in caps:
             f = replace(
                 f,
                 name="Package-manager installs, CI included",
                 note=_join(f.note, "CI flag not available from this source: the honest number cannot leave CI out."),
             )
-        elif (f.key.startswith("pypistats") or f.key == "naive_sum") and "python_malformed" not in caps:
+        elif othersites.by_key(f.key).drops_malformed_python and "python_malformed" not in caps:
             f = replace(
                 f,
                 note=_join(

@@ -16,6 +16,7 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape
 
+from generator import othersites
 from generator.dates import WindowCoverage
 
 SCHEMA_KEYS = frozenset(
@@ -45,11 +46,9 @@ SYNTHETIC_COLOR = "#9f9f9f"
 LABEL_COLOR = "#555"
 
 VARIANTS: dict[str, tuple[str, str]] = {
-    "": ("honest", "honest installs"),
-    "with-mirrors": ("pypistats_with", "pypistats (with mirrors)"),
-    "without-mirrors": ("pypistats_without", "pypistats (without mirrors)"),
+    f.badge.folder: (f.key, f.badge.label) for f in othersites.BADGES if f.badge is not None
 }
-"""Badge folder ("" is badges/ itself) → (figure key in the report, label)."""
+"""Badge folder ("" is badges/ itself) → (figure key in the report, label), from generator.othersites."""
 
 
 def compact(n: int) -> str:
@@ -145,15 +144,16 @@ def package_badges(
 ) -> dict[str, str]:
     """Every badge file for one package, by path under the site root.
 
-    `figures` maps the report's figure keys ("honest", "pypistats_with", "pypistats_without")
-    to their 30-day values, and `coverage` says how many of those 30 days the store holds. Where
-    the source has no CI flag, the "honest" figure includes CI installs, and its badge says so.
+    `figures` maps the report's figure keys (those of othersites.BADGES) to their 30-day values,
+    and `coverage` says how many of those 30 days the store holds. Where the source has no CI flag,
+    the honest figure includes CI installs, and its badge says so.
     """
     out: dict[str, str] = {}
     for folder, (key, label) in VARIANTS.items():
-        if key == "honest" and not ci_available:
+        honest = key == othersites.HONEST.key
+        if honest and not ci_available:
             label = "installs (CI included)"
-        color = SYNTHETIC_COLOR if synthetic else (HONEST_COLOR if key == "honest" else PYPISTATS_COLOR)
+        color = SYNTHETIC_COLOR if synthetic else (HONEST_COLOR if honest else PYPISTATS_COLOR)
         msg = message(figures[key], synthetic, coverage)
         base = f"badges/{folder}/{project}" if folder else f"badges/{project}"
         out[f"{base}.json"] = json.dumps(endpoint(label, msg, color), indent=1) + "\n"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from generator import vocabulary
+from generator import othersites, vocabulary
 from generator.analysis import PackageReport, SourceFigure
 
 if TYPE_CHECKING:
@@ -61,21 +61,6 @@ class Matrix:
         return column.cells.get(rule)
 
 
-# The sources the matrix shows, left to right: what maintainers see most first. pypistats.org's
-# `recent` last_month and its "without mirrors" 30-day figure are one rule over one window, and
-# ClickPy/pepy count exactly what BigQuery's COUNT(*) over the store's days counts: one column each.
-MATRIX_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("pypistats_without", "pypistats.org without mirrors (and recent: last_month)"),
-    ("pypistats_with", "pypistats.org with mirrors"),
-    ("pypistats_week", "pypistats.org recent: last_week"),
-    ("pypistats_day", "pypistats.org recent: last_day"),
-    ("naive_sum", "Naive sum of pypistats.org's overall API"),
-    ("pypinfo", "pypinfo default (pip only)"),
-    ("bigquery_30", "BigQuery COUNT(*)"),
-    ("clickpy", "ClickPy and pepy (BigQuery COUNT(*) over every day held)"),
-)
-
-
 def rule_counts(figure: SourceFigure) -> dict[str, int]:
     """A figure's difference from the honest number by rule id (labels of one rule summed)."""
     out: dict[str, int] = defaultdict(int)
@@ -88,16 +73,18 @@ def matrix(report: PackageReport) -> Matrix:
     """Every rule × every source; each column adds up from the honest number to the source's figure."""
     by_key = {f.key: f for f in report.figures}
     columns = []
-    for key, name in MATRIX_COLUMNS:
-        f = by_key.get(key)
+    for source in othersites.MATRIX:  # left to right: what maintainers see most first
+        f = by_key.get(source.key)
         if f is None:
             continue
-        columns.append(Column(key, name, f.window_label, f.value, f.missing_days, f.anchor, rule_counts(f)))
+        columns.append(
+            Column(f.key, source.matrix_label, f.window_label, f.value, f.missing_days, f.anchor, rule_counts(f))
+        )
     used = {rule for c in columns for rule in c.cells}
     unknown = used - set(RULE_ORDER)
     if unknown:  # a rule the analysis names must have a row: fail loudly, never drop a count
         raise ValueError(f"rules without a place in RULE_ORDER: {sorted(unknown)}")
-    honest = by_key["honest"]
+    honest = by_key[othersites.HONEST.key]
     return Matrix(honest.value, honest.name, tuple(r for r in RULE_ORDER if r in used), tuple(columns))
 
 
@@ -206,17 +193,18 @@ def first_screen(report: PackageReport, before: BeforeStore | None = None) -> Fi
     """
     by_key = {f.key: f for f in report.figures}
     pypistats = clickpy = None
-    month = by_key.get("pypistats_month")
+    month = by_key.get(othersites.PYPISTATS_MONTH.key)
     if month is not None:
+        who = othersites.PYPISTATS_MONTH.first_screen
         pypistats = Other(
-            "pypistats.org",
+            who,
             month.value,
             "last 30 days, without mirrors",
-            why_sentence("pypistats.org", month),
+            why_sentence(who, month),
             missing_days=month.missing_days,
             window_days=report.honest_window.days,
         )
-    everything = by_key.get("clickpy")
+    everything = by_key.get(othersites.CLICKPY.key)
     if everything is not None:
         days = everything.window_label.split(", ")[-1]  # "210 days in the store"
         first = report.freshness.first_day
@@ -235,7 +223,7 @@ def first_screen(report: PackageReport, before: BeforeStore | None = None) -> Fi
         else:
             note = ""
         clickpy = Other(
-            "pepy and ClickPy",
+            othersites.CLICKPY.first_screen,
             everything.value,
             f"all downloads, mirrors included, {days}",
             why_sentence(f"Over the {days}, their rule", everything, verb="gives"),

@@ -13,11 +13,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from generator import categories
+from generator import categories, othersites
 from generator.leaderboard_view import PageRank, Segment, segments
 from generator.pages import PackageSummary
 
-PYPISTATS_FIGURE = "pypistats_month"
+PYPISTATS_FIGURE = othersites.PYPISTATS_MONTH.key
 """pypistats.org's `recent` last_month (30 days, without mirrors): the figure most readers have seen."""
 CI = "ci"
 REST_LABELS = {

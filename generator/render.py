@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import jinja2
 import markdown
 
-from generator import __version__, analysis, api, categories, dimensions, leaderboard_view, resources, vocabulary
+from generator import (
+    __version__,
+    analysis,
+    api,
+    categories,
+    dimensions,
+    leaderboard_view,
+    othersites,
+    resources,
+    vocabulary,
+)
 from generator.analysis import PackageReport
 from generator.errors import RenderError
 from generator.leaderboard_view import PageRank
@@ -33,6 +43,7 @@ if TYPE_CHECKING:  # for annotations only: charts (vl-convert) and headline are 
 MARKDOWN_EXTENSIONS = ["tables", "fenced_code", "toc", "attr_list", "footnotes"]
 MAPPING_MARKER = "<!-- installer-mapping -->"
 VOCABULARY_MARKER = "<!-- vocabulary -->"
+OTHER_SITES_MARKER = "<!-- other-sites -->"
 LEADERBOARD_EXCLUSIONS_MARKER = "<!-- leaderboard-exclusions -->"
 LEADERBOARD_DATA_MARKER = "<!-- leaderboard-data -->"
 CONTENT_PAGES = ("methodology", "glossary", "faq", "about")
@@ -683,6 +694,7 @@ def markdown_page(name: str, site: SiteData | None = None) -> tuple[str, str]:
         raise RenderError(f"{path}: cannot read content page ({exc.strerror})") from None
     text = text.replace(MAPPING_MARKER, installer_mapping_markdown())
     text = text.replace(VOCABULARY_MARKER, vocabulary.markdown())
+    text = text.replace(OTHER_SITES_MARKER, othersites.markdown())
     text = text.replace(LEADERBOARD_EXCLUSIONS_MARKER, leaderboard_view.exclusions_markdown())
     text = text.replace(LEADERBOARD_DATA_MARKER, leaderboard_view.data_markdown(site.leaderboard if site else None))
     md = markdown.Markdown(extensions=MARKDOWN_EXTENSIONS)
