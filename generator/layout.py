@@ -62,7 +62,9 @@ BADGE_FORMATS = ("json", "svg")
 SEARCH_INDEX = "search.json"
 COST_PAGE = "cost.html"
 NOT_FOUND_PAGE = "404.html"
-STATIC_FILES = ("style.css", "favicon.svg")
+STYLESHEET = "style.css"
+ICON = "favicon.svg"
+STATIC_FILES = (STYLESHEET, ICON)
 """Copied from templates/static/ as they are."""
 FEED = "feed.xml"
 SITEMAP = "sitemap.xml"
@@ -71,8 +73,11 @@ BUILD_MANIFEST = "build-manifest.json"
 STORE_EXPORT_DIR = "data/store"
 """The store's data export, from which CI restores the store when its cache is gone."""
 TOP_DIR = "top"
-LEADERBOARD_CSV = f"{TOP_DIR}/leaderboard.csv"
-LEADERBOARD_JSON = f"{TOP_DIR}/leaderboard.json"
+TOP_CSV = "leaderboard.csv"
+TOP_JSON = "leaderboard.json"
+"""The leaderboard's rows, in top/ (the names its pages link)."""
+LEADERBOARD_CSV = f"{TOP_DIR}/{TOP_CSV}"
+LEADERBOARD_JSON = f"{TOP_DIR}/{TOP_JSON}"
 
 FIELDS = {
     "project": r"[^/]+",

@@ -52,6 +52,7 @@ def nav(root: str, billed: bool = True, leaderboard: bool = False) -> list[tuple
 def environment() -> jinja2.Environment:
     env = render.environment()
     env.globals["nav"] = nav
+    env.globals["layout"] = layout  # the templates' links to other files of the site
     return env
 
 

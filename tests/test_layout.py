@@ -1,7 +1,8 @@
 """The site's layout is declared once, in generator.layout.
 
 - No module of generator/ spells an output path: each asks the layout (the check below reads every
-  string literal and f-string part; a negative control proves it sees a spelled path).
+  string literal and f-string part; a negative control proves it sees a spelled path). Nor does a
+  template: templates link through the `layout` Jinja global.
 - Every path the layout makes for a unit maps back to that unit: `unit_of` reads the same templates
   the writers fill, so the incremental build reuses and counts exactly the files a unit wrote.
 - In a real build, every file belongs to a unit except the files of the whole site.
@@ -147,6 +148,49 @@ def test_the_check_sees_a_spelled_path_not_prose_or_a_template(
     path = tmp_path / "probe.py"
     path.write_text(text, encoding="utf-8")
     assert spelled_paths(path) == expected
+
+
+TEMPLATE_STATEMENT = re.compile(r"{%-?\s*(?:extends|from|import|include)\b.*?%}|{#.*?#}", re.S)
+"""What names another template, and comments: not links."""
+
+
+def spelled_in_template(path: Path) -> list[tuple[int, str]]:
+    """Each (line, match) of a template that spells a site path instead of asking `layout` (a Jinja global)."""
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        found += [(number, m.group(0)) for m in SPELLED.finditer(TEMPLATE_STATEMENT.sub("", line))]
+    return found
+
+
+def test_no_template_spells_an_output_path() -> None:
+    stray = []
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        rel = path.relative_to(ROOT).as_posix()
+        stray += [f"{rel}:{line}: {text!r}" for line, text in spelled_in_template(path)]
+    assert not stray, "link with {{ root }}{{ layout.<path> }} instead of spelling the path:\n" + "\n".join(stray)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('<a href="{{ root }}feed.xml">\n', [(1, "feed.xml")]),
+        ('<a href="{{ root }}data/{{ p }}.json">\n', [(1, "data/")]),
+        ('<a href="{{ root }}methodology.html#rules">\n', [(1, ".html")]),
+        ('{% if href == "packages-" ~ group ~ ".html" %}\n', [(1, ".html")]),
+        ('{{ (base ~ "badges/" ~ p ~ ".json") | urlencode }}\n', [(1, "badges/")]),
+        ('<a href="{{ root }}{{ layout.FEED }}">\n', []),
+        ('{% extends "base.html" %}\n', []),
+        ('{% from "_macros.html" import data_table %}\n', []),
+        ("{# bars from style.css #}\n", []),
+        ("{{ data_table(t, t.csv_name) }}\n", []),
+    ],
+)
+def test_the_template_check_sees_a_spelled_path_not_a_template_name(
+    tmp_path: Path, text: str, expected: list[tuple[int, str]]
+) -> None:
+    path = tmp_path / "probe.html"
+    path.write_text(text, encoding="utf-8")
+    assert spelled_in_template(path) == expected
 
 
 # -- the contract: the paths README and design.md promise -------------------------------------------
