@@ -340,3 +340,22 @@ def test_every_file_of_a_build_has_a_unit_but_the_files_of_the_whole_site(demo_s
     written = [p.relative_to(demo_site).as_posix() for p in demo_site.rglob("*") if p.is_file()]
     without_unit = sorted(rel for rel in written if layout.unit_of(rel) == layout.SITE_UNIT)
     assert without_unit == sorted(rel for rel in written if layout.is_site_file(rel))
+
+
+@pytest.mark.parametrize(
+    "rel", [layout.FEED, layout.ROBOTS, layout.BUILD_MANIFEST, layout.store_export_file("manifest.json")]
+)
+def test_a_build_writes_the_files_of_the_whole_site(demo_site: Path, rel: str) -> None:
+    assert (demo_site / rel).is_file()
+
+
+def test_the_layout_is_a_bottom_layer() -> None:
+    """Every module may ask it for a path, so it imports nothing from generator."""
+    tree = ast.parse((ROOT / "generator" / "layout.py").read_text(encoding="utf-8"))
+    imported = [
+        node.module or "" if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    assert [name for name in imported if name.split(".")[0] == "generator"] == []
