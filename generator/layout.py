@@ -103,7 +103,7 @@ class Place:
     unit: str
     """The unit's key; may use the template's fields ("package:{project}")."""
 
-    @property
+    @functools.cached_property
     def fields(self) -> tuple[str, ...]:
         return tuple(name for _, name, _, _ in string.Formatter().parse(self.template) if name)
 
