@@ -6,6 +6,7 @@
 - Every path the layout makes for a unit maps back to that unit: `unit_of` reads the same templates
   the writers fill, so the incremental build reuses and counts exactly the files a unit wrote.
 - In a real build, every file belongs to a unit except the files of the whole site.
+- The hand-written Markdown of content/ links only pages the layout declares.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import layout
+from generator import layout, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -359,3 +360,45 @@ def test_the_layout_is_a_bottom_layer() -> None:
         for alias in node.names
     ]
     assert [name for name in imported if name.split(".")[0] == "generator"] == []
+
+
+# -- the content pages' own links ------------------------------------------------------------------------
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+PAGE_UNITS = {
+    *(layout.page_unit(name) for name in render.CONTENT_PAGES),
+    layout.INDEX_UNIT,
+    layout.COST_UNIT,
+    layout.LEADERBOARD_UNIT,
+}
+
+
+def site_links(text: str) -> list[str]:
+    """The Markdown links to another page of this site (no scheme, not an anchor on the same page)."""
+    return [t for t in LINK.findall(text) if "://" not in t and not t.startswith(("#", "mailto:"))]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "content").glob("*.md")), ids=lambda p: p.name)
+def test_the_content_links_only_pages_the_layout_declares(path: Path) -> None:
+    """Markdown is written by hand: a renamed page would leave its links dangling."""
+    links = site_links(path.read_text(encoding="utf-8"))
+    assert [t for t in links if layout.unit_of(t.split("#")[0]) not in PAGE_UNITS] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "links"),
+    [
+        ("See [the rules](methodology.html#rules) and [cost](cost.html).", ["methodology.html#rules", "cost.html"]),
+        ("[below](#windows), [PyPI](https://pypi.org/)", []),
+        ("[stats](top/index.html)", ["top/index.html"]),
+    ],
+)
+def test_the_link_reader_sees_site_links_only(text: str, links: list[str]) -> None:
+    assert site_links(text) == links
+
+
+@pytest.mark.parametrize(
+    ("link", "declared"),
+    [("methodology.html#rules", True), ("top/index.html", True), ("methodologie.html", False), ("misc/x.html", False)],
+)
+def test_a_link_to_an_undeclared_page_is_seen(link: str, declared: bool) -> None:
+    assert (layout.unit_of(link.split("#")[0]) in PAGE_UNITS) is declared
