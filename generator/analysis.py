@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
-from generator import dimensions, othersites, vocabulary
+from generator import dimensions, layout, othersites, vocabulary
 from generator.dates import Window, WindowCoverage, last_days, window_coverage
 from generator.dimensions import Dimension
 from generator.sources import ALL_CAPABILITIES
@@ -134,7 +134,7 @@ class RuleDelta:
 
     @property
     def anchor(self) -> str:
-        return f"methodology.html#{self.rule}"
+        return layout.content_link("methodology", self.rule)
 
 
 @dataclass(frozen=True)

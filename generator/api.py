@@ -49,7 +49,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from generator import dimensions
+from generator import dimensions, layout
 from generator.analysis import PYPISTATS_RETENTION_DAYS, pypistats_with_mirrors, pypistats_without_mirrors
 from generator.dates import Window, last_days, window_coverage
 from generator.dimensions import ApiUse, Dimension
@@ -250,8 +250,8 @@ def document_files(project: str, docs: dict[str, Document]) -> list[tuple[str, s
     out = []
     for name, doc in docs.items():
         text = dumps(doc)
-        out.append((f"api/packages/{project}/{name}", text))
+        out.append((layout.api_document(project, name), text))
         if name in ENDPOINTS:
             # The same document with an extension, for hosts that type files by extension.
-            out.append((f"api/packages/{project}/{name}.json", text))
+            out.append((layout.api_document(project, name, layout.API_EXTENSION), text))
     return out

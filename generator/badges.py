@@ -16,7 +16,7 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape
 
-from generator import othersites
+from generator import layout, othersites
 from generator.dates import WindowCoverage
 
 SCHEMA_KEYS = frozenset(
@@ -155,7 +155,6 @@ def package_badges(
             label = "installs (CI included)"
         color = SYNTHETIC_COLOR if synthetic else (HONEST_COLOR if honest else PYPISTATS_COLOR)
         msg = message(figures[key], synthetic, coverage)
-        base = f"badges/{folder}/{project}" if folder else f"badges/{project}"
-        out[f"{base}.json"] = json.dumps(endpoint(label, msg, color), indent=1) + "\n"
-        out[f"{base}.svg"] = svg(label, msg, color)
+        out[layout.badge(project, folder, "json")] = json.dumps(endpoint(label, msg, color), indent=1) + "\n"
+        out[layout.badge(project, folder, "svg")] = svg(label, msg, color)
     return out

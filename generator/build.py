@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import incremental, leaderboard_fetch, leaderboard_view, outdir, pagerows, parallel, publishing
+from generator import incremental, layout, leaderboard_fetch, leaderboard_view, outdir, pagerows, parallel, publishing
 from generator import site as site_pages
 from generator.config import Config
 from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
@@ -748,8 +748,6 @@ def copy_static(folder: Path | None, writer: SiteWriter) -> None:
         writer.write(rel, data)
 
 
-SITE_LEVEL_FILES = ("feed.xml", "sitemap.xml", "robots.txt", incremental.MANIFEST)
-"""Files every build writes that belong to no unit (besides the store export under data/store/)."""
 LEFT_BEHIND_SHOWN = 10
 
 
@@ -767,7 +765,7 @@ def left_behind(out_dir: Path, written: Iterable[str]) -> list[str]:
     for folder, _dirs, names in os.walk(out_dir):
         for name in names:
             rel = (Path(folder) / name).relative_to(out_dir).as_posix()
-            if rel in new or rel in SITE_LEVEL_FILES or rel.startswith(f"{publishing.EXPORT_DIR}/"):
+            if rel in new or layout.is_site_file(rel):
                 continue
             unit = incremental.unit_of(rel)
             if unit != "site" and unit in previous:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from generator import __version__
+from generator import __version__, layout
 from generator.errors import GeneratorError
 
 DEMO_EVENTS = Path("data/demo-events")
@@ -92,16 +92,24 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     ex = sub.add_parser(
-        "export-store", help="write the store as Parquet files and a manifest (like the site's data/store/)"
+        "export-store",
+        help=f"write the store as Parquet files and a manifest (like the site's {layout.STORE_EXPORT_DIR}/)",
     )
     _config_args(ex)
     ex.add_argument("--out", required=True, help="directory for the export")
 
     rs = sub.add_parser(
-        "restore-store", help="fill an empty store from a data export: a site's data/store/ URL or a directory"
+        "restore-store",
+        help=f"fill an empty store from a data export: a site's {layout.STORE_EXPORT_DIR}/ URL or a directory",
     )
     _config_args(rs)
-    rs.add_argument("--from", dest="source", required=True, metavar="URL_OR_DIR", help="e.g. https://x.io/data/store/")
+    rs.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL_OR_DIR",
+        help=f"e.g. https://x.io/{layout.STORE_EXPORT_DIR}/",
+    )
     rs.add_argument("--force", action="store_true", help="replace a store that already holds data")
     rs.add_argument("--allow-synthetic", action="store_true", help="also restore an export of the synthetic demo")
     return p
@@ -168,7 +176,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     reuse = ""
     if result.units is not None:
         reused = len(result.units.reused())
-        reuse = f"; {len(result.units.units) - reused} page unit(s) rendered, {reused} reused (build-manifest.json)"
+        reuse = f"; {len(result.units.units) - reused} page unit(s) rendered, {reused} reused ({layout.BUILD_MANIFEST})"
     err.print(
         f"Built {len(result.files)} files ({size / 1024:,.0f} KiB) for {len(cfg.packages)} packages as of {as_of}"
         f" into {result.out_dir} in {secs:.1f}s; {result.jobs_run} fetch job(s){reuse}."

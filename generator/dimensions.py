@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generator import categories
+from generator import categories, layout
 
 TOTAL = "total"
 """The `breakdown` value of the rows with no dimension: per (day, installer, CI flag) only."""
@@ -125,7 +125,7 @@ class Dimension:
 
     @property
     def csv_name(self) -> str:
-        return f"{self.table}.csv"
+        return layout.csv_file(self.table)
 
     def label(self, installer: str | None, value: str | None) -> str:
         """A row's label in its table and chart."""

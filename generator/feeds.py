@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from generator import layout
+
 HISTORY_KEY = "honest_history"
 HISTORY_KEEP = 400
 """Builds remembered (one per as-of date)."""
@@ -99,7 +101,7 @@ def atom(
     """
     base = base_url
     feed_title = f"{title}: notable changes"
-    feed_id = f"{base}feed.xml" if base else _uuid_urn("feed", title)
+    feed_id = f"{base}{layout.FEED}" if base else _uuid_urn("feed", title)
     updated = max([as_of, *(c.as_of for c in entries)])
     note = " Synthetic demo data: these numbers say nothing about real packages." if synthetic else ""
     lines = [
@@ -108,14 +110,14 @@ def atom(
         f"  <title>{escape(feed_title)}</title>",
         f"  <subtitle>{escape(_subtitle(threshold, ci_included) + note)}</subtitle>",
         f"  <id>{escape(feed_id)}</id>",
-        f'  <link rel="self" type="application/atom+xml" href="{escape(base)}feed.xml"/>',
+        f'  <link rel="self" type="application/atom+xml" href="{escape(base)}{layout.FEED}"/>',
         f'  <link rel="alternate" type="text/html" href="{escape(base) or "./"}"/>',
         f"  <updated>{_stamp(updated)}</updated>",
         "  <author><name>pypi-stats-site</name></author>",
         "  <generator>pypi-stats-site</generator>",
     ]
     for c in entries[:FEED_ENTRIES]:
-        href = f"{base}packages/{c.project}/"
+        href = f"{base}{layout.package_url(c.project)}"
         entry_id = f"{href}#change-{c.as_of.isoformat()}" if base else _uuid_urn("change", c.project, str(c.as_of))
         summary = (
             f"The {_definition(ci_included)} of {c.project}"
@@ -168,5 +170,5 @@ def robots(base_url: str) -> str:
     """
     text = "User-agent: *\nAllow: /\n"
     if base_url:
-        text += f"Sitemap: {base_url}sitemap.xml\n"
+        text += f"Sitemap: {base_url}{layout.SITEMAP}\n"
     return text

@@ -36,14 +36,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from generator import __version__, leaderboard_view, resources
+from generator import __version__, layout, resources
+from generator.layout import package_unit as package_unit
+from generator.layout import unit_of as unit_of
 from generator.pages import PackageSummary
 from generator.store import Store
 
-MANIFEST = "build-manifest.json"
+MANIFEST = layout.BUILD_MANIFEST
 FORMAT = "pypi-stats-site build manifest"
 VERSION = 1
 # Each folder's files by pattern; found through generator.resources, so an installed package
@@ -111,37 +113,7 @@ def package_data(
     return {p: _digest(*sorted(parts[p]), repr(extra.get(p))) for p in projects}
 
 
-# -- which unit a file belongs to -----------------------------------------------------------------
-def package_unit(project: str) -> str:
-    return f"package:{project}"
-
-
-def unit_of(rel: str) -> str:
-    """The unit that writes `rel` (a site path); "site" for files every build regenerates."""
-    parts = PurePosixPath(rel).parts
-    name = parts[-1]
-    if parts[0] == "packages" and len(parts) > 2:
-        return package_unit(parts[1])
-    if parts[0] == "data" and len(parts) == 2 and name.endswith(".json"):
-        return package_unit(name.removesuffix(".json"))
-    if parts[:2] == ("api", "packages") and len(parts) > 3:
-        return package_unit(parts[2])
-    if parts[0] == "badges" and len(parts) in (2, 3) and name.endswith((".json", ".svg")):
-        return package_unit(name.rsplit(".", 1)[0])
-    if parts[0] == leaderboard_view.TOP_DIR and len(parts) == 2:
-        return "leaderboard"
-    if len(parts) == 1:
-        if name == "index.html" or name == "search.json" or (name.startswith("packages-") and name.endswith(".html")):
-            return "index"
-        if name == "cost.html" or (name.startswith("cost-") and name.endswith(".csv")):
-            return "cost"
-        if name.endswith(".html"):
-            return f"page:{name.removesuffix('.html')}"
-        if name in ("style.css", "favicon.svg"):
-            return "static"
-    return "site"
-
-
+# -- which unit a file belongs to (generator.layout.unit_of, from the same templates as each path) -----
 def files_by_unit(site: Path) -> dict[str, list[str]]:
     """Every file of a built site, grouped by unit (one walk of the tree)."""
     out: dict[str, list[str]] = defaultdict(list)

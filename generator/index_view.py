@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from generator import categories, othersites
+from generator import categories, layout, othersites
 from generator.leaderboard_view import PageRank, Segment, segments
 from generator.pages import PackageSummary
 
@@ -91,7 +91,7 @@ def index_row(summary: PackageSummary, as_of: dt.date, place: PageRank | None = 
     other = sum(s.count for s in rest)
     return IndexRow(
         summary.project,
-        f"packages/{summary.project}/index.html",
+        layout.package_page(summary.project),
         summary.honest,
         figures.get(PYPISTATS_FIGURE),
         summary.raw_30,

@@ -26,26 +26,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generator import categories
+from generator import categories, layout
 from generator.config import normalize_name
 from generator.leaderboard import Leaderboard, RankedProject, Ranking
 
-# -- the output paths (contract: site URLs; see generator.site for the rest of the layout) ----------
-TOP_DIR = "top"
-CSV_PATH = f"{TOP_DIR}/leaderboard.csv"
-JSON_PATH = f"{TOP_DIR}/leaderboard.json"
+# -- the pages (their paths: generator.layout) ------------------------------------------------------
 PAGE_SIZE = 250
 """Rows per HTML page: 250 keeps every page under 200 KB; the CSV holds them all."""
-
-
-def page_path(number: int) -> str:
-    """top/index.html for ranks 1-250, then top/page-2.html, top/page-3.html, …"""
-    return f"{TOP_DIR}/index.html" if number == 1 else f"{TOP_DIR}/page-{number}.html"
-
-
-def canonical_path(number: int) -> str:
-    """The page's canonical (and sitemap) path: top/ for the first page."""
-    return f"{TOP_DIR}/" if number == 1 else page_path(number)
 
 
 def page_count(rows: int, page_size: int = PAGE_SIZE) -> int:
@@ -216,7 +203,7 @@ def site_projects(projects: Iterable[str]) -> frozenset[str]:
 def project_href(project: str, on_site: bool, root: str = "../") -> str:
     """The project's report page on this site, else its page on PyPI."""
     name = normalize_name(project)
-    return f"{root}packages/{name}/index.html" if on_site else f"https://pypi.org/project/{name}/"
+    return f"{root}{layout.package_page(name)}" if on_site else f"https://pypi.org/project/{name}/"
 
 
 def earlier_ranks(leaderboard: Leaderboard) -> list[tuple[int, str, dict[str, int]]]:
@@ -295,18 +282,18 @@ class TopPage:
 
     @property
     def canonical(self) -> str:
-        return canonical_path(self.number)
+        return layout.top_url(self.number)
 
     @property
     def href(self) -> str:
         """Its link from another top/ page."""
-        return self.path.removeprefix(f"{TOP_DIR}/")
+        return layout.top_file(self.number)
 
 
 def pages(all_rows: Sequence[Row], page_size: int = PAGE_SIZE) -> list[TopPage]:
     """The rows in pages of `page_size`; one (empty) page when nothing is ranked."""
     chunks = [tuple(all_rows[i : i + page_size]) for i in range(0, len(all_rows), page_size)] or [()]
-    return [TopPage(page_path(n), n, len(chunks), chunk) for n, chunk in enumerate(chunks, start=1)]
+    return [TopPage(layout.top_page(n), n, len(chunks), chunk) for n, chunk in enumerate(chunks, start=1)]
 
 
 @dataclass(frozen=True)
@@ -378,7 +365,7 @@ def ranks_by_project(
                 leaderboard.current.top,
                 e.installs,
                 e.downloads_rank,
-                f"{page_path(page_of(e.rank, page_size))}#{row_anchor(e.project)}",
+                f"{layout.top_page(page_of(e.rank, page_size))}#{row_anchor(e.project)}",
                 tuple(Movement(days, words, ranks.get(e.project)) for days, words, ranks in before),
             )
     return out
@@ -506,7 +493,7 @@ def data_markdown(leaderboard: Leaderboard | None) -> str:
     r = leaderboard.current
     # Markdown passes HTML through: the source and the note are text, so they are escaped.
     text = (
-        f"This site's [leaderboard](top/index.html) ranks the top {r.top:,} projects over"
+        f"This site's [leaderboard]({layout.top_page(1)}) ranks the top {r.top:,} projects over"
         f" {r.window_start.isoformat()} to {r.as_of.isoformat()}; its data runs through"
         f" {r.data_through.isoformat()}. Source: {html.escape(r.source)}."
     )

@@ -9,14 +9,16 @@ emulations and the reasons behind each difference), the first screen and matrix 
 the badges, the index and the methodology read it; `tests/test_othersites.py` fails when a figure's key
 is spelled anywhere else in the code.
 
-Plain data: no I/O and no import from the rest of the generator (analysis sits above it and applies the
-rule sets to rows). Called "other sites" because "sources" already names where rows come from
+Plain data: no I/O, and no import from the rest of the generator but the site's layout (analysis sits
+above it and applies the rule sets to rows). Called "other sites" because "sources" already names where rows come from
 (generator.sources: local files, BigQuery, ClickPy).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from generator import layout
 
 # -- windows -------------------------------------------------------------------------------------------
 MONTH_DAYS = 30
@@ -132,7 +134,7 @@ class SiteFigure:
     @property
     def anchor(self) -> str:
         """Its link on the methodology page, relative to the site's root."""
-        return f"methodology.html#{self.rule}"
+        return layout.content_link("methodology", self.rule)
 
     @property
     def double_counts(self) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from generator import badges, feeds, leaderboard_view, render
+from generator import badges, feeds, layout, leaderboard_view, render
 from generator import store as store_module
 from generator.config import Config
 from generator.errors import StoreError
@@ -35,7 +35,6 @@ from generator.store import Store, open_store, store_lock
 
 BASE_URL_ENV = "PYPI_STATS_BASE_URL"
 """Used when [site].base_url is empty: CI sets it to the address the site is deployed at."""
-EXPORT_DIR = "data/store"
 EXPORT_TABLES = store_module.EXPORT_TABLES
 """The tables every export holds; store_module.OPTIONAL_EXPORT_TABLES are restored when the manifest lists them."""
 MANIFEST = "manifest.json"
@@ -80,11 +79,11 @@ def attach(site: SiteData, store: Store, cfg: Config) -> None:
 # -- writing the site ------------------------------------------------------------------------------
 def sitemap_paths(site: SiteData) -> list[str]:
     """Every page's canonical path (the same paths as the pages' canonical links)."""
-    pages = ["", *(f"{name}.html" for name in render.CONTENT_PAGES), "cost.html"]
+    pages = [layout.INDEX_URL, *(layout.content_page(name) for name in render.CONTENT_PAGES), layout.COST_PAGE]
     if site.leaderboard is not None:
         count = leaderboard_view.page_count(len(site.leaderboard.current.rows))
-        pages += [leaderboard_view.canonical_path(n) for n in range(1, count + 1)]
-    return pages + [f"packages/{p.report.project}/" for p in site.packages]
+        pages += [layout.top_url(n) for n in range(1, count + 1)]
+    return pages + [layout.package_url(p.report.project) for p in site.packages]
 
 
 def write_all(site: SiteData, writer: SiteWriter) -> None:
@@ -98,7 +97,7 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
     threshold = site.change_threshold
     history = site.honest_history
     writer.write(
-        "feed.xml",
+        layout.FEED,
         feeds.atom(
             site.title,
             site.base_url,
@@ -110,10 +109,10 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
         ),
     )
     if site.base_url:
-        writer.write("sitemap.xml", feeds.sitemap(site.base_url, sitemap_paths(site), site.as_of))
-    writer.write("robots.txt", feeds.robots(site.base_url))
+        writer.write(layout.SITEMAP, feeds.sitemap(site.base_url, sitemap_paths(site), site.as_of))
+    writer.write(layout.ROBOTS, feeds.robots(site.base_url))
     for name, data in site.store_export.items():
-        writer.write(f"{EXPORT_DIR}/{name}", data)
+        writer.write(layout.store_export_file(name), data)
 
 
 # -- the store's data export -----------------------------------------------------------------------

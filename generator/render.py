@@ -25,6 +25,7 @@ from generator import (
     api,
     categories,
     dimensions,
+    layout,
     leaderboard_view,
     othersites,
     resources,
@@ -905,7 +906,7 @@ def package_context(page: PackagePage, site: SiteData) -> PackageContext:
         "lb_rank": leaderboard_view.rank_of(site.leaderboard, report.project),
         "source_title": source_title(report.source or site.source),
         "page_title": f"{report.project} downloads",
-        "canonical_path": f"packages/{report.project}/",
+        "canonical_path": layout.package_url(report.project),
     }
 
 
@@ -915,7 +916,7 @@ def render_package(env: jinja2.Environment, page: PackagePage, site: SiteData) -
     try:
         html = env.get_template("package.html").render(**ctx)
     except jinja2.TemplateError as exc:
-        raise RenderError(f"packages/{page.report.project}/index.html: {exc}") from None
+        raise RenderError(f"{layout.package_page(page.report.project)}: {exc}") from None
     return html, ctx["tables"]
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from generator import layout
 from generator.errors import GeneratorError
 
 _API_QUERIES = {"overall": "mirrors", "recent": "period"}
@@ -25,14 +26,16 @@ _API_QUERIES = {"overall": "mirrors", "recent": "period"}
 def api_rewrite(path: str) -> str:
     """`/api/packages/x/overall?mirrors=true` → `/api/packages/x/mirrors/true/overall`; other paths as they are."""
     parts = urllib.parse.urlsplit(path)
-    segments = parts.path.split("/")
-    if len(segments) != 5 or segments[1:3] != ["api", "packages"] or segments[4] not in _API_QUERIES:
+    doc = layout.API_DOCUMENT.match(parts.path.removeprefix("/"))
+    if doc is None or doc["document"] not in _API_QUERIES:
         return path
-    key = _API_QUERIES[segments[4]]
+    key = _API_QUERIES[doc["document"]]
     values = urllib.parse.parse_qs(parts.query).get(key)
     if not values:
         return parts.path
-    return "/".join([*segments[:4], key, urllib.parse.quote(values[0], safe=""), segments[4]])
+    return "/" + layout.api_document(
+        doc["project"], f"{key}/{urllib.parse.quote(values[0], safe='')}/{doc['document']}"
+    )
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -53,7 +56,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().end_headers()
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        page = Path(self.directory) / "404.html"
+        page = Path(self.directory) / layout.NOT_FOUND_PAGE
         if code == 404 and page.is_file():
             body = page.read_bytes()
             self.send_response(404)
@@ -77,7 +80,7 @@ def make_server(
     headers: Mapping[str, str] | None = None,
 ) -> http.server.ThreadingHTTPServer:
     """An HTTP server for `directory` at `prefix` (must start and end with /); port 0 picks a free one."""
-    if not (directory / "index.html").is_file():
+    if not (directory / layout.INDEX_PAGE).is_file():
         raise GeneratorError(f"{directory}: no built site here (run build first)")
     if not (prefix.startswith("/") and prefix.endswith("/")):
         raise GeneratorError(f"prefix {prefix!r} must start and end with /")

@@ -1,13 +1,12 @@
-"""The site's file layout (contract: site URLs). Every link is relative, so the site works at a
-domain root and under a sub-path such as user.github.io/repo/.
+"""The site's pages, written at the paths generator.layout declares (contract: site URLs):
 
 - index.html (and, above INDEX_PAGE_SIZE packages, packages-<letter>[-<n>].html), search.json
 - methodology.html, glossary.html, faq.html, about.html, cost.html, 404.html, style.css, favicon.svg
 - packages/<name>/index.html, packages/<name>/<table>.csv, data/<name>.json, api/packages/<name>/...
-- badges/..., feed.xml, sitemap.xml, robots.txt, data/store/ (generator.publishing)
-- build-manifest.json (generator.incremental)
 - top/index.html, top/page-<n>.html, top/leaderboard.csv, top/leaderboard.json: the PyPI leaderboard, when
-  configured (paths in generator.leaderboard_view, beside the figures they show)
+  configured
+- (badges/..., feed.xml, sitemap.xml, robots.txt, data/store/ are generator.publishing's; build-manifest.json
+  generator.incremental's)
 
 Pages are written by unit (see generator.incremental): `package_files` makes one package's files
 (in a page worker), `write_site_pages` the index, cost, content and static files.
@@ -21,33 +20,31 @@ from dataclasses import dataclass
 
 import jinja2
 
-from generator import api, index_view, publishing, render, resources
+from generator import api, index_view, layout, publishing, render, resources
 from generator import leaderboard_view as lbv
 from generator.analysis import PackageReport
 from generator.pages import ListedPackage, PackagePage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
-STATIC_FILES = ("style.css", "favicon.svg")
 INDEX_PAGE_SIZE = 200
 """Most packages one index page lists; a larger site groups its index by first letter."""
 INDEX_TOP = 100
 """Packages listed on a grouped site's front page: the most honest installs first."""
 DIGITS = "0-9"
 GROUPS = (*"abcdefghijklmnopqrstuvwxyz", DIGITS)
-SEARCH_INDEX = "search.json"
 
 
 def nav(root: str, billed: bool = True, leaderboard: bool = False) -> list[tuple[str, str]]:
     """The main navigation; the cost page is in it once something has been billed (else in the footer),
     the leaderboard when the site has one."""
     links = [
-        (f"{root}index.html", "Packages"),
-        *([(f"{root}{lbv.page_path(1)}", "Leaderboard")] if leaderboard else []),
-        (f"{root}methodology.html", "Methodology"),
-        (f"{root}faq.html", "FAQ"),
-        (f"{root}glossary.html", "Glossary"),
-        (f"{root}cost.html", "Cost"),
-        (f"{root}about.html", "About"),
+        (f"{root}{layout.INDEX_PAGE}", "Packages"),
+        *([(f"{root}{layout.top_page(1)}", "Leaderboard")] if leaderboard else []),
+        (f"{root}{layout.content_page('methodology')}", "Methodology"),
+        (f"{root}{layout.content_page('faq')}", "FAQ"),
+        (f"{root}{layout.content_page('glossary')}", "Glossary"),
+        (f"{root}{layout.COST_PAGE}", "Cost"),
+        (f"{root}{layout.content_page('about')}", "About"),
     ]
     return [link for link in links if billed or link[1] != "Cost"]
 
@@ -55,14 +52,11 @@ def nav(root: str, billed: bool = True, leaderboard: bool = False) -> list[tuple
 def environment() -> jinja2.Environment:
     env = render.environment()
     env.globals["nav"] = nav
+    env.globals["layout"] = layout  # the templates' links to other files of the site
     return env
 
 
 # -- one package ------------------------------------------------------------------------------------
-SOCIAL_CARD = "og.png"
-"""A package's og:image, beside its page."""
-
-
 def package_files(
     env: jinja2.Environment, site: SiteData, page: PackagePage, api_docs: dict[str, api.Document]
 ) -> list[tuple[str, str | bytes]]:
@@ -70,14 +64,13 @@ def package_files(
     project = page.report.project
     page.api = api_docs  # the page links the documents it has
     html, tables = render.render_package(env, page, site)
-    base = f"packages/{project}"
-    files: list[tuple[str, str | bytes]] = [(f"{base}/index.html", html)]
-    files += [(f"{base}/{table.csv_name}", render.table_csv(table)) for table in tables]
-    files.append((f"data/{project}.json", render.package_json(page, tables)))
+    files: list[tuple[str, str | bytes]] = [(layout.package_page(project), html)]
+    files += [(layout.package_table(project, table.id), render.table_csv(table)) for table in tables]
+    files.append((layout.package_data(project), render.package_json(page, tables)))
     files += api.document_files(project, api_docs)
     card = render.social_card(page.report) if site.base_url else None  # og:image needs an absolute address
     if card is not None:
-        files.append((f"{base}/{SOCIAL_CARD}", card))
+        files.append((layout.social_card(project), card))
     return files
 
 
@@ -101,10 +94,6 @@ def group_of(project: str) -> str:
     return first if "a" <= first <= "z" else DIGITS
 
 
-def group_path(group: str, number: int = 1) -> str:
-    return f"packages-{group}.html" if number == 1 else f"packages-{group}-{number}.html"
-
-
 def by_honest(pages: Sequence[ListedPackage]) -> list[ListedPackage]:
     """Largest honest number first; ties keep the config order."""
     return sorted(pages, key=lambda p: p.report.honest, reverse=True)
@@ -115,9 +104,9 @@ def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = IND
     measure, installs = ("number of installs", "installs") if site.ci_included else ("honest number", "honest installs")
     if len(site.packages) <= page_size:
         ranked = tuple(by_honest(site.packages))
-        return [IndexPage("index.html", site.title, f"Packages, largest {measure} first", ranked)]
+        return [IndexPage(layout.INDEX_PAGE, site.title, f"Packages, largest {measure} first", ranked)]
     front = IndexPage(
-        "index.html",
+        layout.INDEX_PAGE,
         site.title,
         f"The {top} packages with the most {installs}, largest first",
         tuple(by_honest(site.packages)[:top]),
@@ -131,7 +120,7 @@ def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = IND
             part = f", page {number} of {len(chunks)}" if len(chunks) > 1 else ""
             out.append(
                 IndexPage(
-                    group_path(group, number),
+                    layout.letter_page(group, number),
                     f"Packages starting with {label}",
                     f"Packages starting with {label}, by name{part}",
                     tuple(chunk),
@@ -154,7 +143,7 @@ def search_index(site: SiteData) -> str:
         "packages": [
             {
                 "name": p.report.project,
-                "url": f"packages/{p.report.project}/",
+                "url": layout.package_url(p.report.project),
                 "honest_30_days": p.report.honest,
                 "downloads_30_days": p.report.raw_30,
                 # The 30-day numbers count only the days held: 30 of 30 for a full month.
@@ -196,7 +185,7 @@ def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, pag
     what = "Package-manager installs (CI included)" if site.ci_included else "Honest installs"
     grouped = len(pages) > 1
     present = {p.group for p in pages if p.group}
-    letters = [(g.upper() if g != DIGITS else g, group_path(g) if g in present else "") for g in GROUPS]
+    letters = [(g.upper() if g != DIGITS else g, layout.letter_page(g) if g in present else "") for g in GROUPS]
     for page in pages:
         siblings = [p for p in pages if p.group == page.group and page.group]
         summaries = [
@@ -211,8 +200,8 @@ def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, pag
                 page.path,
                 site=site,
                 root="",
-                page_title=site.title if page.path == "index.html" else page.heading,
-                canonical_path="" if page.path == "index.html" else page.path,
+                page_title=site.title if page.path == layout.INDEX_PAGE else page.heading,
+                canonical_path=layout.INDEX_URL if page.path == layout.INDEX_PAGE else page.path,
                 index=page,
                 grouped=grouped,
                 letters=letters if grouped else [],
@@ -222,7 +211,7 @@ def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, pag
                 sparks=index_sparklines(rows, what),
             ),
         )
-    writer.write(SEARCH_INDEX, search_index(site))
+    writer.write(layout.SEARCH_INDEX, search_index(site))
 
 
 # -- the leaderboard ----------------------------------------------------------------------------------
@@ -241,7 +230,7 @@ def write_leaderboard(
 
     def pages_href(row: lbv.Row) -> str:
         """A row's place from any top/ page."""
-        page = lbv.page_path(lbv.page_of(row.entry.rank, page_size)).removeprefix(f"{lbv.TOP_DIR}/")
+        page = layout.top_file(lbv.page_of(row.entry.rank, page_size))
         return f"{page}#{lbv.row_anchor(row.entry.project)}"
 
     for page in pages:
@@ -270,8 +259,8 @@ def write_leaderboard(
                 anomaly_share=lbv.ANOMALY_SHARE,
             ),
         )
-    writer.write(lbv.CSV_PATH, lbv.leaderboard_csv(board))
-    writer.write(lbv.JSON_PATH, lbv.leaderboard_json(board))
+    writer.write(layout.LEADERBOARD_CSV, lbv.leaderboard_csv(board))
+    writer.write(layout.LEADERBOARD_JSON, lbv.leaderboard_json(board))
 
 
 # -- everything but the packages ---------------------------------------------------------------------
@@ -282,63 +271,70 @@ def write_site_pages(
 ) -> None:
     """The index, content, cost and 404 pages and the static files, for each unit `render_unit` accepts."""
     env = environment()
-    if render_unit("static"):
-        for name in STATIC_FILES:
+    if render_unit(layout.STATIC_UNIT):
+        for name in layout.STATIC_FILES:
             writer.write(name, (resources.templates() / "static" / name).read_bytes())
-    if render_unit("index"):
+    if render_unit(layout.INDEX_UNIT):
         write_index(env, site, writer)
     if site.leaderboard is not None and render_unit(LEADERBOARD_UNIT):
         write_leaderboard(env, site, writer)
     for name in render.CONTENT_PAGES:
-        if not render_unit(f"page:{name}"):
+        if not render_unit(layout.page_unit(name)):
             continue
         title, html = render.markdown_page(name, site)
+        path = layout.content_page(name)
         writer.write(
-            f"{name}.html",
+            path,
             render.render_page(
                 env,
                 "content.html",
-                f"{name}.html",
+                path,
                 site=site,
                 root="",
                 page_title=title,
                 body=html,
-                canonical_path=f"{name}.html",
+                canonical_path=path,
             ),
         )
-    if render_unit("cost"):
+    if render_unit(layout.COST_UNIT):
         cost_tables = render.cost_tables(site)
         writer.write(
-            "cost.html",
+            layout.COST_PAGE,
             render.render_page(
                 env,
                 "cost.html",
-                "cost.html",
+                layout.COST_PAGE,
                 site=site,
                 root="",
                 page_title="Cost",
-                canonical_path="cost.html",
+                canonical_path=layout.COST_PAGE,
                 cost_tables=cost_tables,
             ),
         )
         for table in cost_tables:
-            writer.write(table.csv_name, render.table_csv(table))
-    if render_unit("page:404"):
+            writer.write(layout.cost_table(table.id), render.table_csv(table))
+    if render_unit(layout.NOT_FOUND.unit):
         writer.write(
-            "404.html",
+            layout.NOT_FOUND_PAGE,
             render.render_page(
                 env,
                 "404.html",
-                "404.html",
+                layout.NOT_FOUND_PAGE,
                 site=site,
                 root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
                 page_title="Page not found",
-                canonical_path="404.html",
+                canonical_path=layout.NOT_FOUND_PAGE,
             ),
         )
 
 
-LEADERBOARD_UNIT = "leaderboard"
+LEADERBOARD_UNIT = layout.LEADERBOARD_UNIT
 """The top/ pages and files: a unit of the build only when the site has a leaderboard."""
-SITE_UNITS = ("static", "index", *(f"page:{name}" for name in render.CONTENT_PAGES), "cost", "page:404")
+SITE_UNITS = (
+    layout.STATIC_UNIT,
+    layout.INDEX_UNIT,
+    *(layout.page_unit(name) for name in render.CONTENT_PAGES),
+    layout.COST_UNIT,
+    layout.NOT_FOUND.unit,
+)
 """The units besides packages, in writing order."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator import categories
+from generator import categories, layout
 
 
 @dataclass(frozen=True)
@@ -120,5 +120,5 @@ def markdown() -> str:
         f"| {categories.CATEGORY_LABELS[k]} | {categories.CATEGORY_DEFINITIONS[k]} |" for k in categories.CATEGORIES
     ]
     lines += ["", "| Rule | What it means |", "|---|---|"]
-    lines += [f"| [{r.name}](methodology.html#{r.id}) | {r.definition} |" for r in RULES]
+    lines += [f"| [{r.name}]({layout.content_link('methodology', r.id)}) | {r.definition} |" for r in RULES]
     return "\n".join(lines)

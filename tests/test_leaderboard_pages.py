@@ -18,8 +18,7 @@ import pytest
 from htmltools import parse
 from leaderboard_fixtures import builder, entry, generated, ranking, small
 
-from generator import incremental, publishing
-from generator import leaderboard_view as view
+from generator import incremental, layout, publishing
 from generator import site as site_pages
 from generator.leaderboard import Leaderboard
 from generator.pages import SiteData
@@ -38,12 +37,12 @@ def site_with_board(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_top_pages_csv_and_json_are_written(site_with_board: Path) -> None:
-    for rel in ("top/index.html", view.CSV_PATH, view.JSON_PATH):
+    for rel in ("top/index.html", layout.LEADERBOARD_CSV, layout.LEADERBOARD_JSON):
         assert (site_with_board / rel).is_file(), rel
 
 
 def test_the_csv_is_the_ranking(site_with_board: Path) -> None:
-    text = (site_with_board / view.CSV_PATH).read_text(encoding="utf-8")
+    text = (site_with_board / layout.LEADERBOARD_CSV).read_text(encoding="utf-8")
     records = list(csv.DictReader(io.StringIO(text)))
     assert [r["project"] for r in records] == [e.project for e in small().current.rows]
 
@@ -133,7 +132,7 @@ def test_without_a_leaderboard_there_is_no_top_folder_and_no_nav_link(build_with
 
 
 def test_the_top_files_belong_to_the_leaderboard_unit() -> None:
-    assert {incremental.unit_of(p) for p in ("top/index.html", "top/page-2.html", view.CSV_PATH)} == {
+    assert {incremental.unit_of(p) for p in ("top/index.html", "top/page-2.html", layout.LEADERBOARD_CSV)} == {
         site_pages.LEADERBOARD_UNIT
     }
 
@@ -142,7 +141,10 @@ def test_a_rebuild_with_another_ranking_renders_the_top_pages_again(build_with) 
     build_with(small())
     changed = Leaderboard(current=ranking([entry(1, "acme", 5, 5, 1)]), earlier={})
     out = build_with(changed)
-    assert list(csv.DictReader(io.StringIO((out / view.CSV_PATH).read_text(encoding="utf-8"))))[0]["project"] == "acme"
+    assert (
+        list(csv.DictReader(io.StringIO((out / layout.LEADERBOARD_CSV).read_text(encoding="utf-8"))))[0]["project"]
+        == "acme"
+    )
     text = " ".join(" ".join(parse((out / "packages/acme/index.html").read_text(encoding="utf-8")).text).split())
     assert "Rank 1 of the top 1" in text
 
@@ -175,7 +177,7 @@ def test_every_top_page_stays_under_200_kb_for_5000_projects(tmp_path: Path) -> 
 
 
 def test_the_json_of_a_built_site_holds_the_window_and_source(site_with_board: Path) -> None:
-    doc = json.loads((site_with_board / view.JSON_PATH).read_text(encoding="utf-8"))
+    doc = json.loads((site_with_board / layout.LEADERBOARD_JSON).read_text(encoding="utf-8"))
     assert (doc["window"]["start"], doc["data_through"], doc["source"]) == (
         "2026-11-06",
         "2026-12-05",

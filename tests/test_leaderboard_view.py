@@ -106,11 +106,6 @@ def test_long_lists_are_split_into_pages(n, count, last) -> None:
     assert (len(pages), pages[-1].last) == (count, last)
 
 
-@pytest.mark.parametrize(("number", "path"), [(1, "top/index.html"), (2, "top/page-2.html")])
-def test_page_paths(number, path) -> None:
-    assert view.page_path(number) == path
-
-
 def test_a_report_page_finds_its_own_rank_and_row() -> None:
     lb = Leaderboard(current=generated(600), earlier={})
     place = view.rank_of(lb, "Project_00300")
