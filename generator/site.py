@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import jinja2
 
-from generator import api, index_view, publishing, render, resources
+from generator import api, figures, index_view, publishing, render, resources
 from generator import leaderboard_view as lbv
 from generator.analysis import PackageReport
 from generator.pages import ListedPackage, PackagePage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
+from generator.tables import table_csv
 
 STATIC_FILES = ("style.css", "favicon.svg")
 INDEX_PAGE_SIZE = 200
@@ -72,10 +73,10 @@ def package_files(
     html, tables = render.render_package(env, page, site)
     base = f"packages/{project}"
     files: list[tuple[str, str | bytes]] = [(f"{base}/index.html", html)]
-    files += [(f"{base}/{table.csv_name}", render.table_csv(table)) for table in tables]
+    files += [(f"{base}/{table.csv_name}", table_csv(table)) for table in tables]
     files.append((f"data/{project}.json", render.package_json(page, tables)))
     files += api.document_files(project, api_docs)
-    card = render.social_card(page.report) if site.base_url else None  # og:image needs an absolute address
+    card = figures.social_card(page.report) if site.base_url else None  # og:image needs an absolute address
     if card is not None:
         files.append((f"{base}/{SOCIAL_CARD}", card))
     return files
@@ -307,7 +308,7 @@ def write_site_pages(
             ),
         )
     if render_unit("cost"):
-        cost_tables = render.cost_tables(site)
+        cost_tables = figures.cost_tables(site)
         writer.write(
             "cost.html",
             render.render_page(
@@ -322,7 +323,7 @@ def write_site_pages(
             ),
         )
         for table in cost_tables:
-            writer.write(table.csv_name, render.table_csv(table))
+            writer.write(table.csv_name, table_csv(table))
     if render_unit("page:404"):
         writer.write(
             "404.html",

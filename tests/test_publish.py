@@ -26,7 +26,7 @@ import yaml
 from conftest import ROOT, event, run_cli, write_events
 from htmltools import number, parse
 
-from generator import cli, feeds, publishing, render, sample
+from generator import cli, feeds, publishing, sample, tables
 from generator import store as store_module
 from generator.serve import serve_in_thread
 from generator.store import open_store
@@ -446,7 +446,7 @@ def cell_matches(html: str, value: str) -> bool:
     except ValueError:
         pass
     try:
-        return render.fmt_pct(float(value)) == html
+        return tables.fmt_pct(float(value)) == html
     except ValueError:
         return False
 
