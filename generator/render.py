@@ -1,8 +1,10 @@
-"""Render: analysis results → HTML pages, CSV tables and JSON, through Jinja2 (autoescape on).
+"""Render: pages → HTML and JSON, through Jinja2 (autoescape on).
 
-Numbers are computed in `analysis`; this stage only arranges them into tables and charts and
-hands them to templates, which format and escape. Files go to a `SiteWriter`, which publishes
-the whole site at once (see `generator.sitewriter`).
+The Jinja environment and its formatting filters, the Markdown content pages, each template's
+context, and a package's JSON document. Numbers are computed in `analysis`; the tables and charts
+a page shows are arranged in `generator.figures` and `generator.questions` (the table model in
+`generator.tables`); templates format and escape. Files go to a `SiteWriter`, which publishes the
+whole site at once (see `generator.sitewriter`).
 """
 
 from __future__ import annotations
