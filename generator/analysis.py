@@ -674,7 +674,8 @@ class PackageReport:
     mirror_tools_all: list[tuple[str, int]]
     freshness: Freshness
     trend: float | None
-    windows: dict[str, dict[str, int]] = field(default_factory=dict)
+    windows: tuple[ReportWindow, ...] = ()
+    """The last day, 7, 30 and 180 days and all days held: each window's totals and days held."""
     source: str = ""
     """The store source the rows came from ("local", "bigquery", "clickpy")."""
     capabilities: frozenset[str] = ALL_CAPABILITIES
@@ -708,15 +709,53 @@ class PackageReport:
         return coverage if coverage is not None else WindowCoverage(self.honest_window, self.honest_window.days)
 
 
-def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> dict[str, dict[str, int]]:
-    """Totals for all time and the last 1/7/30/180 days under each counting rule."""
-    windows = {
-        "day": last_days(as_of, 1),
-        "week": last_days(as_of, 7),
-        "month": last_days(as_of, 30),
-        "180 days": last_days(as_of, 180),
-        "all time": history,
-    }
+@dataclass(frozen=True)
+class ReportWindow:
+    """One of the report's five windows: its downloads under each counting rule, and how many of its
+    days the store holds (a window held only in part says so, and counts only the days held)."""
+
+    key: str
+    """Its name in data/<name>.json: "day", "week", "month", "180 days", "all time"."""
+    label: str
+    """Its name on the page: "Last day", "7 days", "30 days", "180 days", "All held"."""
+    window: Window
+    counts: dict[str, int]
+    """Downloads under each rule: all, with_mirrors, without_mirrors, pip, honest (in that order)."""
+    coverage: WindowCoverage
+
+    @property
+    def honest(self) -> int:
+        return self.counts["honest"]
+
+    @property
+    def all(self) -> int:
+        return self.counts["all"]
+
+    @property
+    def days(self) -> int:
+        return self.window.days
+
+    @property
+    def held(self) -> int:
+        return self.coverage.held
+
+
+REPORT_WINDOWS: tuple[tuple[str, str, int | None], ...] = (
+    ("day", "Last day", 1),
+    ("week", "7 days", 7),
+    ("month", "30 days", 30),
+    ("180 days", "180 days", 180),
+    ("all time", "All held", None),
+)
+"""The report's windows: (key, label, days ending on the as-of date; None: every day held)."""
+
+
+def report_windows(
+    rows: Sequence[AggRow], as_of: dt.date, history: Window, available: Iterable[dt.date]
+) -> tuple[ReportWindow, ...]:
+    """Totals for all time and the last 1/7/30/180 days under each counting rule, with the days held of each."""
+    held = frozenset(available)
+    windows = [(key, label, history if n is None else last_days(as_of, n)) for key, label, n in REPORT_WINDOWS]
     # Each row's counts under the five rules, once; each window sums the rows inside it.
     counted = [
         (
@@ -729,17 +768,18 @@ def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> di
         )
         for r in rows
     ]
-    out: dict[str, dict[str, int]] = {}
-    for label, w in windows.items():
+    out = []
+    for key, label, w in windows:
         inside = [c for c in counted if w.start <= c[0] <= w.end]
-        out[label] = {
+        counts = {
             "all": sum(c[1] for c in inside),
             "with_mirrors": sum(c[1] for c in inside if c[2]),
             "without_mirrors": sum(c[1] for c in inside if c[3]),
             "pip": sum(c[1] for c in inside if c[4]),
             "honest": sum(c[1] for c in inside if c[5]),
         }
-    return out
+        out.append(ReportWindow(key, label, w, counts, window_coverage(w, held)))
+    return tuple(out)
 
 
 def analyse(
@@ -813,7 +853,7 @@ def analyse(
         mirror_tools_all=mirror_tools(totals_rows, history),
         freshness=freshness(as_of, store_window, available, figures),
         trend=trend(totals_rows, as_of, available),
-        windows=window_totals(totals_rows, as_of, history),
+        windows=report_windows(totals_rows, as_of, history, available),
         source=source,
         capabilities=caps,
         limits=limits(caps),

@@ -445,38 +445,6 @@ def release_sentence(releases: Sequence[analysis.Release]) -> str:
     return f"{dates} {mirrors}"
 
 
-@dataclass(frozen=True)
-class WindowLine:
-    """The honest number over one window, with how many of its days the store holds."""
-
-    label: str
-    honest: int
-    all: int
-    days: int
-    held: int
-
-
-def window_lines(report: PackageReport) -> list[WindowLine]:
-    """Honest installs and all downloads over the last day, 7, 30 and 180 days and all days held."""
-    from generator.dates import Window, last_days
-
-    first = report.freshness.first_day or report.honest_window.start
-    spans = [
-        ("Last day", "day", last_days(report.as_of, 1)),
-        ("7 days", "week", last_days(report.as_of, 7)),
-        ("30 days", "month", last_days(report.as_of, 30)),
-        ("180 days", "180 days", last_days(report.as_of, 180)),
-        ("All held", "all time", Window(min(first, report.honest_window.start), report.as_of)),
-    ]
-    out = []
-    for label, key, w in spans:
-        counts = report.windows.get(key)
-        if counts is None:
-            continue
-        out.append(WindowLine(label, counts["honest"], counts["all"], w.days, report.freshness.coverage(w).held))
-    return out
-
-
 def windows_table(report: PackageReport) -> Table:
     what = "Honest installs" if report.ci_available else "Package-manager installs, CI included"
     return Table(
@@ -489,7 +457,7 @@ def windows_table(report: PackageReport) -> Table:
             Column("Days held", "int"),
             Column("Days in the window", "int"),
         ),
-        tuple((w.label, w.honest, w.all, w.held, w.days) for w in window_lines(report)),
+        tuple((w.label, w.honest, w.all, w.held, w.days) for w in report.windows),
     )
 
 

@@ -23,7 +23,6 @@ from generator.analysis import PackageReport
 from generator.errors import RenderError
 from generator.figures import (
     Figure,
-    WindowLine,
     breakdown_figures,
     cross_check_figures,
     installers_table,
@@ -33,7 +32,6 @@ from generator.figures import (
     sparkline_chart,
     timeseries_figure,
     waterfall_figure,
-    window_lines,
     windows_table,
 )
 from generator.leaderboard_view import PageRank
@@ -147,7 +145,6 @@ class PackageContext(TypedDict):
     rule_names: dict[str, str]
     spark: Chart | None
     has_card: bool
-    window_lines: list[WindowLine]
     sections: list[tuple[str, str]]
     questions: list[Question]
     installers: Table
@@ -212,7 +209,6 @@ def package_context(page: PackagePage, site: SiteData) -> PackageContext:
         "rule_names": analysis.RULES,
         "spark": spark,
         "has_card": spark is not None,  # the og:image is drawn from the same values (social_card)
-        "window_lines": window_lines(report),
         "sections": sections,
         "questions": questions,
         "installers": installers_table(report),
@@ -253,7 +249,7 @@ def package_json(page: PackagePage, tables: Sequence[Table]) -> str:
         "honest_30_days": r.honest,
         "ci_flagged_30_days": r.ci,
         "raw_30_days": r.raw_30,
-        "windows": r.windows,
+        "windows": {w.key: w.counts for w in r.windows},
         "sources": [
             {
                 "key": f.key,
