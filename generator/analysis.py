@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
 from generator import dimensions, vocabulary
+from generator import population as populations
 from generator.dates import Window, WindowCoverage, last_days, window_coverage
 from generator.dimensions import Dimension
+from generator.population import Population
 from generator.sources import ALL_CAPABILITIES
 from generator.store import AggRow
 
@@ -688,10 +690,11 @@ class PackageReport:
     version_weekly: ShareOverTime | None = None
     """The headline population's package versions per week."""
 
-    @property
-    def population(self) -> str:
-        """The headline's population in its own words: what the breakdowns and questions count."""
-        return HONEST_SCOPE if self.ci_available else "package-manager installs, CI included"
+    population: Population = field(init=False)
+    """Who the headline counts, in the words every page, badge and feed uses: the source's CI flag decides."""
+
+    def __post_init__(self) -> None:
+        self.population = populations.of(self.ci_available)
 
     @property
     def ci_available(self) -> bool:
@@ -893,7 +896,7 @@ def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) ->
 # flag, no installer version, implementation or distro, and Python version and OS only for all
 # installers together). Each gap is said in plain words where the page would otherwise show it.
 NOT_AVAILABLE = "not available from this source"
-HONEST_SCOPE = "honest installs"
+HONEST_SCOPE = populations.HONEST.noun
 """The breakdowns' population when the source has a CI flag: the headline's."""
 PM_WITH_CI_LABEL = "Package-manager installs, CI included (no CI flag in this source)"
 ALL_DOWNLOADS_SCOPE = "all downloads (this source cannot restrict it to package managers)"

@@ -16,7 +16,9 @@ import json
 from typing import Any
 from xml.sax.saxutils import escape
 
+from generator import population as populations
 from generator.dates import WindowCoverage
+from generator.population import Population
 
 SCHEMA_KEYS = frozenset(
     {
@@ -140,19 +142,20 @@ def package_badges(
     project: str,
     figures: dict[str, int],
     synthetic: bool,
-    ci_available: bool = True,
+    population: Population = populations.HONEST,
     coverage: WindowCoverage | None = None,
 ) -> dict[str, str]:
     """Every badge file for one package, by path under the site root.
 
     `figures` maps the report's figure keys ("honest", "pypistats_with", "pypistats_without")
-    to their 30-day values, and `coverage` says how many of those 30 days the store holds. Where
-    the source has no CI flag, the "honest" figure includes CI installs, and its badge says so.
+    to their 30-day values, and `coverage` says how many of those 30 days the store holds. The
+    "honest" figure's badge names the package's `population`: without a CI flag in the source it
+    includes CI installs, and its badge says so.
     """
     out: dict[str, str] = {}
     for folder, (key, label) in VARIANTS.items():
-        if key == "honest" and not ci_available:
-            label = "installs (CI included)"
+        if key == "honest":
+            label = population.badge
         color = SYNTHETIC_COLOR if synthetic else (HONEST_COLOR if key == "honest" else PYPISTATS_COLOR)
         msg = message(figures[key], synthetic, coverage)
         base = f"badges/{folder}/{project}" if folder else f"badges/{project}"

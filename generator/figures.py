@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from generator import analysis, categories, dimensions
@@ -74,20 +74,16 @@ def bar_percent(value: int, whole: int) -> int:
 # -- building a package page's figures -------------------------------------------------------
 def waterfall_figure(report: PackageReport) -> Figure:
     steps = report.waterfall
+    heading = f"From all downloads to {report.population.number}"
     table = Table(
         "waterfall",
-        f"From all downloads to the honest number, {report.honest_window.label()}",
+        f"{heading}, {report.honest_window.label()}",
         (Column("Step"), Column("Downloads", "int"), Column("Share of all downloads", "pct")),
         tuple((s.label, -s.value if s.kind == "minus" else s.value, s.share) for s in steps),
     )
     note = ""
-    heading = "From all downloads to the honest number"
     if not report.ci_available:  # the source has no CI flag: the waterfall stops at package managers
-        heading = "From all downloads to package-manager installs"
         note = f"CI flag {analysis.NOT_AVAILABLE}: the last step cannot leave CI installs out."
-        table = replace(
-            table, caption=f"From all downloads to package-manager installs, {report.honest_window.label()}"
-        )
     whole = steps[0].value if steps else 0
     rows = []
     running = 0
@@ -258,7 +254,7 @@ def timeseries_figure(report: PackageReport) -> Figure:
     series = report.series
     cats = categories.CATEGORIES
     ci = report.ci_available
-    honest_label = "Honest installs" if ci else "Package-manager installs, CI included"
+    honest_label = report.population.label
     table = Table(
         "daily",
         "Daily downloads (UTC days; missing days are absent, not zero)",
@@ -335,7 +331,7 @@ def sparkline_chart(report: PackageReport) -> Chart | None:
     if values is None:
         return None
     known = [v for _, v in values if v is not None]
-    what = "honest installs" if report.ci_available else "package-manager installs (CI included)"
+    what = report.population.brief
     return drawing.sparkline(
         values,
         title=f"7-day mean of {what} per day, {values[0][0]} to {values[-1][0]}",
@@ -352,7 +348,7 @@ def social_card(report: PackageReport) -> bytes | None:
     spark = _spark_values(report)
     if spark is None:
         return None
-    words = "honest installs, last 30 days" if report.ci_available else "package-manager installs, last 30 days"
+    words = f"{report.population.installs}, last 30 days"
     return drawing.social_card_png(report.project, fmt_int(report.honest), words, spark)
 
 
@@ -446,7 +442,7 @@ def release_sentence(releases: Sequence[analysis.Release]) -> str:
 
 
 def windows_table(report: PackageReport) -> Table:
-    what = "Honest installs" if report.ci_available else "Package-manager installs, CI included"
+    what = report.population.label
     return Table(
         "windows",
         f"{what} and all downloads by window, ending {report.as_of.isoformat()}",

@@ -53,7 +53,7 @@ def python_question(report: PackageReport) -> Question | None:
     if b is None or not b.total:
         return None
     lines = analysis.drop_lines(b)
-    who = report.population
+    who = report.population.noun
     table = Table(
         "drop-python",
         f"{who.capitalize()} by Python version, {report.honest_window.label()}, oldest first; share of {who}",
@@ -86,7 +86,7 @@ def upgrade_question(report: PackageReport) -> Question | None:
     b = next((b for b in report.breakdowns if b.key == dimensions.VERSION.name and not b.unavailable), None)
     if b is None or not b.total:
         return None
-    who = report.population
+    who = report.population.noun
     by_version = {r.version: r for r in report.releases}
     table = Table(
         "versions-in-use",

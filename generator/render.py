@@ -190,12 +190,10 @@ def package_context(page: PackagePage, site: SiteData) -> PackageContext:
     tables += [q.table for q in questions]
     asked = {q.id for q in questions}
     sections = [
-        s
-        for s in SECTIONS
-        if (s[0] != "cross-check-h" or figures["cross_checks"]) and (s[0] not in QUESTION_IDS or s[0] in asked)
+        (anchor, figures["waterfall"].title if anchor == "waterfall-h" else title)  # it names the population
+        for anchor, title in SECTIONS
+        if (anchor != "cross-check-h" or figures["cross_checks"]) and (anchor not in QUESTION_IDS or anchor in asked)
     ]
-    if not report.ci_available:
-        sections[0] = ("waterfall-h", "From all downloads to package-manager installs")
     spark = sparkline_chart(report)
     return {
         "site": site,

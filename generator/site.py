@@ -113,7 +113,7 @@ def by_honest(pages: Sequence[ListedPackage]) -> list[ListedPackage]:
 
 def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = INDEX_TOP) -> list[IndexPage]:
     """The index: one page for a small site; else a front page and pages per first letter, paginated."""
-    measure, installs = ("number of installs", "installs") if site.ci_included else ("honest number", "honest installs")
+    measure, installs = site.population.measure, site.population.most
     if len(site.packages) <= page_size:
         ranked = tuple(by_honest(site.packages))
         return [IndexPage("index.html", site.title, f"Packages, largest {measure} first", ranked)]
@@ -194,7 +194,7 @@ def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str
 def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = INDEX_PAGE_SIZE) -> None:
     pages = index_pages(site, page_size)
     places = lbv.ranks_by_project(site.leaderboard, [p.report.project for p in site.packages])
-    what = "Package-manager installs (CI included)" if site.ci_included else "Honest installs"
+    what = site.population.brief_label
     grouped = len(pages) > 1
     present = {p.group for p in pages if p.group}
     letters = [(g.upper() if g != DIGITS else g, group_path(g) if g in present else "") for g in GROUPS]
