@@ -56,7 +56,7 @@ def python_question(report: PackageReport) -> Question | None:
     who = report.population.noun
     table = Table(
         "drop-python",
-        f"{who.capitalize()} by Python version, {report.honest_window.label()}, oldest first; share of {who}",
+        f"{report.population.label} by Python version, {report.honest_window.label()}, oldest first; share of {who}",
         (
             Column("Python version"),
             Column("Installs", "int"),
@@ -90,7 +90,7 @@ def upgrade_question(report: PackageReport) -> Question | None:
     by_version = {r.version: r for r in report.releases}
     table = Table(
         "versions-in-use",
-        f"{who.capitalize()} by package version, {report.honest_window.label()}, newest first; share of {who}",
+        f"{report.population.label} by package version, {report.honest_window.label()}, newest first; share of {who}",
         (
             Column("Version"),
             Column(UPLOADED, "date"),

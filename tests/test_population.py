@@ -42,6 +42,18 @@ def test_the_two_populations_are_worded_apart(word: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("population", "label", "brief_label"),
+    [
+        (populations.HONEST, "Honest installs", "Honest installs"),
+        (populations.CI_INCLUDED, "Package-manager installs, CI included", "Package-manager installs (CI included)"),
+    ],
+)
+def test_a_heading_keeps_ci_in_capitals(population: Population, label: str, brief_label: str) -> None:
+    """str.capitalize would say "ci included"; a heading only raises its first letter."""
+    assert (population.label, population.brief_label) == (label, brief_label)
+
+
+@pytest.mark.parametrize(
     ("capabilities", "population"),
     [(ALL_CAPABILITIES, populations.HONEST), (CLICKPY_CAPABILITIES, populations.CI_INCLUDED)],
     ids=["with a CI flag", "without (ClickPy)"],
