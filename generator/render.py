@@ -131,10 +131,35 @@ class PackageFigures(TypedDict):
     cross_checks: list[Figure]
 
 
-class PackageContext(TypedDict):
-    """The names package.html reads: `package_context` makes them, `render_package` passes them."""
+class PageContext(TypedDict):
+    """What base.html reads on every page; each template's context adds its own names to these."""
 
     site: SiteData
+    root: str
+    """The way back to the site's root from the page ("", "../", "../../"; absolute on 404.html)."""
+    page_title: str
+    canonical_path: str
+
+
+class ContentContext(PageContext):
+    """content.html: a Markdown page (methodology, glossary, FAQ, about), as HTML."""
+
+    body: str
+
+
+class CostContext(PageContext):
+    """cost.html: the cost page's tables, each also written as CSV."""
+
+    cost_tables: list[Table]
+
+
+NotFoundContext = PageContext
+"""404.html reads only what every page does."""
+
+
+class PackageContext(PageContext):
+    """The names package.html reads: `package_context` makes them, `render_package` passes them."""
+
     page: PackagePage
     report: PackageReport
     figures: PackageFigures
@@ -152,10 +177,7 @@ class PackageContext(TypedDict):
     """Every table the page shows, each also written as CSV beside it."""
     top_n: int
     api_endpoints: tuple[str, ...]
-    root: str
     source_title: str
-    page_title: str
-    canonical_path: str
     lb_rank: PageRank | None
     """The package's line on the leaderboard, when the site has one and the package is in its top N."""
 
@@ -231,7 +253,8 @@ def render_package(env: jinja2.Environment, page: PackagePage, site: SiteData) -
     return html, ctx["tables"]
 
 
-def render_page(env: jinja2.Environment, template: str, out_name: str, **ctx: Any) -> str:
+def render_page(env: jinja2.Environment, template: str, out_name: str, ctx: PageContext) -> str:
+    """`template` rendered with `ctx` (its template's context type); errors name `out_name`."""
     try:
         return env.get_template(template).render(**ctx)
     except jinja2.TemplateError as exc:

@@ -23,8 +23,8 @@ import jinja2
 
 from generator import api, figures, index_view, publishing, render, resources
 from generator import leaderboard_view as lbv
-from generator.analysis import PackageReport
-from generator.pages import ListedPackage, PackagePage, PackageSummary, SiteData
+from generator.leaderboard import Leaderboard, Ranking
+from generator.pages import ListedPackage, PackagePage, SiteData
 from generator.sitewriter import SiteWriter
 from generator.tables import table_csv
 
@@ -167,11 +167,6 @@ def search_index(site: SiteData) -> str:
     return json.dumps(doc, indent=0, sort_keys=True) + "\n"
 
 
-def summary_of(report: PackageReport | PackageSummary) -> PackageSummary:
-    """What the index reads of a package (a page's analysis is summed up the same way as in the manifest)."""
-    return report if isinstance(report, PackageSummary) else PackageSummary.of(report)
-
-
 def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str, str]:
     """Each row's 30-day line as inline SVG ("" with fewer than two days held)."""
     from generator import drawing
@@ -191,6 +186,22 @@ def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str
     return out
 
 
+class IndexContext(render.PageContext):
+    """index.html: one page of the index, its rows and their sparklines."""
+
+    index: IndexPage
+    grouped: bool
+    """The index is grouped by first letter (more than one page)."""
+    letters: list[tuple[str, str]]
+    """Each group's letter and its first page ("" when no package starts with it); [] when not grouped."""
+    siblings: list[IndexPage]
+    """The pages of this page's group."""
+    total: int
+    rows: list[index_view.IndexRow]
+    sparks: dict[str, str]
+    """Each row's 30-day line as inline SVG, by project."""
+
+
 def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = INDEX_PAGE_SIZE) -> None:
     pages = index_pages(site, page_size)
     places = lbv.ranks_by_project(site.leaderboard, [p.report.project for p in site.packages])
@@ -200,33 +211,49 @@ def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, pag
     letters = [(g.upper() if g != DIGITS else g, group_path(g) if g in present else "") for g in GROUPS]
     for page in pages:
         siblings = [p for p in pages if p.group == page.group and page.group]
-        summaries = [
-            p.report if isinstance(p.report, PackageSummary) else PackageSummary.of(p.report) for p in page.pages
-        ]
-        rows = index_view.index_rows(summaries, site.as_of, places)
+        rows = index_view.index_rows([p.report for p in page.pages], site.as_of, places)
         writer.write(
             page.path,
             render.render_page(
                 env,
                 "index.html",
                 page.path,
-                site=site,
-                root="",
-                page_title=site.title if page.path == "index.html" else page.heading,
-                canonical_path="" if page.path == "index.html" else page.path,
-                index=page,
-                grouped=grouped,
-                letters=letters if grouped else [],
-                siblings=siblings,
-                total=len(site.packages),
-                rows=rows,
-                sparks=index_sparklines(rows, what),
+                IndexContext(
+                    site=site,
+                    root="",
+                    page_title=site.title if page.path == "index.html" else page.heading,
+                    canonical_path="" if page.path == "index.html" else page.path,
+                    index=page,
+                    grouped=grouped,
+                    letters=letters if grouped else [],
+                    siblings=siblings,
+                    total=len(site.packages),
+                    rows=rows,
+                    sparks=index_sparklines(rows, what),
+                ),
             ),
         )
     writer.write(SEARCH_INDEX, search_index(site))
 
 
 # -- the leaderboard ----------------------------------------------------------------------------------
+class LeaderboardContext(render.PageContext):
+    """top.html: one page of the leaderboard (the first also has the side lists and the site's packages)."""
+
+    lb: Leaderboard
+    ranking: Ranking
+    page: lbv.TopPage
+    pages: list[lbv.TopPage]
+    lists: lbv.SideLists | None
+    on_site: list[lbv.SitePackage]
+    since: list[tuple[int, str]]
+    """The earlier rankings compared with, in days and words ("yesterday")."""
+    compared: list[str]
+    pages_href: Callable[[lbv.Row], str]
+    peak_days: int
+    anomaly_share: float
+
+
 def write_leaderboard(
     env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = lbv.PAGE_SIZE
 ) -> None:
@@ -252,23 +279,25 @@ def write_leaderboard(
                 env,
                 "top.html",
                 page.path,
-                site=site,
-                root="../",
-                page_title=lbv.PAGE_TITLE
-                if page.number == 1
-                else f"{lbv.PAGE_TITLE}, ranks {page.first:,} to {page.last:,}",
-                canonical_path=page.canonical,
-                lb=board,
-                ranking=board.current,
-                page=page,
-                pages=pages,
-                lists=lbv.side_lists(rows) if page.number == 1 else None,
-                on_site=lbv.site_packages(rows, numbers) if page.number == 1 else [],
-                since=since,
-                compared=[words for _, words in since],
-                pages_href=pages_href,
-                peak_days=lbv.PEAK_DAYS,
-                anomaly_share=lbv.ANOMALY_SHARE,
+                LeaderboardContext(
+                    site=site,
+                    root="../",
+                    page_title=lbv.PAGE_TITLE
+                    if page.number == 1
+                    else f"{lbv.PAGE_TITLE}, ranks {page.first:,} to {page.last:,}",
+                    canonical_path=page.canonical,
+                    lb=board,
+                    ranking=board.current,
+                    page=page,
+                    pages=pages,
+                    lists=lbv.side_lists(rows) if page.number == 1 else None,
+                    on_site=lbv.site_packages(rows, numbers) if page.number == 1 else [],
+                    since=since,
+                    compared=[words for _, words in since],
+                    pages_href=pages_href,
+                    peak_days=lbv.PEAK_DAYS,
+                    anomaly_share=lbv.ANOMALY_SHARE,
+                ),
             ),
         )
     writer.write(lbv.CSV_PATH, lbv.leaderboard_csv(board))
@@ -300,11 +329,7 @@ def write_site_pages(
                 env,
                 "content.html",
                 f"{name}.html",
-                site=site,
-                root="",
-                page_title=title,
-                body=html,
-                canonical_path=f"{name}.html",
+                render.ContentContext(site=site, root="", page_title=title, canonical_path=f"{name}.html", body=html),
             ),
         )
     if render_unit("cost"):
@@ -315,11 +340,9 @@ def write_site_pages(
                 env,
                 "cost.html",
                 "cost.html",
-                site=site,
-                root="",
-                page_title="Cost",
-                canonical_path="cost.html",
-                cost_tables=cost_tables,
+                render.CostContext(
+                    site=site, root="", page_title="Cost", canonical_path="cost.html", cost_tables=cost_tables
+                ),
             ),
         )
         for table in cost_tables:
@@ -331,10 +354,12 @@ def write_site_pages(
                 env,
                 "404.html",
                 "404.html",
-                site=site,
-                root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
-                page_title="Page not found",
-                canonical_path="404.html",
+                render.NotFoundContext(
+                    site=site,
+                    root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
+                    page_title="Page not found",
+                    canonical_path="404.html",
+                ),
             ),
         )
 
