@@ -391,7 +391,7 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     chart's spec with its data inline where our page has the SVG."""
     import vl_convert
 
-    from generator import pagerows, render
+    from generator import pagerows
     from generator.config import load
     from generator.dates import last_days
     from generator.store import open_store
@@ -400,7 +400,7 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     with open_store(cfg.store.path, read_only=True) as store:
         rows = pagerows.read_package(store, "local", project, AS_OF)
     report = pagerows.report(project, rows, as_of=AS_OF, store_window=last_days(AS_OF, DAYS), source="local")
-    specs = _chart_specs(report, render)
+    specs = _chart_specs(report)
     scripts = "".join(
         f'<div id="c{i}"></div><script>vegaEmbed("#c{i}", {json.dumps(spec, separators=(",", ":"))})</script>'
         for i, spec in enumerate(specs)
@@ -412,10 +412,10 @@ def _cdn_page(html: str, project: str, site: Path) -> tuple[int, int]:
     return raw, gz
 
 
-def _chart_specs(report, render) -> list[dict]:  # noqa: ANN001
+def _chart_specs(report) -> list[dict]:  # noqa: ANN001
     """The Vega-Lite specs behind the page's charts, as a CDN-charting page would ship them: each
     chart's shape with its rows inline."""
-    from generator import charts, drawing
+    from generator import charts, drawing, figures, questions
 
     drawing.prepare(charts.compile_shapes())
     specs = []
@@ -430,9 +430,9 @@ def _chart_specs(report, render) -> list[dict]:  # noqa: ANN001
 
     drawing.fill, drawing.render_svg = capture, nothing
     try:
-        render.timeseries_figure(report)
-        render.python_question(report)
-        render.upgrade_question(report)
+        figures.timeseries_figure(report)
+        questions.python_question(report)
+        questions.upgrade_question(report)
     finally:
         drawing.fill, drawing.render_svg = originals
     return specs

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, replace
 
 from generator import categories as cat
 from generator import dimensions, layout, othersites, vocabulary
+from generator import population as populations
 from generator.dates import Window, WindowCoverage, last_days, window_coverage
 from generator.dimensions import Dimension
+from generator.population import Population
 from generator.sources import ALL_CAPABILITIES
 from generator.store import AggRow
 
@@ -625,7 +627,8 @@ class PackageReport:
     mirror_tools_all: list[tuple[str, int]]
     freshness: Freshness
     trend: float | None
-    windows: dict[str, dict[str, int]] = field(default_factory=dict)
+    windows: tuple[ReportWindow, ...] = ()
+    """The last day, 7, 30 and 180 days and all days held: each window's totals and days held."""
     source: str = ""
     """The store source the rows came from ("local", "bigquery", "clickpy")."""
     capabilities: frozenset[str] = ALL_CAPABILITIES
@@ -638,10 +641,11 @@ class PackageReport:
     version_weekly: ShareOverTime | None = None
     """The headline population's package versions per week."""
 
-    @property
-    def population(self) -> str:
-        """The headline's population in its own words: what the breakdowns and questions count."""
-        return HONEST_SCOPE if self.ci_available else "package-manager installs, CI included"
+    population: Population = field(init=False)
+    """Who the headline counts, in the words every page, badge and feed uses: the source's CI flag decides."""
+
+    def __post_init__(self) -> None:
+        self.population = populations.of(self.ci_available)
 
     @property
     def ci_available(self) -> bool:
@@ -659,15 +663,53 @@ class PackageReport:
         return coverage if coverage is not None else WindowCoverage(self.honest_window, self.honest_window.days)
 
 
-def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> dict[str, dict[str, int]]:
-    """Totals for all time and the last 1/7/30/180 days under each counting rule."""
-    windows = {
-        "day": last_days(as_of, 1),
-        "week": last_days(as_of, 7),
-        "month": last_days(as_of, 30),
-        "180 days": last_days(as_of, 180),
-        "all time": history,
-    }
+@dataclass(frozen=True)
+class ReportWindow:
+    """One of the report's five windows: its downloads under each counting rule, and how many of its
+    days the store holds (a window held only in part says so, and counts only the days held)."""
+
+    key: str
+    """Its name in data/<name>.json: "day", "week", "month", "180 days", "all time"."""
+    label: str
+    """Its name on the page: "Last day", "7 days", "30 days", "180 days", "All held"."""
+    window: Window
+    counts: dict[str, int]
+    """Downloads under each rule: all, with_mirrors, without_mirrors, pip, honest (in that order)."""
+    coverage: WindowCoverage
+
+    @property
+    def honest(self) -> int:
+        return self.counts["honest"]
+
+    @property
+    def all(self) -> int:
+        return self.counts["all"]
+
+    @property
+    def days(self) -> int:
+        return self.window.days
+
+    @property
+    def held(self) -> int:
+        return self.coverage.held
+
+
+REPORT_WINDOWS: tuple[tuple[str, str, int | None], ...] = (
+    ("day", "Last day", 1),
+    ("week", "7 days", 7),
+    ("month", "30 days", 30),
+    ("180 days", "180 days", 180),
+    ("all time", "All held", None),
+)
+"""The report's windows: (key, label, days ending on the as-of date; None: every day held)."""
+
+
+def report_windows(
+    rows: Sequence[AggRow], as_of: dt.date, history: Window, available: Iterable[dt.date]
+) -> tuple[ReportWindow, ...]:
+    """Totals for all time and the last 1/7/30/180 days under each counting rule, with the days held of each."""
+    held = frozenset(available)
+    windows = [(key, label, history if n is None else last_days(as_of, n)) for key, label, n in REPORT_WINDOWS]
     # Each row's counts under the five rules, once; each window sums the rows inside it.
     counted = [
         (
@@ -680,17 +722,18 @@ def window_totals(rows: Sequence[AggRow], as_of: dt.date, history: Window) -> di
         )
         for r in rows
     ]
-    out: dict[str, dict[str, int]] = {}
-    for label, w in windows.items():
+    out = []
+    for key, label, w in windows:
         inside = [c for c in counted if w.start <= c[0] <= w.end]
-        out[label] = {
+        counts = {
             "all": sum(c[1] for c in inside),
             "with_mirrors": sum(c[1] for c in inside if c[2]),
             "without_mirrors": sum(c[1] for c in inside if c[3]),
             "pip": sum(c[1] for c in inside if c[4]),
             "honest": sum(c[1] for c in inside if c[5]),
         }
-    return out
+        out.append(ReportWindow(key, label, w, counts, window_coverage(w, held)))
+    return tuple(out)
 
 
 def analyse(
@@ -764,7 +807,7 @@ def analyse(
         mirror_tools_all=mirror_tools(totals_rows, history),
         freshness=freshness(as_of, store_window, available, figures),
         trend=trend(totals_rows, as_of, available),
-        windows=window_totals(totals_rows, as_of, history),
+        windows=report_windows(totals_rows, as_of, history, available),
         source=source,
         capabilities=caps,
         limits=limits(caps),
@@ -804,7 +847,7 @@ def _with_missing(fig: SourceFigure, emu: Emulation, available: set[dt.date]) ->
 # flag, no installer version, implementation or distro, and Python version and OS only for all
 # installers together). Each gap is said in plain words where the page would otherwise show it.
 NOT_AVAILABLE = "not available from this source"
-HONEST_SCOPE = "honest installs"
+HONEST_SCOPE = populations.HONEST.noun
 """The breakdowns' population when the source has a CI flag: the headline's."""
 PM_WITH_CI_LABEL = "Package-manager installs, CI included (no CI flag in this source)"
 ALL_DOWNLOADS_SCOPE = "all downloads (this source cannot restrict it to package managers)"

@@ -17,7 +17,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from generator import layout, othersites
+from generator import population as populations
 from generator.dates import WindowCoverage
+from generator.population import Population
 
 SCHEMA_KEYS = frozenset(
     {
@@ -139,20 +141,21 @@ def package_badges(
     project: str,
     figures: dict[str, int],
     synthetic: bool,
-    ci_available: bool = True,
+    population: Population = populations.HONEST,
     coverage: WindowCoverage | None = None,
 ) -> dict[str, str]:
     """Every badge file for one package, by path under the site root.
 
     `figures` maps the report's figure keys (those of othersites.BADGES) to their 30-day values,
-    and `coverage` says how many of those 30 days the store holds. Where the source has no CI flag,
-    the honest figure includes CI installs, and its badge says so.
+    and `coverage` says how many of those 30 days the store holds. The honest figure's badge names
+    the package's `population`: without a CI flag in the source it includes CI installs, and its
+    badge says so.
     """
     out: dict[str, str] = {}
     for folder, (key, label) in VARIANTS.items():
         honest = key == othersites.HONEST.key
-        if honest and not ci_available:
-            label = "installs (CI included)"
+        if honest:
+            label = population.badge
         color = SYNTHETIC_COLOR if synthetic else (HONEST_COLOR if honest else PYPISTATS_COLOR)
         msg = message(figures[key], synthetic, coverage)
         out[layout.badge(project, folder, "json")] = json.dumps(endpoint(label, msg, color), indent=1) + "\n"

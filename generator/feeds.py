@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from generator import layout
+from generator import population as populations
+from generator.population import Population
 
 HISTORY_KEY = "honest_history"
 HISTORY_KEEP = 400
 """Builds remembered (one per as-of date)."""
 FEED_ENTRIES = 50
-HONEST = "honest installs"
-CI_INCLUDED = "installs (CI included)"
-"""What the tracked number is called: a source without a CI flag (ClickPy) cannot leave CI out."""
 
 History = dict[str, dict[str, int]]
 """as-of date (YYYY-MM-DD) → {package: honest 30-day number}."""
@@ -53,7 +52,7 @@ class Change:
 
     @property
     def title(self) -> str:
-        return self.title_for(HONEST)
+        return self.title_for(populations.HONEST.badge)
 
     def title_for(self, noun: str) -> str:
         if self.share is None:
@@ -92,12 +91,12 @@ def atom(
     entries: Sequence[Change],
     threshold: float,
     synthetic: bool = False,
-    ci_included: bool = False,
+    population: Population = populations.HONEST,
 ) -> str:
     """An Atom 1.0 feed (RFC 4287). Links are absolute under `base_url`, else relative to the feed.
 
-    `ci_included`: the source has no CI flag, so the number tracked includes CI installs and the
-    feed must not call it honest.
+    `population`: who the tracked number counts; a source without a CI flag includes CI installs,
+    and the feed must not call its number honest.
     """
     base = base_url
     feed_title = f"{title}: notable changes"
@@ -108,7 +107,7 @@ def atom(
         '<?xml version="1.0" encoding="utf-8"?>',
         '<feed xmlns="http://www.w3.org/2005/Atom">',
         f"  <title>{escape(feed_title)}</title>",
-        f"  <subtitle>{escape(_subtitle(threshold, ci_included) + note)}</subtitle>",
+        f"  <subtitle>{escape(_subtitle(threshold, population) + note)}</subtitle>",
         f"  <id>{escape(feed_id)}</id>",
         f'  <link rel="self" type="application/atom+xml" href="{escape(base)}{layout.FEED}"/>',
         f'  <link rel="alternate" type="text/html" href="{escape(base) or "./"}"/>',
@@ -120,13 +119,13 @@ def atom(
         href = f"{base}{layout.package_url(c.project)}"
         entry_id = f"{href}#change-{c.as_of.isoformat()}" if base else _uuid_urn("change", c.project, str(c.as_of))
         summary = (
-            f"The {_definition(ci_included)} of {c.project}"
+            f"The {population.feed_definition} of {c.project}"
             f" was {c.before:,} in the report for {c.previous_as_of} and is {c.after:,} in the report for"
             f" {c.as_of}.{note}"
         )
         lines += [
             "  <entry>",
-            f"    <title>{escape(c.title_for(CI_INCLUDED if ci_included else HONEST))}</title>",
+            f"    <title>{escape(c.title_for(population.badge))}</title>",
             f"    <id>{escape(entry_id)}</id>",
             f'    <link rel="alternate" type="text/html" href="{escape(href)}"/>',
             f"    <updated>{_stamp(c.as_of)}</updated>",
@@ -137,15 +136,8 @@ def atom(
     return "\n".join(lines) + "\n"
 
 
-def _definition(ci_included: bool) -> str:
-    if ci_included:
-        return "number of package-manager installs (CI included: this source has no CI flag; last 30 UTC days)"
-    return "honest number (package-manager installs not flagged as CI, last 30 UTC days)"
-
-
-def _subtitle(threshold: float, ci_included: bool = False) -> str:
-    number = "30-day package-manager installs (CI included)" if ci_included else "honest 30-day number"
-    return f"Packages whose {number} moved by more than {threshold:.0%} since the previous build."
+def _subtitle(threshold: float, population: Population) -> str:
+    return f"Packages whose {population.feed_number} moved by more than {threshold:.0%} since the previous build."
 
 
 def sitemap(base_url: str, paths: Iterable[str], lastmod: dt.date) -> str:

@@ -11,8 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from generator import population as populations
 from generator.config import BudgetConfig, SiteConfig
 from generator.dates import WindowCoverage
+from generator.population import Population
 
 if TYPE_CHECKING:
     from generator.analysis import PackageReport
@@ -60,6 +62,11 @@ class PackageSummary:
     def ratio(self) -> float:
         """Honest share of raw downloads in the last 30 days."""
         return self.honest / self.raw_30 if self.raw_30 else 0.0
+
+    @property
+    def population(self) -> Population:
+        """Who its headline counts, as its page said it (the same words: generator.population)."""
+        return populations.of(self.ci_available)
 
     @classmethod
     def of(cls, report: PackageReport) -> PackageSummary:
@@ -177,3 +184,8 @@ class SiteData:
     def ci_included(self) -> bool:
         """The source has no CI flag (ClickPy): the headline number includes CI, and must not be called honest."""
         return any(not p.report.ci_available for p in self.packages)
+
+    @property
+    def population(self) -> Population:
+        """Who the index's and the feed's numbers count: CI included as soon as one package's number does."""
+        return populations.CI_INCLUDED if self.ci_included else populations.HONEST

@@ -91,8 +91,8 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
     for page in site.packages:
         project = page.report.project
         figures = {f.key: f.value for f in page.report.figures}
-        ci = page.report.ci_available
-        for path, text in badges.package_badges(project, figures, site.synthetic, ci, page.report.coverage).items():
+        words = page.report.population
+        for path, text in badges.package_badges(project, figures, site.synthetic, words, page.report.coverage).items():
             writer.write(path, text)
     threshold = site.change_threshold
     history = site.honest_history
@@ -105,7 +105,7 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
             feeds.changes(history, threshold),
             threshold,
             site.synthetic,
-            ci_included=site.ci_included,
+            population=site.population,
         ),
     )
     if site.base_url:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import jinja2
 
-from generator import api, index_view, layout, publishing, render, resources
+from generator import api, figures, index_view, layout, publishing, render, resources
 from generator import leaderboard_view as lbv
-from generator.analysis import PackageReport
-from generator.pages import ListedPackage, PackagePage, PackageSummary, SiteData
+from generator.leaderboard import Leaderboard, Ranking
+from generator.pages import ListedPackage, PackagePage, SiteData
 from generator.sitewriter import SiteWriter
+from generator.tables import table_csv
 
 INDEX_PAGE_SIZE = 200
 """Most packages one index page lists; a larger site groups its index by first letter."""
@@ -65,10 +66,10 @@ def package_files(
     page.api = api_docs  # the page links the documents it has
     html, tables = render.render_package(env, page, site)
     files: list[tuple[str, str | bytes]] = [(layout.package_page(project), html)]
-    files += [(layout.package_table(project, table.id), render.table_csv(table)) for table in tables]
+    files += [(layout.package_table(project, table.id), table_csv(table)) for table in tables]
     files.append((layout.package_data(project), render.package_json(page, tables)))
     files += api.document_files(project, api_docs)
-    card = render.social_card(page.report) if site.base_url else None  # og:image needs an absolute address
+    card = figures.social_card(page.report) if site.base_url else None  # og:image needs an absolute address
     if card is not None:
         files.append((layout.social_card(project), card))
     return files
@@ -101,7 +102,7 @@ def by_honest(pages: Sequence[ListedPackage]) -> list[ListedPackage]:
 
 def index_pages(site: SiteData, page_size: int = INDEX_PAGE_SIZE, top: int = INDEX_TOP) -> list[IndexPage]:
     """The index: one page for a small site; else a front page and pages per first letter, paginated."""
-    measure, installs = ("number of installs", "installs") if site.ci_included else ("honest number", "honest installs")
+    measure, installs = site.population.measure, site.population.most
     if len(site.packages) <= page_size:
         ranked = tuple(by_honest(site.packages))
         return [IndexPage(layout.INDEX_PAGE, site.title, f"Packages, largest {measure} first", ranked)]
@@ -155,11 +156,6 @@ def search_index(site: SiteData) -> str:
     return json.dumps(doc, indent=0, sort_keys=True) + "\n"
 
 
-def summary_of(report: PackageReport | PackageSummary) -> PackageSummary:
-    """What the index reads of a package (a page's analysis is summed up the same way as in the manifest)."""
-    return report if isinstance(report, PackageSummary) else PackageSummary.of(report)
-
-
 def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str, str]:
     """Each row's 30-day line as inline SVG ("" with fewer than two days held)."""
     from generator import drawing
@@ -179,42 +175,74 @@ def index_sparklines(rows: Sequence[index_view.IndexRow], what: str) -> dict[str
     return out
 
 
+class IndexContext(render.PageContext):
+    """index.html: one page of the index, its rows and their sparklines."""
+
+    index: IndexPage
+    grouped: bool
+    """The index is grouped by first letter (more than one page)."""
+    letters: list[tuple[str, str]]
+    """Each group's letter and its first page ("" when no package starts with it); [] when not grouped."""
+    siblings: list[IndexPage]
+    """The pages of this page's group."""
+    total: int
+    rows: list[index_view.IndexRow]
+    sparks: dict[str, str]
+    """Each row's 30-day line as inline SVG, by project."""
+
+
 def write_index(env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = INDEX_PAGE_SIZE) -> None:
     pages = index_pages(site, page_size)
     places = lbv.ranks_by_project(site.leaderboard, [p.report.project for p in site.packages])
-    what = "Package-manager installs (CI included)" if site.ci_included else "Honest installs"
+    what = site.population.brief_label
     grouped = len(pages) > 1
     present = {p.group for p in pages if p.group}
     letters = [(g.upper() if g != DIGITS else g, layout.letter_page(g) if g in present else "") for g in GROUPS]
     for page in pages:
         siblings = [p for p in pages if p.group == page.group and page.group]
-        summaries = [
-            p.report if isinstance(p.report, PackageSummary) else PackageSummary.of(p.report) for p in page.pages
-        ]
-        rows = index_view.index_rows(summaries, site.as_of, places)
+        rows = index_view.index_rows([p.report for p in page.pages], site.as_of, places)
         writer.write(
             page.path,
             render.render_page(
                 env,
                 "index.html",
                 page.path,
-                site=site,
-                root="",
-                page_title=site.title if page.path == layout.INDEX_PAGE else page.heading,
-                canonical_path=layout.INDEX_URL if page.path == layout.INDEX_PAGE else page.path,
-                index=page,
-                grouped=grouped,
-                letters=letters if grouped else [],
-                siblings=siblings,
-                total=len(site.packages),
-                rows=rows,
-                sparks=index_sparklines(rows, what),
+                IndexContext(
+                    site=site,
+                    root="",
+                    page_title=site.title if page.path == layout.INDEX_PAGE else page.heading,
+                    canonical_path=layout.INDEX_URL if page.path == layout.INDEX_PAGE else page.path,
+                    index=page,
+                    grouped=grouped,
+                    letters=letters if grouped else [],
+                    siblings=siblings,
+                    total=len(site.packages),
+                    rows=rows,
+                    sparks=index_sparklines(rows, what),
+                ),
             ),
         )
     writer.write(layout.SEARCH_INDEX, search_index(site))
 
 
 # -- the leaderboard ----------------------------------------------------------------------------------
+class LeaderboardContext(render.PageContext):
+    """top.html: one page of the leaderboard (the first also has the side lists and the site's packages)."""
+
+    lb: Leaderboard
+    ranking: Ranking
+    page: lbv.TopPage
+    pages: list[lbv.TopPage]
+    lists: lbv.SideLists | None
+    on_site: list[lbv.SitePackage]
+    since: list[tuple[int, str]]
+    """The earlier rankings compared with, in days and words ("yesterday")."""
+    compared: list[str]
+    pages_href: Callable[[lbv.Row], str]
+    peak_days: int
+    anomaly_share: float
+
+
 def write_leaderboard(
     env: jinja2.Environment, site: SiteData, writer: SiteWriter, page_size: int = lbv.PAGE_SIZE
 ) -> None:
@@ -240,23 +268,25 @@ def write_leaderboard(
                 env,
                 "top.html",
                 page.path,
-                site=site,
-                root="../",
-                page_title=lbv.PAGE_TITLE
-                if page.number == 1
-                else f"{lbv.PAGE_TITLE}, ranks {page.first:,} to {page.last:,}",
-                canonical_path=page.canonical,
-                lb=board,
-                ranking=board.current,
-                page=page,
-                pages=pages,
-                lists=lbv.side_lists(rows) if page.number == 1 else None,
-                on_site=lbv.site_packages(rows, numbers) if page.number == 1 else [],
-                since=since,
-                compared=[words for _, words in since],
-                pages_href=pages_href,
-                peak_days=lbv.PEAK_DAYS,
-                anomaly_share=lbv.ANOMALY_SHARE,
+                LeaderboardContext(
+                    site=site,
+                    root="../",
+                    page_title=lbv.PAGE_TITLE
+                    if page.number == 1
+                    else f"{lbv.PAGE_TITLE}, ranks {page.first:,} to {page.last:,}",
+                    canonical_path=page.canonical,
+                    lb=board,
+                    ranking=board.current,
+                    page=page,
+                    pages=pages,
+                    lists=lbv.side_lists(rows) if page.number == 1 else None,
+                    on_site=lbv.site_packages(rows, numbers) if page.number == 1 else [],
+                    since=since,
+                    compared=[words for _, words in since],
+                    pages_href=pages_href,
+                    peak_days=lbv.PEAK_DAYS,
+                    anomaly_share=lbv.ANOMALY_SHARE,
+                ),
             ),
         )
     writer.write(layout.LEADERBOARD_CSV, lbv.leaderboard_csv(board))
@@ -289,30 +319,24 @@ def write_site_pages(
                 env,
                 "content.html",
                 path,
-                site=site,
-                root="",
-                page_title=title,
-                body=html,
-                canonical_path=path,
+                render.ContentContext(site=site, root="", page_title=title, canonical_path=path, body=html),
             ),
         )
     if render_unit(layout.COST_UNIT):
-        cost_tables = render.cost_tables(site)
+        cost_tables = figures.cost_tables(site)
         writer.write(
             layout.COST_PAGE,
             render.render_page(
                 env,
                 "cost.html",
                 layout.COST_PAGE,
-                site=site,
-                root="",
-                page_title="Cost",
-                canonical_path=layout.COST_PAGE,
-                cost_tables=cost_tables,
+                render.CostContext(
+                    site=site, root="", page_title="Cost", canonical_path=layout.COST_PAGE, cost_tables=cost_tables
+                ),
             ),
         )
         for table in cost_tables:
-            writer.write(layout.cost_table(table.id), render.table_csv(table))
+            writer.write(layout.cost_table(table.id), table_csv(table))
     if render_unit(layout.NOT_FOUND.unit):
         writer.write(
             layout.NOT_FOUND_PAGE,
@@ -320,10 +344,12 @@ def write_site_pages(
                 env,
                 "404.html",
                 layout.NOT_FOUND_PAGE,
-                site=site,
-                root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
-                page_title="Page not found",
-                canonical_path=layout.NOT_FOUND_PAGE,
+                render.NotFoundContext(
+                    site=site,
+                    root=publishing.root_path(site),  # served at any depth: absolute, under the site's base path
+                    page_title="Page not found",
+                    canonical_path=layout.NOT_FOUND_PAGE,
+                ),
             ),
         )
 

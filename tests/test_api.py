@@ -19,7 +19,7 @@ import urllib3
 from browser import serving
 from conftest import DEMO_AS_OF
 
-from generator import api, badges, sample
+from generator import api, badges, population, sample
 from generator.store import AggRow
 
 AS_OF = dt.date(2026, 10, 31)
@@ -386,6 +386,6 @@ def test_badges_without_a_ci_flag_do_not_claim_honesty() -> None:
     plain = json.loads(badges.package_badges("x", figures, synthetic=False)["badges/x.json"])
     assert plain["label"] == "honest installs"
     assert plain["message"] == "1.5k/month"
-    no_ci = badges.package_badges("x", figures, synthetic=False, ci_available=False)
+    no_ci = badges.package_badges("x", figures, synthetic=False, population=population.CI_INCLUDED)
     assert json.loads(no_ci["badges/x.json"])["label"] == "installs (CI included)"
     assert json.loads(no_ci["badges/with-mirrors/x.json"])["message"] == "9k/month"

@@ -556,6 +556,7 @@ def test_build_with_clickpy_makes_a_real_report_that_states_its_limits(
     assert "CI flag not available from this source: the headline counts package-manager installs with CI" in text
     assert "this source has no CI flag, so CI installs are in it" in text  # the first screen says it too
     assert "CI-flagged installs per day" not in text  # no CI line of zeros in the chart's key
+    assert "Package-manager installs, CI included per day" in text  # the key's first line, "CI" as written
     assert "Installer version: not available from this source" in text
     assert "Python version, all downloads (this source cannot restrict it to package managers)" in text
     assert "Package version, package-manager installs" in text

@@ -36,7 +36,7 @@ from browser import (
 )
 from conftest import event, run_cli, write_events
 
-from generator import config, render
+from generator import config, tables
 from generator.errors import ConfigError
 from generator.svg import check_safe
 
@@ -131,7 +131,7 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def shown(payload: str) -> str:
     """The payload as the site should show it: control and bidi characters gone, text otherwise intact."""
-    return render.clean_text(payload)
+    return tables.clean_text(payload)
 
 
 def text_files(site: Path) -> Iterator[tuple[Path, str]]:

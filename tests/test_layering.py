@@ -39,7 +39,16 @@ def test_the_check_sees_a_reach_into_the_connection(tmp_path: Path) -> None:
     assert connection_uses(probe) == [1]
 
 
-RENDER_STACK = ("jinja2", "markdown", "vl_convert", "altair", "generator.render", "generator.charts")
+RENDER_STACK = (
+    "jinja2",
+    "markdown",
+    "vl_convert",
+    "altair",
+    "generator.render",
+    "generator.figures",
+    "generator.questions",
+    "generator.charts",
+)
 
 
 def test_the_incremental_build_reads_the_page_model_without_the_render_stack() -> None:

@@ -36,10 +36,6 @@ NOT_SITE_PATHS = {
     ("generator/config.py", "data/store.duckdb"): "the store's default file, in the user's project folder",
     ("generator/scaffold.py", "data/store.duckdb"): "the store file `init` writes into stats.toml",
     ("generator/sample.py", "/packages/"): "the `url` column of PyPI's events: a file's path on files.pythonhosted.org",
-    ("generator/render.py", ".csv"): (
-        "Table.csv_name, which generator.tables takes over (issue #21's page model, another branch): there it is to"
-        " be layout.csv_file(self.id)"
-    ),
 }
 """Literals that look like site paths and are not, or are moving: (file, literal) → why. Each is still in its file."""
 TEMPLATE_CALLS = {"get_template": 0, "render_page": 1}

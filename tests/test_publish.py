@@ -26,7 +26,7 @@ import yaml
 from conftest import ROOT, event, run_cli, write_events
 from htmltools import number, parse
 
-from generator import cli, feeds, publishing, render, sample
+from generator import cli, feeds, population, publishing, sample, tables
 from generator import store as store_module
 from generator.serve import serve_in_thread
 from generator.store import open_store
@@ -446,7 +446,7 @@ def cell_matches(html: str, value: str) -> bool:
     except ValueError:
         pass
     try:
-        return render.fmt_pct(float(value)) == html
+        return tables.fmt_pct(float(value)) == html
     except ValueError:
         return False
 
@@ -561,7 +561,7 @@ def test_a_feed_from_a_source_without_a_ci_flag_never_calls_its_number_honest() 
     history = {"2026-10-29": {"a": 100}, "2026-10-30": {"a": 150}}
     entries = feeds.changes(history, 0.2)
     honest = feeds.atom("T", "", dt.date(2026, 10, 30), entries, 0.2)
-    with_ci = feeds.atom("T", "", dt.date(2026, 10, 30), entries, 0.2, ci_included=True)
+    with_ci = feeds.atom("T", "", dt.date(2026, 10, 30), entries, 0.2, population=population.CI_INCLUDED)
     assert "a: honest installs up 50% (100 → 150)" in honest
     assert "a: installs (CI included) up 50% (100 → 150)" in with_ci
     assert "honest" not in with_ci.lower()

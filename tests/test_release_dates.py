@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import event, write_config, write_events
 
-from generator import cli, render
+from generator import cli, figures
 from generator.analysis import Release
 from generator.sources import pypi_releases
 from generator.sources.retry import RetryPolicy
@@ -190,7 +190,7 @@ def _release(version: str, mirror_days: int, uploaded: dt.date | None = None) ->
     ],
 )
 def test_the_release_sentence_says_what_the_rows_show(releases: list[Release], says: str) -> None:
-    assert says in render.release_sentence(releases)
+    assert says in figures.release_sentence(releases)
 
 
 def test_release_dates_survive_the_data_export(tmp_path: Path, pypi: FakePyPIJson) -> None:

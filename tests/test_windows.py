@@ -18,8 +18,9 @@ import pytest
 from conftest import event, run_cli, write_events
 from htmltools import parse
 
-from generator import badges
+from generator import analysis, badges
 from generator.dates import Window, WindowCoverage, last_days, window_coverage
+from generator.store import AggRow
 
 FIRST, LAST = dt.date(2026, 9, 10), dt.date(2026, 10, 9)
 STALE_AS_OF = "2026-10-31"
@@ -49,6 +50,49 @@ def test_a_window_figure_says_how_many_of_its_days_it_counts(held: range, qualif
 def test_coverage_survives_json() -> None:
     coverage = WindowCoverage(Window(dt.date(2026, 10, 2), dt.date(2026, 10, 31)), 8)
     assert WindowCoverage.from_json(json.loads(json.dumps(coverage.to_json()))) == coverage
+
+
+# -- the report's five windows, computed once in analysis ----------------------------------------------
+# The store holds 40 days for this package, ending five days before the as-of date: a pip install and a
+# mirror download each day. Each window counts only the days it holds, and says how many those are.
+WINDOW_AS_OF = dt.date(2026, 10, 31)
+HELD_DAYS = [WINDOW_AS_OF - dt.timedelta(days=i) for i in range(5, 45)]
+
+
+@pytest.fixture(scope="module")
+def windows() -> dict[str, analysis.ReportWindow]:
+    rows = [AggRow(d, installer, False, False, "total", None, 1) for d in HELD_DAYS for installer in ("pip", "devpi")]
+    report = analysis.analyse("acme", WINDOW_AS_OF, rows, [], [], set(HELD_DAYS), last_days(WINDOW_AS_OF, 180))
+    return {w.key: w for w in report.windows}
+
+
+@pytest.mark.parametrize(
+    ("key", "label", "days", "held"),
+    [
+        ("day", "Last day", 1, 0),
+        ("week", "7 days", 7, 2),
+        ("month", "30 days", 30, 25),
+        ("180 days", "180 days", 180, 40),
+        ("all time", "All held", 45, 40),  # from the first day held (or the 30 days, if later) to the as-of date
+    ],
+)
+def test_each_window_says_how_many_of_its_days_the_store_holds(
+    windows: dict[str, analysis.ReportWindow], key: str, label: str, days: int, held: int
+) -> None:
+    window = windows[key]
+    assert (window.label, window.days, window.held) == (label, days, held)
+
+
+@pytest.mark.parametrize(("key", "held"), [("day", 0), ("week", 2), ("month", 25), ("180 days", 40), ("all time", 40)])
+def test_a_window_counts_only_the_days_it_holds(windows: dict[str, analysis.ReportWindow], key: str, held: int) -> None:
+    """One honest install a held day; the mirror's download is in all downloads, not in the honest number."""
+    assert (windows[key].honest, windows[key].all) == (held, 2 * held)
+
+
+def test_the_windows_come_in_the_order_the_page_and_the_json_list_them(
+    windows: dict[str, analysis.ReportWindow],
+) -> None:
+    assert list(windows) == ["day", "week", "month", "180 days", "all time"]
 
 
 # -- a site whose data stops before the as-of date ------------------------------------------------------
