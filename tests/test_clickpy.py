@@ -196,7 +196,7 @@ def test_the_sql_on_clickhouse_over_clickpys_tables_matches_the_canonical_sql(
     # ClickPy stores unknowns as '': they come back as NULL, as BigQuery has them.
     assert any(r["installer"] is None for r in rows if r["breakdown"] == "total")
     assert any(r["python_minor"] is None for r in rows if r["breakdown"] == "python_minor")
-    assert all(r["ci"] is None and r["python_malformed"] is False for r in rows)
+    assert {(r["ci"], r["python_malformed"]) for r in rows} == {(None, False)}
     # Python and OS come from tables without an installer: those rows carry none.
     assert {r["installer"] for r in rows if r["breakdown"] in ("python_minor", "system")} == {None}
 
@@ -303,7 +303,7 @@ def test_bigquery_local_and_clickpy_agree_on_every_dimension_both_have(
     # What ClickPy does not have is not invented: NULL (and python_malformed FALSE), never a guess.
     got = result.rows.to_pylist()
     assert {r["breakdown"] for r in got} == set(SHARED)
-    assert all(r["ci"] is None and r["python_malformed"] is False for r in got)
+    assert {(r["ci"], r["python_malformed"]) for r in got} == {(None, False)}
 
 
 def test_the_page_figures_agree_and_the_rest_is_marked_unavailable(
