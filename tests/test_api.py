@@ -69,7 +69,7 @@ def test_overall_has_both_series_over_181_dates_and_no_zero_rows() -> None:
     assert doc["type"] == "overall_downloads"
     assert doc["package"] == "acme"
     rows = doc["data"]
-    assert all(list(r) == ["category", "date", "downloads"] for r in rows)
+    assert [list(r) for r in rows if list(r) != ["category", "date", "downloads"]] == []
     with_m = {r["date"]: r["downloads"] for r in rows if r["category"] == "with_mirrors"}
     without = {r["date"]: r["downloads"] for r in rows if r["category"] == "without_mirrors"}
     day = (AS_OF - dt.timedelta(days=40)).isoformat()
