@@ -69,9 +69,9 @@ def test_billed_ceiling_counts_the_minimum_per_table() -> None:
     assert cost.billed_ceiling(0, tables=3) == 30 * MIB
 
 
-def test_dollars_use_the_configured_price_per_tib() -> None:
-    assert cost.dollars(TIB, 6.25) == pytest.approx(6.25)
-    assert cost.dollars(TIB // 2, 5.0) == pytest.approx(2.5)
+@pytest.mark.parametrize(("billed", "price_per_tib", "dollars"), [(TIB, 6.25, 6.25), (TIB // 2, 5.0, 2.5)])
+def test_dollars_use_the_configured_price_per_tib(billed: int, price_per_tib: float, dollars: float) -> None:
+    assert cost.dollars(billed, price_per_tib) == pytest.approx(dollars)
 
 
 @pytest.mark.parametrize(
