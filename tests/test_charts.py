@@ -511,12 +511,17 @@ def test_a_placeholder_compiled_outside_its_scale_stops_the_build() -> None:
         charts.compile_shape(charts.vega_lite(chart), {"size": ("domain",)})
 
 
-def test_a_chart_fills_exactly_its_shapes_datasets_and_scales(shapes) -> None:
-    datasets, scales = drawing.share_datasets(WEEKS, SHARE_LABELS)
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda datasets, scales: ({**datasets, "extra": []}, scales), id="a dataset too many"),
+        pytest.param(lambda datasets, scales: (datasets, {}), id="its scales missing"),
+    ],
+)
+def test_a_chart_fills_exactly_its_shapes_datasets_and_scales(shapes, change) -> None:
+    datasets, scales = change(*drawing.share_datasets(WEEKS, SHARE_LABELS))
     with pytest.raises(ValueError, match="fills datasets"):
-        drawing.fill(shapes.share, {**datasets, "extra": []}, scales)
-    with pytest.raises(ValueError, match="fills datasets"):
-        drawing.fill(shapes.share, datasets, {})
+        drawing.fill(shapes.share, datasets, scales)
 
 
 def _line_widths(svg: str) -> dict[str, set[str]]:
