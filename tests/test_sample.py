@@ -245,37 +245,50 @@ def test_installs_hit_versions_that_exist_mostly_the_newest(
 # -- the shapes the report explains ------------------------------------------------------------
 
 
+def _by_installer(con: duckdb.DuckDBPyConnection, value: str, where: str) -> dict[str | None, float]:
+    """`value` for each installer name (None: no installer) among the events `where` holds for."""
+    sql = f"SELECT details.installer.name, {value} FROM ev WHERE {where} GROUP BY 1"  # noqa: S608 - the tests' own SQL
+    return dict(_rows(con, sql))
+
+
 def test_ci_is_true_or_null_and_only_pip_or_uv(con: duckdb.DuckDBPyConnection) -> None:
     assert _scalar(con, "SELECT count(*) FROM ev WHERE details.ci = FALSE") == 0
     others = "SELECT count(*) FROM ev WHERE details.ci AND details.installer.name NOT IN ('pip', 'uv')"
     assert _scalar(con, others) == 0
-    shares = dict(
-        _rows(
-            con,
-            "SELECT details.installer.name, avg(COALESCE(details.ci, FALSE)::INT) FROM ev "
-            "WHERE details.installer.name IN ('pip', 'uv') GROUP BY 1",
-        )
-    )
-    assert 0.15 < shares["pip"] < 0.40
-    assert 0.15 < shares["uv"] < 0.45
 
 
-def test_installer_mix(con: duckdb.DuckDBPyConnection) -> None:
-    # Shares among non-mirror events, where the brief's rough figures apply.
-    shares = dict(
-        _rows(
-            con,
-            "SELECT details.installer.name, count(*) / sum(count(*)) OVER () FROM ev "
-            "WHERE details.installer.name IS DISTINCT FROM 'bandersnatch' GROUP BY 1",
-        )
+@pytest.mark.parametrize(("installer", "low", "high"), [("pip", 0.15, 0.40), ("uv", 0.15, 0.45)])
+def test_the_ci_share_of_pip_and_uv(con: duckdb.DuckDBPyConnection, installer: str, low: float, high: float) -> None:
+    ci_share = _by_installer(con, "avg(COALESCE(details.ci, FALSE)::INT)", "details.installer.name IN ('pip', 'uv')")
+    assert low < ci_share[installer] < high
+
+
+@pytest.fixture(scope="module")
+def installer_shares(con: duckdb.DuckDBPyConnection) -> dict[str | None, float]:
+    """Shares among non-mirror events, where the brief's rough figures apply."""
+    return _by_installer(
+        con, "count(*) / sum(count(*)) OVER ()", "details.installer.name IS DISTINCT FROM 'bandersnatch'"
     )
-    assert 0.45 < shares["pip"] < 0.65
-    assert 0.12 < shares["uv"] < 0.25
-    assert 0.03 < shares["poetry"] < 0.09
-    assert 0.03 < shares["requests"] < 0.08
-    assert 0.02 < shares[None] < 0.07
-    for name in ("pdm", "conda", "Artifactory", "Nexus", "devpi", "Browser", "Homebrew", "twine"):
-        assert 0 < shares[name] < 0.03, name
+
+
+@pytest.mark.parametrize(
+    ("installer", "low", "high"),
+    [
+        ("pip", 0.45, 0.65),
+        ("uv", 0.12, 0.25),
+        ("poetry", 0.03, 0.09),
+        ("requests", 0.03, 0.08),
+        (None, 0.02, 0.07),
+        *[
+            (name, 0, 0.03)
+            for name in ("pdm", "conda", "Artifactory", "Nexus", "devpi", "Browser", "Homebrew", "twine")
+        ],
+    ],
+)
+def test_installer_mix(
+    installer_shares: dict[str | None, float], installer: str | None, low: float, high: float
+) -> None:
+    assert low < installer_shares[installer] < high
 
 
 def test_mirrors_and_scripts_report_no_python(con: duckdb.DuckDBPyConnection) -> None:
