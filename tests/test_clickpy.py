@@ -459,14 +459,33 @@ def test_transient_errors_back_off_and_retry(
     assert len(fake.received) == 2 + 5
 
 
-def test_transient_errors_give_up_after_the_attempts_allowed(
-    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps
+@pytest.mark.parametrize(
+    ("code", "expected", "attempts"),
+    [
+        pytest.param(
+            202,
+            r"kept failing with a transient error \(code 202\) for 4 attempt",
+            4,
+            id="transient: gives up after the attempts allowed",
+        ),
+        pytest.param(516, r"refused user 'demo' .*credentials may have changed", 1, id="permanent 516: not retried"),
+        pytest.param(60, r"tables are not what this tool expects", 1, id="permanent 60: not retried"),
+        pytest.param(241, r"fewer days per run", 1, id="permanent 241: not retried"),
+    ],
+)
+def test_a_failing_query_is_tried_as_often_as_its_error_allows(
+    fake: FakeClickHouse,
+    make_source: Callable[..., ClickPySource],
+    sleeps: Sleeps,
+    code: int,
+    expected: str,
+    attempts: int,
 ) -> None:
-    fake.fail_next(202, times=10)
-    with pytest.raises(SourceError, match=r"kept failing with a transient error \(code 202\) for 4 attempt"):
+    fake.fail_next(code, times=10)  # every query fails
+    with pytest.raises(SourceError, match=expected):
         make_source(fake.url).fetch(full_job())
-    assert len(fake.received) == 4
-    assert len(sleeps) == 3
+    assert len(fake.received) == attempts
+    assert len(sleeps) == attempts - 1
 
 
 def test_a_client_timeout_is_retried(
@@ -489,24 +508,6 @@ def test_persistent_timeouts_end_with_advice(
     fake.fail_next(159, times=10)
     with pytest.raises(SourceError, match=r"within the public user's limits .*fewer days per run"):
         make_source(fake.url).fetch(full_job())
-
-
-@pytest.mark.parametrize(
-    ("code", "expected"),
-    [
-        (516, r"refused user 'demo' .*credentials may have changed"),
-        (60, r"tables are not what this tool expects"),
-        (241, r"fewer days per run"),
-    ],
-)
-def test_permanent_errors_are_not_retried(
-    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps, code: int, expected: str
-) -> None:
-    fake.fail_next(code)
-    with pytest.raises(SourceError, match=expected):
-        make_source(fake.url).fetch(full_job())
-    assert sleeps == []
-    assert len(fake.received) == 1
 
 
 def test_an_error_after_rows_started_is_not_taken_for_a_short_answer(
