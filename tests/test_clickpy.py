@@ -531,10 +531,12 @@ def test_error_parsing_reads_the_header_then_the_body() -> None:
 
 
 # -- the whole build ------------------------------------------------------------------------------------
-def write_cfg(path: Path, kind: str, extra: str, packages: tuple[str, ...] = PACKAGES) -> config_mod.Config:
+def write_cfg(
+    path: Path, kind: str, extra: str, packages: tuple[str, ...] = PACKAGES, history_days: int = DAYS
+) -> config_mod.Config:
     path.write_text(
         f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(packages))}\n'
-        f'[source]\nkind = "{kind}"\nhistory_days = {DAYS}\n{extra}\n'
+        f'[source]\nkind = "{kind}"\nhistory_days = {history_days}\n{extra}\n'
         f'[store]\npath = "{path.parent / "store.duckdb"}"\n',
         encoding="utf-8",
     )
@@ -692,15 +694,8 @@ def exported_events(events_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def all_time_cfg(tmp_path: Path, events_dir: Path, url: str | None, switch: str = "true") -> config_mod.Config:
     """A local store of STORE_DAYS days; `url` None and `switch` "" leave ClickPy's keys out (the defaults)."""
-    path = tmp_path / "stats.toml"
     keys = (f"clickpy_all_time = {switch}\n" if switch else "") + (f'clickpy_url = "{url}"\n' if url else "")
-    path.write_text(
-        f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(PACKAGES))}\n'
-        f'[source]\nkind = "local"\npath = "{events_dir}"\nhistory_days = {STORE_DAYS}\n'
-        f'{keys}[store]\npath = "{tmp_path / "store.duckdb"}"\n',
-        encoding="utf-8",
-    )
-    return config_mod.load(path)
+    return write_cfg(tmp_path / "stats.toml", "local", f'path = "{events_dir}"\n{keys}', history_days=STORE_DAYS)
 
 
 def all_time_sentence(local_rows: pa.Table, project: str) -> str:
