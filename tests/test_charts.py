@@ -499,16 +499,25 @@ def test_a_filled_shape_is_what_the_chart_compiles_to_on_its_own(shapes, name, m
     assert {**filled, "data": alone["data"]} == alone
 
 
-def test_a_placeholder_compiled_outside_its_scale_stops_the_build() -> None:
+@pytest.mark.parametrize(
+    ("change", "fills", "refused"),
+    [
+        pytest.param(
+            lambda chart: chart.properties(title=f"({charts._PLACEHOLDER})"),
+            {"color": ("domain",)},
+            "outside its scale",
+            id="the placeholder in a title too",
+        ),
+        pytest.param(lambda chart: chart, {"size": ("domain",)}, "no scale", id="a fill for a scale the chart lacks"),
+    ],
+)
+def test_a_placeholder_compiled_outside_its_scale_stops_the_build(change, fills, refused: str) -> None:
     """A worker fills a scale; the same text anywhere else (a title, a longer string) would stay unfilled."""
     scale = alt.Scale(domain=[charts._PLACEHOLDER], range=["#000000"])
     chart = alt.Chart(alt.NamedData(name="x")).mark_area().encode(x="d:T", y="v:Q", color=alt.Color("l:N", scale=scale))
     charts.compile_shape(charts.vega_lite(chart), {"color": ("domain",)})  # inside its scale only: fine
-    titled = chart.properties(title=f"({charts._PLACEHOLDER})")
-    with pytest.raises(ValueError, match="outside its scale"):
-        charts.compile_shape(charts.vega_lite(titled), {"color": ("domain",)})
-    with pytest.raises(ValueError, match="no scale"):
-        charts.compile_shape(charts.vega_lite(chart), {"size": ("domain",)})
+    with pytest.raises(ValueError, match=refused):
+        charts.compile_shape(charts.vega_lite(change(chart)), fills)
 
 
 @pytest.mark.parametrize(
