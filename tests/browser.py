@@ -192,7 +192,8 @@ def visit(page: Any, url: str, rec: Recorder | None = None) -> Any:
     """
     before = Counter(rec.finished) if rec is not None else None
     response = page.goto(url, wait_until="load")
-    assert response is not None and response.ok, f"{url}: HTTP {response.status if response else '?'}"
+    assert response is not None, f"{url}: no response"
+    assert response.ok, f"{url}: HTTP {response.status}"
     if rec is not None:
         settle(page, rec, before)
     return page

@@ -236,7 +236,9 @@ def test_narrower_breakdowns_read_fewer_columns_and_keep_the_schema(
     assert result.rows.column_names == [n for n, _ in AGGREGATE_COLUMNS]
     assert set(result.rows.column("system").to_pylist()) == {None}
     read = fake.account(job_query(narrow)[0], params).columns
-    assert "country_code" in read and "file.type" not in read and "details.system.name" not in read
+    assert "country_code" in read
+    assert "file.type" not in read
+    assert "details.system.name" not in read
 
 
 def test_breakdowns_distro_alone_still_groups_distro_rows_by_os(
@@ -275,7 +277,7 @@ def test_a_later_run_queries_only_the_new_and_refetched_days(
             dt.date(2026, 10, 8),
             dt.date(2026, 10, 9),
         )
-        assert all(j.param_values["start"] >= dt.date(2026, 10, 8) for j in fake.jobs)
+        assert [j.param_values["start"] for j in fake.jobs if j.param_values["start"] < dt.date(2026, 10, 8)] == []
         assert second.labels == {"tool": TOOL_LABEL, "run_id": "second-run"}
 
         fake.clear()
@@ -294,7 +296,8 @@ def test_a_job_over_the_per_query_cap_runs_nothing_and_says_which_setting(
     with pytest.raises(CostLimitExceeded) as caught:
         source.fetch(full_job())
     message = str(caught.value)
-    assert "[budget].max_bytes_per_query = 20.0 MiB" in message and "expected actual bill" in message
+    assert "[budget].max_bytes_per_query = 20.0 MiB" in message
+    assert "expected actual bill" in message
     assert caught.value.cap_bytes == 20 * cost.MIB
     assert caught.value.ceiling_bytes > 20 * cost.MIB
     assert fake.billable_jobs == []
@@ -335,8 +338,8 @@ def test_every_job_runs_with_a_ceiling_at_least_its_dry_run_and_within_the_cap(
         assert job.billed_bytes <= job.maximum_bytes_billed
         assert job.maximum_bytes_billed > cost.MIN_BILLED_PER_TABLE  # row_weight: above the floor
         assert job.labels == {"tool": TOOL_LABEL, "run_id": RUN_ID}
-        assert job.use_legacy_sql is False and job.use_query_cache is False
-    assert all(d.labels["tool"] == TOOL_LABEL for d in fake.dry_runs)
+        assert (job.use_legacy_sql, job.use_query_cache) == (False, False)
+    assert [d.labels for d in fake.dry_runs if d.labels["tool"] != TOOL_LABEL] == []
 
 
 def test_the_fake_refuses_a_cap_below_the_estimate_and_the_source_explains_it(fake: FakeBigQuery) -> None:
@@ -384,7 +387,7 @@ def test_a_job_that_fails_transiently_is_restarted_under_a_new_id(
     fake.fail_on_job(1, reason="backendError")
     result = source.fetch(job)
     failed, ok = fake.billable_jobs
-    assert failed.error_reason == "backendError" and ok.error_reason is None
+    assert (failed.error_reason, ok.error_reason) == ("backendError", None)
     assert result.job_id == ok.job_id != failed.job_id
 
 
@@ -458,8 +461,9 @@ def test_a_partition_landing_between_dry_run_and_job_costs_one_more_try_at_the_f
     fake.grow_table_next(1.5)
     result = source.fetch(full_job())
     first, second = fake.billable_jobs
-    assert first.error_reason == "bytesBilledLimitExceeded" and first.billed_bytes == 0
-    assert second.error_reason is None and result.bytes_billed == second.billed_bytes
+    assert (first.error_reason, first.billed_bytes) == ("bytesBilledLimitExceeded", 0)
+    assert second.error_reason is None
+    assert result.bytes_billed == second.billed_bytes
     # "N or higher required": the second try runs with that N, above the dry run's ceiling.
     assert second.maximum_bytes_billed == result.ceiling_bytes > (first.maximum_bytes_billed or 0)
     assert len(fake.dry_runs) == 1  # N came with the refusal: no second dry run
@@ -486,8 +490,10 @@ def test_a_job_outcome_lost_with_the_run_is_counted_at_its_ceiling_then_looked_u
 
         later = make_source(cfg, run_id="next-run")
         settled = later.settle(unknown)  # jobs.get: DONE by now (the client polled it while it ran)
-        assert settled is not None and settled.entry.bytes_billed == fake.billable_jobs[0].billed_bytes > 0
-        assert settled.rows is not None and settled.available_days == list(full_job().window)
+        assert settled is not None
+        assert settled.entry.bytes_billed == fake.billable_jobs[0].billed_bytes > 0
+        assert settled.rows is not None
+        assert settled.available_days == list(full_job().window)
         billable = len(fake.billable_jobs)
         build.settle_unknown_jobs(store, later)  # what the next build does before planning
         assert len(fake.billable_jobs) == billable  # the rows were read, not bought again
@@ -510,7 +516,7 @@ def test_a_permanent_failure_mid_backfill_keeps_completed_days_and_no_partial_da
             run_plan(make_source(cfg), store, jobs)
         window = Window(FIRST, as_of)
         covered = store.covered_days("bigquery", PACKAGES, window)
-        assert all(days == set(jobs[0].window) for days in covered.values())
+        assert covered == dict.fromkeys(covered, set(jobs[0].window))
         stored_days = {r[0] for r in store.con.execute("SELECT DISTINCT day FROM aggregates").fetchall()}
         assert stored_days == set(jobs[0].window)
         assert [e.job_id for e in store.ledger()] == [fake.billable_jobs[0].job_id]
@@ -540,7 +546,7 @@ def test_column_costs_by_dry_run_add_up_to_the_full_scan(
     source = make_source(make_config(tmp_path))
     measured = source.measure_column_bytes(PACKAGES, FIRST)
     assert measured["python_minor"] == 0  # details.python is read anyway (python_malformed)
-    assert all(measured[b] > 0 for b in ALL_BREAKDOWNS if b != "python_minor")
+    assert [b for b in ALL_BREAKDOWNS if b != "python_minor" and measured[b] <= 0] == []
     full = source.per_day_scan_bytes(PACKAGES, ALL_BREAKDOWNS, FIRST)
     # Distro rows carry the OS: details.system.name is in both the OS's and distro's figure, billed once.
     assert measured["distro"] > measured["system"] > 0
@@ -556,9 +562,11 @@ def test_dry_run_only_runs_nothing_billable(
 ) -> None:
     source = make_source(make_config(tmp_path))
     result = source.run_query(*job_query(full_job()), dry_run_only=True)
-    assert result.dry_run and result.rows is None
+    assert result.dry_run
+    assert result.rows is None
     assert result.ceiling_bytes == cost.billed_ceiling(result.scan_bytes)
-    assert fake.billable_jobs == [] and len(fake.dry_runs) == 1
+    assert fake.billable_jobs == []
+    assert len(fake.dry_runs) == 1
 
 
 def test_the_fake_serves_jobs_query_with_paging(fake: FakeBigQuery) -> None:
@@ -608,7 +616,8 @@ def test_restrict_breakdowns_keeps_the_canonical_text_when_nothing_is_dropped() 
     canonical = load("daily_aggregates")
     assert restrict_breakdowns(canonical, ALL_BREAKDOWNS) == canonical
     totals_only = restrict_breakdowns(canonical, ())
-    assert "GROUPING(" not in totals_only and "INTERVAL 1 DAY" in totals_only
+    assert "GROUPING(" not in totals_only
+    assert "INTERVAL 1 DAY" in totals_only
     with pytest.raises(ValueError, match="nope"):
         restrict_breakdowns(canonical, ("nope",))
 
@@ -631,7 +640,8 @@ def test_max_minutes_stops_fetching_before_a_job_that_could_not_finish_and_each_
         )
         held = store.covered_days("bigquery", PACKAGES, plan.window)
     # Job 1 starts at 0 s, job 2 at 400 s (300 + its 100 s fit 450), job 3 could not end before 450 s.
-    assert fetched.jobs_run == 2 and "--max-minutes" in fetched.stopped
+    assert fetched.jobs_run == 2
+    assert "--max-minutes" in fetched.stopped
     assert held == {p: set(Window(as_of - dt.timedelta(days=3), as_of)) for p in PACKAGES}  # the newest days
     manifest = json.loads((export / "manifest.json").read_text(encoding="utf-8"))
     assert "ledger.parquet" in manifest["files"]

@@ -67,7 +67,8 @@ def test_plan_with_every_day_held_says_there_is_nothing_to_fetch(tmp_path: Path,
     built = run_cli("build", "--config", str(cfg), "--out", str(tmp_path / "site"))
     assert built.returncode == 0, built.stderr
     proc = run_cli("plan", "--config", str(cfg))
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
     assert "Nothing to fetch: the store already holds every day and package." in proc.stdout
 
 
@@ -91,7 +92,8 @@ def test_a_bigquery_build_gives_the_same_site_figures_as_the_local_source(
         for table in ("matrix", "installers", "waterfall", "breakdown-country", "breakdown-python-minor"):
             assert bq[table] == local[table], (project, table)
     for job in fake.billable_jobs:
-        assert job.maximum_bytes_billed is not None and job.maximum_bytes_billed >= job.estimate_bytes
+        assert job.maximum_bytes_billed is not None
+        assert job.maximum_bytes_billed >= job.estimate_bytes
 
 
 def test_a_budget_too_small_for_the_newest_day_runs_nothing_and_says_the_exact_value(
@@ -105,7 +107,8 @@ def test_a_budget_too_small_for_the_newest_day_runs_nothing_and_says_the_exact_v
     assert (plan.returncode, proc.returncode) == (3, 3), proc.stderr
     needed = re.search(r"Set \[budget\]\.max_bytes_per_run = (\d+) or more \(\1 bytes \([\d.,]+ GiB\)\)", proc.stderr)
     assert needed, proc.stderr
-    assert "Not even the newest day fits" in proc.stderr and "Traceback" not in proc.stderr
+    assert "Not even the newest day fits" in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     # Only the month's history query (10 MiB) ran; no data job.
     assert [j for j in fake.billable_jobs[before:] if "INFORMATION_SCHEMA" not in j.query] == []

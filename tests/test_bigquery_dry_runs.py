@@ -84,7 +84,8 @@ def test_each_mode_prices_and_checks_jobs_and_the_rows_stay_the_same(
     assert len(fake.billable_jobs) == tries
     *refused, ran = fake.billable_jobs
     assert [(j.error_reason, j.billed_bytes) for j in refused] == [("bytesBilledLimitExceeded", 0)] * (tries - 1)
-    assert ran.error_reason is None and ran.billed_bytes <= (ran.maximum_bytes_billed or 0)
+    assert ran.error_reason is None
+    assert ran.billed_bytes <= (ran.maximum_bytes_billed or 0)
     assert result.ceiling_bytes == ran.maximum_bytes_billed
     local = LocalSource(events_dir)
     try:

@@ -177,7 +177,8 @@ def test_setup_texts_that_name_the_job_user_role_also_name_the_optional_permissi
     text = (README.parent / path).read_text(encoding="utf-8")
     assert "roles/bigquery.jobUser" in text
     for optional in permissions.OPTIONAL:
-        assert optional.name in text and optional.role in text
+        assert optional.name in text
+        assert optional.role in text
 
 
 @pytest.mark.parametrize("granted", [REQUIRED, EVERY], ids=["required only", "required and optional"])

@@ -78,7 +78,8 @@ def test_the_recorder_catches_what_it_must(browser, tmp_path: Path) -> None:  # 
 # -- pages render ---------------------------------------------------------------------------------
 def test_every_page_loads_cleanly_with_no_third_party_request(browser, served: str, demo_site: Path) -> None:  # noqa: F811
     pages = site_pages(demo_site)
-    assert "index.html" in pages and all(f"packages/{p}/index.html" in pages for p in PACKAGES)
+    assert "index.html" in pages
+    assert [p for p in PACKAGES if f"packages/{p}/index.html" not in pages] == []
     context, rec = new_context(browser, served)
     page = context.new_page()
     for rel in pages:
@@ -87,7 +88,7 @@ def test_every_page_loads_cleanly_with_no_third_party_request(browser, served: s
         rec.assert_clean(rel)
     context.close()
     assert any(u.endswith("/style.css") for u in rec.requests), "the stylesheet was never requested"
-    assert all(u.startswith(served) for u in rec.requests), [u for u in rec.requests if not u.startswith(served)]
+    assert [u for u in rec.requests if not u.startswith(served)] == []
 
 
 def test_index_links_reach_every_package_under_the_prefix(browser, served: str) -> None:  # noqa: F811
@@ -212,8 +213,11 @@ def check_package_charts(page: Any, project: str) -> None:
         desc = svg.locator("desc").first.text_content() or ""
         chart_id = (svg.get_attribute("aria-labelledby") or "").split()[0].removesuffix("-title")
         box = svg.bounding_box()
-        assert box and box["width"] > 200 and box["height"] > 40, (chart_id, box)
-        assert title.strip() and desc.strip(), chart_id
+        assert box is not None, chart_id
+        assert box["width"] > 200, (chart_id, box)
+        assert box["height"] > 40, (chart_id, box)
+        assert title.strip(), chart_id
+        assert desc.strip(), chart_id
         # Named by aria-labelledby="<title> <desc>" (generator.charts): the title, then the one-line summary.
         expect(svg).to_have_accessible_name(" ".join(f"{title} {desc}".split()))
         if chart_id == "chart-daily":
@@ -312,7 +316,8 @@ def test_no_horizontal_overflow_at_375px(browser, served: str, demo_site: Path) 
     page = context.new_page()
     for rel in site_pages(demo_site):
         result = visit(page, served + rel, rec).evaluate(OVERFLOW_JS)
-        assert result["scrollWidth"] <= result["width"] and not result["offenders"], (rel, result)
+        assert result["scrollWidth"] <= result["width"], (rel, result)
+        assert not result["offenders"], (rel, result)
         assert not result["squeezed"], (rel, result["squeezed"])
         assert not result["cut"], (rel, "captions cut off with their table", result["cut"])
         assert not result["broken"], (rel, "words broken inside", result["broken"])
@@ -361,10 +366,12 @@ def test_the_404_page_is_styled_and_leads_home_from_any_depth(
         page = context.new_page()
         response = page.goto(base_url + missing, wait_until="load")
         settle(page, rec)
-        assert response is not None and response.status == 404
+        assert response is not None
+        assert response.status == 404
         assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
         # The stylesheet and icon came from the site's base path, whatever the depth of the address.
-        assert base_url + "style.css" in rec.finished and base_url + "favicon.svg" in rec.finished
+        assert base_url + "style.css" in rec.finished
+        assert base_url + "favicon.svg" in rec.finished
         assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
         # The document's own 404 is the only error, reported once by the server and once by the console.
         assert rec.bad_status == [f"404 {base_url}{missing}"]
@@ -445,7 +452,8 @@ def test_keyboard_focus_follows_reading_order(browser, served_root: str, which: 
     assert None not in orders, [s for s in seen if s["order"] is None]
     assert [int(o) for o in orders] == list(range(expected)), "focus skips or jumps: " + str(orders)
     assert seen[0]["text"] == "Skip to content"
-    assert all(s["outline"] != "none" and s["outlineWidth"] != "0px" for s in seen), "focus is not visible"
+    unseen = [s for s in seen if s["outline"] == "none" or s["outlineWidth"] == "0px"]
+    assert unseen == [], "focus is not visible"
     regions = [s for s in seen if s["region"] == "region"]
     if which == "index":
         assert len(regions) == 1
@@ -551,7 +559,8 @@ def test_the_first_screen_answers_the_question(browser, served_root: str, demo_s
         pypistats = figures["pypistats.org without mirrors (and recent: last_month) last 30 days"]
         clickpy = next(v for k, v in figures.items() if k.startswith("ClickPy and pepy"))
         for part in ("h1", "figure", "trend", "why", "spark"):
-            assert first[part] and first[part]["seen"], f"{project} at {size}: {part} is below the first screen"
+            assert first[part], f"{project} at {size}: {part} is not on the page"
+            assert first[part]["seen"], f"{project} at {size}: {part} is below the first screen"
         assert first["h1"]["text"] == project
         assert number(first["figure"]["text"]) == figures["Honest number (this site) | last 30 days"]
         assert re.fullmatch(r"[↑↓→] (Up|Down|Flat) .*previous 30 days.*", first["trend"]["text"]), first["trend"]
@@ -596,8 +605,14 @@ def test_chart_text_is_inside_apart_and_large_enough(browser, served_root: str, 
         for svg in svgs:
             what, box, texts = f"{project} {svg['id']} at {size}", svg["box"], svg["texts"]
             for t in texts:
-                inside = t["x"] >= box["x"] - 0.5 and t["r"] <= box["r"] + 0.5 and t["y"] >= box["y"] - 0.5
-                assert inside and t["b"] <= box["b"] + 0.5, f"{what}: {t['text']!r} is clipped: {t} not in {box}"
+                edges = {
+                    "left": t["x"] >= box["x"] - 0.5,
+                    "right": t["r"] <= box["r"] + 0.5,
+                    "top": t["y"] >= box["y"] - 0.5,
+                    "bottom": t["b"] <= box["b"] + 0.5,
+                }
+                clipped = [edge for edge, inside in edges.items() if not inside]
+                assert clipped == [], f"{what}: {t['text']!r} is clipped: {t} not in {box}"
                 assert t["px"] >= 11, f"{what}: {t['text']!r} is {t['px']:.1f} px"
             for i, a in enumerate(texts):
                 for b in texts[i + 1 :]:

@@ -8,6 +8,7 @@ import json
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urldefrag, urlparse
 
@@ -184,26 +185,36 @@ def test_bad_config_is_one_line_and_leaves_the_site(built: tuple[Path, Path], mu
     assert_clean_failure(run_cli("build", "--config", str(cfg), "--out", str(site)), site, before, expect)
 
 
-def test_malformed_events_are_named_and_leave_the_site(built: tuple[Path, Path]) -> None:
-    cfg, site = built
-    before = site_files(site)
-    (cfg.parent / "events" / "late.jsonl").write_text('{"timestamp": "2026-10-31 01:00:00 UTC", "project"\n')
-    proc = run_cli("build", "--config", str(cfg), "--out", str(site))
-    assert_clean_failure(proc, site, before, r"late\.jsonl: malformed event file at line 1")
+def add_a_cut_off_event_file(events: Path) -> None:
+    (events / "late.jsonl").write_text('{"timestamp": "2026-10-31 01:00:00 UTC", "project"\n')
 
 
-def test_an_empty_data_directory_is_an_error(built: tuple[Path, Path]) -> None:
-    cfg, site = built
-    before = site_files(site)
-    for p in (cfg.parent / "events").iterdir():
+def remove_every_event_file(events: Path) -> None:
+    for p in events.iterdir():
         p.unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "expect"),
+    [
+        pytest.param(
+            add_a_cut_off_event_file, r"late\.jsonl: malformed event file at line 1", id="a malformed file is named"
+        ),
+        pytest.param(
+            remove_every_event_file,
+            r"no event files \(\.parquet, or \.json, \.jsonl or \.ndjson \(each optionally \.gz\)\) in it",
+            id="an empty data directory",
+        ),
+    ],
+)
+def test_bad_event_files_are_one_line_and_leave_the_site(
+    built: tuple[Path, Path], damage: Callable[[Path], None], expect: str
+) -> None:
+    cfg, site = built
+    before = site_files(site)
+    damage(cfg.parent / "events")
     proc = run_cli("build", "--config", str(cfg), "--out", str(site))
-    assert_clean_failure(
-        proc,
-        site,
-        before,
-        r"no event files \(\.parquet, or \.json, \.jsonl or \.ndjson \(each optionally \.gz\)\) in it",
-    )
+    assert_clean_failure(proc, site, before, expect)
 
 
 @pytest.mark.parametrize("as_of", ["2026-13-01", "yesterday", "2026-1-5"])

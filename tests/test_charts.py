@@ -177,12 +177,13 @@ def test_ids_are_prefixed_and_unique_across_charts():
     two = drawing.render_svg(vega, title="t", description="d", chart_id="two")
     one_ids, two_ids = ids(one.svg), ids(two.svg)
     assert len(one_ids) > 2, "expected a clipPath id besides title and desc"
-    assert all(i.startswith("one-") for i in one_ids)
-    assert all(i.startswith("two-") for i in two_ids)
+    assert [i for i in one_ids if not i.startswith("one-")] == []
+    assert [i for i in two_ids if not i.startswith("two-")] == []
     assert not set(one_ids) & set(two_ids)
     assert len(set(one_ids)) == len(one_ids)
     refs = re.findall(r"url\(#([^)]+)\)", one.svg)
-    assert refs and set(refs) <= set(one_ids)
+    assert refs, "expected url(#…) references to the clipPath"
+    assert set(refs) - set(one_ids) == set()
 
 
 def test_postprocess_prefixes_every_kind_of_reference():
@@ -246,7 +247,9 @@ def test_control_characters_are_removed_and_long_labels_truncated(honest):
     assert "pip" in honest_texts
     assert not any(re.search(r"[\x00-\x1f\u202e]", text) for text in honest_texts)
     long = [text for text in honest_texts if text.startswith("xxx")]
-    assert len(long) == 1 and long[0].endswith("…") and len(long[0]) < 100, "Vega's text limit truncates"
+    assert len(long) == 1, long
+    assert long[0].endswith("…"), "Vega's text limit truncates"
+    assert len(long[0]) < 100, "Vega's text limit truncates"
     assert clean_label("a\x00b\tc\r\nd\u202e\ud800") == "ab c d"
     assert len(clean_label("y" * 10_000)) == MAX_LABEL_CHARS
 
@@ -318,7 +321,8 @@ def test_svg_is_slimmed_without_losing_any_mark(vega_charts, share):
     for chart in vega_charts.values():
         root = parse(chart.svg)
         for el in root.iter():
-            assert el.get("opacity") != "1" and el.get("transform") != "translate(0,0)"
+            assert el.get("opacity") != "1"
+            assert el.get("transform") != "translate(0,0)"
             # Every path that remains draws something.
             if el.tag == f"{SVG}path":
                 fill, stroke = inherited(root, "fill")[el], inherited(root, "stroke")[el]
@@ -370,7 +374,8 @@ def test_a_day_alone_between_gaps_gets_a_dot() -> None:
 
 def test_line_colours_present_only_for_series_present(honest) -> None:
     svg = honest.svg.lower()
-    assert drawing.HONEST_COLOR.lower() in svg and drawing.CI_COLOR.lower() in svg
+    assert drawing.HONEST_COLOR.lower() in svg
+    assert drawing.CI_COLOR.lower() in svg
     without_ci = drawing.honest_over_time(honest_days(ci=None), title="t", description="d", chart_id="no-ci")
     assert drawing.HONEST_COLOR.lower() in without_ci.svg.lower()
     assert drawing.CI_COLOR.lower() not in without_ci.svg.lower(), "a source with no CI flag draws no CI line"
@@ -441,8 +446,9 @@ def test_sparkline_is_text_free_inert_and_broken_at_gaps() -> None:
     check_safe(ET.fromstring(chart.svg.replace("<svg", f'<svg xmlns:x="{SVG_NS}"', 1)))
     assert not list(root.iter(f"{{{SVG_NS}}}text"))
     line = [p for p in root.iter(f"{{{SVG_NS}}}path")][-1].get("d")
-    assert line.count("M") == 2 and line.count("L") == 2, line  # two runs: before and after the missing day
-    assert line.startswith("M0.0 ") and "M270.0 3.0" in line  # the highest value touches the top
+    assert (line.count("M"), line.count("L")) == (2, 2), line  # two runs: before and after the missing day
+    assert line.startswith("M0.0 "), line
+    assert "M270.0 3.0" in line  # the highest value touches the top
 
 
 def test_share_chart_stacks_each_week_to_one_in_the_given_order() -> None:
@@ -493,24 +499,38 @@ def test_a_filled_shape_is_what_the_chart_compiles_to_on_its_own(shapes, name, m
     assert {**filled, "data": alone["data"]} == alone
 
 
-def test_a_placeholder_compiled_outside_its_scale_stops_the_build() -> None:
+@pytest.mark.parametrize(
+    ("change", "fills", "refused"),
+    [
+        pytest.param(
+            lambda chart: chart.properties(title=f"({charts._PLACEHOLDER})"),
+            {"color": ("domain",)},
+            "outside its scale",
+            id="the placeholder in a title too",
+        ),
+        pytest.param(lambda chart: chart, {"size": ("domain",)}, "no scale", id="a fill for a scale the chart lacks"),
+    ],
+)
+def test_a_placeholder_compiled_outside_its_scale_stops_the_build(change, fills, refused: str) -> None:
     """A worker fills a scale; the same text anywhere else (a title, a longer string) would stay unfilled."""
     scale = alt.Scale(domain=[charts._PLACEHOLDER], range=["#000000"])
     chart = alt.Chart(alt.NamedData(name="x")).mark_area().encode(x="d:T", y="v:Q", color=alt.Color("l:N", scale=scale))
     charts.compile_shape(charts.vega_lite(chart), {"color": ("domain",)})  # inside its scale only: fine
-    titled = chart.properties(title=f"({charts._PLACEHOLDER})")
-    with pytest.raises(ValueError, match="outside its scale"):
-        charts.compile_shape(charts.vega_lite(titled), {"color": ("domain",)})
-    with pytest.raises(ValueError, match="no scale"):
-        charts.compile_shape(charts.vega_lite(chart), {"size": ("domain",)})
+    with pytest.raises(ValueError, match=refused):
+        charts.compile_shape(charts.vega_lite(change(chart)), fills)
 
 
-def test_a_chart_fills_exactly_its_shapes_datasets_and_scales(shapes) -> None:
-    datasets, scales = drawing.share_datasets(WEEKS, SHARE_LABELS)
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda datasets, scales: ({**datasets, "extra": []}, scales), id="a dataset too many"),
+        pytest.param(lambda datasets, scales: (datasets, {}), id="its scales missing"),
+    ],
+)
+def test_a_chart_fills_exactly_its_shapes_datasets_and_scales(shapes, change) -> None:
+    datasets, scales = change(*drawing.share_datasets(WEEKS, SHARE_LABELS))
     with pytest.raises(ValueError, match="fills datasets"):
-        drawing.fill(shapes.share, {**datasets, "extra": []}, scales)
-    with pytest.raises(ValueError, match="fills datasets"):
-        drawing.fill(shapes.share, datasets, {})
+        drawing.fill(shapes.share, datasets, scales)
 
 
 def _line_widths(svg: str) -> dict[str, set[str]]:

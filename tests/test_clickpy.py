@@ -196,7 +196,7 @@ def test_the_sql_on_clickhouse_over_clickpys_tables_matches_the_canonical_sql(
     # ClickPy stores unknowns as '': they come back as NULL, as BigQuery has them.
     assert any(r["installer"] is None for r in rows if r["breakdown"] == "total")
     assert any(r["python_minor"] is None for r in rows if r["breakdown"] == "python_minor")
-    assert all(r["ci"] is None and r["python_malformed"] is False for r in rows)
+    assert {(r["ci"], r["python_malformed"]) for r in rows} == {(None, False)}
     # Python and OS come from tables without an installer: those rows carry none.
     assert {r["installer"] for r in rows if r["breakdown"] in ("python_minor", "system")} == {None}
 
@@ -303,7 +303,7 @@ def test_bigquery_local_and_clickpy_agree_on_every_dimension_both_have(
     # What ClickPy does not have is not invented: NULL (and python_malformed FALSE), never a guess.
     got = result.rows.to_pylist()
     assert {r["breakdown"] for r in got} == set(SHARED)
-    assert all(r["ci"] is None and r["python_malformed"] is False for r in got)
+    assert {(r["ci"], r["python_malformed"]) for r in got} == {(None, False)}
 
 
 def test_the_page_figures_agree_and_the_rest_is_marked_unavailable(
@@ -459,14 +459,33 @@ def test_transient_errors_back_off_and_retry(
     assert len(fake.received) == 2 + 5
 
 
-def test_transient_errors_give_up_after_the_attempts_allowed(
-    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps
+@pytest.mark.parametrize(
+    ("code", "expected", "attempts"),
+    [
+        pytest.param(
+            202,
+            r"kept failing with a transient error \(code 202\) for 4 attempt",
+            4,
+            id="transient: gives up after the attempts allowed",
+        ),
+        pytest.param(516, r"refused user 'demo' .*credentials may have changed", 1, id="permanent 516: not retried"),
+        pytest.param(60, r"tables are not what this tool expects", 1, id="permanent 60: not retried"),
+        pytest.param(241, r"fewer days per run", 1, id="permanent 241: not retried"),
+    ],
+)
+def test_a_failing_query_is_tried_as_often_as_its_error_allows(
+    fake: FakeClickHouse,
+    make_source: Callable[..., ClickPySource],
+    sleeps: Sleeps,
+    code: int,
+    expected: str,
+    attempts: int,
 ) -> None:
-    fake.fail_next(202, times=10)
-    with pytest.raises(SourceError, match=r"kept failing with a transient error \(code 202\) for 4 attempt"):
+    fake.fail_next(code, times=10)  # every query fails
+    with pytest.raises(SourceError, match=expected):
         make_source(fake.url).fetch(full_job())
-    assert len(fake.received) == 4
-    assert len(sleeps) == 3
+    assert len(fake.received) == attempts
+    assert len(sleeps) == attempts - 1
 
 
 def test_a_client_timeout_is_retried(
@@ -491,24 +510,6 @@ def test_persistent_timeouts_end_with_advice(
         make_source(fake.url).fetch(full_job())
 
 
-@pytest.mark.parametrize(
-    ("code", "expected"),
-    [
-        (516, r"refused user 'demo' .*credentials may have changed"),
-        (60, r"tables are not what this tool expects"),
-        (241, r"fewer days per run"),
-    ],
-)
-def test_permanent_errors_are_not_retried(
-    fake: FakeClickHouse, make_source: Callable[..., ClickPySource], sleeps: Sleeps, code: int, expected: str
-) -> None:
-    fake.fail_next(code)
-    with pytest.raises(SourceError, match=expected):
-        make_source(fake.url).fetch(full_job())
-    assert sleeps == []
-    assert len(fake.received) == 1
-
-
 def test_an_error_after_rows_started_is_not_taken_for_a_short_answer(
     fake: FakeClickHouse, make_source: Callable[..., ClickPySource]
 ) -> None:
@@ -530,10 +531,12 @@ def test_error_parsing_reads_the_header_then_the_body() -> None:
 
 
 # -- the whole build ------------------------------------------------------------------------------------
-def write_cfg(path: Path, kind: str, extra: str, packages: tuple[str, ...] = PACKAGES) -> config_mod.Config:
+def write_cfg(
+    path: Path, kind: str, extra: str, packages: tuple[str, ...] = PACKAGES, history_days: int = DAYS
+) -> config_mod.Config:
     path.write_text(
         f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(packages))}\n'
-        f'[source]\nkind = "{kind}"\nhistory_days = {DAYS}\n{extra}\n'
+        f'[source]\nkind = "{kind}"\nhistory_days = {history_days}\n{extra}\n'
         f'[store]\npath = "{path.parent / "store.duckdb"}"\n',
         encoding="utf-8",
     )
@@ -692,15 +695,8 @@ def exported_events(events_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def all_time_cfg(tmp_path: Path, events_dir: Path, url: str | None, switch: str = "true") -> config_mod.Config:
     """A local store of STORE_DAYS days; `url` None and `switch` "" leave ClickPy's keys out (the defaults)."""
-    path = tmp_path / "stats.toml"
     keys = (f"clickpy_all_time = {switch}\n" if switch else "") + (f'clickpy_url = "{url}"\n' if url else "")
-    path.write_text(
-        f'as_of = "{END}"\n[site]\ntitle = "T"\n[packages]\nnames = {json.dumps(list(PACKAGES))}\n'
-        f'[source]\nkind = "local"\npath = "{events_dir}"\nhistory_days = {STORE_DAYS}\n'
-        f'{keys}[store]\npath = "{tmp_path / "store.duckdb"}"\n',
-        encoding="utf-8",
-    )
-    return config_mod.load(path)
+    return write_cfg(tmp_path / "stats.toml", "local", f'path = "{events_dir}"\n{keys}', history_days=STORE_DAYS)
 
 
 def all_time_sentence(local_rows: pa.Table, project: str) -> str:

@@ -40,17 +40,17 @@ def test_the_documented_shape_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "normalized"),
-    [("Django", "django"), ("zope.interface", "zope-interface"), ("Foo__Bar-.baz", "foo-bar-baz")],
+    ("names", "normalized"),
+    [
+        (["Django"], ("django",)),
+        (["zope.interface"], ("zope-interface",)),
+        (["Foo__Bar-.baz"], ("foo-bar-baz",)),
+        pytest.param(["Foo_Bar", "foo-bar", "rich"], ("foo-bar", "rich"), id="duplicates after normalization merge"),
+    ],
 )
-def test_package_names_are_pep503_normalized(tmp_path: Path, name: str, normalized: str) -> None:
-    cfg = load_text(tmp_path, DOCUMENTED.replace('["requests", "rich"]', f'["{name}"]'))
-    assert cfg.packages == (normalized,)
-
-
-def test_duplicate_names_after_normalization_are_merged(tmp_path: Path) -> None:
-    cfg = load_text(tmp_path, DOCUMENTED.replace('["requests", "rich"]', '["Foo_Bar", "foo-bar", "rich"]'))
-    assert cfg.packages == ("foo-bar", "rich")
+def test_package_names_are_pep503_normalized(tmp_path: Path, names: list[str], normalized: tuple[str, ...]) -> None:
+    cfg = load_text(tmp_path, DOCUMENTED.replace('["requests", "rich"]', json.dumps(names)))
+    assert cfg.packages == normalized
 
 
 @pytest.mark.parametrize(
@@ -96,18 +96,21 @@ def test_config_errors_are_one_line_naming_each_problem(tmp_path: Path, text: st
     assert "\n" not in message  # one line
 
 
-def test_bad_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        load_text(tmp_path, "[site\n")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("[site\n", "not valid TOML", id="bad TOML"),
+        pytest.param('as_of = "31/10/2026"\n' + DOCUMENTED, "YYYY-MM-DD", id="bad as_of"),
+        pytest.param(
+            DOCUMENTED + 'history_days = "many"\n', r"\[source\].history_days must be a int", id="wrong value type"
+        ),
+    ],
+)
+def test_a_bad_config_text_says_what_is_wrong(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_text(tmp_path, text)
+
+
+def test_a_missing_config_file_is_clear(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         config.load(tmp_path / "nope.toml")
-
-
-def test_bad_as_of_in_config(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="YYYY-MM-DD"):
-        load_text(tmp_path, 'as_of = "31/10/2026"\n' + DOCUMENTED)
-
-
-def test_wrong_value_types_are_reported(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"\[source\].history_days must be a int"):
-        load_text(tmp_path, DOCUMENTED + 'history_days = "many"\n')

@@ -113,16 +113,21 @@ def test_the_sitemap_lists_the_top_pages() -> None:
     assert [p for p in paths if p.startswith("top/")] == ["top/", "top/page-2.html", "top/page-3.html"]
 
 
-def test_a_stale_ranking_says_why(build_with) -> None:
-    board = dataclasses.replace(small(), stale_note="ClickPy holds days only to 2026-12-03.")
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        pytest.param(
+            {"stale_note": "ClickPy holds days only to 2026-12-03."},
+            "ClickPy holds days only to 2026-12-03.",
+            id="a stale ranking says why",
+        ),
+        pytest.param({"synthetic": True}, "Synthetic leaderboard", id="a synthetic leaderboard is labelled"),
+    ],
+)
+def test_the_top_page_says_what_is_unusual_about_its_ranking(build_with, changes: dict[str, object], said: str) -> None:
+    board = dataclasses.replace(small(), **changes)
     text = (build_with(board) / "top/index.html").read_text(encoding="utf-8")
-    assert "ClickPy holds days only to 2026-12-03." in text
-
-
-def test_a_synthetic_leaderboard_is_labelled(build_with) -> None:
-    board = dataclasses.replace(small(), synthetic=True)
-    text = (build_with(board) / "top/index.html").read_text(encoding="utf-8")
-    assert "Synthetic leaderboard" in text
+    assert said in text
 
 
 def test_without_a_leaderboard_there_is_no_top_folder_and_no_nav_link(build_with) -> None:
