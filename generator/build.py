@@ -24,9 +24,9 @@ from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day, utc_today
 from generator.errors import ConfigError
 from generator.pages import ListedPackage, SiteData
-from generator.plan import Plan, make_plan
+from generator.plan import Job, Plan, plan_for
 from generator.sitewriter import SiteWriter
-from generator.sources import BillingSource, Job, Source, capabilities_of, is_billing
+from generator.sources import BillingSource, Source, capabilities_of, is_billing
 from generator.store import BeforeStore, LedgerEntry, PartitionState, Store, open_store, store_lock
 
 if TYPE_CHECKING:
@@ -102,38 +102,6 @@ def open_source(cfg: Config) -> Source:
 
         return ClickPySource(cfg)
     raise ConfigError(f"{cfg.path}: unknown source kind {kind!r}")
-
-
-def plan_for(
-    cfg: Config,
-    store: Store,
-    source_name: str,
-    as_of: dt.date,
-    refresh: bool = False,
-    max_days_per_job: int | None = None,
-    partitions: Mapping[dt.date, PartitionState] | None = None,
-    refetch: Iterable[dt.date] | None = None,
-) -> Plan:
-    """The jobs that fill what the store lacks (everything, with `refresh`), and fetch again the held days
-    whose source partition changed since they were read (with `partitions`, the source's partitions now;
-    else the latest [source].refetch_days), or exactly the days of `refetch` when given."""
-    from generator.plan import changed_days
-
-    window = last_days(as_of, cfg.source.history_days)
-    covered = {} if refresh else store.covered_days(source_name, cfg.packages, window)
-    if refetch is None and partitions is not None and not refresh:
-        latest = last_days(as_of, cfg.source.refetch_days) if cfg.source.refetch_days else ()
-        refetch = changed_days(store.partition_states(source_name, cfg.packages, window), partitions, latest)
-    return make_plan(
-        cfg.packages,
-        covered,
-        as_of,
-        history_days=cfg.source.history_days,
-        refetch_days=cfg.source.refetch_days,
-        breakdowns=cfg.source.breakdowns,
-        max_days_per_job=max_days_per_job,
-        refetch=refetch,
-    )
 
 
 def read_partitions(cfg: Config, store: Store, source: Source, as_of: dt.date) -> dict[dt.date, PartitionState] | None:

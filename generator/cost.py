@@ -15,16 +15,12 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from generator import dimensions
 from generator.config import BREAKDOWNS, BudgetConfig
 from generator.dates import Window
-from generator.sources import Job
+from generator.plan import Job, Plan
 from generator.store import LedgerEntry
-
-if TYPE_CHECKING:  # for annotations only: cost does not import plan at run time
-    from generator.plan import Plan
 
 MB = 10**6
 MIB = 1024**2

@@ -10,7 +10,7 @@ from rich.console import Console
 from generator import build, cost, dates
 from generator.config import Config
 from generator.errors import GeneratorError, NewestDayDoesNotFit
-from generator.plan import Plan
+from generator.plan import Plan, plan_for
 from generator.sources.local import holds_synthetic_events
 from generator.store import Store, open_store
 
@@ -31,7 +31,7 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
             # build reads (a 10 MB query: `plan` runs nothing billable); priced here as unchanged.
             refetch = () if cfg.source.kind == "bigquery" else None
             days = build.days_per_job(cfg, source, as_of)
-            plan = build.plan_for(cfg, store, name, as_of, max_days_per_job=days, refetch=refetch)
+            plan = plan_for(cfg, store, name, as_of, max_days_per_job=days, refetch=refetch)
             ledger = store.ledger()
             since = cost.month_start(dates.utc_today())
             billed, unknown = store.month_spend(name, since)

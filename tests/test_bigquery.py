@@ -25,9 +25,8 @@ from generator import config as config_mod
 from generator import cost
 from generator.dates import Window
 from generator.errors import ConfigError, CostLimitExceeded, SourceError
-from generator.plan import make_plan
+from generator.plan import Job, make_plan, plan_for
 from generator.queries import load
-from generator.sources import Job
 from generator.sources.bigquery import (
     TOOL_LABEL,
     BigQuerySource,
@@ -624,7 +623,7 @@ def test_max_minutes_stops_fetching_before_a_job_that_could_not_finish_and_each_
     export = tmp_path / "export"
     with open_(cfg.store.path) as store:
         as_of = FIRST + dt.timedelta(days=DAYS - 1)
-        plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=2)
+        plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=2)
         assert {job.window.days for job in plan.jobs} == {2}
         fetched = build.fetch(
             cfg, store, make_source(cfg), plan, deadline=450, clock=lambda: float(next(ticks)), export_dir=export

@@ -23,7 +23,7 @@ from test_bigquery import DAYS, FIRST, PACKAGES, TODAY, full_job, make_config, m
 from generator import build, cost
 from generator.dates import Window
 from generator.errors import CostLimitExceeded, SourceError
-from generator.sources import Job
+from generator.plan import Job, plan_for
 from generator.sources.bigquery import BigQuerySource, RetryPolicy, job_query
 from generator.sources.local import LocalSource
 from generator.store import open_store
@@ -138,7 +138,7 @@ def test_a_backfill_holds_every_day_within_its_budgets_whatever_the_dry_runs_say
         cfg = source.config
         as_of = FIRST + dt.timedelta(days=DAYS - 1)
         with open_store(cfg.store.path) as store:
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
             fetched = build.fetch(cfg, store, source, plan)
             held = store.covered_days("bigquery", PACKAGES, Window(FIRST, as_of))
         source.close()
@@ -189,7 +189,7 @@ def test_no_run_is_billed_over_budget_whatever_the_dry_runs_say(
         cfg = source.config
         as_of = FIRST + dt.timedelta(days=DAYS - 1)
         with open_store(cfg.store.path) as store:
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
             with contextlib.suppress(CostLimitExceeded, SourceError):
                 build.fetch(cfg, store, source, plan)
         source.close()

@@ -31,6 +31,7 @@ from generator import build, dates
 from generator import config as config_mod
 from generator.dates import Window
 from generator.errors import CostLimitExceeded, SourceError
+from generator.plan import plan_for
 from generator.sources.bigquery import BigQuerySource, RetryPolicy
 from generator.store import open_store
 from tests.fakes.bigquery_server import EventsQuery, EventTable, FakeBigQuery, ReceivedJob
@@ -82,7 +83,7 @@ def day_ceiling(table: EventTable) -> int:
 
 def _job(day: dt.date) -> Any:
     from generator.config import BREAKDOWNS
-    from generator.sources import Job
+    from generator.plan import Job
 
     return Job(Window(day, day), PACKAGES, BREAKDOWNS)
 
@@ -126,7 +127,7 @@ def _run(cfg: config_mod.Config, fake: FakeBigQuery, run_id: str, as_of: dt.date
             build.settle_unknown_jobs(store, source)
             partitions = build.read_partitions(cfg, store, source, as_of)
             days = build.days_per_job(cfg, source, as_of)
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
             build.fetch(cfg, store, source, plan, partitions=partitions)
         except (Killed, SourceError, CostLimitExceeded):
             pass

@@ -29,9 +29,9 @@ from generator import config as config_mod
 from generator.config import BREAKDOWNS
 from generator.dates import Window, last_days
 from generator.errors import SourceError
-from generator.plan import make_plan
+from generator.plan import Job, make_plan, plan_for
 from generator.queries import load, names
-from generator.sources import ALL_CAPABILITIES, Job
+from generator.sources import ALL_CAPABILITIES
 from generator.sources.clickpy import (
     BEFORE_STORE_QUERY,
     CAPABILITIES,
@@ -588,7 +588,7 @@ def test_build_with_clickpy_makes_a_real_report_that_states_its_limits(
     fake.received.clear()
     source = build.open_source(cfg)
     with open_store(cfg.store.path) as store:
-        build.fetch(cfg, store, source, build.plan_for(cfg, store, source.name, END))
+        build.fetch(cfg, store, source, plan_for(cfg, store, source.name, END))
     assert len(fake.received) == 5
     assert fake.received[1].params["days"] == format_param([END - dt.timedelta(days=1), END])
 

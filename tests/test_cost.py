@@ -10,8 +10,7 @@ import pytest
 from generator import cost
 from generator.config import BREAKDOWNS, BudgetConfig
 from generator.dates import Window
-from generator.plan import make_plan
-from generator.sources import Job
+from generator.plan import Job, make_plan
 from generator.store import LedgerEntry
 
 GIB, MIB, TIB = cost.GIB, cost.MIB, cost.TIB

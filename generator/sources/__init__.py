@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from generator import dimensions
 from generator.dates import Window
+from generator.plan import Job
 from generator.store import AGGREGATE_COLUMNS
 
 if TYPE_CHECKING:  # for annotations only: cost and bigquery import this module
@@ -27,15 +28,6 @@ _DUCK_TO_ARROW: dict[str, pa.DataType] = {
 }
 STORE_SCHEMA = pa.schema([(name, _DUCK_TO_ARROW[kind]) for name, kind in AGGREGATE_COLUMNS])
 """The Arrow form of the store's aggregate schema: what a network source casts its answer to."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One scan: every listed project over one contiguous range of UTC days."""
-
-    window: Window
-    projects: tuple[str, ...]
-    breakdowns: tuple[str, ...] = ()
 
 
 @dataclass

@@ -43,7 +43,8 @@ from generator.cost import (
 )
 from generator.dates import Window, utc_today
 from generator.errors import ConfigError, CostLimitExceeded, PermissionDenied, SourceError
-from generator.sources import STORE_SCHEMA, FetchResult, Job
+from generator.plan import Job
+from generator.sources import STORE_SCHEMA, FetchResult
 from generator.sources.retry import RetryPolicy, retrying
 from generator.sql import restrict_breakdowns
 from generator.store import UNKNOWN_BILL, LedgerEntry, PartitionState
