@@ -200,7 +200,7 @@ def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[
                     with open_store(cfg.store.path) as store:
                         build.settle_unknown_jobs(store, source)
                         partitions = build.read_partitions(cfg, store, source, as_of)
-                        days = build.days_per_job(cfg, source, as_of)
+                        days = cost.days_per_job(cfg, source, as_of)
                         plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
                         if i == 0:
                             plan_ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
@@ -302,7 +302,7 @@ def _morning(fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = Tru
         with open_store(cfg.store.path) as store:
             build.settle_unknown_jobs(store, source)
             partitions = build.read_partitions(cfg, store, source, as_of) if metadata else None
-            days = build.days_per_job(cfg, source, as_of)
+            days = cost.days_per_job(cfg, source, as_of)
             plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
             # When the month's room ran out, the run is refused (exit 3) before anything more is billed.
             with contextlib.suppress(NewestDayDoesNotFit):

@@ -12,15 +12,25 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import incremental, leaderboard_fetch, leaderboard_view, outdir, pagerows, parallel, publishing
+from generator import (
+    budget,
+    cost,
+    incremental,
+    leaderboard_fetch,
+    leaderboard_view,
+    outdir,
+    pagerows,
+    parallel,
+    publishing,
+)
 from generator import site as site_pages
+from generator.budget import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.config import Config
-from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day, utc_today
 from generator.errors import ConfigError
 from generator.pages import ListedPackage, SiteData
@@ -31,7 +41,8 @@ from generator.store import BeforeStore, LedgerEntry, PartitionState, Store, ope
 
 if TYPE_CHECKING:
     from generator import drawing
-    from generator.cost import MonthPace, PackageCost
+    from generator.budget import MonthPace
+    from generator.cost import PackageCost
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -112,7 +123,6 @@ def read_partitions(cfg: Config, store: Store, source: Source, as_of: dt.date) -
     budget left): the build then falls back to refetching the latest [source].refetch_days, and says
     so in one warning line.
     """
-    from generator import cost
     from generator.errors import CostLimitExceeded, SourceError
 
     if not is_billing(source):
@@ -122,9 +132,9 @@ def read_partitions(cfg: Config, store: Store, source: Source, as_of: dt.date) -
     try:
         # Optional: it runs only if the newest day still fits beside its 10 MB (a dry run prices the day).
         newest_ceiling = source.estimate([newest])[0].ceiling_bytes
-        if cost.budget_refusal(newest_ceiling, cfg.budget, source.spending) is not None:
+        if budget.budget_refusal(newest_ceiling, cfg.budget, source.spending) is not None:
             return None  # not even the newest day fits: the fetch refuses the run, in one line of its own
-        tight = cost.budget_refusal(cost.MIN_BILLED_PER_TABLE + newest_ceiling, cfg.budget, source.spending)
+        tight = budget.budget_refusal(cost.MIN_BILLED_PER_TABLE + newest_ceiling, cfg.budget, source.spending)
         if tight is not None:
             raise CostLimitExceeded(f"{tight.setting} has no room for its 10 MB beside the newest day")
         result: dict[dt.date, PartitionState] = source.partition_metadata(last_days(as_of, cfg.source.history_days))
@@ -137,61 +147,6 @@ def read_partitions(cfg: Config, store: Store, source: Source, as_of: dt.date) -
         )
         return None
     return result
-
-
-def daily_pace(
-    cfg: Config,
-    source: Source | None,
-    as_of: dt.date,
-    today: dt.date,
-    ledger: Sequence[LedgerEntry],
-    *,
-    metadata: bool = True,
-) -> MonthPace:
-    """What pacing keeps for one daily run this month: the daily job's ceiling (dry runs, or the model
-    without a source) and its expected bill (the ledger, else the model), each the dearest of the week
-    ending on the as-of date (a weekday's, when the as-of date is a weekend day). The daily run fetches
-    the newest day, or with no partition metadata (`metadata` False) the latest [source].refetch_days."""
-    from generator import cost
-
-    days = 1 if metadata else max(1, cfg.source.refetch_days)
-    jobs = [
-        Job(Window(end - dt.timedelta(days=days - 1), end), cfg.packages, cfg.source.breakdowns)
-        for end in (as_of - dt.timedelta(days=back) for back in range(SIZING_DAYS))
-    ]
-    price = cfg.budget.price_per_tib
-    if source is not None and hasattr(source, "estimate"):
-        estimates = source.estimate(jobs, ledger)
-    else:
-        estimates = cost.estimate_jobs(jobs, None, ledger, price_per_tib=price)
-    ceiling = max(e.ceiling_bytes for e in estimates)
-    return cost.MonthPace(ceiling, max(e.expected_bytes for e in estimates), today)
-
-
-def days_per_job(cfg: Config, source: Source | None, as_of: dt.date) -> int | None:
-    """For BigQuery, the longest day range whose guaranteed ceiling fits the per-query cap.
-
-    Sized by the dearest day: free dry runs of each of the week ending on the as-of date (weekends
-    are ~70% of a weekday), else the table model. A job whose own dry run is still over the cap
-    (a heavier day further back) is split again when it runs.
-    """
-    if cfg.source.kind != "bigquery":
-        return None
-    from generator import cost
-
-    if source is not None and hasattr(source, "per_day_scan_bytes"):
-        week = min(SIZING_DAYS, cfg.source.history_days)
-        per_day = max(
-            source.per_day_scan_bytes(cfg.packages, cfg.source.breakdowns, as_of - dt.timedelta(days=back))
-            for back in range(week)
-        )
-    else:
-        per_day = cost.model_scan_bytes(Job(Window(as_of, as_of), cfg.packages, cfg.source.breakdowns))
-    return cost.max_days_per_job(cfg.budget.max_bytes_per_query, per_day)
-
-
-SIZING_DAYS = 7
-"""Jobs are sized by the dearest of this many days ending on the as-of date (a week: weekday and weekend)."""
 
 
 @dataclass
@@ -259,12 +214,12 @@ def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> Non
     When BigQuery refuses that list (a missing optional permission), the build goes on: a new user
     has spent nothing with this tool, and one who lost the ledger is told, in one warning and on the
     cost page, that the month's budget counts only this store's jobs until the next month."""
-    from generator import cost, permissions
+    from generator import permissions
     from generator.errors import PermissionDenied
 
     source.log = _StoreJobLog(store)
     source.ledger = store.ledger()
-    since = cost.month_start(source.today())
+    since = budget.month_start(source.today())
     if not store.has_ledger(source.name):
         try:
             history = source.month_spend(since)
@@ -312,13 +267,12 @@ def fetch(
     A billing source (BigQuery) checks each job against the budgets on what is billed; the first
     job that does not fit ends the fetching cleanly (a job of several days is first split in two).
     Backfill jobs (every job but the one that holds the newest day) also keep the month's pace
-    (cost.pace_refusal): the first that does not ends the fetching cleanly too. Only when not even
+    (budget.pace_refusal): the first that does not ends the fetching cleanly too. Only when not even
     the newest day fits a budget is the run refused (NewestDayDoesNotFit). `deadline` (on `clock`)
     stops fetching before a job that could not finish in time. `export_dir` gets the store's data
     export after every completed job, so a killed run never pays twice for a day. `partitions`
     (read_partitions) are recorded with each day fetched.
     """
-    from generator import cost
     from generator.errors import CostLimitExceeded, NewestDayDoesNotFit
     from generator.plan import split_newest_first
 
@@ -340,10 +294,12 @@ def fetch(
         total = out.jobs_run + len(todo) + 1
         progress(f"Fetching {job.window.label()} from {source.name}", out.jobs_run, total)
         started = clock()
-        paced = is_billing(source) and cost.is_paced(job.window.end, plan.as_of)
+        paced = is_billing(source) and budget.is_paced(job.window.end, plan.as_of)
         if paced and pace is None and is_billing(source):
             # Priced once per run, with this run's bills in the ledger: the room kept for the daily runs.
-            pace = daily_pace(cfg, source, plan.as_of, source.today(), source.ledger, metadata=partitions is not None)
+            pace = budget.daily_pace(
+                cfg, source, plan.as_of, source.today(), source.ledger, metadata=partitions is not None
+            )
         try:
             result = source.fetch(job, pace=pace if paced else None) if is_billing(source) else source.fetch(job)
         except CostLimitExceeded as exc:
@@ -353,8 +309,8 @@ def fetch(
                 continue
             if out.jobs_run == 0 and not getattr(exc.refusal, "paced", False):
                 refusal = exc.refusal
-                assert isinstance(refusal, cost.Refusal)
-                message = cost.refusal_message(
+                assert isinstance(refusal, budget.Refusal)
+                message = budget.refusal_message(
                     refusal,
                     f"The newest day ({job.window.label()})",
                     expected=exc.expected_bytes,
@@ -829,7 +785,7 @@ def build(
                 source.name,
                 as_of,
                 refresh=refresh,
-                max_days_per_job=days_per_job(cfg, source, as_of),
+                max_days_per_job=cost.days_per_job(cfg, source, as_of),
                 partitions=partitions,
             )
             fetched = (
@@ -871,25 +827,23 @@ def build(
 def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, plan: Plan) -> tuple[int, int | None]:
     """Days of the window held for every package, and (BigQuery only, while days are missing) about
     how many more runs the rest takes at this budget, priced by the model and the ledger."""
-    from generator import cost
 
     covered = store.covered_days(source.name, cfg.packages, plan.window)
     held = len(set.intersection(*covered.values())) if covered else 0
     if cfg.source.kind != "bigquery" or held >= plan.window.days:
         return held, None
-    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=days_per_job(cfg, None, as_of), refetch=())
+    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=cost.days_per_job(cfg, None, as_of), refetch=())
     ledger = [e for e in store.ledger() if e.source == source.name]
     estimates = cost.estimate_plan(rest, None, ledger, price_per_tib=cfg.budget.price_per_tib)
     today = source.today() if hasattr(source, "today") else utc_today()
-    billed, unknown = store.month_spend(source.name, cost.month_start(today))
-    pace = daily_pace(cfg, None, as_of, today, ledger)
-    verdict = cost.backfill_pace(estimates, cfg.budget, pace=pace, as_of=as_of, month_billed=billed + unknown)
+    billed, unknown = store.month_spend(source.name, budget.month_start(today))
+    pace = budget.daily_pace(cfg, None, as_of, today, ledger)
+    verdict = budget.backfill_pace(estimates, cfg.budget, pace=pace, as_of=as_of, month_billed=billed + unknown)
     return held, verdict.runs or 1
 
 
 def _attach_costs(site: SiteData, store: Store, cfg: Config) -> dict[str, PackageCost]:
     """Cost figures for the cost page, and each package's share, from the ledger of billable jobs."""
-    from generator import cost
 
     entries = [e for e in store.ledger() if e.source == site.source]
     if not entries:

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from generator import build, dates
+from generator import build, cost, dates
 from generator import config as config_mod
 from generator.dates import Window
 from generator.errors import CostLimitExceeded, SourceError
@@ -126,7 +126,7 @@ def _run(cfg: config_mod.Config, fake: FakeBigQuery, run_id: str, as_of: dt.date
         try:
             build.settle_unknown_jobs(store, source)
             partitions = build.read_partitions(cfg, store, source, as_of)
-            days = build.days_per_job(cfg, source, as_of)
+            days = cost.days_per_job(cfg, source, as_of)
             plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
             build.fetch(cfg, store, source, plan, partitions=partitions)
         except (Killed, SourceError, CostLimitExceeded):

@@ -15,8 +15,9 @@ from generator.dates import Window
 from generator.plan import Job
 from generator.store import AGGREGATE_COLUMNS
 
-if TYPE_CHECKING:  # for annotations only: cost and bigquery import this module
-    from generator.cost import JobEstimate, MonthPace, Spending
+if TYPE_CHECKING:  # for annotations only: bigquery imports this module
+    from generator.budget import MonthPace, Spending
+    from generator.cost import JobEstimate
     from generator.sources.bigquery import JobLog, Settled
     from generator.store import LedgerEntry, PartitionState
 
