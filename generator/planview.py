@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from generator import budget, build, cost, dates
+from generator import budget, cost, dates, fetch
 from generator.budget import SETTING_PER_MONTH, SETTING_PER_QUERY, SETTING_PER_RUN, PlanVerdict, refusal_message
 from generator.config import BudgetConfig, Config
 from generator.cost import ColumnCost, JobEstimate, dollars, format_bytes, format_dollars
@@ -184,7 +184,7 @@ def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> li
         return []
     lines = []
     if cfg.source.clickpy_all_time:
-        to_ask = build.before_store_to_ask(store, source_name, cfg.packages, planned=plan.missing)
+        to_ask = fetch.before_store_to_ask(store, source_name, cfg.packages, planned=plan.missing)
         if to_ask:
             lines.append(
                 f"Also asked, free: ClickPy, in one query, for the downloads before the store's first day of "
