@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from generator import (
     budget,
     cost,
+    feeds,
     fetch,
     incremental,
     leaderboard_fetch,
@@ -133,7 +134,7 @@ def collect(
     site = SiteData(
         title=cfg.site.title,
         description=cfg.site.description,
-        # What publishing.attach will set too: the pages show it (canonical links, badge snippets).
+        # Set once, here: the pages show it (canonical links, badge snippets), and the feed and sitemap.
         base_url=publishing.normalize_base_url(cfg.site.base_url or publishing.env_base_url()),
         as_of=as_of,
         source=source.name,
@@ -207,19 +208,21 @@ def _chart_shapes() -> drawing.Shapes:
     return charts.compile_shapes()
 
 
-def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progress = quiet) -> dict[str, int]:
-    """Render what changed, reuse the rest, and publish the whole site in one step.
+def render_packages(
+    prepared: Prepared, store: Store, writer: SiteWriter, *, jobs: int, progress: Progress = quiet
+) -> SiteData:
+    """Render the package pages that changed into `writer`, reuse the rest; returns the site with every
+    package listed (prepared.site, its `packages` filled).
 
-    The packages to render are read in one sorted pass over the store (generator.pagerows) and sent,
-    one package at a time, to the page workers; the feed's history and the store export follow.
+    The packages to render are read in one sorted pass over `store`, the store the caller opened
+    (generator.pagerows), and sent one package at a time to the page workers: rows are streamed, never
+    all held, which is what keeps a build of 1,000 packages in bounded memory.
     """
     plan, site, cfg = prepared.plan, prepared.site, prepared.cfg
     todo = [p for p in cfg.packages if plan.render(incremental.package_unit(p))]
-    writer = SiteWriter(out_dir, link_unchanged=not prepared.full)
-    pool = None
+    # The workers start (a second or two each) while the unchanged units are linked and the rows read.
+    pool = parallel.PagePool(prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo))
     try:
-        # The workers start (a second or two each) while the unchanged units are linked and the rows read.
-        pool = parallel.PagePool(prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo))
         for unit in plan.reused():
             writer.reuse(plan.previous_files[unit.key])
         summaries = {u.key: u.summary for u in plan.reused() if u.summary is not None and u.key.startswith("package:")}
@@ -229,42 +232,65 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
                 writer.write(rel, data)
             summaries[incremental.package_unit(result.project)] = result.summary
 
-        with open_store(cfg.store.path) as store:
-            # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
-            store.limit_memory(STORE_MEMORY)
-            held = store.held_days(todo)
-            tasks = (
-                parallel.Task(
-                    project,
-                    rows,
-                    held[project],
-                    prepared.costs.get(project),
-                    prepared.before.get(project),
-                    prepared.uploads[project],
-                )
-                for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
+        # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
+        store.limit_memory(STORE_MEMORY)
+        held = store.held_days(todo)
+        tasks = (
+            parallel.Task(
+                project,
+                rows,
+                held[project],
+                prepared.costs.get(project),
+                prepared.before.get(project),
+                prepared.uploads[project],
             )
-            pool.render(tasks, len(todo), on_result=take, progress=progress)
-            pool.close()
-            site.packages = [
-                ListedPackage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
-            ]
-            warn_partial_months(site)
-            progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
-            publishing.attach(site, store, cfg)
+            for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
+        )
+        pool.render(tasks, len(todo), on_result=take, progress=progress)
+    finally:
+        pool.close()
+    site.packages = [
+        ListedPackage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
+    ]
+    warn_partial_months(site)
+    return site
+
+
+def remember_honest_numbers(store: Store, site: SiteData) -> feeds.History:
+    """Keep this build's honest numbers in the store (the feed's history); returns every build's.
+
+    A 30-day number over a month the store does not fully hold is not comparable with a month's: it is
+    not remembered, so the feed never reports the missing days as a fall in installs.
+    """
+    history = feeds.remember(
+        store.get_meta(feeds.HISTORY_KEY, {}) or {},
+        site.as_of,
+        {p.report.project: p.report.honest for p in site.packages if p.report.coverage.complete},
+    )
+    store.set_meta(feeds.HISTORY_KEY, history)
+    return history
+
+
+def write_site(prepared: Prepared, writer: SiteWriter, out_dir: Path) -> dict[str, int]:
+    """Write the site-level pages, badges, feed, sitemap, store export and [site].static beside the package
+    pages already in `writer`, then the build manifest, and publish the whole site in one step.
+
+    Reads nothing back: prepared.site is complete (its packages, the feed's history and the store export
+    were gathered while the store was open). On any failure the staged site is discarded.
+    """
+    plan, site = prepared.plan, prepared.site
+    try:
         site_pages.write_site_pages(site, writer, plan.render)
         publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export
-        copy_static(cfg.site.static, writer)
+        copy_static(prepared.cfg.site.static, writer)
         warn_left_behind(out_dir, writer.written)
         for key, count in Counter(incremental.unit_of(rel) for rel in writer.written).items():
             if key in plan.units:
                 plan.units[key].files = count
-        for key, summary in summaries.items():
-            plan.units[key].summary = summary
+        for page in site.packages:
+            plan.units[incremental.package_unit(page.report.project)].summary = page.report
         writer.write(incremental.MANIFEST, plan.manifest())
     except BaseException:
-        if pool is not None:
-            pool.close()
         writer.discard()
         raise
     writer.publish()
@@ -370,8 +396,9 @@ def check_out_dir(cfg: Config, out_dir: Path) -> Path:
 
 
 def _holding_the_store_lock(run: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
-    # The whole build, rendering included, holds the store's writer lock: page workers read the store
-    # after the build's own connection is closed, and a second build must not open it in between.
+    # The whole build, rendering included, holds the store's writer lock: its one connection streams the
+    # packages' rows to the page workers and keeps the feed's history, and a second build must not write
+    # the store in between.
     # The output directory is checked first: a refused --out leaves no lock file or store behind.
     @functools.wraps(run)
     def locked(cfg: Config, *args: Any, out_dir: Path, **kwargs: Any) -> BuildResult:
@@ -406,53 +433,79 @@ def build(
     t0 = time.perf_counter()
     deadline = time.monotonic() + max_minutes * 60 * FETCH_SHARE_OF_MAX_MINUTES if max_minutes else None
     source = fetch.open_source(cfg)
+    source_open = True
     try:
         with open_store(cfg.store.path) as store:
-            partitions = None
-            if fetch_data:
-                fetch.settle_unknown_jobs(store, source)
-                partitions = fetch.read_partitions(cfg, store, source, as_of)
-            plan = plan_for(
-                cfg,
-                store,
-                source.name,
-                as_of,
-                refresh=refresh,
-                max_days_per_job=cost.days_per_job(cfg, source, as_of),
-                partitions=partitions,
-            )
-            fetched = (
-                fetch.fetch(
-                    cfg, store, source, plan, progress, deadline=deadline, export_dir=export_dir, partitions=partitions
+            try:
+                partitions = None
+                if fetch_data:
+                    fetch.settle_unknown_jobs(store, source)
+                    partitions = fetch.read_partitions(cfg, store, source, as_of)
+                plan = plan_for(
+                    cfg,
+                    store,
+                    source.name,
+                    as_of,
+                    refresh=refresh,
+                    max_days_per_job=cost.days_per_job(cfg, source, as_of),
+                    partitions=partitions,
                 )
-                if fetch_data
-                else fetch.Fetched()
-            )
-            leaderboard_note = None
-            if fetch_data:
-                fetch.fetch_downloads_before_store(cfg, store, source, progress)
-                fetch.fetch_release_dates(cfg, store, source, progress)
-                leaderboard_note = fetch.fetch_leaderboard(cfg, store, source, as_of, progress)
-            timings["fetch"] = time.perf_counter() - t0
-            held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
-            t1 = time.perf_counter()
-            note = backfill_note(held, plan.window.days) if runs_left else ""
-            prepared = collect(
-                cfg,
-                store,
-                source,
-                as_of,
-                out_dir,
-                full=full,
-                progress=progress,
-                backfill=note,
-                leaderboard_note=leaderboard_note,
-            )
-            timings["analyse"] = time.perf_counter() - t1
+                fetched = (
+                    fetch.fetch(
+                        cfg,
+                        store,
+                        source,
+                        plan,
+                        progress,
+                        deadline=deadline,
+                        export_dir=export_dir,
+                        partitions=partitions,
+                    )
+                    if fetch_data
+                    else fetch.Fetched()
+                )
+                leaderboard_note = None
+                if fetch_data:
+                    fetch.fetch_downloads_before_store(cfg, store, source, progress)
+                    fetch.fetch_release_dates(cfg, store, source, progress)
+                    leaderboard_note = fetch.fetch_leaderboard(cfg, store, source, as_of, progress)
+                timings["fetch"] = time.perf_counter() - t0
+                held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
+                t1 = time.perf_counter()
+                note = backfill_note(held, plan.window.days) if runs_left else ""
+                prepared = collect(
+                    cfg,
+                    store,
+                    source,
+                    as_of,
+                    out_dir,
+                    full=full,
+                    progress=progress,
+                    backfill=note,
+                    leaderboard_note=leaderboard_note,
+                )
+                timings["analyse"] = time.perf_counter() - t1
+            finally:
+                source_open = False  # closed before rendering: a local source's DuckDB holds memory the pages need
+                source.close()
+            t2 = time.perf_counter()
+            writer = SiteWriter(out_dir, link_unchanged=not full)
+            try:
+                site = render_packages(prepared, store, writer, jobs=jobs or parallel.default_jobs(), progress=progress)
+                progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
+                # The feed's history is kept in the store before the site is published, never after: a build
+                # killed between the two has kept its day (the next build remembers that day again, the same),
+                # where the other order could publish a day's numbers the store never keeps, and a later
+                # build's feed would lose that day.
+                site.honest_history = remember_honest_numbers(store, site)
+                site.store_export = publishing.export_files(store, as_of.isoformat())
+            except BaseException:
+                writer.discard()
+                raise
     finally:
-        source.close()
-    t2 = time.perf_counter()
-    files = write_site(prepared, out_dir, jobs=jobs or parallel.default_jobs(), progress=progress)
+        if source_open:
+            source.close()
+    files = write_site(prepared, writer, out_dir)
     timings["render"] = time.perf_counter() - t2
     return BuildResult(as_of, plan, out_dir, files, timings, fetched.jobs_run, prepared.plan, fetched, held, runs_left)
 

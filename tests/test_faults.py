@@ -64,7 +64,7 @@ def watch(owner, attr, name):
 watch(fetch, "fetch", "fetch")
 watch(store.Store, "replace_days", "store-write")
 watch(build, "collect", "analyse")
-watch(build, "write_site", "render")
+watch(build, "render_packages", "render")
 watch(sitewriter.SiteWriter, "publish", "publish")
 mark("start")
 sys.exit(cli.main(sys.argv[1:]))
