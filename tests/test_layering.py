@@ -335,3 +335,42 @@ def test_the_check_asks_for_a_new_module_to_be_slotted_in(tmp_path: Path) -> Non
     probe.write_text("from generator import dates\n", encoding="utf-8")
     with pytest.raises(AssertionError, match=r"add generator\.brand_new to LAYERS"):
         upward_imports(probe, module_name(probe, tmp_path), KNOWN)
+
+
+# -- writing reads nothing back ------------------------------------------------------------------------
+def test_writing_the_site_neither_opens_the_store_nor_sets_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build.write_site receives a complete SiteData (packages, feed history, store export) and only writes."""
+    from generator import build, config, dates
+    from generator import store as store_module
+    from generator.pages import SiteData
+
+    events = [event(day=f"2026-10-{d:02d}", project=p) for p in ("acme", "widget") for d in range(1, 31)]
+    cfg = config.load(
+        write_config(
+            tmp_path / "stats.toml", write_events(tmp_path / "events", events), ["acme", "widget"], "2026-10-30"
+        )
+    )
+    seen: list[SiteData] = []
+    write_site = build.write_site
+
+    def no_store(*args: object, **kwargs: object) -> None:
+        raise AssertionError("write_site opened the store")
+
+    def watched(prepared: build.Prepared, *args: object, **kwargs: object) -> dict[str, int]:
+        site = prepared.site
+        settings = {"base_url": site.base_url, "change_threshold": site.change_threshold}
+        seen.append(site)
+        with monkeypatch.context() as inside:
+            inside.setattr(store_module, "_connect", no_store)
+            written = write_site(prepared, *args, **kwargs)
+        assert {"base_url": site.base_url, "change_threshold": site.change_threshold} == settings
+        return written
+
+    monkeypatch.setattr(build, "write_site", watched)
+    build.build(cfg, as_of=dates.parse_day("2026-10-30"), out_dir=tmp_path / "site", jobs=1)
+    assert len(seen) == 1
+    assert [p.report.project for p in seen[0].packages] == ["acme", "widget"]
+    assert seen[0].honest_history != {}  # the feed's history, kept in the store before writing
+    assert "manifest.json" in seen[0].store_export  # the store's data export, read before writing
