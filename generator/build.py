@@ -1,6 +1,9 @@
-"""The build: config → plan → source → store → analysis → render → site, in that order.
+"""The build's orchestration: config → plan → source → store → analysis → render → site, in that order.
 
-Like mkdocs' build(): gather everything first, then write the site in one step.
+Like mkdocs' build(): gather everything first, then write the site in one step. One store connection,
+under the store's lock, from fetching (generator.fetch) through collecting each unit's inputs
+(`collect`) to the last package page (`render_packages`, rows streamed to the page workers) and the
+feed's history; then `write_site` writes the site-level files from the complete SiteData and publishes.
 """
 
 from __future__ import annotations
@@ -375,26 +378,6 @@ def warn_left_behind(out_dir: Path, written: Iterable[str]) -> None:
     )
 
 
-def protected_paths(cfg: Config) -> list[outdir.Protected]:
-    """What the output directory must never be or hold (nor, but for the config's folder, sit inside)."""
-    out = [
-        outdir.Protected(
-            cfg.path.parent, "the config file's folder", "choose a folder inside it, such as --out site", True
-        ),
-        outdir.Protected(cfg.store.path, "the store", "set [store].path outside the output directory"),
-    ]
-    if cfg.source.kind == "local" and cfg.source.path is not None:
-        out.append(outdir.Protected(cfg.source.path, "the events folder", "choose --out outside [source].path"))
-    if cfg.site.static is not None:
-        out.append(outdir.Protected(cfg.site.static, "the [site].static folder", "choose --out outside it"))
-    return out
-
-
-def check_out_dir(cfg: Config, out_dir: Path) -> Path:
-    """The output directory, resolved, if a build may replace it (generator.outdir); else a ConfigError."""
-    return outdir.check(out_dir, protected_paths(cfg))
-
-
 def _holding_the_store_lock(run: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
     # The whole build, rendering included, holds the store's writer lock: its one connection streams the
     # packages' rows to the page workers and keeps the feed's history, and a second build must not write
@@ -402,7 +385,7 @@ def _holding_the_store_lock(run: Callable[..., BuildResult]) -> Callable[..., Bu
     # The output directory is checked first: a refused --out leaves no lock file or store behind.
     @functools.wraps(run)
     def locked(cfg: Config, *args: Any, out_dir: Path, **kwargs: Any) -> BuildResult:
-        out_dir = check_out_dir(cfg, out_dir)
+        out_dir = outdir.check_out_dir(cfg, out_dir)
         with store_lock(cfg.store.path):
             return run(cfg, *args, out_dir=out_dir, **kwargs)
 
