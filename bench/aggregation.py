@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from bench.common import Measurement, best_of, ensure_events, print_table  # noqa: E402
 from generator import dimensions  # noqa: E402
 from generator.dates import Window  # noqa: E402
-from generator.sources import Job  # noqa: E402
+from generator.plan import Job  # noqa: E402
 from generator.sources.local import LocalSource  # noqa: E402
 
 # The canonical aggregation, hand-written for DuckDB over raw Parquet (reference only). Each dimension

@@ -48,7 +48,7 @@ from generator import config as config_mod  # noqa: E402
 from generator import cost  # noqa: E402
 from generator.dates import Window  # noqa: E402
 from generator.errors import NewestDayDoesNotFit  # noqa: E402
-from generator.sources import Job  # noqa: E402
+from generator.plan import Job  # noqa: E402
 from generator.sources.bigquery import BigQuerySource, RetryPolicy  # noqa: E402
 from generator.store import open_store  # noqa: E402
 from tests.fakes import scale  # noqa: E402
@@ -170,7 +170,8 @@ class BackfillRun:
 def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[BackfillRun], int]:
     """Morning runs of a new n-package site until its history is held (or MAX_RUNS); and the sum of
     the plan's ceilings, which the old all-or-nothing rule required to fit max_bytes_per_run."""
-    from generator import build, dates
+    from generator import dates, fetch
+    from generator.plan import plan_for
 
     now = {"t": BACKFILL_START}
     last = BACKFILL_START.date() + dt.timedelta(days=MAX_RUNS)
@@ -197,16 +198,14 @@ def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[
                 source = BigQuerySource(cfg, client=fake.client(), retry=RetryPolicy(sleep=lambda s: None))
                 try:
                     with open_store(cfg.store.path) as store:
-                        build.settle_unknown_jobs(store, source)
-                        partitions = build.read_partitions(cfg, store, source, as_of)
-                        days = build.days_per_job(cfg, source, as_of)
-                        plan = build.plan_for(
-                            cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions
-                        )
+                        fetch.settle_unknown_jobs(store, source)
+                        partitions = fetch.read_partitions(cfg, store, source, as_of)
+                        days = cost.days_per_job(cfg, source, as_of)
+                        plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
                         if i == 0:
                             plan_ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
                         with contextlib.suppress(NewestDayDoesNotFit):
-                            build.fetch(cfg, store, source, plan, partitions=partitions)
+                            fetch.fetch(cfg, store, source, plan, partitions=partitions)
                         window = plan.window
                         held = set.intersection(*store.covered_days("bigquery", cfg.packages, window).values())
                 finally:
@@ -293,20 +292,21 @@ class MonthReport:
 
 def _morning(fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = True) -> tuple[int, int]:
     """One scheduled run as `build` runs it (rendering aside): days held after it, and its bill."""
-    from generator import build, dates
+    from generator import dates, fetch
+    from generator.plan import plan_for
 
     as_of = dates.utc_today() - dt.timedelta(days=1)
     before = len(fake.billable_jobs)
     source = BigQuerySource(cfg, client=fake.client(), retry=RetryPolicy(sleep=lambda s: None))
     try:
         with open_store(cfg.store.path) as store:
-            build.settle_unknown_jobs(store, source)
-            partitions = build.read_partitions(cfg, store, source, as_of) if metadata else None
-            days = build.days_per_job(cfg, source, as_of)
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
+            fetch.settle_unknown_jobs(store, source)
+            partitions = fetch.read_partitions(cfg, store, source, as_of) if metadata else None
+            days = cost.days_per_job(cfg, source, as_of)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
             # When the month's room ran out, the run is refused (exit 3) before anything more is billed.
             with contextlib.suppress(NewestDayDoesNotFit):
-                build.fetch(cfg, store, source, plan, partitions=partitions)
+                fetch.fetch(cfg, store, source, plan, partitions=partitions)
             held = set.intersection(*store.covered_days("bigquery", cfg.packages, plan.window).values())
     finally:
         source.close()

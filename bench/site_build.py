@@ -89,14 +89,15 @@ def write_config(path: Path, events: Path, packages: list[str], store: Path) -> 
 
 def fill_store(cfg_path: Path, as_of: dt.date = AS_OF) -> None:
     """Fetch every missing day into the config's store (untimed set-up)."""
-    from generator import build, config
+    from generator import config, fetch
+    from generator.plan import plan_for
     from generator.store import open_store
 
     cfg = config.load(cfg_path)
-    source = build.open_source(cfg)
+    source = fetch.open_source(cfg)
     try:
         with open_store(cfg.store.path) as store:
-            build.fetch(cfg, store, source, build.plan_for(cfg, store, source.name, as_of))
+            fetch.fetch(cfg, store, source, plan_for(cfg, store, source.name, as_of))
     finally:
         source.close()
 

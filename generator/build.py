@@ -1,45 +1,55 @@
-"""The build: config → plan → source → store → analysis → render → site, in that order.
+"""The build's orchestration: config → plan → source → store → analysis → render → site, in that order.
 
-Like mkdocs' build(): gather everything first, then write the site in one step.
+Like mkdocs' build(): gather everything first, then write the site in one step. One store connection,
+under the store's lock, from fetching (generator.fetch) through collecting each unit's inputs
+(`collect`) to the last package page (`render_packages`, rows streamed to the page workers) and the
+feed's history; then `write_site` writes the site-level files from the complete SiteData and publishes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import incremental, layout, leaderboard_fetch, leaderboard_view, outdir, pagerows, parallel, publishing
+from generator import (
+    budget,
+    cost,
+    feeds,
+    fetch,
+    incremental,
+    layout,
+    leaderboard_fetch,
+    leaderboard_view,
+    outdir,
+    pagerows,
+    parallel,
+    publishing,
+)
 from generator import site as site_pages
+from generator.budget import SETTING_PER_MONTH, SETTING_PER_RUN
 from generator.config import Config
-from generator.cost import SETTING_PER_MONTH, SETTING_PER_RUN
-from generator.dates import Window, check_report_day, default_as_of, last_days, parse_day, utc_today
+from generator.dates import check_report_day, default_as_of, last_days, parse_day, utc_today
 from generator.errors import ConfigError
+from generator.fetch import Progress, quiet
 from generator.pages import ListedPackage, SiteData
-from generator.plan import Plan, make_plan
+from generator.plan import Plan, plan_for
 from generator.sitewriter import SiteWriter
-from generator.sources import BillingSource, Job, Source, capabilities_of, is_billing
-from generator.store import BeforeStore, LedgerEntry, PartitionState, Store, open_store, store_lock
+from generator.sources import Source, capabilities_of
+from generator.store import BeforeStore, Store, open_store, store_lock
 
 if TYPE_CHECKING:
     from generator import drawing
-    from generator.cost import MonthPace, PackageCost
+    from generator.cost import PackageCost
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]
-"""progress(step, done, total): a callback the CLI turns into a progress bar."""
-
-
-def _quiet(step: str, done: int, total: int) -> None:
-    return None
 
 
 @dataclass
@@ -52,7 +62,7 @@ class BuildResult:
     jobs_run: int = 0
     units: incremental.Plan | None = None
     """Which units were rendered and which reused, and why (also in build-manifest.json)."""
-    fetched: Fetched | None = None
+    fetched: fetch.Fetched | None = None
     held_days: int = 0
     """Days of the history window the store holds for every package, after fetching."""
     runs_left: int | None = None
@@ -85,456 +95,8 @@ def resolve_as_of(cfg: Config, override: str | None) -> dt.date:
         raise ConfigError(f"{'--as-of' if override else 'as_of'}: {exc}") from None
 
 
-def open_source(cfg: Config) -> Source:
-    """The configured source, opened (files checked, credentials found)."""
-    kind = cfg.source.kind
-    if kind == "local":
-        from generator.sources.local import LocalSource
-
-        assert cfg.source.path is not None  # checked by config
-        return LocalSource(cfg.source.path)
-    if kind == "bigquery":
-        from generator.sources.bigquery import BigQuerySource
-
-        return BigQuerySource(cfg)
-    if kind == "clickpy":
-        from generator.sources.clickpy import ClickPySource
-
-        return ClickPySource(cfg)
-    raise ConfigError(f"{cfg.path}: unknown source kind {kind!r}")
-
-
-def plan_for(
-    cfg: Config,
-    store: Store,
-    source_name: str,
-    as_of: dt.date,
-    refresh: bool = False,
-    max_days_per_job: int | None = None,
-    partitions: Mapping[dt.date, PartitionState] | None = None,
-    refetch: Iterable[dt.date] | None = None,
-) -> Plan:
-    """The jobs that fill what the store lacks (everything, with `refresh`), and fetch again the held days
-    whose source partition changed since they were read (with `partitions`, the source's partitions now;
-    else the latest [source].refetch_days), or exactly the days of `refetch` when given."""
-    from generator.plan import changed_days
-
-    window = last_days(as_of, cfg.source.history_days)
-    covered = {} if refresh else store.covered_days(source_name, cfg.packages, window)
-    if refetch is None and partitions is not None and not refresh:
-        latest = last_days(as_of, cfg.source.refetch_days) if cfg.source.refetch_days else ()
-        refetch = changed_days(store.partition_states(source_name, cfg.packages, window), partitions, latest)
-    return make_plan(
-        cfg.packages,
-        covered,
-        as_of,
-        history_days=cfg.source.history_days,
-        refetch_days=cfg.source.refetch_days,
-        breakdowns=cfg.source.breakdowns,
-        max_days_per_job=max_days_per_job,
-        refetch=refetch,
-    )
-
-
-def read_partitions(cfg: Config, store: Store, source: Source, as_of: dt.date) -> dict[dt.date, PartitionState] | None:
-    """The source's daily partitions over the history window now (BigQuery: one metadata query of
-    10 MB, through the cost guard), so that only the held days whose partition changed are fetched again.
-
-    None when the source has no such metadata, or when it cannot be read (a missing permission, no
-    budget left): the build then falls back to refetching the latest [source].refetch_days, and says
-    so in one warning line.
-    """
-    from generator import cost
-    from generator.errors import CostLimitExceeded, SourceError
-
-    if not is_billing(source):
-        return None
-    newest = Job(Window(as_of, as_of), cfg.packages, cfg.source.breakdowns)
-    _count_month(store, source, newest)
-    try:
-        # Optional: it runs only if the newest day still fits beside its 10 MB (a dry run prices the day).
-        newest_ceiling = source.estimate([newest])[0].ceiling_bytes
-        if cost.budget_refusal(newest_ceiling, cfg.budget, source.spending) is not None:
-            return None  # not even the newest day fits: the fetch refuses the run, in one line of its own
-        tight = cost.budget_refusal(cost.MIN_BILLED_PER_TABLE + newest_ceiling, cfg.budget, source.spending)
-        if tight is not None:
-            raise CostLimitExceeded(f"{tight.setting} has no room for its 10 MB beside the newest day")
-        result: dict[dt.date, PartitionState] = source.partition_metadata(last_days(as_of, cfg.source.history_days))
-    except (SourceError, CostLimitExceeded) as exc:
-        log.warning(
-            "cannot read the partitions' metadata (%s); falling back to fetching the latest %d day(s) again"
-            " ([source].refetch_days) instead of only the days whose partition changed",
-            str(exc).rstrip("."),
-            cfg.source.refetch_days,
-        )
-        return None
-    return result
-
-
-def daily_pace(
-    cfg: Config,
-    source: Source | None,
-    as_of: dt.date,
-    today: dt.date,
-    ledger: Sequence[LedgerEntry],
-    *,
-    metadata: bool = True,
-) -> MonthPace:
-    """What pacing keeps for one daily run this month: the daily job's ceiling (dry runs, or the model
-    without a source) and its expected bill (the ledger, else the model), each the dearest of the week
-    ending on the as-of date (a weekday's, when the as-of date is a weekend day). The daily run fetches
-    the newest day, or with no partition metadata (`metadata` False) the latest [source].refetch_days."""
-    from generator import cost
-
-    days = 1 if metadata else max(1, cfg.source.refetch_days)
-    jobs = [
-        Job(Window(end - dt.timedelta(days=days - 1), end), cfg.packages, cfg.source.breakdowns)
-        for end in (as_of - dt.timedelta(days=back) for back in range(SIZING_DAYS))
-    ]
-    price = cfg.budget.price_per_tib
-    if source is not None and hasattr(source, "estimate"):
-        estimates = source.estimate(jobs, ledger)
-    else:
-        estimates = cost.estimate_jobs(jobs, None, ledger, price_per_tib=price)
-    ceiling = max(e.ceiling_bytes for e in estimates)
-    return cost.MonthPace(ceiling, max(e.expected_bytes for e in estimates), today)
-
-
-def days_per_job(cfg: Config, source: Source | None, as_of: dt.date) -> int | None:
-    """For BigQuery, the longest day range whose guaranteed ceiling fits the per-query cap.
-
-    Sized by the dearest day: free dry runs of each of the week ending on the as-of date (weekends
-    are ~70% of a weekday), else the table model. A job whose own dry run is still over the cap
-    (a heavier day further back) is split again when it runs.
-    """
-    if cfg.source.kind != "bigquery":
-        return None
-    from generator import cost
-
-    if source is not None and hasattr(source, "per_day_scan_bytes"):
-        week = min(SIZING_DAYS, cfg.source.history_days)
-        per_day = max(
-            source.per_day_scan_bytes(cfg.packages, cfg.source.breakdowns, as_of - dt.timedelta(days=back))
-            for back in range(week)
-        )
-    else:
-        per_day = cost.model_scan_bytes(Job(Window(as_of, as_of), cfg.packages, cfg.source.breakdowns))
-    return cost.max_days_per_job(cfg.budget.max_bytes_per_query, per_day)
-
-
-SIZING_DAYS = 7
-"""Jobs are sized by the dearest of this many days ending on the as-of date (a week: weekday and weekend)."""
-
-
-@dataclass
-class Fetched:
-    """What a run fetched, and why it stopped before the end of the plan ("" when it did not)."""
-
-    jobs_run: int = 0
-    stopped: str = ""
-    stopped_by: str = ""
-    """The budget setting that stopped fetching, if one did."""
-    billed_bytes: int = 0
-
-
 FETCH_SHARE_OF_MAX_MINUTES = 0.8
 """With --max-minutes, fetching stops within this share of the time; the rest is for rendering."""
-
-
-class _StoreJobLog:
-    """The BigQuery source's JobLog: ledger rows into the store, each in its own transaction."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def started(self, entry: LedgerEntry) -> None:
-        self.store.record_job(entry)
-
-    def settled(self, entry: LedgerEntry) -> None:
-        self.store.record_job(entry)
-
-
-def settle_unknown_jobs(store: Store, source: Source) -> None:
-    """Before planning: look up (jobs.get) the jobs past runs left with an unknown outcome. A finished
-    job's bill goes in the ledger and its rows in the store (reading them is free), so a run killed
-    while it waited never pays twice for those days."""
-    if not is_billing(source):
-        return
-    for entry in store.unknown_jobs(source.name):
-        settled = source.settle(entry)
-        if settled is None:
-            continue
-        if settled.rows is not None:
-            # A run killed while waiting on this job: its rows land now, with its ledger row.
-            rows, days = settled.rows, settled.available_days
-            store.replace_days(source.name, entry.projects, days, rows, ledger=settled.entry)
-        else:
-            store.record_job(settled.entry)
-
-
-HISTORY_UNREAD_META = "month_history_unread"
-"""Store meta: the UTC month (first day) whose job history BigQuery refused to list on a new ledger."""
-
-
-def _count_month(store: Store, source: BillingSource, newest_job: Job) -> None:
-    """`_count_spending`, once per run: before the first billable query (partition metadata or a job)."""
-    if source.spending.month_counted:
-        return
-    _count_spending(store, source, newest_job)
-    source.spending.month_counted = True
-
-
-def _count_spending(store: Store, source: BillingSource, newest_job: Job) -> None:
-    """Before a billing source's first job: count the month's spend from the ledger (unknown outcomes
-    at their ceiling), or from BigQuery's list of the caller's jobs when the ledger is new.
-
-    When BigQuery refuses that list (a missing optional permission), the build goes on: a new user
-    has spent nothing with this tool, and one who lost the ledger is told, in one warning and on the
-    cost page, that the month's budget counts only this store's jobs until the next month."""
-    from generator import cost, permissions
-    from generator.errors import PermissionDenied
-
-    source.log = _StoreJobLog(store)
-    source.ledger = store.ledger()
-    since = cost.month_start(source.today())
-    if not store.has_ledger(source.name):
-        try:
-            history = source.month_spend(since)
-        except PermissionDenied as exc:
-            history = 0
-            store.set_meta(HISTORY_UNREAD_META, since.isoformat())
-            known = permissions.by_name(exc.permission or "")
-            grant = f"{known.name}, granted by {known.role}" if known else str(exc)
-            log.warning(
-                "BigQuery refused to list this month's jobs (%s): [budget].max_bytes_per_month counts only "
-                "this store's jobs until %s, not what jobs of an earlier store billed since %s",
-                grant,
-                (since.replace(day=28) + dt.timedelta(days=4)).replace(day=1),
-                since,
-            )
-        # Jobs before this ledger existed (listing them is free: nothing of this run is in it).
-        store.set_meta("recovered_month_spend", {"month": since.isoformat(), "bytes": history})
-        source.spending.month_billed += history
-    else:
-        recovered = store.get_meta("recovered_month_spend") or {}
-        if recovered.get("month") == since.isoformat():
-            source.spending.month_billed += int(recovered["bytes"])
-    billed, unknown = store.month_spend(source.name, since)
-    # The ledger's rows of this run are already in this run's spending. Jobs a past run left unknown
-    # (still running) count at their ceiling against this run's budget too.
-    source.spending.month_billed += billed - source.spending.run_billed
-    source.spending.month_unknown += unknown
-    source.spending.run_unknown += unknown
-
-
-def fetch(
-    cfg: Config,
-    store: Store,
-    source: Source,
-    plan: Plan,
-    progress: Progress = _quiet,
-    *,
-    deadline: float | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    export_dir: Path | None = None,
-    partitions: Mapping[dt.date, PartitionState] | None = None,
-) -> Fetched:
-    """Run the plan's jobs, newest first; each job's rows and ledger row land in one store transaction.
-
-    A billing source (BigQuery) checks each job against the budgets on what is billed; the first
-    job that does not fit ends the fetching cleanly (a job of several days is first split in two).
-    Backfill jobs (every job but the one that holds the newest day) also keep the month's pace
-    (cost.pace_refusal): the first that does not ends the fetching cleanly too. Only when not even
-    the newest day fits a budget is the run refused (NewestDayDoesNotFit). `deadline` (on `clock`)
-    stops fetching before a job that could not finish in time. `export_dir` gets the store's data
-    export after every completed job, so a killed run never pays twice for a day. `partitions`
-    (read_partitions) are recorded with each day fetched.
-    """
-    from generator import cost
-    from generator.errors import CostLimitExceeded, NewestDayDoesNotFit
-    from generator.plan import split_newest_first
-
-    preflight = getattr(source, "preflight", None)
-    if preflight is not None and plan.jobs:
-        # ClickPy: one query per table for the whole plan (it costs nothing; there is no budget).
-        preflight(plan.jobs, store.ledger())
-    if is_billing(source) and plan.jobs:
-        _count_month(store, source, plan.jobs[0])
-    out = Fetched()
-    todo = list(plan.jobs)
-    pace: MonthPace | None = None
-    longest = 0.0
-    while todo:
-        job = todo.pop(0)
-        if deadline is not None and clock() + longest > deadline:
-            out.stopped = f"--max-minutes: stopped before {job.window.label()} so the site is written in time"
-            break
-        total = out.jobs_run + len(todo) + 1
-        progress(f"Fetching {job.window.label()} from {source.name}", out.jobs_run, total)
-        started = clock()
-        paced = is_billing(source) and cost.is_paced(job.window.end, plan.as_of)
-        if paced and pace is None and is_billing(source):
-            # Priced once per run, with this run's bills in the ledger: the room kept for the daily runs.
-            pace = daily_pace(cfg, source, plan.as_of, source.today(), source.ledger, metadata=partitions is not None)
-        try:
-            result = source.fetch(job, pace=pace if paced else None) if is_billing(source) else source.fetch(job)
-        except CostLimitExceeded as exc:
-            if job.window.days > 1:
-                halves = split_newest_first(job.window, (job.window.days + 1) // 2)
-                todo[:0] = [dataclasses.replace(job, window=w) for w in halves]
-                continue
-            if out.jobs_run == 0 and not getattr(exc.refusal, "paced", False):
-                refusal = exc.refusal
-                assert isinstance(refusal, cost.Refusal)
-                message = cost.refusal_message(
-                    refusal,
-                    f"The newest day ({job.window.label()})",
-                    expected=exc.expected_bytes,
-                    price_per_tib=cfg.budget.price_per_tib,
-                    first=True,
-                )
-                raise NewestDayDoesNotFit(
-                    message, ceiling_bytes=exc.ceiling_bytes, cap_bytes=exc.cap_bytes, refusal=refusal
-                ) from None
-            out.stopped = str(exc)
-            out.stopped_by = getattr(exc.refusal, "setting", "")
-            break
-        longest = max(longest, clock() - started)
-        # Only a billing source (BigQuery) reports a job id and writes ledger rows.
-        ledger_entry = getattr(source, "ledger_entry", None)
-        ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
-        store.replace_days(
-            source.name, job.projects, result.available_days, result.rows, ledger=ledger, partitions=partitions
-        )
-        if ledger is not None and is_billing(source):
-            source.ledger.append(ledger)  # the next jobs' expected bills learn from it
-        out.jobs_run += 1
-        if export_dir is not None:
-            from generator import publishing
-
-            publishing.export_store_to(store, export_dir)
-    if is_billing(source):
-        out.billed_bytes = source.spending.run_billed
-    if out.jobs_run:
-        progress("Fetched", out.jobs_run, out.jobs_run)
-        if source.synthetic:
-            store.set_meta("synthetic", True)
-        elif source.name != "local":
-            store.set_meta("synthetic", False)
-    return out
-
-
-BEFORE_STORE_RETRY: Any = None
-"""Tests pass a RetryPolicy that does not sleep; None is ClickPy's own policy, with fewer attempts (below)."""
-BEFORE_STORE_ATTEMPTS = 3
-"""The figure is optional: a busy ClickPy is asked a few times, not with ClickPy's full backoff."""
-BEFORE_STORE_CONNECT_SECONDS = 5.0
-"""Connecting (TCP and TLS) to ClickPy takes well under a second; a dropped route or a firewall's black
-hole gives up after this, once: the figure is on by default, and offline it must cost seconds."""
-BEFORE_STORE_READ_SECONDS = 20.0
-"""The query reads a few granules per package (the table is ordered by project): ClickPy answers it in
-about a second. A connection that stays silent this long is given up, once, not retried."""
-
-
-def fetch_downloads_before_store(cfg: Config, store: Store, source: Source, progress: Progress = _quiet) -> None:
-    """With [source].clickpy_all_time (the default): ask ClickPy, in one query, for each package's
-    downloads before its first day in the store, unless the store already keeps them for that first day.
-
-    Whatever the source kind: the first day is that of the store's days of `source`. Never for synthetic
-    data (its package names are not PyPI's). When ClickPy cannot be reached or refuses, one warning says
-    so and the page keeps saying that pepy/ClickPy's figure is limited to the store's days; nothing is
-    kept, so the next run asks again. An unreachable ClickPy is not asked twice in a run (see the
-    timeouts above): it costs at most BEFORE_STORE_CONNECT_SECONDS, or BEFORE_STORE_READ_SECONDS when
-    something accepts the connection and never answers.
-    """
-    if not cfg.source.clickpy_all_time or is_synthetic(source, store):
-        return
-    from generator.errors import SourceError
-    from generator.sources import clickpy
-
-    todo = before_store_to_ask(store, source.name, cfg.packages)
-    if not todo:
-        return
-    url = cfg.source.clickpy_url or (cfg.source.api_endpoint if cfg.source.kind == "clickpy" else "")
-    http = clickpy.ClickHouseHTTP(
-        url,
-        retry=BEFORE_STORE_RETRY or clickpy.RetryPolicy(max_attempts=BEFORE_STORE_ATTEMPTS),
-        timeout=BEFORE_STORE_READ_SECONDS,
-        connect_timeout=BEFORE_STORE_CONNECT_SECONDS,
-        retry_unanswered=False,
-    )
-    progress("Fetching downloads before the store's first day from ClickPy", 0, 1)
-    try:
-        counts = clickpy.downloads_before(http, todo)
-    except SourceError as exc:
-        log.warning("pepy/ClickPy's all-time figure stays limited to the store's days this run: %s", exc)
-        return
-    store.record_downloads_before_store(todo, counts)
-    progress("Fetched downloads before the store's first day", 1, 1)
-
-
-def is_synthetic(source: Source, store: Store) -> bool:
-    """The data is the synthetic generator's: from this source, or kept in the store by an earlier run.
-    Its names and versions are not PyPI's, so no outside service is asked about them."""
-    return bool(source.synthetic or store.get_meta("synthetic", False))
-
-
-def before_store_to_ask(
-    store: Store, source_name: str, packages: Iterable[str], *, planned: Mapping[str, Iterable[dt.date]] | None = None
-) -> dict[str, dt.date]:
-    """The packages (and their first days in the store) whose downloads before that day the store does not
-    keep yet: what ClickPy is asked about. A kept figure is for one first day; an earlier day asks again.
-
-    A package's first day is that of its days of `source_name` in the store, or an earlier one of the days
-    `planned` to be fetched for it (`plan` asks what a build will need).
-    """
-    first_days = {}
-    for project in packages:
-        days = list((planned or {}).get(project, ()))
-        held = store.day_range(source_name, project)
-        if held is not None:
-            days.append(held[0])
-        if days:
-            first_days[project] = min(days)
-    kept = store.downloads_before_store(first_days)
-    return {p: day for p, day in first_days.items() if p not in kept or kept[p].first_day != day}
-
-
-def fetch_release_dates(cfg: Config, store: Store, source: Source, progress: Progress = _quiet) -> None:
-    """Each release's upload date from PyPI, for versions the store has none for (never for synthetic data:
-    its versions are not PyPI's releases)."""
-    from generator.sources import pypi_releases
-
-    if not cfg.source.release_dates or is_synthetic(source, store):
-        return
-    progress("Checking release dates on PyPI", 0, len(cfg.packages))
-    pypi_releases.update(store, cfg.packages, pypi_releases.PyPIJson(pypi_releases.base_url(cfg.source.pypi_url)))
-
-
-def fetch_leaderboard(cfg: Config, store: Store, source: Source, as_of: dt.date, progress: Progress = _quiet) -> str:
-    """With [leaderboard].top: make and keep the as-of day's ranking of all PyPI (generator.leaderboard_fetch).
-
-    ClickPy is asked whatever the source kind; synthetic data is ranked from the store's own rows and
-    nothing is asked. A failure is one warning line; the pages keep the last complete ranking. Returns why
-    the store has no ranking for `as_of` ("" when it has one).
-    """
-    if not cfg.leaderboard.enabled:
-        return ""
-    from generator.dates import utc_today
-
-    outcome = leaderboard_fetch.update(
-        cfg, store, source.name, as_of, synthetic=is_synthetic(source, store), today=utc_today(), progress=progress
-    )
-    if outcome.ranked is not None:
-        log.info(
-            "leaderboard: ranked the top %d of the 30 days ending %s (%d candidates, %d queries, %d rows read)",
-            len(outcome.ranked.rows),
-            outcome.ranked.as_of,
-            outcome.candidates,
-            outcome.queries,
-            outcome.read_rows,
-        )
-    return outcome.note
 
 
 @dataclass
@@ -562,7 +124,7 @@ def collect(
     out_dir: Path,
     *,
     full: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     backfill: str = "",
     leaderboard_note: str | None = None,
 ) -> Prepared:
@@ -571,12 +133,12 @@ def collect(
     Reads digests of the store, not its rows: the rows are read by the page workers, one package each.
     """
     progress("Comparing inputs with the previous build", 0, len(cfg.packages))
-    synthetic = is_synthetic(source, store)
+    synthetic = fetch.is_synthetic(source, store)
     capabilities = capabilities_of(source)
     site = SiteData(
         title=cfg.site.title,
         description=cfg.site.description,
-        # What publishing.attach will set too: the pages show it (canonical links, badge snippets).
+        # Set once, here: the pages show it (canonical links, badge snippets), and the feed and sitemap.
         base_url=publishing.normalize_base_url(cfg.site.base_url or publishing.env_base_url()),
         as_of=as_of,
         source=source.name,
@@ -650,19 +212,21 @@ def _chart_shapes() -> drawing.Shapes:
     return charts.compile_shapes()
 
 
-def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progress = _quiet) -> dict[str, int]:
-    """Render what changed, reuse the rest, and publish the whole site in one step.
+def render_packages(
+    prepared: Prepared, store: Store, writer: SiteWriter, *, jobs: int, progress: Progress = quiet
+) -> SiteData:
+    """Render the package pages that changed into `writer`, reuse the rest; returns the site with every
+    package listed (prepared.site, its `packages` filled).
 
-    The packages to render are read in one sorted pass over the store (generator.pagerows) and sent,
-    one package at a time, to the page workers; the feed's history and the store export follow.
+    The packages to render are read in one sorted pass over `store`, the store the caller opened
+    (generator.pagerows), and sent one package at a time to the page workers: rows are streamed, never
+    all held, which is what keeps a build of 1,000 packages in bounded memory.
     """
     plan, site, cfg = prepared.plan, prepared.site, prepared.cfg
     todo = [p for p in cfg.packages if plan.render(incremental.package_unit(p))]
-    writer = SiteWriter(out_dir, link_unchanged=not prepared.full)
-    pool = None
+    # The workers start (a second or two each) while the unchanged units are linked and the rows read.
+    pool = parallel.PagePool(prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo))
     try:
-        # The workers start (a second or two each) while the unchanged units are linked and the rows read.
-        pool = parallel.PagePool(prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo))
         for unit in plan.reused():
             writer.reuse(plan.previous_files[unit.key])
         summaries = {u.key: u.summary for u in plan.reused() if u.summary is not None and u.key.startswith("package:")}
@@ -672,42 +236,65 @@ def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progre
                 writer.write(rel, data)
             summaries[incremental.package_unit(result.project)] = result.summary
 
-        with open_store(cfg.store.path) as store:
-            # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
-            store.limit_memory(STORE_MEMORY)
-            held = store.held_days(todo)
-            tasks = (
-                parallel.Task(
-                    project,
-                    rows,
-                    held[project],
-                    prepared.costs.get(project),
-                    prepared.before.get(project),
-                    prepared.uploads[project],
-                )
-                for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
+        # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
+        store.limit_memory(STORE_MEMORY)
+        held = store.held_days(todo)
+        tasks = (
+            parallel.Task(
+                project,
+                rows,
+                held[project],
+                prepared.costs.get(project),
+                prepared.before.get(project),
+                prepared.uploads[project],
             )
-            pool.render(tasks, len(todo), on_result=take, progress=progress)
-            pool.close()
-            site.packages = [
-                ListedPackage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
-            ]
-            warn_partial_months(site)
-            progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
-            publishing.attach(site, store, cfg)
+            for project, rows in pagerows.stream(store, site.source, todo, site.as_of)
+        )
+        pool.render(tasks, len(todo), on_result=take, progress=progress)
+    finally:
+        pool.close()
+    site.packages = [
+        ListedPackage(summaries[incremental.package_unit(p)], cost=prepared.costs.get(p)) for p in cfg.packages
+    ]
+    warn_partial_months(site)
+    return site
+
+
+def remember_honest_numbers(store: Store, site: SiteData) -> feeds.History:
+    """Keep this build's honest numbers in the store (the feed's history); returns every build's.
+
+    A 30-day number over a month the store does not fully hold is not comparable with a month's: it is
+    not remembered, so the feed never reports the missing days as a fall in installs.
+    """
+    history = feeds.remember(
+        store.get_meta(feeds.HISTORY_KEY, {}) or {},
+        site.as_of,
+        {p.report.project: p.report.honest for p in site.packages if p.report.coverage.complete},
+    )
+    store.set_meta(feeds.HISTORY_KEY, history)
+    return history
+
+
+def write_site(prepared: Prepared, writer: SiteWriter, out_dir: Path) -> dict[str, int]:
+    """Write the site-level pages, badges, feed, sitemap, store export and [site].static beside the package
+    pages already in `writer`, then the build manifest, and publish the whole site in one step.
+
+    Reads nothing back: prepared.site is complete (its packages, the feed's history and the store export
+    were gathered while the store was open). On any failure the staged site is discarded.
+    """
+    plan, site = prepared.plan, prepared.site
+    try:
         site_pages.write_site_pages(site, writer, plan.render)
         publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export
-        copy_static(cfg.site.static, writer)
+        copy_static(prepared.cfg.site.static, writer)
         warn_left_behind(out_dir, writer.written)
         for key, count in Counter(incremental.unit_of(rel) for rel in writer.written).items():
             if key in plan.units:
                 plan.units[key].files = count
-        for key, summary in summaries.items():
-            plan.units[key].summary = summary
+        for page in site.packages:
+            plan.units[incremental.package_unit(page.report.project)].summary = page.report
         writer.write(incremental.MANIFEST, plan.manifest())
     except BaseException:
-        if pool is not None:
-            pool.close()
         writer.discard()
         raise
     writer.publish()
@@ -790,33 +377,14 @@ def warn_left_behind(out_dir: Path, written: Iterable[str]) -> None:
     )
 
 
-def protected_paths(cfg: Config) -> list[outdir.Protected]:
-    """What the output directory must never be or hold (nor, but for the config's folder, sit inside)."""
-    out = [
-        outdir.Protected(
-            cfg.path.parent, "the config file's folder", "choose a folder inside it, such as --out site", True
-        ),
-        outdir.Protected(cfg.store.path, "the store", "set [store].path outside the output directory"),
-    ]
-    if cfg.source.kind == "local" and cfg.source.path is not None:
-        out.append(outdir.Protected(cfg.source.path, "the events folder", "choose --out outside [source].path"))
-    if cfg.site.static is not None:
-        out.append(outdir.Protected(cfg.site.static, "the [site].static folder", "choose --out outside it"))
-    return out
-
-
-def check_out_dir(cfg: Config, out_dir: Path) -> Path:
-    """The output directory, resolved, if a build may replace it (generator.outdir); else a ConfigError."""
-    return outdir.check(out_dir, protected_paths(cfg))
-
-
 def _holding_the_store_lock(run: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
-    # The whole build, rendering included, holds the store's writer lock: page workers read the store
-    # after the build's own connection is closed, and a second build must not open it in between.
+    # The whole build, rendering included, holds the store's writer lock: its one connection streams the
+    # packages' rows to the page workers and keeps the feed's history, and a second build must not write
+    # the store in between.
     # The output directory is checked first: a refused --out leaves no lock file or store behind.
     @functools.wraps(run)
     def locked(cfg: Config, *args: Any, out_dir: Path, **kwargs: Any) -> BuildResult:
-        out_dir = check_out_dir(cfg, out_dir)
+        out_dir = outdir.check_out_dir(cfg, out_dir)
         with store_lock(cfg.store.path):
             return run(cfg, *args, out_dir=out_dir, **kwargs)
 
@@ -831,7 +399,7 @@ def build(
     out_dir: Path,
     refresh: bool = False,
     fetch_data: bool = True,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     jobs: int | None = None,
     full: bool = False,
     max_minutes: float | None = None,
@@ -846,54 +414,80 @@ def build(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     deadline = time.monotonic() + max_minutes * 60 * FETCH_SHARE_OF_MAX_MINUTES if max_minutes else None
-    source = open_source(cfg)
+    source = fetch.open_source(cfg)
+    source_open = True
     try:
         with open_store(cfg.store.path) as store:
-            partitions = None
-            if fetch_data:
-                settle_unknown_jobs(store, source)
-                partitions = read_partitions(cfg, store, source, as_of)
-            plan = plan_for(
-                cfg,
-                store,
-                source.name,
-                as_of,
-                refresh=refresh,
-                max_days_per_job=days_per_job(cfg, source, as_of),
-                partitions=partitions,
-            )
-            fetched = (
-                fetch(
-                    cfg, store, source, plan, progress, deadline=deadline, export_dir=export_dir, partitions=partitions
+            try:
+                partitions = None
+                if fetch_data:
+                    fetch.settle_unknown_jobs(store, source)
+                    partitions = fetch.read_partitions(cfg, store, source, as_of)
+                plan = plan_for(
+                    cfg,
+                    store,
+                    source.name,
+                    as_of,
+                    refresh=refresh,
+                    max_days_per_job=cost.days_per_job(cfg, source, as_of),
+                    partitions=partitions,
                 )
-                if fetch_data
-                else Fetched()
-            )
-            leaderboard_note = None
-            if fetch_data:
-                fetch_downloads_before_store(cfg, store, source, progress)
-                fetch_release_dates(cfg, store, source, progress)
-                leaderboard_note = fetch_leaderboard(cfg, store, source, as_of, progress)
-            timings["fetch"] = time.perf_counter() - t0
-            held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
-            t1 = time.perf_counter()
-            note = backfill_note(held, plan.window.days) if runs_left else ""
-            prepared = collect(
-                cfg,
-                store,
-                source,
-                as_of,
-                out_dir,
-                full=full,
-                progress=progress,
-                backfill=note,
-                leaderboard_note=leaderboard_note,
-            )
-            timings["analyse"] = time.perf_counter() - t1
+                fetched = (
+                    fetch.fetch(
+                        cfg,
+                        store,
+                        source,
+                        plan,
+                        progress,
+                        deadline=deadline,
+                        export_dir=export_dir,
+                        partitions=partitions,
+                    )
+                    if fetch_data
+                    else fetch.Fetched()
+                )
+                leaderboard_note = None
+                if fetch_data:
+                    fetch.fetch_downloads_before_store(cfg, store, source, progress)
+                    fetch.fetch_release_dates(cfg, store, source, progress)
+                    leaderboard_note = fetch.fetch_leaderboard(cfg, store, source, as_of, progress)
+                timings["fetch"] = time.perf_counter() - t0
+                held, runs_left = _backfill_state(cfg, store, source, as_of, plan)
+                t1 = time.perf_counter()
+                note = backfill_note(held, plan.window.days) if runs_left else ""
+                prepared = collect(
+                    cfg,
+                    store,
+                    source,
+                    as_of,
+                    out_dir,
+                    full=full,
+                    progress=progress,
+                    backfill=note,
+                    leaderboard_note=leaderboard_note,
+                )
+                timings["analyse"] = time.perf_counter() - t1
+            finally:
+                source_open = False  # closed before rendering: a local source's DuckDB holds memory the pages need
+                source.close()
+            t2 = time.perf_counter()
+            writer = SiteWriter(out_dir, link_unchanged=not full)
+            try:
+                site = render_packages(prepared, store, writer, jobs=jobs or parallel.default_jobs(), progress=progress)
+                progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
+                # The feed's history is kept in the store before the site is published, never after: a build
+                # killed between the two has kept its day (the next build remembers that day again, the same),
+                # where the other order could publish a day's numbers the store never keeps, and a later
+                # build's feed would lose that day.
+                site.honest_history = remember_honest_numbers(store, site)
+                site.store_export = publishing.export_files(store, as_of.isoformat())
+            except BaseException:
+                writer.discard()
+                raise
     finally:
-        source.close()
-    t2 = time.perf_counter()
-    files = write_site(prepared, out_dir, jobs=jobs or parallel.default_jobs(), progress=progress)
+        if source_open:
+            source.close()
+    files = write_site(prepared, writer, out_dir)
     timings["render"] = time.perf_counter() - t2
     return BuildResult(as_of, plan, out_dir, files, timings, fetched.jobs_run, prepared.plan, fetched, held, runs_left)
 
@@ -901,31 +495,29 @@ def build(
 def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, plan: Plan) -> tuple[int, int | None]:
     """Days of the window held for every package, and (BigQuery only, while days are missing) about
     how many more runs the rest takes at this budget, priced by the model and the ledger."""
-    from generator import cost
 
     covered = store.covered_days(source.name, cfg.packages, plan.window)
     held = len(set.intersection(*covered.values())) if covered else 0
     if cfg.source.kind != "bigquery" or held >= plan.window.days:
         return held, None
-    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=days_per_job(cfg, None, as_of), refetch=())
+    rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=cost.days_per_job(cfg, None, as_of), refetch=())
     ledger = [e for e in store.ledger() if e.source == source.name]
     estimates = cost.estimate_plan(rest, None, ledger, price_per_tib=cfg.budget.price_per_tib)
     today = source.today() if hasattr(source, "today") else utc_today()
-    billed, unknown = store.month_spend(source.name, cost.month_start(today))
-    pace = daily_pace(cfg, None, as_of, today, ledger)
-    verdict = cost.backfill_pace(estimates, cfg.budget, pace=pace, as_of=as_of, month_billed=billed + unknown)
+    billed, unknown = store.month_spend(source.name, budget.month_start(today))
+    pace = budget.daily_pace(cfg, None, as_of, today, ledger)
+    verdict = budget.backfill_pace(estimates, cfg.budget, pace=pace, as_of=as_of, month_billed=billed + unknown)
     return held, verdict.runs or 1
 
 
 def _attach_costs(site: SiteData, store: Store, cfg: Config) -> dict[str, PackageCost]:
     """Cost figures for the cost page, and each package's share, from the ledger of billable jobs."""
-    from generator import cost
 
     entries = [e for e in store.ledger() if e.source == site.source]
     if not entries:
         return {}
     site.cost = cost.cost_summary(entries, cfg.budget.price_per_tib, source=site.source)
-    unread = store.get_meta(HISTORY_UNREAD_META)
+    unread = store.get_meta(fetch.HISTORY_UNREAD_META)
     if unread:
         site.cost.notes.append(
             f"BigQuery refused to list the jobs of {unread[:7]} when this store was new (bigquery.jobs.list "

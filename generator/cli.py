@@ -232,7 +232,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # The demo's config ships with the package; its events and store go where the user runs it.
     cfg = config.load(resources.demo_config(), base_dir=Path.cwd())
-    build.check_out_dir(cfg, out_dir)  # a wrong --out is refused before anything is written
+    outdir.check_out_dir(cfg, out_dir)  # a wrong --out is refused before anything is written
     if not sample.is_complete(DEMO_EVENTS):
         err.print(f"Generating synthetic demo events into {DEMO_EVENTS}/…")
         sample.generate(DEMO_EVENTS)

@@ -1,5 +1,6 @@
-"""BigQuery cost arithmetic: guaranteed ceilings, dollars, a model of the table, plan estimates,
-the budget check, and the figures of the cost page. Pure functions: no network, no store.
+"""BigQuery cost arithmetic: guaranteed ceilings, dollars, a model of the table, job sizing, plan
+estimates, and the figures of the cost page. Pure functions: no network, no store. The rule that
+admits a job against the budgets is generator.budget's.
 
 Two numbers for every job, never mixed up:
 - the *guaranteed ceiling*: the dry-run estimate rounded up the way BigQuery bills. The job runs
@@ -10,21 +11,17 @@ Two numbers for every job, never mixed up:
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from generator import dimensions
-from generator.config import BREAKDOWNS, BudgetConfig
+from generator.config import BREAKDOWNS, Config
 from generator.dates import Window
-from generator.sources import Job
+from generator.plan import Job, Plan
 from generator.store import LedgerEntry
-
-if TYPE_CHECKING:  # for annotations only: cost does not import plan at run time
-    from generator.plan import Plan
 
 MB = 10**6
 MIB = 1024**2
@@ -71,6 +68,20 @@ def format_bytes(n: float, digits: int = 1) -> str:
 
 def format_dollars(x: float) -> str:
     return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:.4f}"
+
+
+def format_exact(n: int) -> str:
+    """Bytes to put in a config file, and the same in GiB: `1099511627776 bytes (1024.00 GiB)`."""
+    return f"{n} bytes ({n / GIB:,.2f} GiB)"
+
+
+def format_apart(a: int, b: int) -> tuple[str, str]:
+    """Two sizes written with enough digits to differ (never "1.0 TiB do not fit 1.0 TiB")."""
+    for digits in (1, 2, 3):
+        left, right = format_bytes(a, digits), format_bytes(b, digits)
+        if left != right or a == b:
+            return left, right
+    return f"{a:,} bytes", f"{b:,} bytes"
 
 
 # -- the model of bigquery-public-data.pypi.file_downloads ----------------------------------
@@ -176,6 +187,40 @@ def max_days_per_job(cap_bytes: int, per_day_scan_bytes: int) -> int:
     while days > 1 and billed_ceiling(days * per_day_scan_bytes) > cap_bytes:
         days -= 1
     return int(days)
+
+
+@runtime_checkable
+class DryRunPricing(Protocol):
+    """A source that prices jobs with free dry runs (BigQuery): what sizing and pacing ask of it.
+    Without one (local files, ClickPy, or no credentials) they use the table model."""
+
+    def per_day_scan_bytes(self, projects: Sequence[str], breakdowns: Sequence[str], day: dt.date) -> int: ...
+
+    def estimate(self, jobs: Sequence[Job], ledger: Sequence[LedgerEntry] | None = None) -> list[JobEstimate]: ...
+
+
+def days_per_job(cfg: Config, source: object | None, as_of: dt.date) -> int | None:
+    """For BigQuery, the longest day range whose guaranteed ceiling fits the per-query cap.
+
+    Sized by the dearest day: free dry runs of each of the week ending on the as-of date (weekends
+    are ~70% of a weekday), else the table model. A job whose own dry run is still over the cap
+    (a heavier day further back) is split again when it runs.
+    """
+    if cfg.source.kind != "bigquery":
+        return None
+    if isinstance(source, DryRunPricing):
+        week = min(SIZING_DAYS, cfg.source.history_days)
+        per_day = max(
+            source.per_day_scan_bytes(cfg.packages, cfg.source.breakdowns, as_of - dt.timedelta(days=back))
+            for back in range(week)
+        )
+    else:
+        per_day = model_scan_bytes(Job(Window(as_of, as_of), cfg.packages, cfg.source.breakdowns))
+    return max_days_per_job(cfg.budget.max_bytes_per_query, per_day)
+
+
+SIZING_DAYS = 7
+"""Jobs are sized by the dearest of this many days ending on the as-of date (a week: weekday and weekend)."""
 
 
 # -- what each breakdown adds -----------------------------------------------------------------
@@ -341,382 +386,6 @@ def estimate_plan(
 ) -> list[JobEstimate]:
     """`estimate_jobs` for a generator.plan.Plan."""
     return estimate_jobs(plan.jobs, scan_bytes, ledger, price_per_tib=price_per_tib, model=model)
-
-
-# -- the budget ---------------------------------------------------------------------------------
-SETTING_PER_QUERY = "[budget].max_bytes_per_query"
-SETTING_PER_RUN = "[budget].max_bytes_per_run"
-SETTING_PER_MONTH = "[budget].max_bytes_per_month"
-
-
-@dataclass
-class Spending:
-    """What counts against the budgets: bytes billed, plus the full ceiling of every job whose
-    outcome is not known (its result was lost, or a run was killed while it ran)."""
-
-    run_billed: int = 0
-    run_unknown: int = 0
-    month_billed: int = 0
-    month_unknown: int = 0
-    month_counted: bool = False
-    """The month's spend before this run has been counted in (the build does it once, before the first job)."""
-
-    @property
-    def run(self) -> int:
-        return self.run_billed + self.run_unknown
-
-    @property
-    def month(self) -> int:
-        return self.month_billed + self.month_unknown
-
-    def started(self, ceiling: int) -> None:
-        """A job was started: until its bill is known it counts at its ceiling."""
-        self.run_unknown += ceiling
-        self.month_unknown += ceiling
-
-    def settled(self, ceiling: int, billed: int) -> None:
-        """A started job's bill is known."""
-        self.run_unknown -= ceiling
-        self.month_unknown -= ceiling
-        self.run_billed += billed
-        self.month_billed += billed
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A job that does not fit one budget, and the exact value that budget would need."""
-
-    setting: str
-    limit: int
-    counted: int
-    """Already counted against this budget: billed, unknown outcomes at their ceiling (and, when paced,
-    the room kept for the month's remaining daily runs)."""
-    ceiling: int
-    """The job's guaranteed ceiling; when paced, its expected bill (what the pace counts)."""
-    paced: bool = False
-    """Refused by the month's pace, not by a budget: the job would fit, but would take the room kept
-    for the month's remaining daily runs. A backfill stops there cleanly; it is never an error."""
-
-    @property
-    def needed(self) -> int:
-        """The least value of `setting` that lets this job run now."""
-        return self.counted + self.ceiling
-
-
-def budget_refusal(ceiling: int, budget: BudgetConfig, spending: Spending) -> Refusal | None:
-    """The one budget rule: the first budget a job with this guaranteed ceiling does not fit (None: it may run).
-
-    Counted so far + this job's ceiling must fit each budget. BigQuery refuses, at no charge, a job
-    whose estimate is above its maximum_bytes_billed (= the ceiling), so this is a true guarantee;
-    the sum of every ceiling of a plan need not fit. Pacing (`pace_refusal`) is a separate, softer
-    rule on top of it for backfill jobs; the guarantee itself never counts two ceilings at once.
-    """
-    for setting, limit, counted in (
-        (SETTING_PER_QUERY, budget.max_bytes_per_query, 0),
-        (SETTING_PER_RUN, budget.max_bytes_per_run, spending.run),
-        (SETTING_PER_MONTH, budget.max_bytes_per_month, spending.month),
-    ):
-        if counted + ceiling > limit:
-            return Refusal(setting, limit, counted, ceiling)
-    return None
-
-
-# -- pacing the month -----------------------------------------------------------------------------
-# The guarantee above holds job by job. Pacing keeps a backfill from spending, early in the month,
-# the room the month's daily runs will need: a backfill job may start only when
-#   the month's bill so far (unknown outcomes at their ceiling) + this job's EXPECTED bill
-#   + the EXPECTED bill of each daily run still to come this month + ONE daily run's CEILING
-# fit [budget].max_bytes_per_month. It reasons on expected bills plus a single ceiling: a backfill
-# job's ceiling and a daily job's ceiling are never counted together, since they never run together
-# (the guarantee checks each job's own ceiling when it starts). Only the daily job, the one that holds
-# the newest day, is not paced: it runs under the guarantee alone. Jobs run newest day first, so the
-# headline's 30 newest days come before older ones.
-#
-# If jobs bill more than expected, nothing goes over any budget (the guarantee still checks every
-# job); the month's room simply runs out early: its last daily runs find that not even the newest
-# day's ceiling fits what is left, are refused before anything is billed (NewestDayDoesNotFit, exit
-# 3, "or wait for next month"), and the site keeps its last published days until the month turns;
-# the first run of the next month fetches the days missed. tests/test_cost.py plays such a month.
-def next_month_start(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
-@dataclass(frozen=True)
-class MonthPace:
-    """What pacing keeps free in the month (UTC) for its daily runs still to come."""
-
-    daily_ceiling: int
-    """One daily run's guaranteed ceiling: the next daily run must be allowed to start."""
-    daily_expected: int
-    """One daily run's expected bill."""
-    today: dt.date
-
-    @property
-    def runs_left(self) -> int:
-        """Daily runs still to come this month: one each day after today."""
-        return (next_month_start(self.today) - self.today).days - 1
-
-    @property
-    def reserve(self) -> int:
-        return self.daily_ceiling + self.runs_left * self.daily_expected
-
-    def next_month(self) -> MonthPace:
-        """The same daily run, on the first day of the next month."""
-        return MonthPace(self.daily_ceiling, self.daily_expected, next_month_start(self.today))
-
-
-def pace_refusal(expected: int, budget: BudgetConfig, spending: Spending, pace: MonthPace) -> Refusal | None:
-    """The month's pace for a backfill job with this expected bill (None: it may start). See above."""
-    counted = spending.month + pace.reserve
-    if counted + expected > budget.max_bytes_per_month:
-        return Refusal(SETTING_PER_MONTH, budget.max_bytes_per_month, counted, expected, paced=True)
-    return None
-
-
-def is_paced(window_end: dt.date, as_of: dt.date) -> bool:
-    """A job is paced unless it is the daily job: the one that holds the newest day (the as-of date)."""
-    return window_end < as_of
-
-
-def pace_message(refusal: Refusal, what: str, pace: MonthPace) -> str:
-    """One line: why a backfill job waits (the month's pace), and what would let it run sooner."""
-    kept = format_bytes(pace.reserve)
-    return (
-        f"{what} waits for the month's pace: its expected bill ~ {format_bytes(refusal.ceiling)}, with "
-        f"{format_bytes(refusal.counted - pace.reserve, 2)} counted this month and {kept} kept for the month's "
-        f"{pace.runs_left} remaining daily run(s) (their expected bills and one daily run's ceiling), does not fit "
-        f"{SETTING_PER_MONTH} = {format_bytes(refusal.limit)}; the backfill goes on next month, or raise it"
-    )
-
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def format_exact(n: int) -> str:
-    """Bytes to put in a config file, and the same in GiB: `1099511627776 bytes (1024.00 GiB)`."""
-    return f"{n} bytes ({n / GIB:,.2f} GiB)"
-
-
-def format_apart(a: int, b: int) -> tuple[str, str]:
-    """Two sizes written with enough digits to differ (never "1.0 TiB do not fit 1.0 TiB")."""
-    for digits in (1, 2, 3):
-        left, right = format_bytes(a, digits), format_bytes(b, digits)
-        if left != right or a == b:
-            return left, right
-    return f"{a:,} bytes", f"{b:,} bytes"
-
-
-def refusal_message(refusal: Refusal, what: str, *, expected: int, price_per_tib: float, first: bool) -> str:
-    """One line: which budget the job does not fit, and the exact value to set (when nothing was fetched)."""
-    ceiling, limit = format_apart(refusal.ceiling, refusal.limit)
-    counted = format_bytes(refusal.counted, 2) if refusal.counted else ""
-    head = (
-        f"{what} has a guaranteed ceiling of {ceiling} ({format_dollars(dollars(refusal.ceiling, price_per_tib))};"
-        f" expected actual bill ~ {format_bytes(expected)}), which does not fit {refusal.setting} = {limit}"
-        + (f" with {counted} already counted" if counted else "")
-    )
-    if not first:
-        return head
-    advice = f"Set {refusal.setting} = {refusal.needed} or more ({format_exact(refusal.needed)})"
-    if refusal.setting == SETTING_PER_MONTH:
-        advice += " or wait for next month"
-    else:
-        advice += ", or drop breakdowns from [source].breakdowns (`plan` shows what each adds)"
-    return f"{head}. Not even the newest day fits: {advice}. Nothing was run."
-
-
-@dataclass(frozen=True)
-class Pace:
-    """How long fetching a whole plan takes under the budget."""
-
-    runs: int | None
-    """Runs needed (None: some job never fits any run)."""
-    months: int
-    """Calendar months those runs span, paced by the monthly budget."""
-
-
-def backfill_pace(
-    estimates: Sequence[JobEstimate],
-    budget: BudgetConfig,
-    *,
-    pace: MonthPace | None = None,
-    as_of: dt.date | None = None,
-    month_billed: int = 0,
-) -> Pace:
-    """Runs and months that fetch every job, newest first, by the rules the build applies.
-
-    A run takes jobs while its expected bill so far plus the next job's ceiling fits the per-run
-    budget; a month takes them while its expected bill so far (from `month_billed`) plus the next job's
-    ceiling fits the monthly budget and, for a job without the newest day (with `pace` and `as_of`),
-    while the month's pace has room for its expected bill. A job the month has no room for
-    waits for the next month (and so for a new run): the month, not the run, often sets the pace.
-    """
-    runs, months = 0, 1
-    run_billed: int | None = None
-    current = pace
-    limit = min(budget.max_bytes_per_query, budget.max_bytes_per_run, budget.max_bytes_per_month)
-
-    def month_fits(e: JobEstimate, billed: int, month: MonthPace | None) -> bool:
-        if billed + e.ceiling_bytes > budget.max_bytes_per_month:
-            return False
-        if month is None or as_of is None or not is_paced(e.job.window.end, as_of):
-            return True
-        return billed + e.expected_bytes + month.reserve <= budget.max_bytes_per_month
-
-    todo = list(estimates)
-    while todo:
-        e = todo.pop(0)
-        if e.ceiling_bytes > limit:
-            return Pace(None, months)
-        run_full = run_billed is not None and run_billed + e.ceiling_bytes > budget.max_bytes_per_run
-        if e.days > 1 and (run_full or not month_fits(e, month_billed, current)):
-            todo[:0] = _per_day(e)  # as the build does: a job that does not fit is split before the run stops
-            continue
-        if not month_fits(e, month_billed, current):
-            upcoming = current.next_month() if current is not None else None
-            if not month_fits(e, 0, upcoming):
-                return Pace(None, months)  # not even a fresh month has room for it
-            months, month_billed, run_billed, current = months + 1, 0, None, upcoming
-        if run_billed is None or run_billed + e.ceiling_bytes > budget.max_bytes_per_run:
-            runs, run_billed = runs + 1, 0
-        run_billed += e.expected_bytes
-        month_billed += e.expected_bytes
-    return Pace(runs, months)
-
-
-def _per_day(e: JobEstimate) -> list[JobEstimate]:
-    """A job's estimate as one per day, newest first (ceiling and bill shared evenly)."""
-    days = e.days
-    out = []
-    for day in reversed(list(e.job.window)):
-        job = dataclasses.replace(e.job, window=Window(day, day))
-        out.append(
-            dataclasses.replace(
-                e,
-                job=job,
-                scan_bytes=-(-e.scan_bytes // days),
-                ceiling_bytes=billed_ceiling(-(-e.scan_bytes // days)),
-                expected_bytes=-(-e.expected_bytes // days),
-            )
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class PlanVerdict:
-    """What the budget says about a plan before anything runs (the `plan` command's answer)."""
-
-    refusal: Refusal | None
-    """Set when not even the newest job fits: the build would run nothing."""
-    pace: Pace
-    """Runs and months the whole plan takes."""
-
-
-def plan_verdict(
-    estimates: Sequence[JobEstimate],
-    budget: BudgetConfig,
-    spending: Spending,
-    *,
-    pace: MonthPace | None = None,
-    as_of: dt.date | None = None,
-) -> PlanVerdict:
-    """Whether the newest job fits now, and how many runs and months the whole plan takes.
-
-    A plan whose newest job is a backfill job (the newest day held) is never refused: a build stops
-    cleanly there when the month has no room, and goes on next month."""
-    backfill = bool(estimates) and as_of is not None and is_paced(estimates[0].job.window.end, as_of)
-    refusal = budget_refusal(estimates[0].ceiling_bytes, budget, spending) if estimates and not backfill else None
-    return PlanVerdict(refusal, backfill_pace(estimates, budget, pace=pace, as_of=as_of, month_billed=spending.month))
-
-
-def describe_plan(
-    estimates: Sequence[JobEstimate],
-    costs: Sequence[ColumnCost],
-    budget: BudgetConfig,
-    verdict: PlanVerdict | None,
-) -> list[str]:
-    """The `plan` command's report, as lines: identical jobs grouped, ceiling, expected bill, runs needed.
-
-    `verdict` is None when there is nothing to fetch (no estimates, so nothing for the budget to judge).
-    """
-    lines: list[str] = []
-    if not estimates or verdict is None:
-        return ["Nothing to fetch: the store already holds every day and package."]
-    model = any(e.scan_basis == "model" for e in estimates)
-    lines.append(
-        "Ceilings from a model of the table (no BigQuery credentials): an estimate, not a dry run."
-        if model
-        else "Ceilings from BigQuery dry runs (free); each job runs with maximum_bytes_billed = its ceiling."
-    )
-    lines.append("Jobs run newest day first; a run stops cleanly at the first job that does not fit its budget.")
-    lines.append(f"{'jobs':>5}  {'days':<38} {'pkgs':>4}  {'ceiling each':>21}  {'expected each':>21}")
-    for group in _groups(estimates):
-        first, last, n = group[0], group[-1], len(group)
-        span = first.job.window.label() if n == 1 else f"{last.job.window.start} to {first.job.window.end}"
-        label = f"{span} ({first.days}d{' each' if n > 1 else ''})"
-        ceiling = _spread([e.ceiling_bytes for e in group])
-        expected = _spread([e.expected_bytes for e in group])
-        lines.append(f"{n:>4}x  {label:<38} {first.packages:>4}  {ceiling:>21}  {expected:>21}")
-    total = sum(e.ceiling_bytes for e in estimates)
-    expected_total = sum(e.expected_bytes for e in estimates)
-    price = estimates[0].price_per_tib
-    lines.append(
-        f"Total: {len(estimates)} job(s), {sum(e.days for e in estimates)} day(s); guaranteed ceiling "
-        f"{format_bytes(total)} ({format_dollars(dollars(total, price))}), never all counted at once; expected bill "
-        f"{format_bytes(expected_total)} ({format_dollars(dollars(expected_total, price))}; "
-        f"{estimates[0].expected_basis}) at ${price}/TiB; first 1 TiB a month is free."
-    )
-    lines.append(
-        f"Budget: {SETTING_PER_QUERY} = {format_bytes(budget.max_bytes_per_query)}, {SETTING_PER_RUN} = "
-        f"{format_bytes(budget.max_bytes_per_run)}, {SETTING_PER_MONTH} = {format_bytes(budget.max_bytes_per_month)}"
-        " (all on bytes billed; a job may start when billed so far + its ceiling fits)."
-    )
-    if verdict.refusal is not None:
-        newest = estimates[0]
-        lines.append(
-            "REFUSED: "
-            + refusal_message(
-                verdict.refusal,
-                f"the newest job ({newest.job.window.label()})",
-                expected=newest.expected_bytes,
-                price_per_tib=price,
-                first=True,
-            )
-        )
-    elif verdict.pace.runs is None:
-        lines.append("Some older jobs never fit the budget: raise it, or lower [source].history_days.")
-    else:
-        pace = verdict.pace
-        months = ""
-        if pace.months > 1:
-            months = f", over about {pace.months} calendar months ({SETTING_PER_MONTH} sets the pace)"
-        lines.append(f"Runs needed for the whole history at this budget: about {pace.runs}{months}.")
-    lines.append("What each column adds to the ceiling per day fetched (drop a breakdown to save it):")
-    for c in costs:
-        mark = "" if c.name == "base" else ("  [on]" if c.selected else "  [off]")
-        note = f"  ({c.note})" if c.note else ""
-        lines.append(
-            f"  {c.name:<18} {', '.join(c.columns):<40} {format_bytes(c.bytes_per_day):>10}"
-            f" {format_dollars(c.dollars_per_day):>7}/day{mark}{note}"
-        )
-    return lines
-
-
-def _groups(estimates: Sequence[JobEstimate]) -> list[list[JobEstimate]]:
-    """Runs of consecutive jobs of the same length over the same packages (days differ in volume)."""
-    out: list[list[JobEstimate]] = []
-    for e in estimates:
-        if out and (out[-1][0].days, out[-1][0].packages) == (e.days, e.packages):
-            out[-1].append(e)
-        else:
-            out.append([e])
-    return out
-
-
-def _spread(sizes: Sequence[int]) -> str:
-    low, high = min(sizes), max(sizes)
-    return format_bytes(low) if format_bytes(low) == format_bytes(high) else f"{format_bytes(low)}-{format_bytes(high)}"
 
 
 # -- the cost page ------------------------------------------------------------------------------

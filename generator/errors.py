@@ -50,7 +50,7 @@ class CostLimitExceeded(GeneratorError):
         self.ceiling_bytes = ceiling_bytes
         self.cap_bytes = cap_bytes
         self.refusal = refusal
-        """The generator.cost.Refusal: which budget, and the exact value it would need."""
+        """The generator.budget.Refusal: which budget, and the exact value it would need."""
         self.expected_bytes = expected_bytes
 
 

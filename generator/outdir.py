@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator.config import Config
 from generator.errors import ConfigError
 from generator.incremental import FORMAT, MANIFEST
 
@@ -80,3 +81,21 @@ def check(out_dir: Path, protected: list[Protected]) -> Path:
             f" the whole directory, so its files would be deleted; {ASK}"
         )
     return out
+
+
+def protected_paths(cfg: Config) -> list[Protected]:
+    """What the output directory must never be or hold (nor, but for the config's folder, sit inside)."""
+    out = [
+        Protected(cfg.path.parent, "the config file's folder", "choose a folder inside it, such as --out site", True),
+        Protected(cfg.store.path, "the store", "set [store].path outside the output directory"),
+    ]
+    if cfg.source.kind == "local" and cfg.source.path is not None:
+        out.append(Protected(cfg.source.path, "the events folder", "choose --out outside [source].path"))
+    if cfg.site.static is not None:
+        out.append(Protected(cfg.site.static, "the [site].static folder", "choose --out outside it"))
+    return out
+
+
+def check_out_dir(cfg: Config, out_dir: Path) -> Path:
+    """The output directory, resolved, if a build of `cfg` may replace it; else a ConfigError."""
+    return check(out_dir, protected_paths(cfg))

@@ -158,7 +158,7 @@ class SiteData:
     source: str
     synthetic: bool
     packages: list[ListedPackage]
-    """Every package, once its page is written (write_site fills it; empty while pages render)."""
+    """Every package, once its page is written (build.render_packages fills it; empty while pages render)."""
     generated_by: str = "pypi-stats-site"
     cost: CostSummary | None = None
     """The cost page's figures, when the ledger has billable jobs."""

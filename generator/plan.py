@@ -1,7 +1,8 @@
-"""Plan a run: which (package, day) pairs the store lacks, and the fewest jobs that fetch them.
+"""Plan a run: which (package, day) pairs the store lacks, and the fewest jobs (`Job`) that fetch them.
 
-Pure: takes the config's packages and windows and the store's coverage, returns jobs. The
-BigQuery source prices each job (dry run) before anything billable runs.
+The lowest layer that speaks of jobs: sources run them, cost prices them, budget admits them.
+Pure but for `plan_for`, which reads the store's coverage: takes the config's packages and windows,
+returns jobs. The BigQuery source prices each job (dry run) before anything billable runs.
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from generator.config import Config
 from generator.dates import Window, contiguous_ranges, last_days
-from generator.sources import Job
-from generator.store import PartitionState
+from generator.store import PartitionState, Store
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scan: every listed project over one contiguous range of UTC days."""
+
+    window: Window
+    projects: tuple[str, ...]
+    breakdowns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,3 +110,33 @@ def changed_days(
         elif any(state != now for state in states):
             out.append(day)
     return tuple(sorted(out))
+
+
+def plan_for(
+    cfg: Config,
+    store: Store,
+    source_name: str,
+    as_of: dt.date,
+    refresh: bool = False,
+    max_days_per_job: int | None = None,
+    partitions: Mapping[dt.date, PartitionState] | None = None,
+    refetch: Iterable[dt.date] | None = None,
+) -> Plan:
+    """The jobs that fill what the store lacks (everything, with `refresh`), and fetch again the held days
+    whose source partition changed since they were read (with `partitions`, the source's partitions now;
+    else the latest [source].refetch_days), or exactly the days of `refetch` when given."""
+    window = last_days(as_of, cfg.source.history_days)
+    covered = {} if refresh else store.covered_days(source_name, cfg.packages, window)
+    if refetch is None and partitions is not None and not refresh:
+        latest = last_days(as_of, cfg.source.refetch_days) if cfg.source.refetch_days else ()
+        refetch = changed_days(store.partition_states(source_name, cfg.packages, window), partitions, latest)
+    return make_plan(
+        cfg.packages,
+        covered,
+        as_of,
+        history_days=cfg.source.history_days,
+        refetch_days=cfg.source.refetch_days,
+        breakdowns=cfg.source.breakdowns,
+        max_days_per_job=max_days_per_job,
+        refetch=refetch,
+    )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from generator import build, cost, dates
-from generator.config import Config
+from generator import budget, cost, dates, fetch
+from generator.budget import SETTING_PER_MONTH, SETTING_PER_QUERY, SETTING_PER_RUN, PlanVerdict, refusal_message
+from generator.config import BudgetConfig, Config
+from generator.cost import ColumnCost, JobEstimate, dollars, format_bytes, format_dollars
 from generator.errors import GeneratorError, NewestDayDoesNotFit
-from generator.plan import Plan
+from generator.plan import Plan, plan_for
 from generator.sources.local import holds_synthetic_events
 from generator.store import Store, open_store
 
@@ -30,10 +33,10 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
             # BigQuery: build fetches a held day again only when its partition changed, which only the
             # build reads (a 10 MB query: `plan` runs nothing billable); priced here as unchanged.
             refetch = () if cfg.source.kind == "bigquery" else None
-            days = build.days_per_job(cfg, source, as_of)
-            plan = build.plan_for(cfg, store, name, as_of, max_days_per_job=days, refetch=refetch)
+            days = cost.days_per_job(cfg, source, as_of)
+            plan = plan_for(cfg, store, name, as_of, max_days_per_job=days, refetch=refetch)
             ledger = store.ledger()
-            since = cost.month_start(dates.utc_today())
+            since = budget.month_start(dates.utc_today())
             billed, unknown = store.month_spend(name, since)
             recovered = store.get_meta("recovered_month_spend") or {}
             if recovered.get("month") == since.isoformat():
@@ -67,13 +70,13 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
         estimates = cost.estimate_plan(plan, None, ledger, price_per_tib=cfg.budget.price_per_tib)
         measured = None
     costs = cost.column_costs(cfg.source.breakdowns, price_per_tib=cfg.budget.price_per_tib, measured=measured)
-    spending = cost.Spending(month_billed=billed, month_unknown=unknown)
+    spending = budget.Spending(month_billed=billed, month_unknown=unknown)
     verdict = None
     if estimates:
         # Every job but the daily one (the newest day) keeps the month's pace: room for this month's daily runs.
-        pace = build.daily_pace(cfg, source, as_of, dates.utc_today(), ledger)
-        verdict = cost.plan_verdict(estimates, cfg.budget, spending, pace=pace, as_of=as_of)
-    for line in cost.describe_plan(estimates, costs, cfg.budget, verdict):
+        pace = budget.daily_pace(cfg, source, as_of, dates.utc_today(), ledger)
+        verdict = budget.plan_verdict(estimates, cfg.budget, spending, pace=pace, as_of=as_of)
+    for line in describe_plan(estimates, costs, cfg.budget, verdict):
         console.print(line, highlight=False, markup=False)
     if spending.month:
         console.print(
@@ -85,6 +88,95 @@ def show_plan(cfg: Config, as_of: dt.date, console: Console) -> int:
     return NewestDayDoesNotFit.exit_code if verdict is not None and verdict.refusal is not None else 0
 
 
+def describe_plan(
+    estimates: Sequence[JobEstimate],
+    costs: Sequence[ColumnCost],
+    budget: BudgetConfig,
+    verdict: PlanVerdict | None,
+) -> list[str]:
+    """The `plan` command's report, as lines: identical jobs grouped, ceiling, expected bill, runs needed.
+
+    `verdict` is None when there is nothing to fetch (no estimates, so nothing for the budget to judge).
+    """
+    lines: list[str] = []
+    if not estimates or verdict is None:
+        return ["Nothing to fetch: the store already holds every day and package."]
+    model = any(e.scan_basis == "model" for e in estimates)
+    lines.append(
+        "Ceilings from a model of the table (no BigQuery credentials): an estimate, not a dry run."
+        if model
+        else "Ceilings from BigQuery dry runs (free); each job runs with maximum_bytes_billed = its ceiling."
+    )
+    lines.append("Jobs run newest day first; a run stops cleanly at the first job that does not fit its budget.")
+    lines.append(f"{'jobs':>5}  {'days':<38} {'pkgs':>4}  {'ceiling each':>21}  {'expected each':>21}")
+    for group in _groups(estimates):
+        first, last, n = group[0], group[-1], len(group)
+        span = first.job.window.label() if n == 1 else f"{last.job.window.start} to {first.job.window.end}"
+        label = f"{span} ({first.days}d{' each' if n > 1 else ''})"
+        ceiling = _spread([e.ceiling_bytes for e in group])
+        expected = _spread([e.expected_bytes for e in group])
+        lines.append(f"{n:>4}x  {label:<38} {first.packages:>4}  {ceiling:>21}  {expected:>21}")
+    total = sum(e.ceiling_bytes for e in estimates)
+    expected_total = sum(e.expected_bytes for e in estimates)
+    price = estimates[0].price_per_tib
+    lines.append(
+        f"Total: {len(estimates)} job(s), {sum(e.days for e in estimates)} day(s); guaranteed ceiling "
+        f"{format_bytes(total)} ({format_dollars(dollars(total, price))}), never all counted at once; expected bill "
+        f"{format_bytes(expected_total)} ({format_dollars(dollars(expected_total, price))}; "
+        f"{estimates[0].expected_basis}) at ${price}/TiB; first 1 TiB a month is free."
+    )
+    lines.append(
+        f"Budget: {SETTING_PER_QUERY} = {format_bytes(budget.max_bytes_per_query)}, {SETTING_PER_RUN} = "
+        f"{format_bytes(budget.max_bytes_per_run)}, {SETTING_PER_MONTH} = {format_bytes(budget.max_bytes_per_month)}"
+        " (all on bytes billed; a job may start when billed so far + its ceiling fits)."
+    )
+    if verdict.refusal is not None:
+        newest = estimates[0]
+        lines.append(
+            "REFUSED: "
+            + refusal_message(
+                verdict.refusal,
+                f"the newest job ({newest.job.window.label()})",
+                expected=newest.expected_bytes,
+                price_per_tib=price,
+                first=True,
+            )
+        )
+    elif verdict.pace.runs is None:
+        lines.append("Some older jobs never fit the budget: raise it, or lower [source].history_days.")
+    else:
+        pace = verdict.pace
+        months = ""
+        if pace.months > 1:
+            months = f", over about {pace.months} calendar months ({SETTING_PER_MONTH} sets the pace)"
+        lines.append(f"Runs needed for the whole history at this budget: about {pace.runs}{months}.")
+    lines.append("What each column adds to the ceiling per day fetched (drop a breakdown to save it):")
+    for c in costs:
+        mark = "" if c.name == "base" else ("  [on]" if c.selected else "  [off]")
+        note = f"  ({c.note})" if c.note else ""
+        lines.append(
+            f"  {c.name:<18} {', '.join(c.columns):<40} {format_bytes(c.bytes_per_day):>10}"
+            f" {format_dollars(c.dollars_per_day):>7}/day{mark}{note}"
+        )
+    return lines
+
+
+def _groups(estimates: Sequence[JobEstimate]) -> list[list[JobEstimate]]:
+    """Runs of consecutive jobs of the same length over the same packages (days differ in volume)."""
+    out: list[list[JobEstimate]] = []
+    for e in estimates:
+        if out and (out[-1][0].days, out[-1][0].packages) == (e.days, e.packages):
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def _spread(sizes: Sequence[int]) -> str:
+    low, high = min(sizes), max(sizes)
+    return format_bytes(low) if format_bytes(low) == format_bytes(high) else f"{format_bytes(low)}-{format_bytes(high)}"
+
+
 def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> list[str]:
     """The free services a build also asks and what it sends them; none for synthetic data (never asked)."""
     events = cfg.source.path if cfg.source.kind == "local" else None  # set for "local" (checked by config)
@@ -92,7 +184,7 @@ def free_requests(cfg: Config, store: Store, plan: Plan, source_name: str) -> li
         return []
     lines = []
     if cfg.source.clickpy_all_time:
-        to_ask = build.before_store_to_ask(store, source_name, cfg.packages, planned=plan.missing)
+        to_ask = fetch.before_store_to_ask(store, source_name, cfg.packages, planned=plan.missing)
         if to_ask:
             lines.append(
                 f"Also asked, free: ClickPy, in one query, for the downloads before the store's first day of "

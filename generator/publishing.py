@@ -1,11 +1,9 @@
 """Publishing: the machine-readable and crawler files of a site, and the store's data export.
 
-Two hooks into the build:
-- `attach(site, store, cfg)` runs while the store is open (build.build): it remembers this build's
-  honest numbers for the feed and takes the store's data export, into `site`.
-- `write_all(site, writer)` runs at the end of the build: it writes `badges/...`, `feed.xml`,
-  `sitemap.xml`, `robots.txt` and `data/store/*` (the export from which CI restores the store when
-  its cache is gone).
+`write_all(site, writer)` runs at the end of the build, from a complete SiteData (its feed history and
+store export gathered by build.build while the store was open): it writes `badges/...`, `feed.xml`,
+`sitemap.xml`, `robots.txt` and `data/store/*` (the export from which CI restores the store when its
+cache is gone). It reads nothing back.
 
 The static API (`api/packages/<name>/...`) is made with each package's page, in the page workers
 (generator.parallel, generator.api.documents_for): one place, from the rows the page reads.
@@ -27,7 +25,6 @@ from urllib.parse import urljoin, urlsplit
 
 from generator import badges, feeds, layout, leaderboard_view, render
 from generator import store as store_module
-from generator.config import Config
 from generator.errors import StoreError
 from generator.pages import SiteData
 from generator.sitewriter import SiteWriter
@@ -57,23 +54,6 @@ def root_path(site: SiteData) -> str:
     """The site's root as an absolute path ("/" or "/repo/"), for pages served at any depth (404.html)."""
     path = urlsplit(site.base_url).path if site.base_url else "/"
     return path if path.endswith("/") else path + "/"
-
-
-# -- during the build, with the store open ------------------------------------------------------
-def attach(site: SiteData, store: Store, cfg: Config) -> None:
-    """Gather what `write_all` needs from the store; remember this build's honest numbers."""
-    site.base_url = normalize_base_url(site.base_url or env_base_url())
-    # A 30-day number over a month the store does not fully hold is not comparable with a month's:
-    # it is not remembered, so the feed never reports the missing days as a fall in installs.
-    history = feeds.remember(
-        store.get_meta(feeds.HISTORY_KEY, {}) or {},
-        site.as_of,
-        {p.report.project: p.report.honest for p in site.packages if p.report.coverage.complete},
-    )
-    store.set_meta(feeds.HISTORY_KEY, history)
-    site.honest_history = history
-    site.change_threshold = cfg.site.change_threshold
-    site.store_export = export_files(store, site.as_of.isoformat())
 
 
 # -- writing the site ------------------------------------------------------------------------------

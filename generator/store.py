@@ -828,9 +828,8 @@ _HELD_LOCKS: set[str] = set()
 def store_lock(path: Path) -> Iterator[None]:
     """The writers' exclusive lock on a store (flock on `<store>.lock`), refused at once if another process has it.
 
-    A build holds it from its first read to its last page (`build.build`): its page workers read the store
-    through read-only connections after the build's own connection is closed, and a second build must not
-    open the store for writing in between.
+    A build holds it from its first read to its last page (`build.build`), while its one connection streams
+    the packages' rows to the page workers: a second build must not open the store for writing in between.
     """
     key = os.path.abspath(str(path) + ".lock")
     if key in _HELD_LOCKS:

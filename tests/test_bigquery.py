@@ -25,9 +25,8 @@ from generator import config as config_mod
 from generator import cost
 from generator.dates import Window
 from generator.errors import ConfigError, CostLimitExceeded, SourceError
-from generator.plan import make_plan
+from generator.plan import Job, make_plan, plan_for
 from generator.queries import load
-from generator.sources import Job
 from generator.sources.bigquery import (
     TOOL_LABEL,
     BigQuerySource,
@@ -474,8 +473,8 @@ def test_a_partition_landing_between_dry_run_and_job_costs_one_more_try_at_the_f
 def test_a_job_outcome_lost_with_the_run_is_counted_at_its_ceiling_then_looked_up(
     tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
 ) -> None:
-    from generator import build
-    from generator.build import _StoreJobLog
+    from generator import fetch
+    from generator.fetch import _StoreJobLog
 
     cfg = make_config(tmp_path)
     with open_store(cfg.store.path) as store:
@@ -495,7 +494,7 @@ def test_a_job_outcome_lost_with_the_run_is_counted_at_its_ceiling_then_looked_u
         assert settled.rows is not None
         assert settled.available_days == list(full_job().window)
         billable = len(fake.billable_jobs)
-        build.settle_unknown_jobs(store, later)  # what the next build does before planning
+        fetch.settle_unknown_jobs(store, later)  # what the next build does before planning
         assert len(fake.billable_jobs) == billable  # the rows were read, not bought again
         assert store.unknown_jobs("bigquery") == []
         assert store.month_spend("bigquery", dt.date(2000, 1, 1)) == (settled.entry.bytes_billed, 0)
@@ -625,7 +624,7 @@ def test_restrict_breakdowns_keeps_the_canonical_text_when_nothing_is_dropped() 
 def test_max_minutes_stops_fetching_before_a_job_that_could_not_finish_and_each_job_is_exported(
     tmp_path: Path, fake: FakeBigQuery, make_source: Callable[..., BigQuerySource]
 ) -> None:
-    from generator import build
+    from generator import fetch
     from generator.store import open_store as open_
 
     cfg = make_config(tmp_path, max_bytes_per_query=100 * cost.GIB)
@@ -633,9 +632,9 @@ def test_max_minutes_stops_fetching_before_a_job_that_could_not_finish_and_each_
     export = tmp_path / "export"
     with open_(cfg.store.path) as store:
         as_of = FIRST + dt.timedelta(days=DAYS - 1)
-        plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=2)
+        plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=2)
         assert {job.window.days for job in plan.jobs} == {2}
-        fetched = build.fetch(
+        fetched = fetch.fetch(
             cfg, store, make_source(cfg), plan, deadline=450, clock=lambda: float(next(ticks)), export_dir=export
         )
         held = store.covered_days("bigquery", PACKAGES, plan.window)

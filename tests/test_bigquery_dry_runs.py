@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_bigquery import DAYS, FIRST, PACKAGES, TODAY, full_job, make_config, make_events, sorted_rows
 
-from generator import build, cost
+from generator import cost, fetch
 from generator.dates import Window
 from generator.errors import CostLimitExceeded, SourceError
-from generator.sources import Job
+from generator.plan import Job, plan_for
 from generator.sources.bigquery import BigQuerySource, RetryPolicy, job_query
 from generator.sources.local import LocalSource
 from generator.store import open_store
@@ -139,8 +139,8 @@ def test_a_backfill_holds_every_day_within_its_budgets_whatever_the_dry_runs_say
         cfg = source.config
         as_of = FIRST + dt.timedelta(days=DAYS - 1)
         with open_store(cfg.store.path) as store:
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
-            fetched = build.fetch(cfg, store, source, plan)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
+            fetched = fetch.fetch(cfg, store, source, plan)
             held = store.covered_days("bigquery", PACKAGES, Window(FIRST, as_of))
         source.close()
     assert fetched.stopped == ""
@@ -190,9 +190,9 @@ def test_no_run_is_billed_over_budget_whatever_the_dry_runs_say(
         cfg = source.config
         as_of = FIRST + dt.timedelta(days=DAYS - 1)
         with open_store(cfg.store.path) as store:
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=3)
             with contextlib.suppress(CostLimitExceeded, SourceError):
-                build.fetch(cfg, store, source, plan)
+                fetch.fetch(cfg, store, source, plan)
         source.close()
     jobs = fake.billable_jobs
     assert sum(j.billed_bytes for j in jobs) <= cfg.budget.max_bytes_per_run

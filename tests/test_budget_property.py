@@ -27,10 +27,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from generator import build, dates
 from generator import config as config_mod
+from generator import cost, dates, fetch
 from generator.dates import Window
 from generator.errors import CostLimitExceeded, SourceError
+from generator.plan import plan_for
 from generator.sources.bigquery import BigQuerySource, RetryPolicy
 from generator.store import open_store
 from tests.fakes.bigquery_server import EventsQuery, EventTable, FakeBigQuery, ReceivedJob
@@ -82,7 +83,7 @@ def day_ceiling(table: EventTable) -> int:
 
 def _job(day: dt.date) -> Any:
     from generator.config import BREAKDOWNS
-    from generator.sources import Job
+    from generator.plan import Job
 
     return Job(Window(day, day), PACKAGES, BREAKDOWNS)
 
@@ -106,7 +107,7 @@ def _run(cfg: config_mod.Config, fake: FakeBigQuery, run_id: str, as_of: dt.date
         fake.append_events([{"timestamp": f"{day} 12:00:00 UTC", "project": PACKAGES[0]}])
     started = [0]
 
-    class KillingLog(build._StoreJobLog):
+    class KillingLog(fetch._StoreJobLog):
         def started(self, entry: Any) -> None:
             super().started(entry)
             if entry.projects and started[0] == kill_at:
@@ -121,13 +122,13 @@ def _run(cfg: config_mod.Config, fake: FakeBigQuery, run_id: str, as_of: dt.date
         cfg, client=fake.client(), run_id=run_id, retry=RetryPolicy(sleep=lambda s: None, max_attempts=2)
     )
     with open_store(cfg.store.path) as store, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(build, "_StoreJobLog", KillingLog)
+        patch.setattr(fetch, "_StoreJobLog", KillingLog)
         try:
-            build.settle_unknown_jobs(store, source)
-            partitions = build.read_partitions(cfg, store, source, as_of)
-            days = build.days_per_job(cfg, source, as_of)
-            plan = build.plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
-            build.fetch(cfg, store, source, plan, partitions=partitions)
+            fetch.settle_unknown_jobs(store, source)
+            partitions = fetch.read_partitions(cfg, store, source, as_of)
+            days = cost.days_per_job(cfg, source, as_of)
+            plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
+            fetch.fetch(cfg, store, source, plan, partitions=partitions)
         except (Killed, SourceError, CostLimitExceeded):
             pass
         finally:

@@ -238,13 +238,14 @@ def test_rebuilding_fetches_only_the_new_day(built: tuple[Path, Path]) -> None:
     write_events(events, [event(day="2026-11-01", installer="poetry")], name="nov.jsonl")
     text = cfg.read_text(encoding="utf-8").replace('as_of = "2026-10-31"', 'as_of = "2026-11-01"')
     cfg.write_text(text.replace("history_days = 30", "history_days = 30\nrefetch_days = 0"), encoding="utf-8")
-    from generator import build, config
+    from generator import config
+    from generator.plan import plan_for
 
     loaded = config.load(cfg)
     from generator.store import open_store
 
     with open_store(loaded.store.path) as store:
-        plan = build.plan_for(loaded, store, "local", dt.date(2026, 11, 1))
+        plan = plan_for(loaded, store, "local", dt.date(2026, 11, 1))
     fetched = {day for job in plan.jobs for day in job.window}
     assert dt.date(2026, 11, 1) in fetched
     # The days the store holds are not fetched again (days without events in the files are: they are gaps).

@@ -24,14 +24,14 @@ import pyarrow as pa
 import pytest
 from conftest import Sleeps, event, run_cli, write_config, write_events
 
-from generator import analysis, build, cli, dimensions, sample
+from generator import analysis, build, cli, dimensions, fetch, sample
 from generator import config as config_mod
 from generator.config import BREAKDOWNS
 from generator.dates import Window, last_days
 from generator.errors import SourceError
-from generator.plan import make_plan
+from generator.plan import Job, make_plan, plan_for
 from generator.queries import load, names
-from generator.sources import ALL_CAPABILITIES, Job
+from generator.sources import ALL_CAPABILITIES
 from generator.sources.clickpy import (
     BEFORE_STORE_QUERY,
     CAPABILITIES,
@@ -590,9 +590,9 @@ def test_build_with_clickpy_makes_a_real_report_that_states_its_limits(
     assert any("malformed-Python" in line for line in data["not_available_from_source"])
     # The next run asks only for the refetched days: still one query per table.
     fake.received.clear()
-    source = build.open_source(cfg)
+    source = fetch.open_source(cfg)
     with open_store(cfg.store.path) as store:
-        build.fetch(cfg, store, source, build.plan_for(cfg, store, source.name, END))
+        fetch.fetch(cfg, store, source, plan_for(cfg, store, source.name, END))
     assert len(fake.received) == 5
     assert fake.received[1].params["days"] == format_param([END - dt.timedelta(days=1), END])
 
@@ -768,7 +768,7 @@ def test_without_clickpy_the_page_says_the_figure_is_limited_to_the_stores_days(
     caplog: pytest.LogCaptureFixture,
     failure: str,
 ) -> None:
-    monkeypatch.setattr(build, "BEFORE_STORE_RETRY", RetryPolicy(sleep=sleeps, max_attempts=3))
+    monkeypatch.setattr(fetch, "BEFORE_STORE_RETRY", RetryPolicy(sleep=sleeps, max_attempts=3))
     url = fake.url
     if failure == "unreachable":
         with socket.socket() as probe:  # a loopback port nothing listens on
@@ -923,7 +923,7 @@ def unreachable(kind: str) -> Iterator[str]:
 
 
 UNREACHABLE_SECONDS = 8.0
-"""What an unreachable ClickPy may cost a build: one connect timeout (build.BEFORE_STORE_CONNECT_SECONDS) and change."""
+"""What an unreachable ClickPy may cost a build: one connect timeout (fetch.BEFORE_STORE_CONNECT_SECONDS) and change."""
 
 
 @pytest.mark.parametrize("kind", ["refused", "black hole", "silent"])
@@ -939,7 +939,7 @@ def test_an_unreachable_clickpy_costs_under_8_seconds_and_leaves_the_figure_limi
     """ClickPy's own retry policy and timeouts (nothing injected), but for a silent listener: it costs one
     read timeout (20 s), here shortened to 3 s to show it is waited once, not once per attempt."""
     if kind == "silent":
-        monkeypatch.setattr(build, "BEFORE_STORE_READ_SECONDS", 3.0)
+        monkeypatch.setattr(fetch, "BEFORE_STORE_READ_SECONDS", 3.0)
     steps: list[tuple[str, float]] = []
     out = tmp_path / "site"
     with unreachable(kind) as url:

@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 
-from generator import cost
+from generator import budget, cost, planview
 from generator.config import BREAKDOWNS, BudgetConfig
 from generator.dates import Window
-from generator.plan import make_plan
-from generator.sources import Job
+from generator.plan import Job, make_plan
 from generator.store import LedgerEntry
 
 GIB, MIB, TIB = cost.GIB, cost.MIB, cost.TIB
@@ -117,9 +116,9 @@ def test_the_model_matches_the_published_facts_and_the_defaults_fit_three_times_
     # A daily run with every breakdown: one day per job fits the per-query cap, and the run and month
     # budgets, even on a table GROWTH_MARGIN times the model.
     day = cost.billed_ceiling(cost.model_scan_bytes(job(1)) * cost.GROWTH_MARGIN)
-    budget = BudgetConfig()
-    assert cost.budget_refusal(day, budget, cost.Spending()) is None
-    assert cost.max_days_per_job(budget.max_bytes_per_query, cost.model_scan_bytes(job(1))) >= 2  # 2 days at 1x
+    limits = BudgetConfig()
+    assert budget.budget_refusal(day, limits, budget.Spending()) is None
+    assert cost.max_days_per_job(limits.max_bytes_per_query, cost.model_scan_bytes(job(1))) >= 2  # 2 days at 1x
 
 
 def test_the_ceiling_of_one_scan_does_not_depend_on_the_number_of_packages() -> None:
@@ -202,24 +201,29 @@ BUDGET = BudgetConfig(max_bytes_per_query=100 * GIB, max_bytes_per_run=300 * GIB
 @pytest.mark.parametrize(
     ("ceiling", "spending", "setting", "needed"),
     [
-        (100 * GIB, cost.Spending(), None, 0),  # exactly the per-query cap fits
-        (100 * GIB + 1, cost.Spending(), cost.SETTING_PER_QUERY, 100 * GIB + 1),
-        (100 * GIB, cost.Spending(run_billed=200 * GIB), None, 0),  # billed + ceiling = the run budget
-        (100 * GIB, cost.Spending(run_billed=150 * GIB, run_unknown=60 * GIB), cost.SETTING_PER_RUN, 310 * GIB),
-        (50 * GIB, cost.Spending(month_billed=TIB - 40 * GIB), cost.SETTING_PER_MONTH, TIB + 10 * GIB),
-        (50 * GIB, cost.Spending(month_billed=500 * GIB, month_unknown=500 * GIB), cost.SETTING_PER_MONTH, 1050 * GIB),
+        (100 * GIB, budget.Spending(), None, 0),  # exactly the per-query cap fits
+        (100 * GIB + 1, budget.Spending(), budget.SETTING_PER_QUERY, 100 * GIB + 1),
+        (100 * GIB, budget.Spending(run_billed=200 * GIB), None, 0),  # billed + ceiling = the run budget
+        (100 * GIB, budget.Spending(run_billed=150 * GIB, run_unknown=60 * GIB), budget.SETTING_PER_RUN, 310 * GIB),
+        (50 * GIB, budget.Spending(month_billed=TIB - 40 * GIB), budget.SETTING_PER_MONTH, TIB + 10 * GIB),
+        (
+            50 * GIB,
+            budget.Spending(month_billed=500 * GIB, month_unknown=500 * GIB),
+            budget.SETTING_PER_MONTH,
+            1050 * GIB,
+        ),
     ],
 )
 def test_a_job_may_start_when_what_is_counted_plus_its_ceiling_fits_every_budget(
-    ceiling: int, spending: cost.Spending, setting: str | None, needed: int
+    ceiling: int, spending: budget.Spending, setting: str | None, needed: int
 ) -> None:
-    refusal = cost.budget_refusal(ceiling, BUDGET, spending)
+    refusal = budget.budget_refusal(ceiling, BUDGET, spending)
     assert (refusal.setting, refusal.needed) == (setting, needed) if refusal else setting is None
 
 
 # -- pacing the month --------------------------------------------------------------------------------
 # Three small packages at the real table's scale: a daily run's ceiling ~200 GiB, its bill ~7 GiB.
-DAILY = cost.MonthPace(daily_ceiling=200 * GIB, daily_expected=7 * GIB, today=dt.date(2026, 11, 5))
+DAILY = budget.MonthPace(daily_ceiling=200 * GIB, daily_expected=7 * GIB, today=dt.date(2026, 11, 5))
 
 
 @pytest.mark.parametrize(
@@ -234,7 +238,7 @@ DAILY = cost.MonthPace(daily_ceiling=200 * GIB, daily_expected=7 * GIB, today=dt
 def test_the_pace_keeps_room_for_each_daily_run_still_to_come_and_one_daily_ceiling(
     today: dt.date, runs_left: int, reserve: int
 ) -> None:
-    pace = cost.MonthPace(200 * GIB, 7 * GIB, today)
+    pace = budget.MonthPace(200 * GIB, 7 * GIB, today)
     assert (pace.runs_left, pace.reserve) == (runs_left, reserve)
 
 
@@ -249,53 +253,55 @@ def test_the_pace_keeps_room_for_each_daily_run_still_to_come_and_one_daily_ceil
 def test_a_backfill_job_keeps_the_months_pace_on_its_expected_bill(
     month_billed: int, expected: int, paced: bool
 ) -> None:
-    refusal = cost.pace_refusal(expected, BudgetConfig(), cost.Spending(month_billed=month_billed), DAILY)
+    refusal = budget.pace_refusal(expected, BudgetConfig(), budget.Spending(month_billed=month_billed), DAILY)
     assert (refusal is not None) == paced
     if refusal is not None:
         assert refusal.paced
-        assert refusal.setting == cost.SETTING_PER_MONTH
-        assert "remaining daily run" in cost.pace_message(refusal, "job X", DAILY)
+        assert refusal.setting == budget.SETTING_PER_MONTH
+        assert "remaining daily run" in budget.pace_message(refusal, "job X", DAILY)
 
 
 def test_the_pace_never_counts_a_backfill_ceiling_and_a_daily_ceiling_together() -> None:
     """A 3-day backfill job (ceiling ~600 GiB, bill ~21 GiB) 400 GiB into the month: the guarantee checks
     its own ceiling (1000 GiB fit 1 TiB), the pace its expected bill beside one daily ceiling. Counting
     both ceilings (400 + 375 + 600 GiB) would refuse it, as the rule before did."""
-    spending = cost.Spending(month_billed=400 * GIB)
-    assert cost.budget_refusal(600 * GIB, BudgetConfig(), spending) is None
-    assert cost.pace_refusal(21 * GIB, BudgetConfig(), spending, DAILY) is None
+    spending = budget.Spending(month_billed=400 * GIB)
+    assert budget.budget_refusal(600 * GIB, BudgetConfig(), spending) is None
+    assert budget.pace_refusal(21 * GIB, BudgetConfig(), spending, DAILY) is None
     assert spending.month + DAILY.reserve + 600 * GIB > BudgetConfig().max_bytes_per_month
 
 
 @pytest.mark.parametrize(("as_of_back", "paced"), [(0, False), (1, True), (40, True)])
 def test_only_the_daily_job_that_holds_the_newest_day_is_not_paced(as_of_back: int, paced: bool) -> None:
     as_of = dt.date(2026, 11, 4)
-    assert cost.is_paced(as_of - dt.timedelta(days=as_of_back), as_of) is paced
+    assert budget.is_paced(as_of - dt.timedelta(days=as_of_back), as_of) is paced
 
 
 def play_november(bill_factor: float) -> tuple[int, list[dt.date]]:
     """One run each morning from 5 November, by the build's rules: the daily job (headline, unpaced),
     then 3-day backfill jobs while they fit the budgets and the month's pace. Every job bills
     `bill_factor` x what the tool expects. Returns the month's bill and the days whose daily run was refused."""
-    budget = BudgetConfig()
-    spending = cost.Spending()
+    limits = BudgetConfig()
+    spending = budget.Spending()
     refused: list[dt.date] = []
     backfill_left = 50
     for day in (dt.date(2026, 11, 5) + dt.timedelta(days=i) for i in range(26)):
         spending.run_billed = spending.run_unknown = 0  # a new run
-        pace = cost.MonthPace(200 * GIB, 7 * GIB, day)
-        if cost.budget_refusal(pace.daily_ceiling, budget, spending) is not None:
+        pace = budget.MonthPace(200 * GIB, 7 * GIB, day)
+        if budget.budget_refusal(pace.daily_ceiling, limits, spending) is not None:
             refused.append(day)  # not even the newest day fits: exit 3, nothing billed
             continue
         spending.started(pace.daily_ceiling)
         spending.settled(pace.daily_ceiling, round(7 * GIB * bill_factor))
         while backfill_left:
-            if cost.budget_refusal(600 * GIB, budget, spending) or cost.pace_refusal(21 * GIB, budget, spending, pace):
+            if budget.budget_refusal(600 * GIB, limits, spending) or budget.pace_refusal(
+                21 * GIB, limits, spending, pace
+            ):
                 break
             spending.started(600 * GIB)
             spending.settled(600 * GIB, round(21 * GIB * bill_factor))
             backfill_left -= 1
-        assert spending.month <= budget.max_bytes_per_month  # the guarantee, whatever the bills
+        assert spending.month <= limits.max_bytes_per_month  # the guarantee, whatever the bills
     return spending.month_billed, refused
 
 
@@ -316,7 +322,7 @@ def test_when_jobs_bill_more_than_expected_the_months_last_daily_runs_are_refuse
 
 
 def test_a_started_job_counts_at_its_ceiling_until_its_bill_is_known() -> None:
-    spending = cost.Spending()
+    spending = budget.Spending()
     spending.started(100 * GIB)
     assert (spending.run, spending.month) == (100 * GIB, 100 * GIB)
     spending.settled(100 * GIB, 2 * GIB)
@@ -324,9 +330,9 @@ def test_a_started_job_counts_at_its_ceiling_until_its_bill_is_known() -> None:
 
 
 def test_the_refusal_when_not_even_the_newest_day_fits_gives_the_exact_value() -> None:
-    refusal = cost.budget_refusal(TIB + 1, BudgetConfig(max_bytes_per_query=2 * TIB), cost.Spending())
+    refusal = budget.budget_refusal(TIB + 1, BudgetConfig(max_bytes_per_query=2 * TIB), budget.Spending())
     assert refusal is not None
-    text = cost.refusal_message(refusal, "The newest day", expected=GIB, price_per_tib=6.25, first=True)
+    text = budget.refusal_message(refusal, "The newest day", expected=GIB, price_per_tib=6.25, first=True)
     assert f"Set [budget].max_bytes_per_run = {TIB + 1} or more ({TIB + 1} bytes (1,024.00 GiB))" in text
     assert "1.0 TiB, which does not fit [budget].max_bytes_per_run = 1.0 TiB" not in text  # no rounding to equal
 
@@ -334,8 +340,8 @@ def test_the_refusal_when_not_even_the_newest_day_fits_gives_the_exact_value() -
 def test_runs_needed_counts_expected_bills_against_the_run_budget() -> None:
     estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
     assert estimates[0].expected_bytes < 90 * GIB
-    assert cost.backfill_pace(estimates, BUDGET) == cost.Pace(1, 1)  # ten ceilings of 90 GiB, but bills are small
-    assert cost.backfill_pace(estimates, BudgetConfig(max_bytes_per_query=80 * GIB)).runs is None
+    assert budget.backfill_pace(estimates, BUDGET) == budget.Pace(1, 1)  # ten ceilings of 90 GiB, but bills are small
+    assert budget.backfill_pace(estimates, BudgetConfig(max_bytes_per_query=80 * GIB)).runs is None
 
 
 LAST_DAY_OF_MONTH = dt.date(2026, 11, 30)
@@ -344,43 +350,43 @@ LAST_DAY_OF_MONTH = dt.date(2026, 11, 30)
 @pytest.mark.parametrize(
     ("per_month", "pace", "as_of", "expected"),
     [
-        (TIB, None, None, cost.Pace(1, 1)),  # the month has room for every job
+        (TIB, None, None, budget.Pace(1, 1)),  # the month has room for every job
         (
             140 * GIB,
             None,
             None,
-            cost.Pace(3, 3),
+            budget.Pace(3, 3),
         ),  # 4 jobs a month: 3 bills of 13.5 GiB + a 90 GiB ceiling fit, 4 do not
         # Backfill jobs (60 days back) keep the pace: 13.5 GiB + 90 GiB kept for a daily ceiling: 3 jobs a month.
-        (140 * GIB, cost.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY + dt.timedelta(days=60), cost.Pace(4, 4)),
+        (140 * GIB, budget.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY + dt.timedelta(days=60), budget.Pace(4, 4)),
         # The daily job (it holds the newest day) is not paced: the guarantee alone, as without a pace.
-        (140 * GIB, cost.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY, cost.Pace(3, 3)),
+        (140 * GIB, budget.MonthPace(90 * GIB, 0, LAST_DAY_OF_MONTH), DAY, budget.Pace(3, 3)),
         # A month of daily runs (30 x 2 GiB) + one daily ceiling leaves a fresh month no room: never done.
         (
             140 * GIB,
-            cost.MonthPace(90 * GIB, 2 * GIB, LAST_DAY_OF_MONTH),
+            budget.MonthPace(90 * GIB, 2 * GIB, LAST_DAY_OF_MONTH),
             DAY + dt.timedelta(days=60),
-            cost.Pace(None, 1),
+            budget.Pace(None, 1),
         ),
     ],
 )
 def test_the_monthly_budget_paces_the_backfill(
-    per_month: int, pace: cost.MonthPace | None, as_of: dt.date | None, expected: cost.Pace
+    per_month: int, pace: budget.MonthPace | None, as_of: dt.date | None, expected: budget.Pace
 ) -> None:
     """Expected bills alone fit one month (10 x 13.5 GiB); the next job's ceiling, or the month's pace, is
     what waits for the next month."""
     estimates = cost.estimate_jobs([job(1)] * 10, [90 * GIB] * 10, [entry("r", ceiling=100 * GIB, billed=10 * GIB)])
     off = [e.expected_bytes for e in estimates if not 13.5 * GIB <= e.expected_bytes < 13.6 * GIB]
     assert off == []  # the bill rounded up to MB
-    budget = BudgetConfig(max_bytes_per_month=per_month)
-    assert cost.backfill_pace(estimates, budget, pace=pace, as_of=as_of) == expected
+    limits = BudgetConfig(max_bytes_per_month=per_month)
+    assert budget.backfill_pace(estimates, limits, pace=pace, as_of=as_of) == expected
 
 
 def test_describe_plan_groups_identical_jobs_and_says_the_runs_needed() -> None:
-    budget = BudgetConfig()
+    limits = BudgetConfig()
     estimates = cost.estimate_jobs([job(1)] * 5 + [job(2)])
-    verdict = cost.plan_verdict(estimates, budget, cost.Spending())
-    lines = cost.describe_plan(estimates, cost.column_costs(BREAKDOWNS, price_per_tib=6.25), budget, verdict)
+    verdict = budget.plan_verdict(estimates, limits, budget.Spending())
+    lines = planview.describe_plan(estimates, cost.column_costs(BREAKDOWNS, price_per_tib=6.25), limits, verdict)
     text = "\n".join(lines)
     assert "model of the table" in text
     assert "estimate" in text
@@ -389,9 +395,9 @@ def test_describe_plan_groups_identical_jobs_and_says_the_runs_needed() -> None:
     assert "Runs needed for the whole history at this budget: about" in text
     assert "REFUSED" not in text
     tight = BudgetConfig(max_bytes_per_run=GIB)
-    refused = cost.describe_plan(estimates, [], tight, cost.plan_verdict(estimates, tight, cost.Spending()))
+    refused = planview.describe_plan(estimates, [], tight, budget.plan_verdict(estimates, tight, budget.Spending()))
     assert any(line.startswith("REFUSED:") and "Not even the newest day fits" in line for line in refused)
-    nothing = cost.describe_plan([], [], budget, verdict)
+    nothing = planview.describe_plan([], [], limits, verdict)
     assert nothing == ["Nothing to fetch: the store already holds every day and package."]
 
 

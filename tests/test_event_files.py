@@ -18,7 +18,7 @@ import pytest
 from conftest import event
 
 from generator.dates import Window
-from generator.sources import Job
+from generator.plan import Job
 from generator.sources.local import LocalSource
 
 DAY = dt.date(2026, 10, 1)

@@ -43,7 +43,7 @@ TIMESTAMP_COLUMNS = {"fetched_at", "finished_at"}
 # Runs the real CLI, printing a line when each stage starts and ends so a test can kill it inside one.
 DRIVER = r"""
 import sys, time
-from generator import build, cli, sitewriter, store
+from generator import build, cli, fetch, sitewriter, store
 
 def mark(name):
     sys.stdout.write(f"PHASE {name} {time.monotonic():.4f}\n")
@@ -61,10 +61,10 @@ def watch(owner, attr, name):
             mark(name + "-done")
     setattr(owner, attr, watched)
 
-watch(build, "fetch", "fetch")
+watch(fetch, "fetch", "fetch")
 watch(store.Store, "replace_days", "store-write")
 watch(build, "collect", "analyse")
-watch(build, "write_site", "render")
+watch(build, "render_packages", "render")
 watch(sitewriter.SiteWriter, "publish", "publish")
 mark("start")
 sys.exit(cli.main(sys.argv[1:]))

@@ -17,7 +17,7 @@ from conftest import event, write_events
 
 from generator.dates import Window
 from generator.errors import SourceError
-from generator.sources import Job
+from generator.plan import Job
 from generator.sources.local import LocalSource
 
 INSTALLERS = ["pip", "uv", "poetry", "bandersnatch", "Nexus", "Artifactory", "requests", "Browser", None, "weird-bot"]

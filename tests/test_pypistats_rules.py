@@ -14,7 +14,7 @@ from conftest import event, write_events
 
 from generator import analysis
 from generator.dates import Window
-from generator.sources import Job
+from generator.plan import Job
 from generator.sources.local import LocalSource
 from generator.store import open_store
 

@@ -21,7 +21,7 @@ from google.cloud import bigquery
 
 from generator import config, queries
 from generator.dates import Window
-from generator.sources import Job
+from generator.plan import Job
 from generator.sources.bigquery import job_query
 from tests.fakes.bigquery_server import FakeBigQuery
 from tests.fakes.zetasql_check import analyze, execute

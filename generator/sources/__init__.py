@@ -12,10 +12,12 @@ import pyarrow as pa
 
 from generator import dimensions
 from generator.dates import Window
+from generator.plan import Job
 from generator.store import AGGREGATE_COLUMNS
 
-if TYPE_CHECKING:  # for annotations only: cost and bigquery import this module
-    from generator.cost import JobEstimate, MonthPace, Spending
+if TYPE_CHECKING:  # for annotations only: bigquery imports this module
+    from generator.budget import MonthPace, Spending
+    from generator.cost import JobEstimate
     from generator.sources.bigquery import JobLog, Settled
     from generator.store import LedgerEntry, PartitionState
 
@@ -27,15 +29,6 @@ _DUCK_TO_ARROW: dict[str, pa.DataType] = {
 }
 STORE_SCHEMA = pa.schema([(name, _DUCK_TO_ARROW[kind]) for name, kind in AGGREGATE_COLUMNS])
 """The Arrow form of the store's aggregate schema: what a network source casts its answer to."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One scan: every listed project over one contiguous range of UTC days."""
-
-    window: Window
-    projects: tuple[str, ...]
-    breakdowns: tuple[str, ...] = ()
 
 
 @dataclass

@@ -3,7 +3,7 @@ real google-cloud-bigquery client, behind a cost guard that cannot be bypassed.
 
 Every query goes through `run_query`: dry run first (free), then the job runs only if its guaranteed
 ceiling (dry-run bytes rounded as BigQuery bills them) fits the budgets on what is billed
-(`cost.budget_refusal`: billed so far + ceilings of jobs whose outcome is unknown + this ceiling), and
+(`budget.budget_refusal`: billed so far + ceilings of jobs whose outcome is unknown + this ceiling), and
 it runs with `maximum_bytes_billed` = that ceiling, so BigQuery itself refuses to bill more. A job's
 ledger row is written (through `JobLog.started`) before its results are awaited: a run killed while
 it waits leaves that row, and the next run looks the job up (`settle`) to learn what it billed.
@@ -27,23 +27,13 @@ import requests
 from google.api_core import exceptions as api_exceptions
 
 from generator import permissions, queries
+from generator.budget import MonthPace, Spending, budget_refusal, pace_message, pace_refusal, refusal_message
 from generator.config import BREAKDOWNS, Config
-from generator.cost import (
-    JobEstimate,
-    MonthPace,
-    Spending,
-    billed_ceiling,
-    budget_refusal,
-    dollars,
-    estimate_jobs,
-    format_bytes,
-    pace_message,
-    pace_refusal,
-    refusal_message,
-)
+from generator.cost import JobEstimate, billed_ceiling, dollars, estimate_jobs, format_bytes
 from generator.dates import Window, utc_today
 from generator.errors import ConfigError, CostLimitExceeded, PermissionDenied, SourceError
-from generator.sources import STORE_SCHEMA, FetchResult, Job
+from generator.plan import Job
+from generator.sources import STORE_SCHEMA, FetchResult
 from generator.sources.retry import RetryPolicy, retrying
 from generator.sql import restrict_breakdowns
 from generator.store import UNKNOWN_BILL, LedgerEntry, PartitionState
@@ -276,7 +266,7 @@ class BigQuerySource:
         """Dry-run, check the ceiling against the budgets, then run with maximum_bytes_billed = ceiling.
 
         `job` names the query in a refusal and in its ledger row; with `pace` (a backfill job), its
-        expected bill must also keep the month's pace (cost.pace_refusal).
+        expected bill must also keep the month's pace (budget.pace_refusal).
         When BigQuery refuses the job at no charge with "N or higher required" (bytesBilledLimitExceeded:
         the table grew since the dry run, or the dry run was cluster-pruned and the job is checked
         against the unpruned figure), the job is tried once more with maximum_bytes_billed = N if N

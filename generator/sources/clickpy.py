@@ -54,7 +54,8 @@ from generator import dimensions, queries
 from generator.config import Config
 from generator.dates import utc_today
 from generator.errors import SourceError
-from generator.sources import STORE_SCHEMA, FetchResult, Job, retry
+from generator.plan import Job
+from generator.sources import STORE_SCHEMA, FetchResult, retry
 
 DEFAULT_URL = "https://sql-clickhouse.clickhouse.com"
 """ClickPy's public ClickHouse (ClickHouse/clickpy .env.example; hugovk/top-pypi-packages)."""

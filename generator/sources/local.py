@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 
 from generator import queries
 from generator.errors import SourceError
-from generator.sources import FetchResult, Job
+from generator.plan import Job
+from generator.sources import FetchResult
 from generator.sql import to_duckdb
 from generator.store import AGGREGATE_COLUMNS
 
