@@ -62,3 +62,32 @@ def test_queries_take_bound_parameters_only() -> None:
         assert "%(" not in code, name
         if name == "daily_aggregates":
             assert {"@projects", "@start", "@end"} <= set(re.findall(r"@\w+", code)), name
+
+
+# -- README's "How the code is laid out" -------------------------------------------------------------
+LAID_OUT = re.compile(r"^\| (\d) \| `([a-z_/]+)` \| (.+) \|$", re.MULTILINE)
+
+
+def readme_layout() -> dict[str, int]:
+    """Module (dotted, as tests/test_layering.py names it) → the layer README's table gives it."""
+    start = README.index("### How the code is laid out")
+    section = README[start : README.index("\n### ", start + 1)]
+    out = {}
+    for layer, name, _job in LAID_OUT.findall(section):
+        dotted = "generator" if name == "__init__" else "generator." + name.strip("/").replace("/", ".")
+        out[dotted.removesuffix(".__init__")] = int(layer)
+    return out
+
+
+def test_the_readme_names_every_module_in_the_layer_the_layering_test_gives_it() -> None:
+    """A newcomer reads each module's one job and its layer in README; both stay true as modules come and go."""
+    from test_layering import LAYERS
+
+    declared = {module: number for number, (_name, members) in enumerate(LAYERS, start=1) for module in members}
+    assert readme_layout() == declared
+
+
+def test_the_layout_table_reads_a_row_as_module_layer_and_job() -> None:
+    table = "| 4 | `sources/bigquery` | the canonical SQL on BigQuery |\n| 8 | `cli` | the command line |"
+    rows = LAID_OUT.findall(table)
+    assert rows == [("4", "sources/bigquery", "the canonical SQL on BigQuery"), ("8", "cli", "the command line")]
