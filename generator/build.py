@@ -650,7 +650,7 @@ def _chart_shapes() -> drawing.Shapes:
     return charts.compile_shapes()
 
 
-def write_site(prepared: Prepared, out_dir: Path, *, jobs: int, progress: Progress = _quiet) -> dict[str, int]:
+def write_site(prepared: Prepared, out_dir: Path, *, jobs: int | None, progress: Progress = _quiet) -> dict[str, int]:
     """Render what changed, reuse the rest, and publish the whole site in one step.
 
     The packages to render are read in one sorted pass over the store (generator.pagerows) and sent,
@@ -895,7 +895,7 @@ def build(
     finally:
         source.close()
     t2 = time.perf_counter()
-    files = write_site(prepared, out_dir, jobs=jobs or parallel.default_jobs(), progress=progress)
+    files = write_site(prepared, out_dir, jobs=jobs, progress=progress)
     timings["render"] = time.perf_counter() - t2
     return BuildResult(as_of, plan, out_dir, files, timings, fetched.jobs_run, prepared.plan, fetched, held, runs_left)
 
