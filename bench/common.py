@@ -137,6 +137,16 @@ class Run:
     load: float = 0.0
     """The machine's mean 1-minute load average while it ran (other users' work included)."""
 
+    @property
+    def cores(self) -> float:
+        """The cores the command got on average: its CPU seconds over its wall seconds.
+
+        Two page workers finish in half the time only if they get two cores. Linux's scheduler gives
+        each session (autogroup, on by default) an equal share of the machine however many processes
+        it runs, so where other sessions are busy, a build's workers share its one session's share.
+        """
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
+
 
 def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1) -> Run:
     """Run a command, timing it and sampling the peak memory (PSS) of its whole process tree."""

@@ -213,7 +213,7 @@ def _chart_shapes() -> drawing.Shapes:
 
 
 def render_packages(
-    prepared: Prepared, store: Store, writer: SiteWriter, *, jobs: int, progress: Progress = quiet
+    prepared: Prepared, store: Store, writer: SiteWriter, *, jobs: int | None, progress: Progress = quiet
 ) -> SiteData:
     """Render the package pages that changed into `writer`, reuse the rest; returns the site with every
     package listed (prepared.site, its `packages` filled).
@@ -407,7 +407,7 @@ def build(
 ) -> BuildResult:
     """Fetch what the store lacks, then render what changed and write the site atomically.
 
-    `jobs` page workers render packages in parallel (default: one per core). `full` renders every
+    `jobs` page workers render packages in parallel (default: parallel.workers_for). `full` renders every
     page and writes every file, ignoring the previous build. `max_minutes` stops fetching in time to
     render what is held; `export_dir` gets the store's data export after every completed job.
     """
@@ -473,7 +473,7 @@ def build(
             t2 = time.perf_counter()
             writer = SiteWriter(out_dir, link_unchanged=not full)
             try:
-                site = render_packages(prepared, store, writer, jobs=jobs or parallel.default_jobs(), progress=progress)
+                site = render_packages(prepared, store, writer, jobs=jobs, progress=progress)
                 progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
                 # The feed's history is kept in the store before the site is published, never after: a build
                 # killed between the two has kept its day (the next build remembers that day again, the same),

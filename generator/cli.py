@@ -39,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="site", help="output directory (default: site/)")
     b.add_argument("--refresh", action="store_true", help="refetch every day in the window, not only missing ones")
     b.add_argument("--no-fetch", action="store_true", help="render from the store only; query nothing")
-    b.add_argument("--jobs", type=_positive, metavar="N", help="render N packages at a time (default: one per core)")
+    b.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="render N packages at a time (default: one per core, at most one per 10 packages)",
+    )
     b.add_argument(
         "--full",
         action="store_true",

@@ -108,10 +108,20 @@ def stream(store: Store, source: str, projects: Iterable[str], as_of: dt.date) -
 def _emit(pending: Iterator[str], project: str, batches: list[pa.RecordBatch]) -> Iterator[tuple[str, pa.Table]]:
     for name in pending:  # projects without rows come before this one in name order
         if name == project:
-            yield project, pa.Table.from_batches(batches)
+            yield project, _compact(batches)
             return
         yield name, _empty()
     raise StoreError(f"package {project!r} streamed out of order")  # cannot happen: the query sorts by project
+
+
+def _compact(batches: list[pa.RecordBatch]) -> pa.Table:
+    """One package's pieces of the stream's batches, copied into a table of their own.
+
+    A piece is a slice of a 50,000-row batch, and a pickled slice carries its whole batch: sent to
+    a page worker as it is, a package of 9,000 rows weighed 2.7 MB instead of 0.4 MB (2.8 GB through
+    the pipes at 1,000 packages), and pickling and unpickling it cost five times the copy made here.
+    """
+    return pa.Table.from_batches([pa.concat_batches(batches)])
 
 
 def _empty() -> pa.Table:

@@ -14,7 +14,8 @@ the build (a forked copy of a process whose vl-convert runtime is running would 
 Each starts vl-convert once, when it starts, and asks the kernel to kill it if the build dies. The
 chart shapes reach it compiled (generator.charts builds them in Altair, in the build's process): a
 worker only fills them with rows and never imports Altair. With one job, or one package, the same
-code runs in the build's own process.
+code runs in the build's own process; without --jobs, so does a build of fewer than 20 pages (a
+worker's start costs more than the pages it would take over: `workers_for`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ if TYPE_CHECKING:  # for annotations only, as in generator.pages (cost imports t
     from generator.store import BeforeStore
 
 IN_FLIGHT_PER_WORKER = 2
+PAGES_PER_WORKER = 10
+"""Without --jobs, a page worker is started for every this many pages, up to one per core.
+
+A worker's start (its interpreter, imports and vl-convert with its fonts) costs about a second of
+CPU, as much as seven or eight pages, while the build's own process has vl-convert running already
+(it compiled the chart shapes): ten pages in a second worker save less time than it takes to start,
+and an incremental build that renders a few pages renders them faster, and in less CPU, itself.
+"""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -54,6 +63,16 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def workers_for(jobs: int | None, packages: int) -> int:
+    """Page processes for `packages` pages: `jobs` as asked (never more than the pages); without it,
+    one per PAGES_PER_WORKER pages, up to one per core. 1 renders in the build's own process."""
+    if not packages:
+        return 0
+    if jobs is None:
+        jobs = min(default_jobs(), packages // PAGES_PER_WORKER)
+    return max(1, min(jobs, packages))
 
 
 @dataclass(frozen=True)
@@ -186,15 +205,15 @@ def _ctrl_c_held() -> Iterator[None]:
 class PagePool:
     """The build's page workers: opened (and started) early, closed once every package is rendered.
 
-    With one job, or one package to render, pages render in this process instead. `shapes` are the
-    build's compiled chart shapes (generator.charts.compile_shapes), sent to each worker as it starts;
-    None only when there is no package to render.
+    With one job (without `jobs`: see `workers_for`), or one package to render, pages render in this
+    process instead. `shapes` are the build's compiled chart shapes (generator.charts.compile_shapes),
+    sent to each worker as it starts; None only when there is no package to render.
     """
 
-    def __init__(self, context: Context, shapes: drawing.Shapes | None, *, jobs: int, packages: int) -> None:
+    def __init__(self, context: Context, shapes: drawing.Shapes | None, *, jobs: int | None, packages: int) -> None:
         self.context = context
         self.shapes = shapes
-        self.workers = max(1, min(jobs, packages)) if packages else 0
+        self.workers = workers_for(jobs, packages)
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 1 and shapes is not None:
             self._pool = ProcessPoolExecutor(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pickle
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
@@ -53,3 +55,24 @@ def test_rows_are_made_column_by_column_as_their_constructor_makes_them() -> Non
     assert pagerows.agg_rows([[] for _ in columns]) == []
     with pytest.raises(ValueError):
         pagerows.agg_rows([c[:2] if i == 3 else c for i, c in enumerate(columns)])
+
+
+class OneBatchStore:
+    """A store whose sorted page rows come in one batch, as DuckDB's stream hands out 50,000 rows at a time."""
+
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        self.batch = batch
+
+    def page_rows(self, *args: object, **kwargs: object) -> Iterator[pa.RecordBatch]:
+        yield self.batch
+
+
+def test_a_streamed_package_carries_its_own_rows_not_the_batch_it_was_cut_from() -> None:
+    # Each package goes to a page worker pickled: a slice would carry the whole batch with it.
+    sizes = {"big": 5_000, "small": 10}
+    rows = [(project, *ROWS[0]) for project, count in sorted(sizes.items()) for _ in range(count)]
+    columns = list(zip(*rows, strict=True))
+    batch = pa.record_batch([pa.array(values) for values in columns], names=["project", *PAGE_COLUMNS])
+    streamed = dict(pagerows.stream(OneBatchStore(batch), "local", sizes, AS_OF))  # type: ignore[arg-type]  # a stand-in: stream reads only page_rows
+    assert streamed["small"].num_rows == sizes["small"]
+    assert len(pickle.dumps(streamed["small"])) * 50 < len(pickle.dumps(streamed["big"]))

@@ -1,0 +1,26 @@
+"""How many page processes a build starts: what --jobs asks, or, without it, what the pages are worth."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator import parallel
+
+
+@pytest.mark.parametrize(
+    ("jobs", "packages", "workers"),
+    [
+        (None, 0, 0),  # nothing to render: no worker
+        (None, 1, 1),  # 1: the build's own process renders
+        (None, 10, 1),  # a second process's start costs more than the 10 pages it would take over
+        (None, 19, 1),
+        (None, 20, 2),
+        (None, 1000, 2),  # never more than the cores
+        (1, 1000, 1),
+        (2, 3, 2),  # --jobs is obeyed, whatever the pages
+        (4, 3, 3),  # but never more processes than pages
+    ],
+)
+def test_page_processes(jobs: int | None, packages: int, workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 2)
+    assert parallel.workers_for(jobs, packages) == workers
