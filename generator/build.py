@@ -206,10 +206,19 @@ STORE_MEMORY = "512MB"
 
 
 def _chart_shapes() -> drawing.Shapes:
-    """The chart shapes, built in Altair and compiled here, once: the page workers only fill them."""
-    from generator import charts  # Altair: imported only by a build that renders a package page
+    """The chart shapes, built in Altair and compiled here, once: the page workers only fill them.
 
-    return charts.compile_shapes()
+    Kept between builds (generator.shapecache): a build that finds them for this code does not
+    import Altair at all."""
+    from generator import shapecache
+
+    shapes = shapecache.load()
+    if shapes is None:
+        from generator import charts  # Altair: imported only by a build that compiles the shapes
+
+        shapes = charts.compile_shapes()
+        shapecache.save(shapes)
+    return shapes
 
 
 def render_packages(

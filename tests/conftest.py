@@ -8,8 +8,10 @@ import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +28,14 @@ _NO_CLICKPY: Any = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Builds never ask pypi.org or ClickPy: every test (and every process it starts, which inherits the
-    environment) reaches local fakes that know no project, unless a test points a config elsewhere:
+    """Builds never ask pypi.org or ClickPy, nor read the user's cache: every test (and every process it
+    starts, which inherits the environment) reaches local fakes that know no project, unless a test points
+    a config elsewhere:
     - PyPI's JSON API answers 404, as pypi.org answers for an unknown project;
     - ClickPy is a fake ClickHouse with ClickPy's tables, empty: it runs the real SQL on chdb and, as
       ClickPy answers for a package it does not hold, returns no row (so the days before the store are 0)."""
     global _NO_PYPI, _NO_CLICKPY
+    from generator import shapecache
     from tests.fakes.clickhouse_server import ClickPyData, FakeClickHouse
     from tests.fakes.pypi_json import FakePyPIJson
 
@@ -39,9 +43,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYPI_STATS_PYPI_URL"] = _NO_PYPI.url
     _NO_CLICKPY = FakeClickHouse(ClickPyData([])).start()
     os.environ["PYPI_STATS_CLICKPY_URL"] = _NO_CLICKPY.url
+    # The compiled chart shapes a build keeps (generator.shapecache): in this run's own folder, never the
+    # user's cache, so each run compiles them once from the code under test.
+    os.environ[shapecache.CACHE_ENV] = tempfile.mkdtemp(prefix="pypi-stats-shapes-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from generator import shapecache
+
+    if shapecache.CACHE_ENV in os.environ:  # the run's own folder, made in pytest_configure
+        shutil.rmtree(os.environ[shapecache.CACHE_ENV], ignore_errors=True)
     if _NO_PYPI is not None:
         _NO_PYPI.stop()
     if _NO_CLICKPY is not None:

@@ -128,8 +128,12 @@ sys.meta_path.insert(0, _Watch())
 """
 
 
-def test_page_workers_never_import_altair(tmp_path: Path) -> None:
+def test_page_workers_never_import_altair_and_a_build_with_the_kept_shapes_imports_it_nowhere(
+    tmp_path: Path,
+) -> None:
     """The build writes the chart shapes in Altair and compiles them once; its page workers only fill them.
+    The next build finds the compiled shapes kept (generator.shapecache) and imports Altair nowhere, and its
+    pages are the same bytes.
 
     Altair's import costs about a second per process: a worker that imported it would pay that.
     """
@@ -137,18 +141,28 @@ def test_page_workers_never_import_altair(tmp_path: Path) -> None:
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(WATCH_IMPORTS, encoding="utf-8")
-    log = tmp_path / "imports.log"
     packages = ["acme", "widget", "gizmo"]
     events = [event(day=f"2026-10-{d:02d}", project=p) for p in packages for d in range(1, 31)]
     cfg = write_config(tmp_path / "stats.toml", write_events(tmp_path / "events", events), packages, "2026-10-30")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)]), "IMPORT_LOG": str(log)}
-    args = [sys.executable, "-m", "generator", "build", "--config", str(cfg), "--out", str(tmp_path / "site")]
-    run = subprocess.run([*args, "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    imports = {tuple(line.split(" ", 2)) for line in log.read_text(encoding="utf-8").splitlines()}
-    workers = {pid for role, pid, name in imports if role == "worker" and name == "generator.drawing"}
+    # An empty cache of compiled shapes: the first build compiles them.
+    cache = {"PYPI_STATS_CACHE_DIR": str(tmp_path / "cache")}
+    base_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(ROOT)]), **cache}
+
+    def build(out: str) -> set[tuple[str, ...]]:
+        log = tmp_path / f"imports-{out}.log"
+        args = [sys.executable, "-m", "generator", "build", "--config", str(cfg), "--out", str(tmp_path / out)]
+        env = {**base_env, "IMPORT_LOG": str(log)}
+        run = subprocess.run([*args, "--jobs", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        return {tuple(line.split(" ", 2)) for line in log.read_text(encoding="utf-8").splitlines()}
+
+    first, second = build("site"), build("again")
+    workers = {pid for role, pid, name in first if role == "worker" and name == "generator.drawing"}
     assert len(workers) == 2, "two page workers drew charts"
-    assert {(role, name) for role, _pid, name in imports if name == "altair"} == {("build", "altair")}
+    assert {(role, name) for role, _pid, name in first if name == "altair"} == {("build", "altair")}
+    assert {(role, name) for role, _pid, name in second if name == "altair"} == set()
+    page = Path("packages", "acme", "index.html")
+    assert (tmp_path / "again" / page).read_bytes() == (tmp_path / "site" / page).read_bytes()
 
 
 # -- layers: no module imports from a higher layer ----------------------------------------------------
@@ -231,6 +245,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "generator.publishing",
                 "generator.questions",
                 "generator.render",
+                "generator.shapecache",
                 "generator.site",
                 "generator.tables",
             }
