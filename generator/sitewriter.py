@@ -58,6 +58,8 @@ class SiteWriter:
         """The files linked from the previous site rather than written."""
         self.link_unchanged = link_unchanged
         self._lock_fd: int | None = None
+        self._folders: set[str] = set()
+        """Folders of the staged site made so far: each is made once, not once per file (a syscall each)."""
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self._lock(parent / f".{self.out_dir.name}.lock")
@@ -108,7 +110,7 @@ class SiteWriter:
         path = self.path_for(rel)
         payload = data.encode("utf-8") if isinstance(data, str) else data
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_folder(os.fspath(path.parent))
             if path.exists():
                 path.unlink()  # it may be a link into the live site: never write through it
             if not (self.link_unchanged and self._link_if_same(rel, path, payload)):
@@ -120,17 +122,13 @@ class SiteWriter:
 
     def reuse(self, files: Iterable[str]) -> None:
         """Link files of the live site, unchanged, into the new one (a unit this build did not render)."""
-        made: set[str] = set()
         staging, live = os.fspath(self.staging), os.fspath(self.out_dir)
         for rel in files:
             if rel.startswith("/") or ".." in rel.split("/"):
                 raise RenderError(f"{rel}: refusing to write outside the site directory")
             target = os.path.join(staging, rel)
             try:
-                folder = os.path.dirname(target)
-                if folder not in made:
-                    os.makedirs(folder, exist_ok=True)
-                    made.add(folder)
+                self._make_folder(os.path.dirname(target))
                 if os.path.lexists(target):
                     os.unlink(target)
                 self._link(os.path.join(live, rel), target)
@@ -139,6 +137,11 @@ class SiteWriter:
                 self._fail(rel, exc)
             self.linked.add(rel)
             self.written[rel] = size
+
+    def _make_folder(self, folder: str) -> None:
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
 
     def _link_if_same(self, rel: str, path: Path, payload: bytes) -> bool:
         old = self.previous_path(rel)
