@@ -53,22 +53,22 @@ def test_a_heading_keeps_ci_in_capitals(population: Population, label: str, brie
     assert (population.label, population.brief_label) == (label, brief_label)
 
 
-@pytest.mark.parametrize(
+BY_SOURCE = pytest.mark.parametrize(
     ("capabilities", "population"),
     [(ALL_CAPABILITIES, populations.HONEST), (CLICKPY_CAPABILITIES, populations.CI_INCLUDED)],
     ids=["with a CI flag", "without (ClickPy)"],
 )
+"""A source with a CI flag (BigQuery, local events) and one without (ClickPy), and the population each gives."""
+
+
+@BY_SOURCE
 def test_the_source_s_ci_flag_chooses_the_population_once_in_analysis(
     capabilities: frozenset[str], population: Population
 ) -> None:
     assert report(capabilities).population is population
 
 
-@pytest.mark.parametrize(
-    ("capabilities", "population"),
-    [(ALL_CAPABILITIES, populations.HONEST), (CLICKPY_CAPABILITIES, populations.CI_INCLUDED)],
-    ids=["with a CI flag", "without (ClickPy)"],
-)
+@BY_SOURCE
 def test_the_summary_the_index_reads_keeps_the_page_s_population(
     capabilities: frozenset[str], population: Population
 ) -> None:
