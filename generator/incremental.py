@@ -6,7 +6,7 @@ badges), the index (with its letter pages and search.json), the cost page, each 
 
 - the as-of date (every window ends on it, and every footer shows it);
 - the code version: a hash of generator/**.py and .sql, templates/**, content/** and the versions of
-  the libraries that shape the output (vl-convert, Jinja2, Markdown);
+  the libraries that shape the output (vl-convert, Altair, Jinja2, Markdown);
 - the site settings that appear on pages (title, description, base URL, source, synthetic flag,
   history window, breakdowns, budget and price);
 - its own data: for a package, a digest of its store rows up to the as-of date (aggregates and day
@@ -51,7 +51,7 @@ VERSION = 1
 # Each folder's files by pattern; found through generator.resources, so an installed package
 # (templates and content inside generator/) hashes the same as the checkout it was built from.
 CODE_GLOBS = (("generator", ("*.py", "*.sql")), ("templates", ("*",)), ("content", ("*",)))
-OUTPUT_LIBRARIES = ("vl-convert-python", "jinja2", "markdown")
+OUTPUT_LIBRARIES = ("vl-convert-python", "altair", "jinja2", "markdown")
 
 RENDERED, REUSED = "rendered", "reused"
 

@@ -24,8 +24,9 @@ from generator.drawing import Shape, Shapes
 CACHE_ENV = "PYPI_STATS_CACHE_DIR"
 FORMAT = 1
 """Bumped when the file's shape changes."""
-KEY_FILES = ("charts.py", "drawing.py")
-"""The modules whose code shapes the compiled result (the chart shapes, and the Shape type they fill)."""
+KEY_FILES = ("charts.py", "drawing.py", "svg.py", "categories.py")
+"""The modules whose code shapes the compiled result: the chart shapes and every generator module they
+import (tests/test_shapecache.py checks the list against charts.py's imports)."""
 KEY_LIBRARIES = ("altair", "vl-convert-python")
 
 

@@ -7,6 +7,7 @@ kept shape is compiled again, and the file is named by the code and the librarie
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,26 @@ def test_the_cache_folder(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert shapecache.folder() == Path(expected)
+
+
+def generator_imports(module: str) -> set[str]:
+    """The generator modules `module` imports, directly or through them (by file name)."""
+    root = Path(shapecache.__file__).resolve().parent
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((root / name).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("generator."):
+                todo.append(node.module.removeprefix("generator.") + ".py")
+            elif isinstance(node, ast.ImportFrom) and node.module == "generator":
+                todo += [f"{alias.name}.py" for alias in node.names if (root / f"{alias.name}.py").is_file()]
+    return seen
+
+
+def test_the_cache_is_named_by_every_module_the_chart_shapes_are_made_from() -> None:
+    """A change to a colour in categories or an ink in svg must compile the shapes again."""
+    assert generator_imports("charts.py") == set(shapecache.KEY_FILES)
