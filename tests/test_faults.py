@@ -42,8 +42,11 @@ TIMESTAMP_COLUMNS = {"fetched_at", "finished_at"}
 
 # Runs the real CLI, printing a line when each stage starts and ends so a test can kill it inside one.
 DRIVER = r"""
-import sys, time
+import os, sys, time
 from generator import build, cli, fetch, sitewriter, store
+
+# A test may hold the build at the start of one phase until it creates a file (HOLD_PHASE, HOLD_RELEASE).
+HOLD, RELEASE = os.environ.get("HOLD_PHASE"), os.environ.get("HOLD_RELEASE", "")
 
 def mark(name):
     sys.stdout.write(f"PHASE {name} {time.monotonic():.4f}\n")
@@ -55,6 +58,8 @@ def watch(owner, attr, name):
         return
     def watched(*args, **kwargs):
         mark(name)
+        while name == HOLD and not os.path.exists(RELEASE):
+            time.sleep(0.02)
         try:
             return inner(*args, **kwargs)
         finally:
@@ -464,7 +469,12 @@ def test_a_second_build_is_refused_and_corrupts_nothing(
     other_cfg, other_site = small_copy(tmp_path / "other", pristine)  # its own store, already filled
     cfg = write_config(tmp_path / "stats.toml", demo_events, list(sample.DEMO_PACKAGES), DEMO_AS_OF, history_days=210)
     site = tmp_path / "site"
-    first = Build("build", "--config", str(cfg), "--out", str(site))
+    release = tmp_path / "release"
+    # Held at the start of rendering until the contenders are done: however fast the machine renders the
+    # demo, they meet the first build while it holds both locks.
+    first = Build(
+        "build", "--config", str(cfg), "--out", str(site), env={"HOLD_PHASE": "render", "HOLD_RELEASE": str(release)}
+    )
     assert first.wait_for("fetch")  # it holds the store's lock from here to the end
     # Each contender is a process of its own, as a second user's build would be: locks are between processes.
     same_store = run_cli_process("build", "--config", str(cfg), "--out", str(tmp_path / "elsewhere"))
@@ -472,6 +482,7 @@ def test_a_second_build_is_refused_and_corrupts_nothing(
     assert first.wait_for("render")  # it holds the output directory's lock from here to the end
     same_site = run_cli_process("build", "--config", str(other_cfg), "--out", str(site), "--no-fetch")
     overlapped = first.current() == "render"
+    release.touch()
     assert first.finish() == 0, first.stderr
     assert overlapped, "the first build finished rendering before the second one started: no overlap to test"
     assert same_store.returncode == 1
