@@ -122,6 +122,18 @@ def test_the_first_screen_shows_who_ranks_first(browser, served: str, viewport: 
     assert max(bottoms) <= viewport["height"]
 
 
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["375px", "1280px"])
+def test_the_index_s_first_screen_shows_the_first_package_s_number(browser, served: str, viewport) -> None:  # noqa: F811
+    """The reader asks "how many installs?": the first package's name and number are on the first screen,
+    before the key to the bar, which follows the table."""
+    context, rec = new_context(browser, served, viewport=viewport)
+    page = open_page(context, f"{served}index.html", rec)
+    first = "#packages tbody tr:first-child td:nth-of-type(1)"
+    bottom = page.evaluate(f"() => document.querySelector({first!r}).getBoundingClientRect().bottom")
+    context.close()
+    assert bottom <= viewport["height"]
+
+
 @pytest.mark.parametrize("path", ["top/index.html", "top/page-2.html", "index.html"])
 def test_at_1280_px_the_whole_table_fits(browser, served: str, path: str) -> None:  # noqa: F811
     context, rec = new_context(browser, served, viewport=DESKTOP)
