@@ -37,8 +37,10 @@ import datetime as dt
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -170,57 +172,26 @@ class BackfillRun:
 def first_backfill(n: int, *, rows_per_day: int, block_rows: int) -> tuple[list[BackfillRun], int]:
     """Morning runs of a new n-package site until its history is held (or MAX_RUNS); and the sum of
     the plan's ceilings, which the old all-or-nothing rule required to fit max_bytes_per_run."""
-    from generator import dates, fetch
-    from generator.plan import plan_for
-
-    now = {"t": BACKFILL_START}
     last = BACKFILL_START.date() + dt.timedelta(days=MAX_RUNS)
     first = BACKFILL_START.date() - dt.timedelta(days=BACKFILL_HISTORY + 1)
-    fake = scale.real_scale_fake(
-        first, last, rows_per_day=rows_per_day, block_rows=block_rows, weekend_share=0.7, now=lambda: now["t"]
-    ).start()
-    old_dates_now = dates.utc_now
-    dates.utc_now = lambda: now["t"]
     runs: list[BackfillRun] = []
     plan_ceiling = 0
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            raw = {
-                "packages": {"names": list(packages(n))},
-                "source": {"kind": "bigquery", "billing_project": "bench"},
-                "store": {"path": str(Path(tmp) / "store.duckdb")},
-            }
-            cfg = config_mod.parse(raw, Path(tmp) / "stats.toml")
-            for i in range(MAX_RUNS):
-                now["t"] = BACKFILL_START + dt.timedelta(days=i)
-                as_of = now["t"].date() - dt.timedelta(days=1)
-                before = len(fake.billable_jobs)
-                source = BigQuerySource(cfg, client=fake.client(), retry=RetryPolicy(sleep=lambda s: None))
-                try:
-                    with open_store(cfg.store.path) as store:
-                        fetch.settle_unknown_jobs(store, source)
-                        partitions = fetch.read_partitions(cfg, store, source, as_of)
-                        days = cost.days_per_job(cfg, source, as_of)
-                        plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
-                        if i == 0:
-                            plan_ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
-                        with contextlib.suppress(NewestDayDoesNotFit):
-                            fetch.fetch(cfg, store, source, plan, partitions=partitions)
-                        window = plan.window
-                        held = set.intersection(*store.covered_days("bigquery", cfg.packages, window).values())
-                finally:
-                    source.close()
-                jobs = fake.billable_jobs[before:]
-                billed = worst = 0
-                for job in jobs:
-                    worst = max(worst, billed + (job.maximum_bytes_billed or 0))
-                    billed += job.billed_bytes
-                runs.append(BackfillRun(now["t"].date(), len(held), len(jobs), billed, worst))
-                if len(held) == BACKFILL_HISTORY:
-                    break
-    finally:
-        dates.utc_now = old_dates_now
-        fake.stop()
+    with _new_site(packages(n), BACKFILL_START, first, last, rows_per_day=rows_per_day, block_rows=block_rows) as (
+        fake,
+        cfg,
+        clock,
+    ):
+        for i in range(MAX_RUNS):
+            clock.now = BACKFILL_START + dt.timedelta(days=i)
+            morning = _morning(fake, cfg, plan_ceiling=i == 0)
+            plan_ceiling = plan_ceiling or morning.plan_ceiling
+            billed = worst = 0
+            for job in morning.jobs:
+                worst = max(worst, billed + (job.maximum_bytes_billed or 0))
+                billed += job.billed_bytes
+            runs.append(BackfillRun(clock.now.date(), morning.held, len(morning.jobs), billed, worst))
+            if morning.held == BACKFILL_HISTORY:
+                break
     return runs, plan_ceiling
 
 
@@ -290,13 +261,64 @@ class MonthReport:
         return next((i + 1 for i, h in enumerate(self.held) if h == BACKFILL_HISTORY), None)
 
 
-def _morning(fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = True) -> tuple[int, int]:
-    """One scheduled run as `build` runs it (rendering aside): days held after it, and its bill."""
+@dataclass
+class Clock:
+    """The fake's and the generator's now (dates.utc_now), moved by the scenario."""
+
+    now: dt.datetime
+
+
+@contextlib.contextmanager
+def _new_site(
+    names: Iterable[str], start: dt.datetime, first: dt.date, last: dt.date, *, rows_per_day: int, block_rows: int
+) -> Iterator[tuple[FakeBigQuery, config_mod.Config, Clock]]:
+    """A new site of `names` on the default settings, its store in a temporary folder, against the fake at
+    the real table's scale holding `first`..`last`; the clock starts at `start` and is the generator's too."""
+    from generator import dates
+
+    clock = Clock(start)
+    fake = scale.real_scale_fake(
+        first, last, rows_per_day=rows_per_day, block_rows=block_rows, weekend_share=0.7, now=lambda: clock.now
+    ).start()
+    old_now = dates.utc_now
+    dates.utc_now = lambda: clock.now
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = {
+                "packages": {"names": list(names)},
+                "source": {"kind": "bigquery", "billing_project": "bench"},
+                "store": {"path": str(Path(tmp) / "store.duckdb")},
+            }
+            yield fake, config_mod.parse(raw, Path(tmp) / "stats.toml"), clock
+    finally:
+        dates.utc_now = old_now
+        fake.stop()
+
+
+@dataclass
+class Morning:
+    held: int
+    """Days of the history every package holds after the run."""
+    jobs: list[Any]
+    """The fake's billable jobs the run sent."""
+    plan_ceiling: int
+    """The sum of its plan's job ceilings, when asked for (else 0)."""
+
+    @property
+    def billed(self) -> int:
+        return sum(j.billed_bytes for j in self.jobs)
+
+
+def _morning(
+    fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = True, plan_ceiling: bool = False
+) -> Morning:
+    """One scheduled run as `build` runs it (rendering aside)."""
     from generator import dates, fetch
     from generator.plan import plan_for
 
     as_of = dates.utc_today() - dt.timedelta(days=1)
     before = len(fake.billable_jobs)
+    ceiling = 0
     source = BigQuerySource(cfg, client=fake.client(), retry=RetryPolicy(sleep=lambda s: None))
     try:
         with open_store(cfg.store.path) as store:
@@ -304,63 +326,53 @@ def _morning(fake: FakeBigQuery, cfg: config_mod.Config, *, metadata: bool = Tru
             partitions = fetch.read_partitions(cfg, store, source, as_of) if metadata else None
             days = cost.days_per_job(cfg, source, as_of)
             plan = plan_for(cfg, store, "bigquery", as_of, max_days_per_job=days, partitions=partitions)
+            if plan_ceiling:
+                ceiling = sum(e.ceiling_bytes for e in source.estimate(plan.jobs))
             # When the month's room ran out, the run is refused (exit 3) before anything more is billed.
             with contextlib.suppress(NewestDayDoesNotFit):
                 fetch.fetch(cfg, store, source, plan, partitions=partitions)
             held = set.intersection(*store.covered_days("bigquery", cfg.packages, plan.window).values())
     finally:
         source.close()
-    return len(held), sum(j.billed_bytes for j in fake.billable_jobs[before:])
+    return Morning(len(held), fake.billable_jobs[before:], ceiling)
 
 
 def first_month(n: int, *, rows_per_day: int) -> MonthReport:
     """A new site of `n` small packages with the default settings, one run each morning from 5 November."""
     import logging
 
-    from generator import dates
-
     logging.getLogger("generator.build").setLevel(logging.ERROR)
-    now = {"t": MONTH_START}
     last = (MONTH_START + dt.timedelta(days=MONTH_RUNS + 2 * STEADY_MORNINGS + 3)).date()
     first = MONTH_START.date() - dt.timedelta(days=BACKFILL_HISTORY + 2)
-    fake = scale.real_scale_fake(
-        first, last, rows_per_day=rows_per_day, block_rows=MONTH_BLOCK_ROWS, weekend_share=0.7, now=lambda: now["t"]
-    ).start()
-    old_now = dates.utc_now
-    dates.utc_now = lambda: now["t"]
     report = MonthReport(n, [], [], {}, 0, 0)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            raw = {
-                "packages": {"names": list(small_packages(n))},
-                "source": {"kind": "bigquery", "billing_project": "bench"},
-                "store": {"path": str(Path(tmp) / "store.duckdb")},
-            }
-            cfg = config_mod.parse(raw, Path(tmp) / "stats.toml")
-            for i in range(MONTH_RUNS):
-                now["t"] = MONTH_START + dt.timedelta(days=i)
-                held, billed = _morning(fake, cfg)
-                report.held.append(held)
-                report.billed.append(billed)
-                month = now["t"].strftime("%Y-%m")
-                report.months[month] = report.months.get(month, 0) + billed
-                if held == BACKFILL_HISTORY:
-                    break
-            # The steady state, averaged over a week each (days differ): mornings with partition metadata,
-            # then mornings without it (refetch_days = 2).
-            for metadata in (True, False):
-                bills = []
-                for _ in range(STEADY_MORNINGS):
-                    now["t"] += dt.timedelta(days=1)
-                    bills.append(_morning(fake, cfg, metadata=metadata)[1])
-                average = sum(bills) // len(bills)
-                if metadata:
-                    report.daily_one_day = average
-                else:
-                    report.daily_two_days = average
-    finally:
-        dates.utc_now = old_now
-        fake.stop()
+    with _new_site(
+        small_packages(n), MONTH_START, first, last, rows_per_day=rows_per_day, block_rows=MONTH_BLOCK_ROWS
+    ) as (
+        fake,
+        cfg,
+        clock,
+    ):
+        for i in range(MONTH_RUNS):
+            clock.now = MONTH_START + dt.timedelta(days=i)
+            morning = _morning(fake, cfg)
+            report.held.append(morning.held)
+            report.billed.append(morning.billed)
+            month = clock.now.strftime("%Y-%m")
+            report.months[month] = report.months.get(month, 0) + morning.billed
+            if morning.held == BACKFILL_HISTORY:
+                break
+        # The steady state, averaged over a week each (days differ): mornings with partition metadata,
+        # then mornings without it (refetch_days = 2).
+        for metadata in (True, False):
+            bills = []
+            for _ in range(STEADY_MORNINGS):
+                clock.now += dt.timedelta(days=1)
+                bills.append(_morning(fake, cfg, metadata=metadata).billed)
+            average = sum(bills) // len(bills)
+            if metadata:
+                report.daily_one_day = average
+            else:
+                report.daily_two_days = average
     return report
 
 
