@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +229,22 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, demo_events: Path) -> Pa
     proc = run_cli("build", "--config", str(cfg), "--out", str(work / "site"))
     assert proc.returncode == 0, proc.stderr
     return work / "site"
+
+
+# -- registries: a name declared once is spelled nowhere else -----------------------------------------
+Spelled = Callable[[Path, str], Iterable[tuple[int, str]]]
+"""(file, its path relative to the repository) → (line, literal) for each spelling the check looks for."""
+
+
+def code_and_templates() -> list[Path]:
+    return [*sorted((ROOT / "generator").rglob("*.py")), *sorted((ROOT / "templates").rglob("*.html"))]
+
+
+def spelled_outside(files: Iterable[Path], registry: Collection[str], spelled: Spelled) -> list[str]:
+    """`file:line: literal` for each spelling in `files`, but in the files of the registry that declares them."""
+    out = []
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel not in registry:
+            out += [f"{rel}:{line}: {text!r}" for line, text in spelled(path, rel)]
+    return out

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
-from conftest import event, write_config, write_events
+from conftest import code_and_templates, event, spelled_outside, write_config, write_events
 from htmltools import parse
 from sqlglot import exp
 
@@ -163,13 +163,8 @@ def literal_names(path: Path) -> list[tuple[int, str]]:
 
 
 def test_no_breakdown_name_is_spelled_outside_the_registry_and_the_sql() -> None:
-    files = [*sorted((ROOT / "generator").rglob("*.py")), *sorted((ROOT / "templates").rglob("*.html"))]
-    stray = []
-    for path in files:
-        rel = path.relative_to(ROOT).as_posix()
-        if rel == "generator/dimensions.py" or rel in NOT_A_BREAKDOWN:
-            continue
-        stray += [f"{rel}:{line}: {name!r}" for line, name in literal_names(path)]
+    registry = {"generator/dimensions.py", *NOT_A_BREAKDOWN}
+    stray = spelled_outside(code_and_templates(), registry, lambda path, _rel: literal_names(path))
     assert not stray, "use generator.dimensions (the registry entry), not the name:\n" + "\n".join(stray)
 
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import spelled_outside
 
 from generator import layout, render
 
@@ -80,12 +81,7 @@ def spelled_paths(path: Path, rel: str = "") -> list[tuple[int, str]]:
 
 
 def test_no_output_path_is_spelled_outside_the_layout() -> None:
-    stray = []
-    for path in sorted((ROOT / "generator").rglob("*.py")):
-        rel = path.relative_to(ROOT).as_posix()
-        if rel == "generator/layout.py":
-            continue
-        stray += [f"{rel}:{line}: {text!r}" for line, text in spelled_paths(path, rel)]
+    stray = spelled_outside(sorted((ROOT / "generator").rglob("*.py")), {"generator/layout.py"}, spelled_paths)
     assert not stray, "ask generator.layout for the path instead of spelling it:\n" + "\n".join(stray)
 
 
@@ -147,10 +143,9 @@ def spelled_in_template(path: Path) -> list[tuple[int, str]]:
 
 
 def test_no_template_spells_an_output_path() -> None:
-    stray = []
-    for path in sorted((ROOT / "templates").rglob("*.html")):
-        rel = path.relative_to(ROOT).as_posix()
-        stray += [f"{rel}:{line}: {text!r}" for line, text in spelled_in_template(path)]
+    stray = spelled_outside(
+        sorted((ROOT / "templates").rglob("*.html")), (), lambda path, _rel: spelled_in_template(path)
+    )
     assert not stray, "link with {{ root }}{{ layout.<path> }} instead of spelling the path:\n" + "\n".join(stray)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import code_and_templates, spelled_outside
 from htmltools import parse
 
 from generator import analysis, badges, dimensions, headline, othersites, render
@@ -272,13 +273,7 @@ def _listed(items: list[ast.expr | None]) -> set[tuple[int, str]]:
 
 
 def test_no_figure_key_is_spelled_outside_the_registry() -> None:
-    files = [*sorted((ROOT / "generator").rglob("*.py")), *sorted((ROOT / "templates").rglob("*.html"))]
-    stray = []
-    for path in files:
-        rel = path.relative_to(ROOT).as_posix()
-        if rel == "generator/othersites.py":
-            continue
-        stray += [f"{rel}:{line}: {key!r}" for line, key in literal_keys(path)]
+    stray = spelled_outside(code_and_templates(), {"generator/othersites.py"}, lambda path, _rel: literal_keys(path))
     assert not stray, "read the figure from generator.othersites, not its key:\n" + "\n".join(stray)
 
 
