@@ -245,8 +245,6 @@ def render_packages(
                 writer.write(rel, data)
             summaries[incremental.package_unit(result.project)] = result.summary
 
-        # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole store.
-        store.limit_memory(STORE_MEMORY)
         held = store.held_days(todo)
         tasks = (
             parallel.Task(
@@ -482,14 +480,18 @@ def build(
             t2 = time.perf_counter()
             writer = SiteWriter(out_dir, link_unchanged=not full)
             try:
-                site = render_packages(prepared, store, writer, jobs=jobs, progress=progress)
-                progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
-                # The feed's history is kept in the store before the site is published, never after: a build
-                # killed between the two has kept its day (the next build remembers that day again, the same),
-                # where the other order could publish a day's numbers the store never keeps, and a later
-                # build's feed would lose that day.
-                site.honest_history = remember_honest_numbers(store, site)
-                site.store_export = publishing.export_files(store, as_of.isoformat())
+                # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole
+                # store while the pages' rows are read.
+                store.limit_memory(STORE_MEMORY)
+                with publishing.StoreExport(store) as export:  # written while the pages render
+                    site = render_packages(prepared, store, writer, jobs=jobs, progress=progress)
+                    progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
+                    # The feed's history is kept in the store before the site is published, never after: a
+                    # build killed between the two has kept its day (the next build remembers that day again,
+                    # the same), where the other order could publish a day's numbers the store never keeps,
+                    # and a later build's feed would lose that day.
+                    site.honest_history = remember_honest_numbers(store, site)
+                    site.store_export = export.files(as_of.isoformat())
             except BaseException:
                 writer.discard()
                 raise

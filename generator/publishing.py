@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -96,22 +98,68 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
 
 
 # -- the store's data export -----------------------------------------------------------------------
+LATE_TABLES = ("meta",)
+"""Tables the build still writes once its pages start rendering (the feed's history is kept in meta after
+them): exported last. Nothing writes the others then, as the build holds the store's writer lock."""
+
+
+class StoreExport:
+    """The store's data export (Parquet files and a manifest), written while the build goes on.
+
+    A second connection exports every table but LATE_TABLES in a thread from the moment this is made:
+    DuckDB works outside Python's lock, so the pages render meanwhile; the export of a 100-package
+    store takes about 0.4 s, a tenth of a rebuild of ten pages. `files()` then exports LATE_TABLES on
+    the build's connection and returns the files. Use it as a context manager: leaving it stops an
+    unfinished export and removes its temporary folder.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._folder = Path(tempfile.mkdtemp(prefix="store-export-"))
+        self._reader = store.reader()
+        early = [t for t in (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES) if t not in LATE_TABLES]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-export")
+        self._early = self._pool.submit(self._reader.export_parquet, self._folder, early)
+
+    def __enter__(self) -> StoreExport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait(self) -> tuple[str, ...]:
+        """Wait until every table but LATE_TABLES is written; returns those written."""
+        return self._early.result()
+
+    def files(self, as_of: str = "") -> dict[str, bytes]:
+        """The export's files by name: each table's Parquet and the manifest (sizes and SHA-256)."""
+        written = {*self.wait(), *self._store.export_parquet(self._folder, LATE_TABLES)}
+        order = (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES)
+        files = {f"{t}.parquet": (self._folder / f"{t}.parquet").read_bytes() for t in order if t in written}
+        manifest = {
+            "format": EXPORT_FORMAT,
+            "schema_version": self._store.get_meta("schema_version"),
+            "as_of": as_of,
+            "synthetic": bool(self._store.get_meta("synthetic", False)),
+            "files": {
+                name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()
+            },
+        }
+        files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+        return files
+
+    def close(self) -> None:
+        if not self._early.done():
+            self._reader.interrupt()  # a build stopped mid-render (an error, Ctrl-C) does not wait for the export
+        self._pool.shutdown(wait=True)
+        self._reader.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
 def export_files(store: Store, as_of: str = "") -> dict[str, bytes]:
     """The store as Parquet files plus a manifest with their sizes and SHA-256, by file name."""
-    with tempfile.TemporaryDirectory(prefix="store-export-") as tmp:
-        written = store.export_parquet(Path(tmp))
-        files = {f"{t}.parquet": (Path(tmp) / f"{t}.parquet").read_bytes() for t in written}
-    manifest = {
-        "format": EXPORT_FORMAT,
-        "schema_version": store.get_meta("schema_version"),
-        "as_of": as_of,
-        "synthetic": bool(store.get_meta("synthetic", False)),
-        "files": {
-            name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()
-        },
-    }
-    files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
-    return files
+    with StoreExport(store) as export:
+        return export.files(as_of)
 
 
 def export_store_to(store: Store, directory: Path) -> dict[str, Any]:

@@ -612,6 +612,18 @@ class Store:
         assert row is not None
         return row[0], row[1], row[2], row[3]
 
+    def reader(self) -> Store:
+        """A second connection to this store's database, for one other thread to read from (a DuckDB
+        connection serves one thread at a time); close it when done."""
+        return Store(self.con.cursor(), self.path)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def interrupt(self) -> None:
+        """Stop this connection's running query (from another thread); it raises there."""
+        self.con.interrupt()
+
     def ledger(self) -> list[LedgerEntry]:
         """Every job whose outcome is known, oldest first."""
         return self._ledger("bytes_billed >= 0")
@@ -642,15 +654,17 @@ class Store:
         ).fetchall()
         return [LedgerEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9], r[10]) for r in rows]
 
-    def export_parquet(self, directory: Path) -> tuple[str, ...]:
-        """Write every table as Parquet: the site's data export, from which CI can restore.
+    def export_parquet(self, directory: Path, tables: Iterable[str] | None = None) -> tuple[str, ...]:
+        """Write every table (or those of `tables`) as Parquet: the site's data export, from which CI can
+        restore.
 
         Returns the tables written: a store made before an optional table existed, opened read-only
         (`export-store`) and so not upgraded, has none of it to export.
         """
         directory.mkdir(parents=True, exist_ok=True)
         present = {row[0] for row in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        tables = (*EXPORT_TABLES, *(t for t in OPTIONAL_EXPORT_TABLES if t in present))
+        wanted = set(EXPORT_TABLES + OPTIONAL_EXPORT_TABLES if tables is None else tables)
+        tables = tuple(t for t in (*EXPORT_TABLES, *(t for t in OPTIONAL_EXPORT_TABLES if t in present)) if t in wanted)
         for table in tables:
             # The relational API takes the path as a value: nothing is formatted into SQL.
             self.con.table(table).to_parquet(str(directory / f"{table}.parquet"))

@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 from conftest import ROOT, event, run_cli, write_events
@@ -688,3 +689,46 @@ def test_a_damaged_export_leaves_no_store(demo_site: Path, tmp_path: Path) -> No
     assert "differs from the manifest" in proc.stderr
     assert not (tmp_path / "restored.duckdb").exists()
     assert not list(tmp_path.glob("*.restoring*"))
+
+
+def parquet_rows(data: bytes, tmp_path: Path, name: str) -> list[tuple]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with duckdb.connect() as con:
+        return con.execute("SELECT * FROM read_parquet($p) ORDER BY ALL", {"p": str(path)}).fetchall()
+
+
+def test_the_export_written_while_pages_render_ends_with_what_the_build_kept_after_them(
+    demo_site: Path, tmp_path: Path
+) -> None:
+    """The build starts the store's export as its pages start rendering and takes it once it has kept the
+    feed's history (publishing.StoreExport): the late tables (meta, where that history is) are exported
+    as they end, the others as they stood, which nothing changes in between (the build holds the lock)."""
+    path = tmp_path / "store.duckdb"
+    shutil.copy(demo_site.parent / "store.duckdb", path)
+    with open_store(path) as store:
+        aggregates = store.con.execute("SELECT * FROM aggregates ORDER BY ALL").fetchall()
+        with publishing.StoreExport(store) as export:
+            export.wait()  # the pages took longer than the early tables' export
+            store.set_meta("kept-after-the-pages", {"2026-10-31": 1})
+            files = export.files("2026-10-31")
+    meta = dict(parquet_rows(files["meta.parquet"], tmp_path, "meta.parquet"))
+    assert json.loads(meta["kept-after-the-pages"]) == {"2026-10-31": 1}
+    assert parquet_rows(files["aggregates.parquet"], tmp_path, "aggregates.parquet") == aggregates
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["files"]["meta.parquet"]["bytes"] == len(files["meta.parquet"])
+
+
+def test_a_build_stopped_while_its_pages_render_leaves_no_export_behind(
+    demo_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.duckdb"
+    shutil.copy(demo_site.parent / "store.duckdb", path)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(publishing.tempfile, "tempdir", str(temp))
+    with open_store(path) as store:
+        with pytest.raises(KeyboardInterrupt), publishing.StoreExport(store):
+            raise KeyboardInterrupt
+        assert list(temp.iterdir()) == []
+        assert store.con.execute("SELECT count(*) FROM aggregates").fetchall()[0][0] > 0  # still usable
