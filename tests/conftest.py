@@ -35,7 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     - ClickPy is a fake ClickHouse with ClickPy's tables, empty: it runs the real SQL on chdb and, as
       ClickPy answers for a package it does not hold, returns no row (so the days before the store are 0)."""
     global _NO_PYPI, _NO_CLICKPY
-    from generator import shapecache
+    from generator import usercache
     from tests.fakes.clickhouse_server import ClickPyData, FakeClickHouse
     from tests.fakes.pypi_json import FakePyPIJson
 
@@ -43,16 +43,17 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYPI_STATS_PYPI_URL"] = _NO_PYPI.url
     _NO_CLICKPY = FakeClickHouse(ClickPyData([])).start()
     os.environ["PYPI_STATS_CLICKPY_URL"] = _NO_CLICKPY.url
-    # The compiled chart shapes a build keeps (generator.shapecache): in this run's own folder, never the
-    # user's cache, so each run compiles them once from the code under test.
-    os.environ[shapecache.CACHE_ENV] = tempfile.mkdtemp(prefix="pypi-stats-shapes-")
+    # What a build keeps in the user's cache folder (generator.usercache: chart shapes, SQL translations,
+    # compiled templates): in this run's own folder, never the user's, so each run makes them once from
+    # the code under test.
+    os.environ[usercache.CACHE_ENV] = tempfile.mkdtemp(prefix="pypi-stats-cache-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from generator import shapecache
+    from generator import usercache
 
-    if shapecache.CACHE_ENV in os.environ:  # the run's own folder, made in pytest_configure
-        shutil.rmtree(os.environ[shapecache.CACHE_ENV], ignore_errors=True)
+    if usercache.CACHE_ENV in os.environ:  # the run's own folder, made in pytest_configure
+        shutil.rmtree(os.environ[usercache.CACHE_ENV], ignore_errors=True)
     if _NO_PYPI is not None:
         _NO_PYPI.stop()
     if _NO_CLICKPY is not None:

@@ -118,7 +118,7 @@ os.environ.setdefault("BUILD_PID", str(os.getpid()))  # the first process; those
 
 class _Watch(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name in ("altair", "generator.drawing"):
+        if name in ("altair", "generator.drawing", "sqlglot"):
             role = "build" if os.environ["BUILD_PID"] == str(os.getpid()) else "worker"
             with open(os.environ["IMPORT_LOG"], "a", encoding="utf-8") as log:
                 log.write(f"{role} {os.getpid()} {name}\\n")
@@ -135,7 +135,9 @@ def test_page_workers_never_import_altair_and_a_build_with_the_kept_shapes_impor
     The next build finds the compiled shapes kept (generator.shapecache) and imports Altair nowhere, and its
     pages are the same bytes.
 
-    Altair's import costs about a second per process: a worker that imported it would pay that.
+    Altair's import costs about a second per process: a worker that imported it would pay that. Likewise
+    the SQL translated for DuckDB (generator.sql): the first build from local files translates it with
+    sqlglot, the next finds it kept and imports no sqlglot.
     """
 
     hook = tmp_path / "hook"
@@ -161,6 +163,8 @@ def test_page_workers_never_import_altair_and_a_build_with_the_kept_shapes_impor
     assert len(workers) == 2, "two page workers drew charts"
     assert {(role, name) for role, _pid, name in first if name == "altair"} == {("build", "altair")}
     assert {(role, name) for role, _pid, name in second if name == "altair"} == set()
+    assert {(role, name) for role, _pid, name in first if name == "sqlglot"} == {("build", "sqlglot")}
+    assert {(role, name) for role, _pid, name in second if name == "sqlglot"} == set()
     page = Path("packages", "acme", "index.html")
     assert (tmp_path / "again" / page).read_bytes() == (tmp_path / "site" / page).read_bytes()
 
@@ -194,6 +198,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "generator.sources.retry",
                 "generator.sql",
                 "generator.svg",
+                "generator.usercache",
                 "generator.vocabulary",
             }
         ),

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from generator import charts, shapecache
+from generator import charts, shapecache, usercache
 
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(shapecache.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(usercache.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
@@ -35,7 +35,7 @@ def test_the_kept_shapes_are_the_compiled_shapes(cache: Path) -> None:
 )
 def test_a_file_that_is_not_kept_shapes_is_compiled_again(cache: Path, text: str) -> None:
     cache.mkdir()
-    shapecache.path().write_text(text, encoding="utf-8")
+    (cache / shapecache.name()).write_text(text, encoding="utf-8")
     assert shapecache.load() is None
 
 
@@ -43,32 +43,18 @@ def test_a_file_that_is_not_kept_shapes_is_compiled_again(cache: Path, text: str
 def test_another_version_of_a_library_that_shapes_the_charts_reads_another_file(
     cache: Path, monkeypatch: pytest.MonkeyPatch, library: str
 ) -> None:
-    before = shapecache.path()
+    before = shapecache.name()
     real = shapecache.metadata.version
     monkeypatch.setattr(shapecache.metadata, "version", lambda name: "0.0.1" if name == library else real(name))
-    assert shapecache.path() != before
+    assert shapecache.name() != before
 
 
 def test_a_cache_that_cannot_be_written_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
-    monkeypatch.setenv(shapecache.CACHE_ENV, str(blocker / "cache"))  # under a file: no folder can be made
+    monkeypatch.setenv(usercache.CACHE_ENV, str(blocker / "cache"))  # under a file: no folder can be made
     shapecache.save(charts.compile_shapes())
     assert shapecache.load() is None
-
-
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        ({shapecache.CACHE_ENV: "/x/shapes", "XDG_CACHE_HOME": "/y"}, "/x/shapes"),
-        ({"XDG_CACHE_HOME": "/y"}, "/y/pypi-stats-site"),
-    ],
-)
-def test_the_cache_folder(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str) -> None:
-    monkeypatch.delenv(shapecache.CACHE_ENV, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert shapecache.folder() == Path(expected)
 
 
 def generator_imports(module: str) -> set[str]:
