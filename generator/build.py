@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -294,7 +293,7 @@ def write_site(prepared: Prepared, writer: SiteWriter, out_dir: Path) -> dict[st
         site_pages.write_site_pages(site, writer, plan.render)
         publishing.write_all(site, writer)  # badges, feed, sitemap, robots.txt, store export
         copy_static(prepared.cfg.site.static, writer)
-        warn_left_behind(out_dir, writer.written)
+        warn_left_behind(out_dir, plan, writer.written)
         for key, count in Counter(incremental.unit_of(rel) for rel in writer.written).items():
             if key in plan.units:
                 plan.units[key].files = count
@@ -345,31 +344,27 @@ def copy_static(folder: Path | None, writer: SiteWriter) -> None:
 LEFT_BEHIND_SHOWN = 10
 
 
-def left_behind(out_dir: Path, written: Iterable[str]) -> list[str]:
+def left_behind(plan: incremental.Plan, written: Iterable[str]) -> list[str]:
     """Files of the previous site that this build neither writes nor wrote before: a user's own files.
 
     A file belongs to the tool when a unit of the previous build's manifest (a package, a page) or a
-    site-level file accounts for it; a package dropped from the config leaves no warning.
+    site-level file accounts for it; a package dropped from the config leaves no warning. Read from the
+    plan's one walk of the previous site.
     """
-    if not out_dir.is_dir():
-        return []
-    previous = set(incremental.Previous.read(out_dir).units)
     new = set(written)
     lost = []
-    for folder, _dirs, names in os.walk(out_dir):
-        for name in names:
-            rel = (Path(folder) / name).relative_to(out_dir).as_posix()
+    for unit, files in plan.previous_files.items():
+        for rel in files:
             if rel in new or layout.is_site_file(rel):
                 continue
-            unit = incremental.unit_of(rel)
-            if unit != "site" and unit in previous:
+            if unit != "site" and unit in plan.previous_units:
                 continue
             lost.append(rel)
     return sorted(lost)
 
 
-def warn_left_behind(out_dir: Path, written: Iterable[str]) -> None:
-    lost = left_behind(out_dir, written)
+def warn_left_behind(out_dir: Path, plan: incremental.Plan, written: Iterable[str]) -> None:
+    lost = left_behind(plan, written)
     if not lost:
         return
     shown = ", ".join(lost[:LEFT_BEHIND_SHOWN]) + (

@@ -192,6 +192,10 @@ class Plan:
     site: str
     units: dict[str, Unit]
     previous_files: dict[str, list[str]]
+    """The previous site's files by unit (one walk of it, which the build's check for a user's own files
+    reads too); empty when there is none."""
+    previous_units: frozenset[str] = frozenset()
+    """The units the previous build's manifest lists (read even for a full build)."""
 
     def render(self, key: str) -> bool:
         return self.units[key].status == RENDERED
@@ -240,8 +244,9 @@ def plan(
     full: bool = False,
 ) -> Plan:
     """Decide, per unit (key → data digest), whether to render it or reuse the previous build's files."""
-    previous = Previous() if full else Previous.read(out_dir)
-    on_disk = files_by_unit(out_dir) if not full and not previous.problem else {}
+    found = Previous.read(out_dir)
+    previous = Previous() if full else found
+    on_disk = files_by_unit(out_dir)
     decided: dict[str, Unit] = {}
     for key, data in units.items():
         unit = Unit(key, data, status=RENDERED)
@@ -269,4 +274,4 @@ def plan(
             unit.status, unit.reason = REUSED, "inputs unchanged"
             unit.summary = previous.summary(key) if kind == "package" else None
         decided[key] = unit
-    return Plan(as_of, code, site, decided, on_disk)
+    return Plan(as_of, code, site, decided, on_disk, frozenset(found.units))
