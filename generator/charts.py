@@ -25,6 +25,7 @@ from typing import Any, Literal
 import altair as alt
 import vl_convert
 
+from generator.chartproc import prepare_renderer
 from generator.drawing import (
     CARD_HEIGHT,
     CARD_WIDTH,
@@ -33,7 +34,6 @@ from generator.drawing import (
     Shape,
     Shapes,
     honest_scales,
-    prepare_renderer,
 )
 from generator.svg import FONT, INK
 

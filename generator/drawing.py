@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
-import tempfile
-import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import vl_convert
 
+from generator import chartproc
 from generator.categories import CATEGORIES, CATEGORY_COLORS
+from generator.chartproc import ChartProcess, prepare_renderer
 from generator.svg import (
-    FONT,
     INK,
     SVG_NS,
     check_chart_id,
@@ -53,13 +51,23 @@ CARD_WIDTH, CARD_HEIGHT = 1200, 630
 Rows = list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
 class Chart:
-    """A rendered chart: inline SVG plus the text that names and summarises it."""
+    """A rendered chart: inline SVG plus the text that names and summarises it.
 
-    svg: str  # inline-ready <svg ...>...</svg> markup, no XML prolog
-    title: str
-    description: str  # one or two sentences summarising what the chart shows
+    Its SVG may still be being drawn by the chart process (generator.chartproc): reading `svg` waits for
+    it, and post-processes it, once."""
+
+    def __init__(self, svg: str | Callable[[], str], title: str, description: str) -> None:
+        self._svg = svg
+        self.title = title
+        self.description = description  # one or two sentences summarising what the chart shows
+
+    @property
+    def svg(self) -> str:
+        """Inline-ready <svg ...>...</svg> markup, no XML prolog."""
+        if not isinstance(self._svg, str):
+            self._svg = self._svg()
+        return self._svg
 
 
 @dataclass(frozen=True)
@@ -98,28 +106,21 @@ def fill(shape: Shape, datasets: Mapping[str, Rows], scales: Mapping[str, Mappin
 
 # --------------------------------------------------------------------------- the renderer, once per process
 
-_FONTS_CONF = """<?xml version="1.0"?>
-<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
-<fontconfig><dir>{dir}</dir></fontconfig>
-"""
-_WARM_UP: dict[str, Any] = {
-    "width": 10,
-    "height": 10,
-    "marks": [{"type": "text", "encode": {"enter": {"text": {"value": "0"}, "font": {"value": FONT}}}}],
-}
-_renderer_lock = threading.Lock()
-_renderer_ready = False
 _shapes: Shapes | None = None
+_elsewhere: ChartProcess | None = None
 
 
-def prepare(shapes: Shapes) -> None:
-    """Install the build's compiled chart shapes in this process, and start vl-convert.
+def prepare(shapes: Shapes, elsewhere: ChartProcess | None = None) -> None:
+    """Install the build's compiled chart shapes in this process, and start vl-convert here, or draw the
+    charts in `elsewhere` (generator.chartproc) from now on.
 
     A page worker calls it once, when it starts, with the shapes the build compiled.
     """
-    global _shapes
-    prepare_renderer()
+    global _shapes, _elsewhere
+    if elsewhere is None:
+        prepare_renderer()
     _shapes = shapes
+    _elsewhere = elsewhere
 
 
 def _installed() -> Shapes:
@@ -128,46 +129,21 @@ def _installed() -> Shapes:
     return _shapes
 
 
-def prepare_renderer() -> None:
-    """Start vl-convert, measuring text with the Liberation Sans it carries, not the machine's fonts.
-
-    vl-convert measures every label (for layout and `labelLimit`) through its font database, which it
-    builds once per process from the system's fonts and then its own copy of Liberation Sans. A system
-    font is read from its file for every glyph measured: a thousand file opens per chart, four fifths
-    of a chart's render time. With an empty font configuration while the database is built (the
-    first conversion), only the built-in, in-memory copy is there: charts render about five times
-    faster, and their layout no longer depends on which fonts the build machine has. The page still
-    asks the reader's browser for `system-ui, sans-serif`. The environment is restored at once.
-    Idempotent.
-    """
-    global _renderer_ready
-    with _renderer_lock:
-        if _renderer_ready:
-            return
-        with tempfile.TemporaryDirectory(prefix="vl-fonts-") as empty:
-            conf = os.path.join(empty, "fonts.conf")
-            with open(conf, "w", encoding="utf-8") as fh:
-                fh.write(_FONTS_CONF.format(dir=empty))
-            before = os.environ.get("FONTCONFIG_FILE")
-            os.environ["FONTCONFIG_FILE"] = conf
-            try:
-                vl_convert.vega_to_svg(_WARM_UP, allowed_base_urls=[])  # builds the font database
-            finally:
-                if before is None:
-                    del os.environ["FONTCONFIG_FILE"]
-                else:
-                    os.environ["FONTCONFIG_FILE"] = before
-        _renderer_ready = True
-
-
 def render_svg(vega: dict[str, Any], *, title: str, description: str, chart_id: str) -> Chart:
     """Render a filled Vega spec and post-process it into safe, namespaced, themeable inline SVG."""
     check_chart_id(chart_id)
+    if _elsewhere is not None:
+        drawn = _elsewhere.submit(chartproc.SVG, vega)
+        return Chart(
+            lambda: postprocess_svg(drawn.result().decode(), title=title, description=description, chart_id=chart_id),
+            title,
+            description,
+        )
     prepare_renderer()
     # An empty allowlist forbids any data or image fetch, should a spec ever name a URL.
     raw = vl_convert.vega_to_svg(vega, allowed_base_urls=[])
     svg = postprocess_svg(raw, title=title, description=description, chart_id=chart_id)
-    return Chart(svg=svg, title=title, description=description)
+    return Chart(svg, title, description)
 
 
 # --------------------------------------------------------------------------- rows
@@ -355,7 +331,7 @@ def sparkline(values: Sequence[tuple[dt.date, float | None]], *, title: str, des
     root.set("class", "spark")
     check_safe(root)
     unqualify(root)
-    return Chart(svg=ET.tostring(root, encoding="unicode").replace(" />", "/>"), title=title, description=description)
+    return Chart(ET.tostring(root, encoding="unicode").replace(" />", "/>"), title, description)
 
 
 # --------------------------------------------------------------------------- shares over time
@@ -413,6 +389,9 @@ def card_datasets(
 
 def social_card_png(project: str, figure: str, words: str, values: Sequence[tuple[dt.date, float | None]]) -> bytes:
     """The card (`charts.social_card`) as PNG: a social site fetches an image, not inline SVG."""
-    prepare_renderer()
     datasets, scales = card_datasets(clean_label(project), figure, words, values)
-    return vl_convert.vega_to_png(fill(_installed().card, datasets, scales), scale=1, allowed_base_urls=[])
+    vega = fill(_installed().card, datasets, scales)
+    if _elsewhere is not None:
+        return _elsewhere.submit(chartproc.PNG, vega).result()
+    prepare_renderer()
+    return vl_convert.vega_to_png(vega, scale=1, allowed_base_urls=[])

@@ -28,7 +28,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from generator import api, drawing, pagerows
 from generator import site as site_pages
+from generator.chartproc import ChartProcess
 from generator.dates import Window
 from generator.errors import RenderError
 from generator.pages import PackagePage, PackageSummary, SiteData
@@ -110,12 +111,12 @@ class Result:
 
 
 class PageRenderer:
-    """Renders whole packages from their rows."""
+    """Renders whole packages from their rows; their charts are drawn here, or by `charts`."""
 
-    def __init__(self, context: Context, shapes: drawing.Shapes) -> None:
+    def __init__(self, context: Context, shapes: drawing.Shapes, charts: ChartProcess | None = None) -> None:
         self.context = context
         self.env = site_pages.environment()
-        drawing.prepare(shapes)
+        drawing.prepare(shapes, charts)
 
     def render(self, task: Task) -> Result:
         ctx = self.context
@@ -215,6 +216,12 @@ class PagePool:
         self.shapes = shapes
         self.workers = workers_for(jobs, packages)
         self._pool: ProcessPoolExecutor | None = None
+        self._charts: ChartProcess | None = None
+        """Draws the charts of the pages rendered in this process, on another core (generator.chartproc)."""
+        if self.workers == 1 and shapes is not None and jobs is None and default_jobs() > 1:
+            # Started now: vl-convert's start (a third of a second) goes on while the build links the
+            # unchanged units and reads the first rows.
+            self._charts = ChartProcess()
         if self.workers > 1 and shapes is not None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
@@ -236,6 +243,9 @@ class PagePool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._charts is not None:
+            self._charts.close()
+            self._charts = None
 
     def render(
         self,
@@ -249,15 +259,39 @@ class PagePool:
 
         Tasks are taken from the iterable only as workers free up.
         """
+        if self._pool is None and self._charts is not None and self.shapes is not None:
+            # Two pages at a time in two threads: while one waits for its charts, the other is worked on.
+            renderer = PageRenderer(self.context, self.shapes, self._charts)
+            with ThreadPoolExecutor(max_workers=IN_FLIGHT_PER_WORKER, thread_name_prefix="page") as threads:
+                try:
+                    _drain(
+                        lambda task: threads.submit(renderer.render, task),
+                        tasks,
+                        IN_FLIGHT_PER_WORKER,
+                        total,
+                        on_result,
+                        progress,
+                    )
+                finally:
+                    threads.shutdown(cancel_futures=True)
+            return
         if self._pool is None:
-            renderer = PageRenderer(self.context, self.shapes) if total and self.shapes else None
+            serial = PageRenderer(self.context, self.shapes) if total and self.shapes else None
             for done, task in enumerate(tasks):
                 progress(f"Rendering {task.project}", done, total)
-                assert renderer is not None
-                on_result(renderer.render(task))
+                assert serial is not None
+                on_result(serial.render(task))
             return
+        pool = self._pool
         try:
-            _drain(self._pool, tasks, self.workers * IN_FLIGHT_PER_WORKER, total, on_result, progress)
+            _drain(
+                lambda task: pool.submit(_render_in_worker, task),
+                tasks,
+                self.workers * IN_FLIGHT_PER_WORKER,
+                total,
+                on_result,
+                progress,
+            )
         except BrokenProcessPool:
             raise RenderError(
                 "a page worker died (out of memory? try fewer --jobs); the previous site is unchanged"
@@ -265,7 +299,7 @@ class PagePool:
 
 
 def _drain(
-    pool: ProcessPoolExecutor,
+    submit: Callable[[Task], Future[Result]],
     tasks: Iterable[Task],
     window: int,
     total: int,
@@ -282,7 +316,7 @@ def _drain(
             task = next(queue, None)
             if task is None:
                 return
-            pending.add(pool.submit(_render_in_worker, task))
+            pending.add(submit(task))
 
     fill()
     while pending:

@@ -21,7 +21,7 @@ from generator.drawing import Shape, Shapes
 
 FORMAT = 1
 """Bumped when the file's shape changes."""
-KEY_FILES = ("charts.py", "drawing.py", "svg.py", "categories.py")
+KEY_FILES = ("charts.py", "drawing.py", "chartproc.py", "svg.py", "categories.py", "errors.py")
 """The modules whose code shapes the compiled result: the chart shapes and every generator module they
 import (tests/test_shapecache.py checks the list against charts.py's imports)."""
 KEY_LIBRARIES = ("altair", "vl-convert-python")

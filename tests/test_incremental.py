@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pytest
 from conftest import event, write_config, write_events
 from htmltools import parse
 
-from generator import build, config, incremental, pagerows
+from generator import build, config, incremental, pagerows, parallel
 from generator import site as site_pages
 from generator.dates import WindowCoverage, last_days
 from generator.pages import FigureValue, ListedPackage, PackageSummary, SiteData
@@ -151,19 +152,38 @@ def test_a_damaged_previous_site_is_rendered_again(project: tuple[config.Config,
     assert {u["reason"] for u in manifest(site)["units"].values()} == {"the previous build manifest is unreadable"}
 
 
-def test_parallel_rendering_gives_the_same_site_as_serial(project: tuple[config.Config, Path], tmp_path: Path) -> None:
-    cfg, _ = project
-    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
-    run(cfg, serial, jobs=1)
-    run(cfg, parallel, jobs=2, fetch_data=False)
-    assert files(serial) == files(parallel)
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_failing_page_worker_leaves_the_previous_site(
-    project: tuple[config.Config, Path], tmp_path: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "jobs",
+    [2, None],
+    ids=["page workers", "pages in the build's process, charts in the chart process (generator.chartproc)"],
+)
+def test_parallel_rendering_gives_the_same_site_as_serial(
+    project: tuple[config.Config, Path], tmp_path: Path, jobs: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg, _ = project
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 2)  # without --jobs, 3 pages: the chart process
+    drawn: list[bytes] = []
+
+    class Watched(parallel.ChartProcess):
+        def submit(self, what: bytes, vega: dict) -> Future[bytes]:
+            drawn.append(what)
+            return super().submit(what, vega)
+
+    monkeypatch.setattr(parallel, "ChartProcess", Watched)
+    serial, other = tmp_path / "serial", tmp_path / "other"
+    run(cfg, serial, jobs=1)
+    assert drawn == []
+    run(cfg, other, jobs=jobs, fetch_data=False)
+    assert len(drawn) == (0 if jobs else 3 * 3)  # three charts a page
+    assert files(serial) == files(other)
+
+
+@pytest.mark.parametrize("jobs", [1, 2, None])
+def test_a_failing_page_worker_leaves_the_previous_site(
+    project: tuple[config.Config, Path], tmp_path: Path, jobs: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, _ = project
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 2)
     site = tmp_path / "site"
     run(cfg, site)
     before = files(site)

@@ -239,6 +239,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         frozenset(
             {
                 "generator.badges",
+                "generator.chartproc",
                 "generator.charts",
                 "generator.drawing",
                 "generator.figures",
