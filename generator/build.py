@@ -478,7 +478,10 @@ def build(
                 # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole
                 # store while the pages' rows are read.
                 store.limit_memory(STORE_MEMORY)
-                with publishing.StoreExport(store) as export:  # written while the pages render
+                # Written while the pages render; a month of the aggregates the live site's export holds
+                # unchanged is that file again.
+                previous = None if full else out_dir / layout.STORE_EXPORT_DIR
+                with publishing.StoreExport(store, previous) as export:
                     site = render_packages(prepared, store, writer, jobs=jobs, progress=progress)
                     progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
                     # The feed's history is kept in the store before the site is published, never after: a

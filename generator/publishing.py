@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -101,25 +102,36 @@ def write_all(site: SiteData, writer: SiteWriter) -> None:
 LATE_TABLES = ("meta",)
 """Tables the build still writes once its pages start rendering (the feed's history is kept in meta after
 them): exported last. Nothing writes the others then, as the build holds the store's writer lock."""
+AGGREGATES_BY_MONTH = "by month"
+"""The manifest's `aggregates`: the aggregates table is a file a calendar month (MONTH_FILE); an export
+without it (before version 0.1.0's month files) has them in one `aggregates.parquet`."""
+MONTH_FILE = re.compile(r"aggregates-(\d{4}-\d{2})\.parquet")
+
+
+def month_file(month: str) -> str:
+    return f"aggregates-{month}.parquet"
 
 
 class StoreExport:
     """The store's data export (Parquet files and a manifest), written while the build goes on.
 
     A second connection exports every table but LATE_TABLES in a thread from the moment this is made:
-    DuckDB works outside Python's lock, so the pages render meanwhile; the export of a 100-package
-    store takes about 0.4 s, a tenth of a rebuild of ten pages. `files()` then exports LATE_TABLES on
-    the build's connection and returns the files. Use it as a context manager: leaving it stops an
+    DuckDB works outside Python's lock, so the pages render meanwhile. `files()` then exports LATE_TABLES
+    on the build's connection and returns the files. Use it as a context manager: leaving it stops an
     unfinished export and removes its temporary folder.
+
+    The aggregates, most of the store, are a file a calendar month, each listed in the manifest with a
+    digest of its rows (Store.aggregate_months). A month whose digest is the one `previous` (the last
+    export: the live site's data/store/) lists is that export's file, unchanged: a day of new rows
+    rewrites one month, not half a year, and a deploy uploads only that file.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, previous: Path | None = None) -> None:
         self._store = store
         self._folder = Path(tempfile.mkdtemp(prefix="store-export-"))
         self._reader = store.reader()
-        early = [t for t in (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES) if t not in LATE_TABLES]
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-export")
-        self._early = self._pool.submit(self._reader.export_parquet, self._folder, early)
+        self._early = self._pool.submit(self._export_early, previous)
 
     def __enter__(self) -> StoreExport:
         return self
@@ -127,22 +139,43 @@ class StoreExport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def wait(self) -> tuple[str, ...]:
-        """Wait until every table but LATE_TABLES is written; returns those written."""
+    def _export_early(self, previous: Path | None) -> dict[str, dict[str, Any]]:
+        """Every table but LATE_TABLES into the folder; returns the month files' manifest entries."""
+        early = [t for t in (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES) if t not in LATE_TABLES]
+        self._reader.export_parquet(self._folder, early)
+        kept = _previous_months(previous)
+        months: dict[str, dict[str, Any]] = {}
+        for month, rows in self._reader.aggregate_months().items():
+            name, target = month_file(month), self._folder / month_file(month)
+            same = kept.get(name)
+            if same is not None and same[0]["rows"] == rows:
+                target.write_bytes(same[1])
+            else:
+                self._reader.export_month(month, target)
+            months[name] = {"rows": rows}
+        return months
+
+    def wait(self) -> dict[str, dict[str, Any]]:
+        """Wait until every table but LATE_TABLES is written; returns the month files' manifest entries."""
         return self._early.result()
 
     def files(self, as_of: str = "") -> dict[str, bytes]:
-        """The export's files by name: each table's Parquet and the manifest (sizes and SHA-256)."""
-        written = {*self.wait(), *self._store.export_parquet(self._folder, LATE_TABLES)}
-        order = (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES)
-        files = {f"{t}.parquet": (self._folder / f"{t}.parquet").read_bytes() for t in order if t in written}
+        """The export's files by name: each table's Parquet (the aggregates a file a month) and the manifest
+        (each file's size and SHA-256; each month's digest of its rows)."""
+        months = self.wait()
+        self._store.export_parquet(self._folder, LATE_TABLES)
+        order = [f"{t}.parquet" for t in (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES) if t != "aggregates"]
+        names = sorted(months) + [n for n in order if (self._folder / n).is_file()]
+        files = {name: (self._folder / name).read_bytes() for name in names}
         manifest = {
             "format": EXPORT_FORMAT,
+            "aggregates": AGGREGATES_BY_MONTH,
             "schema_version": self._store.get_meta("schema_version"),
             "as_of": as_of,
             "synthetic": bool(self._store.get_meta("synthetic", False)),
             "files": {
-                name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()
+                name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), **months.get(name, {})}
+                for name, data in files.items()
             },
         }
         files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
@@ -156,15 +189,41 @@ class StoreExport:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def export_files(store: Store, as_of: str = "") -> dict[str, bytes]:
-    """The store as Parquet files plus a manifest with their sizes and SHA-256, by file name."""
-    with StoreExport(store) as export:
+def _previous_months(folder: Path | None) -> dict[str, tuple[dict[str, Any], bytes]]:
+    """The month files of the export in `folder` whose bytes are what its manifest says: name → (its
+    manifest entry, its bytes). Anything unreadable, damaged or of another layout counts as absent."""
+    if folder is None:
+        return {}
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("format") != EXPORT_FORMAT or manifest.get("aggregates") != AGGREGATES_BY_MONTH:
+            return {}
+        kept = {}
+        for name, entry in manifest["files"].items():
+            if not (MONTH_FILE.fullmatch(name) and isinstance(entry, dict) and isinstance(entry.get("rows"), str)):
+                continue
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != entry.get("bytes"):
+                continue
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == entry.get("sha256"):
+                kept[name] = (entry, data)
+        return kept
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return {}
+
+
+def export_files(store: Store, as_of: str = "", previous: Path | None = None) -> dict[str, bytes]:
+    """The store as Parquet files plus a manifest with their sizes and SHA-256, by file name; the months
+    `previous` (an earlier export's folder) holds unchanged are its files."""
+    with StoreExport(store, previous) as export:
         return export.files(as_of)
 
 
 def export_store_to(store: Store, directory: Path) -> dict[str, Any]:
-    """Write the data export into `directory`; returns the manifest."""
-    files = export_files(store)
+    """Write the data export into `directory` (a month the export there holds unchanged is kept); returns
+    the manifest."""
+    files = export_files(store, previous=directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (directory / name).write_bytes(data)
@@ -223,7 +282,11 @@ def restore_store(
     if manifest.get("synthetic") and not allow_synthetic:
         raise StoreError(f"{source}: the export holds the synthetic demo's data, not real downloads; not restoring it")
     files = manifest.get("files") or {}
-    missing = [f"{t}.parquet" for t in EXPORT_TABLES if f"{t}.parquet" not in files]
+    by_month = manifest.get("aggregates") == AGGREGATES_BY_MONTH
+    months = sorted(name for name in files if MONTH_FILE.fullmatch(name)) if by_month else []
+    missing = [
+        f"{t}.parquet" for t in EXPORT_TABLES if f"{t}.parquet" not in files and not (by_month and t == "aggregates")
+    ]
     if missing:
         raise StoreError(f"{source}{MANIFEST}: lists no {', '.join(missing)}")
     store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,7 +296,8 @@ def restore_store(
         if not force and _has_data(store_path):
             raise StoreError(f"{store_path}: the store already holds data; pass --force to replace it")
         optional = [f"{t}.parquet" for t in store_module.OPTIONAL_EXPORT_TABLES if f"{t}.parquet" in files]
-        for name in [*(f"{t}.parquet" for t in EXPORT_TABLES), *optional]:
+        tables = [f"{t}.parquet" for t in EXPORT_TABLES if not (by_month and t == "aggregates")]
+        for name in [*tables, *months, *optional]:
             data = _fetch(source, name)
             want = files[name]
             if len(data) != want.get("bytes") or hashlib.sha256(data).hexdigest() != want.get("sha256"):

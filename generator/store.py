@@ -655,20 +655,40 @@ class Store:
         return [LedgerEntry(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6], r[7], r[8], r[9], r[10]) for r in rows]
 
     def export_parquet(self, directory: Path, tables: Iterable[str] | None = None) -> tuple[str, ...]:
-        """Write every table (or those of `tables`) as Parquet: the site's data export, from which CI can
-        restore.
+        """Write every table (or those of `tables`) but the aggregates as Parquet: the site's data export,
+        from which CI can restore (the aggregates, a file a month: `export_month`).
 
         Returns the tables written: a store made before an optional table existed, opened read-only
         (`export-store`) and so not upgraded, has none of it to export.
         """
         directory.mkdir(parents=True, exist_ok=True)
         present = {row[0] for row in self.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        wanted = set(EXPORT_TABLES + OPTIONAL_EXPORT_TABLES if tables is None else tables)
+        wanted = set(EXPORT_TABLES + OPTIONAL_EXPORT_TABLES if tables is None else tables) - {"aggregates"}
         tables = tuple(t for t in (*EXPORT_TABLES, *(t for t in OPTIONAL_EXPORT_TABLES if t in present)) if t in wanted)
         for table in tables:
             # The relational API takes the path as a value: nothing is formatted into SQL.
             self.con.table(table).to_parquet(str(directory / f"{table}.parquet"))
         return tables
+
+    def aggregate_months(self) -> dict[str, str]:
+        """Per calendar month of the aggregates ("2026-10"): a digest of its rows (their count and the sum
+        of each row's hash), which changes when any row of the month does. One scan, no row read out."""
+        columns = [row[1] for row in self.con.execute("PRAGMA table_info('aggregates')").fetchall()]
+        hashed = ", ".join(f'"{c}"' for c in columns)  # the table's own column names, quoted
+        rows = self.con.execute(
+            f"SELECT strftime(day, '%Y-%m') AS month, count(*), sum(hash({hashed}))"  # noqa: S608
+            " FROM aggregates GROUP BY month ORDER BY month"
+        ).fetchall()
+        return {month: f"{count}:{total}" for month, count, total in rows}
+
+    def export_month(self, month: str, path: Path) -> None:
+        """Write one calendar month of the aggregates ("2026-10") as Parquet."""
+        start = dt.date.fromisoformat(f"{month}-01")
+        end = (start + dt.timedelta(days=31)).replace(day=1)
+        # A range of days, not a month name: DuckDB skips the row groups outside it by their min and max.
+        self.con.sql(
+            "SELECT * FROM aggregates WHERE day >= $start AND day < $end", params={"start": start, "end": end}
+        ).to_parquet(str(path))
 
     def load_export(self, directory: Path) -> None:
         """Merge a data export written by `export_parquet` into this store, in one transaction.
@@ -676,20 +696,25 @@ class Store:
         Tables without a key (aggregates, ledger) cannot take INSERT OR REPLACE: the export's
         (source, project, day) rows replace the store's, and ledger rows are added once per job.
         """
-        paths = {t: directory / f"{t}.parquet" for t in EXPORT_TABLES}
+        paths = {t: directory / f"{t}.parquet" for t in EXPORT_TABLES if t != "aggregates"}
+        # The aggregates are a file a month (aggregates-2026-10.parquet); an older export has one file.
+        months = sorted(str(path) for path in directory.glob("aggregates-*.parquet"))
+        single = directory / "aggregates.parquet"
+        aggregates = months or ([str(single)] if single.is_file() else [])
         for path in paths.values():
             if not path.is_file():
                 raise StoreError(f"{path}: missing from the data export")
         p = {t: str(path) for t, path in paths.items()}
         try:
             self.con.execute("BEGIN TRANSACTION")
-            self.con.execute(
-                "DELETE FROM aggregates WHERE (source, project, day) IN"
-                " (SELECT DISTINCT source, project, day FROM read_parquet($p))",
-                {"p": p["aggregates"]},
-            )
-            # By name: an export from before a dimension was added lacks its column (NULL here).
-            self.con.execute("INSERT INTO aggregates BY NAME SELECT * FROM read_parquet($p)", {"p": p["aggregates"]})
+            if aggregates:
+                self.con.execute(
+                    "DELETE FROM aggregates WHERE (source, project, day) IN"
+                    " (SELECT DISTINCT source, project, day FROM read_parquet($p))",
+                    {"p": aggregates},
+                )
+                # By name: an export from before a dimension was added lacks its column (NULL here).
+                self.con.execute("INSERT INTO aggregates BY NAME SELECT * FROM read_parquet($p)", {"p": aggregates})
             # By name: an export from before shapes were recorded has none (NULL: read as OLD_SHAPE).
             self.con.execute(
                 "INSERT OR REPLACE INTO coverage BY NAME SELECT * FROM read_parquet($p)", {"p": p["coverage"]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -623,8 +624,11 @@ def restore_config(tmp_path: Path) -> Path:
 
 def test_restore_store_from_the_live_site_then_export_it_again(demo_site: Path, tmp_path: Path) -> None:
     manifest = json.loads((demo_site / "data" / "store" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {
-        "aggregates.parquet",
+    assert manifest["aggregates"] == publishing.AGGREGATES_BY_MONTH
+    months = {n for n in manifest["files"] if publishing.MONTH_FILE.fullmatch(n)}
+    with open_store(demo_site.parent / "store.duckdb", read_only=True) as store:
+        assert months == {publishing.month_file(m) for m in store.aggregate_months()}
+    assert set(manifest["files"]) - months == {
         "coverage.parquet",
         "ledger.parquet",
         "meta.parquet",
@@ -671,7 +675,8 @@ def test_a_store_from_before_the_optional_tables_exports_read_only(tmp_path: Pat
             store.con.execute(f"DROP TABLE {table}")  # noqa: S608 - a fixed table name, as an older version made
     with open_store(path, read_only=True) as store:
         manifest = publishing.export_store_to(store, tmp_path / "export")
-    assert set(manifest["files"]) == {f"{t}.parquet" for t in store_module.EXPORT_TABLES}
+    tables = {n for n in manifest["files"] if not publishing.MONTH_FILE.fullmatch(n)}
+    assert tables == {f"{t}.parquet" for t in store_module.EXPORT_TABLES if t != "aggregates"}
 
 
 DEMO_AS_OF_KEY = "2026-10-31"
@@ -680,9 +685,10 @@ DEMO_AS_OF_KEY = "2026-10-31"
 def test_a_damaged_export_leaves_no_store(demo_site: Path, tmp_path: Path) -> None:
     export = tmp_path / "export"
     shutil.copytree(demo_site / "data" / "store", export)
-    data = bytearray((export / "aggregates.parquet").read_bytes())
+    damaged = max(export.glob("aggregates-*.parquet"))
+    data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    (export / "aggregates.parquet").write_bytes(bytes(data))
+    damaged.write_bytes(bytes(data))
     cfg = restore_config(tmp_path)
     proc = run_cli("restore-store", "--config", str(cfg), "--from", str(export), "--allow-synthetic")
     assert proc.returncode == 1
@@ -692,10 +698,19 @@ def test_a_damaged_export_leaves_no_store(demo_site: Path, tmp_path: Path) -> No
 
 
 def parquet_rows(data: bytes, tmp_path: Path, name: str) -> list[tuple]:
-    path = tmp_path / name
-    path.write_bytes(data)
+    return months_rows({name: data}, tmp_path)
+
+
+def months_rows(files: dict[str, bytes], tmp_path: Path) -> list[tuple]:
+    """The rows of Parquet files (name → bytes) together, sorted."""
+    folder = tmp_path / "parquet-read"
+    folder.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
     with duckdb.connect() as con:
-        return con.execute("SELECT * FROM read_parquet($p) ORDER BY ALL", {"p": str(path)}).fetchall()
+        return con.execute(
+            "SELECT * FROM read_parquet($p) ORDER BY ALL", {"p": [str(folder / name) for name in files]}
+        ).fetchall()
 
 
 def test_the_export_written_while_pages_render_ends_with_what_the_build_kept_after_them(
@@ -714,7 +729,8 @@ def test_the_export_written_while_pages_render_ends_with_what_the_build_kept_aft
             files = export.files("2026-10-31")
     meta = dict(parquet_rows(files["meta.parquet"], tmp_path, "meta.parquet"))
     assert json.loads(meta["kept-after-the-pages"]) == {"2026-10-31": 1}
-    assert parquet_rows(files["aggregates.parquet"], tmp_path, "aggregates.parquet") == aggregates
+    months = {name: data for name, data in files.items() if publishing.MONTH_FILE.fullmatch(name)}
+    assert months_rows(months, tmp_path) == aggregates
     manifest = json.loads(files["manifest.json"])
     assert manifest["files"]["meta.parquet"]["bytes"] == len(files["meta.parquet"])
 
@@ -732,3 +748,98 @@ def test_a_build_stopped_while_its_pages_render_leaves_no_export_behind(
             raise KeyboardInterrupt
         assert list(temp.iterdir()) == []
         assert store.con.execute("SELECT count(*) FROM aggregates").fetchall()[0][0] > 0  # still usable
+
+
+def month_inodes(site: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in (site / "data" / "store").glob("aggregates-*.parquet")}
+
+
+def test_a_day_of_new_rows_rewrites_its_month_of_the_export_and_links_the_others(tmp_path: Path) -> None:
+    """The export's aggregates are a file a month; a build whose store gained rows for one day writes that
+    month's file again and keeps every other month's file as the live site has it (the same file, linked),
+    so a deploy uploads one month, not half a year."""
+    events = tmp_path / "events"
+    sample.generate(events, packages=["acme"], days=60, end=dt.date(2026, 10, 30), scale=0.01)
+    store = tmp_path / "store.duckdb"
+    cfg = tmp_path / "stats.toml"
+    cfg.write_text(
+        f'[packages]\nnames = ["acme"]\n[source]\nkind = "local"\npath = "{events}"\nhistory_days = 40\n'
+        f'[store]\npath = "{store}"\n',
+        encoding="utf-8",
+    )
+    site = tmp_path / "site"
+    assert cli.main(["build", "--config", str(cfg), "--out", str(site), "--as-of", "2026-10-30"]) == 0
+    before = month_inodes(site)
+    assert set(before) == {"aggregates-2026-09.parquet", "aggregates-2026-10.parquet"}
+    late = tmp_path / "late"
+    sample.generate(late, packages=["acme"], days=1, end=dt.date(2026, 10, 30), scale=0.01, seed=7)
+    for path in late.glob("*.parquet"):
+        path.rename(events / f"late-{path.name}")
+    assert cli.main(["build", "--config", str(cfg), "--out", str(site), "--as-of", "2026-10-30"]) == 0
+    after = month_inodes(site)
+    assert after["aggregates-2026-09.parquet"] == before["aggregates-2026-09.parquet"]
+    assert after["aggregates-2026-10.parquet"] != before["aggregates-2026-10.parquet"]
+    with open_store(store, read_only=True) as kept:
+        rows = kept.con.execute("SELECT * FROM aggregates ORDER BY ALL").fetchall()
+    exported = {name: (site / "data" / "store" / name).read_bytes() for name in after}
+    assert months_rows(exported, tmp_path) == rows
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["the file's bytes", "the manifest's digest of its rows", "no manifest"],
+)
+def test_a_previous_month_that_cannot_be_trusted_is_exported_again(
+    demo_site: Path, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = tmp_path / "previous"
+    shutil.copytree(demo_site / "data" / "store", previous)
+    month = max(previous.glob("aggregates-*.parquet"))
+    manifest = json.loads((previous / "manifest.json").read_text())
+    if damage == "the file's bytes":
+        data = bytearray(month.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        month.write_bytes(bytes(data))
+    elif damage == "the manifest's digest of its rows":
+        manifest["files"][month.name]["rows"] = "1:1"
+        (previous / "manifest.json").write_text(json.dumps(manifest))
+    else:
+        (previous / "manifest.json").unlink()
+    exported: list[str] = []
+    real = store_module.Store.export_month
+    monkeypatch.setattr(
+        store_module.Store, "export_month", lambda self, m, path: exported.append(m) or real(self, m, path)
+    )
+    with open_store(demo_site.parent / "store.duckdb", read_only=True) as store:
+        files = publishing.export_files(store, previous=previous)
+    untouched = sorted(p.name for p in previous.glob("aggregates-*.parquet") if p != month)
+    assert [publishing.month_file(m) for m in exported] == (
+        [*untouched, month.name] if damage == "no manifest" else [month.name]
+    )
+    assert parquet_rows(files[month.name], tmp_path, month.name) == parquet_rows(
+        (demo_site / "data" / "store" / month.name).read_bytes(), tmp_path, "live-" + month.name
+    )
+
+
+def test_an_export_from_before_the_month_files_restores(demo_site: Path, tmp_path: Path) -> None:
+    """An export written before the aggregates were a file a month has them in one aggregates.parquet, and
+    no `aggregates` key in its manifest: a newer version restores it (a site's CI upgrades the tool first)."""
+    old = tmp_path / "old-export"
+    shutil.copytree(demo_site / "data" / "store", old)
+    months = sorted(old.glob("aggregates-*.parquet"))
+    with duckdb.connect() as con:
+        con.sql("SELECT * FROM read_parquet($p)", params={"p": [str(m) for m in months]}).to_parquet(
+            str(old / "aggregates.parquet")
+        )
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["aggregates"]
+    for month in months:
+        del manifest["files"][month.name]
+        month.unlink()
+    data = (old / "aggregates.parquet").read_bytes()
+    manifest["files"]["aggregates.parquet"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    cfg = restore_config(tmp_path)
+    proc = run_cli("restore-store", "--config", str(cfg), "--from", str(old), "--allow-synthetic")
+    assert proc.returncode == 0, proc.stderr
+    assert store_fingerprint(tmp_path / "restored.duckdb") == store_fingerprint(demo_site.parent / "store.duckdb")
