@@ -97,7 +97,7 @@ class ChartProcess:
             [sys.executable, "-m", "generator.chartproc"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            process_group=0,
+            process_group=0 if os.name == "posix" else None,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._pending: deque[Future[bytes]] = deque()
@@ -162,6 +162,8 @@ class ChartProcess:
                     future.set_result(payload)
                 else:
                     future.set_exception(RenderError(f"a chart could not be drawn: {payload.decode(errors='replace')}"))
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)  # its output ended: it is ending, and its exit status says how
         with self._lock:
             self._ended = True
             while self._pending:
