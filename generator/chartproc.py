@@ -1,7 +1,7 @@
 """vl-convert: started once per process, and run in a process of its own for a build that renders its
 pages in its own process.
 
-vl-convert holds Python's lock while it draws (about 60 % of a page's time) and starts a JavaScript
+vl-convert holds Python's lock while it draws (more than half of a page's time) and starts a JavaScript
 runtime once per process (about 0.35 s). A build that renders a few pages itself (an incremental build:
 generator.parallel.workers_for) would pay both on one core while the other waits. Here the charts are
 drawn by a small process started as the pages start (it imports vl-convert, not the generator's data

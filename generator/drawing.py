@@ -123,6 +123,12 @@ def prepare(shapes: Shapes, elsewhere: ChartProcess | None = None) -> None:
     _elsewhere = elsewhere
 
 
+def draw_here() -> None:
+    """Draw this process's charts here again (the chart process given to `prepare` has been closed)."""
+    global _elsewhere
+    _elsewhere = None
+
+
 def _installed() -> Shapes:
     if _shapes is None:
         raise RuntimeError("chart shapes not prepared: call drawing.prepare(charts.compile_shapes()) first")

@@ -15,7 +15,10 @@ Each starts vl-convert once, when it starts, and asks the kernel to kill it if t
 chart shapes reach it compiled (generator.charts builds them in Altair, in the build's process): a
 worker only fills them with rows and never imports Altair. With one job, or one package, the same
 code runs in the build's own process; without --jobs, so does a build of fewer than 20 pages (a
-worker's start costs more than the pages it would take over: `workers_for`).
+worker's start costs more than the pages it would take over: `workers_for`). There, on a machine of
+more than one core, the charts are drawn by the chart process (generator.chartproc, vl-convert alone,
+started as the pool opens) and two pages are worked on at once, in threads: while one waits for its
+charts, the other's rows are analysed.
 """
 
 from __future__ import annotations
@@ -51,9 +54,9 @@ PAGES_PER_WORKER = 10
 """Without --jobs, a page worker is started for every this many pages, up to one per core.
 
 A worker's start (its interpreter, imports and vl-convert with its fonts) costs about a second of
-CPU, as much as seven or eight pages, while the build's own process has vl-convert running already
-(it compiled the chart shapes): ten pages in a second worker save less time than it takes to start,
-and an incremental build that renders a few pages renders them faster, and in less CPU, itself.
+CPU, as much as seven or eight pages: ten pages in a second worker save less time than it takes to
+start, and an incremental build that renders a few pages renders them faster, and in less CPU, itself
+(with its charts drawn by the chart process, which imports vl-convert alone).
 """
 _PR_SET_PDEATHSIG = 1
 
@@ -244,6 +247,7 @@ class PagePool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._charts is not None:
+            drawing.draw_here()
             self._charts.close()
             self._charts = None
 

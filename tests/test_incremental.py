@@ -19,7 +19,7 @@ import pytest
 from conftest import event, write_config, write_events
 from htmltools import parse
 
-from generator import build, config, incremental, pagerows, parallel
+from generator import build, config, drawing, incremental, pagerows, parallel
 from generator import site as site_pages
 from generator.dates import WindowCoverage, last_days
 from generator.pages import FigureValue, ListedPackage, PackageSummary, SiteData
@@ -176,6 +176,8 @@ def test_parallel_rendering_gives_the_same_site_as_serial(
     run(cfg, other, jobs=jobs, fetch_data=False)
     assert len(drawn) == (0 if jobs else 3 * 3)  # three charts a page
     assert files(serial) == files(other)
+    # The chart process is closed with the build: this process draws its own charts again.
+    assert drawing.render_svg({"width": 4, "height": 4, "marks": []}, title="t", description="d", chart_id="c").svg
 
 
 @pytest.mark.parametrize("jobs", [1, 2, None])
