@@ -626,3 +626,40 @@ def test_chart_text_is_inside_apart_and_large_enough(browser, served_root: str, 
         assert not re.search(r"[−-]0(?![.,\d])", page.inner_text("main")), f"{project}: a '−0' on the page"
     rec.assert_clean(f"chart text {size}")
     context.close()
+
+
+KEY_JS = """
+() => [...document.querySelectorAll("figure.chart")]
+  .filter(f => f.querySelector("ul.key") && f.querySelector("svg"))
+  .map(f => {
+    const box = e => { const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, r: r.right, b: r.bottom}; };
+    const items = [...f.querySelectorAll("ul.key li")].map(li => ({text: li.textContent, ...box(li)}));
+    return {id: f.querySelector("svg").getAttribute("aria-labelledby"), key: box(f.querySelector("ul.key")),
+            chart: box(f.querySelector("svg")), items};
+  })
+"""
+
+
+@pytest.mark.parametrize("size", list(FIRST_SCREENS), ids=list(FIRST_SCREENS))
+def test_a_charts_key_sits_above_it_and_apart(browser, served_root: str, size: str) -> None:  # noqa: F811
+    """The key above a chart (its lines' and colours' names) is laid out as a list of its own: every entry
+    inside it, no two overlapping, and the whole key above the chart, not drawn over it (a rule meant for
+    the index's colour chips once squeezed it into a 0.7 em box)."""
+    context, rec = new_context(browser, served_root, viewport=FIRST_SCREENS[size])
+    page = context.new_page()
+    figures = visit(page, package_url(served_root, PACKAGES[0]), rec).evaluate(KEY_JS)
+    assert len(figures) >= 3, "the honest chart and the two questions' charts have keys"
+    for fig in figures:
+        what, key, items = f"{fig['id']} at {size}", fig["key"], fig["items"]
+        assert key["b"] <= fig["chart"]["y"] + 0.5, f"{what}: the key {key} runs into the chart {fig['chart']}"
+        for item in items:
+            inside = item["x"] >= key["x"] - 0.5 and item["r"] <= key["r"] + 0.5 and item["b"] <= key["b"] + 0.5
+            assert inside, f"{what}: {item['text']!r} spills out of its key {key}"
+        for i, a in enumerate(items):
+            for b in items[i + 1 :]:
+                apart = (
+                    a["r"] <= b["x"] + 0.5 or b["r"] <= a["x"] + 0.5 or a["b"] <= b["y"] + 0.5 or b["b"] <= a["y"] + 0.5
+                )
+                assert apart, f"{what}: {a['text']!r} overlaps {b['text']!r}"
+    rec.assert_clean(f"chart keys {size}")
+    context.close()
