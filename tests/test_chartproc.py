@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import DEMO_AS_OF, ROOT, write_config
 
-from generator import chartproc, drawing, shapecache
+from generator import chartproc, drawing, sample, shapecache
 from generator.chartproc import PNG, SVG, ChartProcess
 from generator.errors import RenderError
 
@@ -143,3 +143,52 @@ def test_it_ends_when_the_build_is_killed_outright() -> None:
     while not gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(pid)
+
+
+# Holds the build where its pages are about to render, its chart process started, until HOLD_RELEASE exists.
+HOLDING_DRIVER = r"""
+import os, sys, time
+from generator import cli, parallel
+
+parallel.default_jobs = lambda: 2  # the chart process, on a machine of one core too
+inner = parallel.PagePool.render
+
+def held(self, *args, **kwargs):
+    print(f"CHARTS {self._charts._proc.pid if self._charts else 0}", flush=True)
+    while not os.path.exists(os.environ["HOLD_RELEASE"]):
+        time.sleep(0.02)
+    return inner(self, *args, **kwargs)
+
+parallel.PagePool.render = held
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_ctrl_c_while_pages_render_is_one_line_and_ends_the_chart_process(demo_events: Path, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "stats.toml", demo_events, list(sample.DEMO_PACKAGES), DEMO_AS_OF, history_days=210)
+    build = subprocess.Popen(
+        [sys.executable, "-c", HOLDING_DRIVER, "build", "--config", str(cfg), "--out", str(tmp_path / "site")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HOLD_RELEASE": str(tmp_path / "never")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert build.stdout is not None
+        line = build.stdout.readline()
+        assert line.startswith("CHARTS "), line
+        pid = int(line.split()[1])
+        assert pid and not gone(pid)
+        build.send_signal(signal.SIGINT)
+        _out, err = build.communicate(timeout=120)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    assert (build.returncode, err) == (
+        130,
+        "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n",
+    )
+    assert gone(pid)
+    assert not (tmp_path / "site").exists()
