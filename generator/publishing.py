@@ -104,7 +104,7 @@ LATE_TABLES = ("meta",)
 them): exported last. Nothing writes the others then, as the build holds the store's writer lock."""
 AGGREGATES_BY_MONTH = "by month"
 """The manifest's `aggregates`: the aggregates table is a file a calendar month (MONTH_FILE); an export
-without it (before version 0.1.0's month files) has them in one `aggregates.parquet`."""
+without it (written before the month files) has them in one `aggregates.parquet`."""
 MONTH_FILE = re.compile(r"aggregates-(\d{4}-\d{2})\.parquet")
 
 

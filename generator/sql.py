@@ -1,8 +1,8 @@
 """Turn the canonical BigQuery SQL into DuckDB SQL. There is one SQL, not two.
 
-sqlglot does the translation. A translation is kept in the user's cache folder (generator.usercache),
-named by the SQL text, this module and sqlglot's version: a build that finds it does not import sqlglot
-(about 0.15 s of every build from local files).
+sqlglot does the translation (generator.sqlrewrite). A translation is kept in the user's cache folder
+(generator.usercache), named by the SQL text, the rewriting code and sqlglot's version: a build that finds
+it does not import sqlglot (about 0.15 s of every build from local files).
 """
 
 from __future__ import annotations
@@ -11,15 +11,8 @@ import json
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from generator import dimensions, usercache
-
-if TYPE_CHECKING:
-    from sqlglot import exp
-# sqlglot is imported where it is used (about 0.05 s): a build that finds its translations kept needs none.
-
-PUBLIC_TABLE = ("bigquery-public-data", "pypi", "file_downloads")
+from generator import usercache
 
 
 @lru_cache(maxsize=64)
@@ -29,124 +22,16 @@ def to_duckdb(bigquery_sql: str, table: str | None = None) -> str:
     With `table`, references to `bigquery-public-data.pypi.file_downloads` are pointed at
     that DuckDB table or view instead (the local source registers its files under a name).
     """
-    name = "sql-{}.json".format(
-        usercache.digest(bigquery_sql, table or "", Path(__file__).read_bytes(), metadata.version("sqlglot"))
-    )
+    rewriter = Path(__file__).with_name("sqlrewrite.py").read_bytes()
+    name = "sql-{}.json".format(usercache.digest(bigquery_sql, table or "", rewriter, metadata.version("sqlglot")))
     try:
         kept = json.loads(usercache.read(name) or "")["duckdb"]
         if isinstance(kept, str) and kept:
             return kept
     except (ValueError, KeyError, TypeError):
         pass  # none kept, or not a kept translation: translate again
-    duckdb_sql = _transpile(bigquery_sql, table)
+    from generator import sqlrewrite  # sqlglot: imported only to translate
+
+    duckdb_sql = sqlrewrite.transpile(bigquery_sql, table)
     usercache.write(name, json.dumps({"duckdb": duckdb_sql}))
     return duckdb_sql
-
-
-def _transpile(bigquery_sql: str, table: str | None) -> str:
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
-    if table is not None:
-        for node in tree.find_all(exp.Table):
-            if (node.catalog, node.db, node.name) == PUBLIC_TABLE:
-                node.replace(exp.to_table(table, dialect="duckdb").as_(node.alias_or_name))
-    tree = tree.transform(_plain_regexp_extract)
-    return tree.sql(dialect="duckdb")
-
-
-def _plain_regexp_extract(node: exp.Expression) -> exp.Expression:
-    """BigQuery's REGEXP_EXTRACT as DuckDB's regexp_extract, NULL when there is no match.
-
-    sqlglot's faithful form, ARRAY_EXTRACT(REGEXP_EXTRACT_ALL(...), 1), finds every match and
-    costs ~10x more per row. The two agree except on an empty match, which none of our patterns
-    can produce (each needs at least one digit).
-    """
-    from sqlglot import exp
-
-    if not isinstance(node, exp.RegexpExtract) or node.args.get("position") or node.args.get("occurrence"):
-        return node
-    group = node.args.get("group") or exp.Literal.number(0)
-    call = exp.Anonymous(this="regexp_extract", expressions=[node.this, node.expression, group])
-    return exp.Nullif(this=call, expression=exp.Literal.string(""))
-
-
-# Which output column of daily_aggregates.sql each breakdown fills (generator.dimensions).
-# Dropping a breakdown drops that column from the scan, which is what cuts the cost.
-BREAKDOWN_OUTPUT_COLUMNS: dict[str, str] = {d.name: d.column for d in dimensions.DIMENSIONS}
-
-
-def restrict_breakdowns(bigquery_sql: str, breakdowns: tuple[str, ...] | list[str]) -> str:
-    """Derive a cheaper daily_aggregates query that computes only `breakdowns` (plus the total).
-
-    A column no kept breakdown groups by leaves the CTE projection, so BigQuery no longer reads (or
-    bills) its source columns; a dropped breakdown's grouping set and CASE branch go too. A column a
-    kept breakdown is counted within stays (distro rows carry the OS even without the OS breakdown).
-    The output keeps every column, NULL where dropped, so the result still has the one aggregate
-    schema. With every breakdown kept, the canonical text is returned unchanged.
-    """
-    unknown = sorted(set(breakdowns) - set(BREAKDOWN_OUTPUT_COLUMNS))
-    if unknown:
-        raise ValueError(f"unknown breakdown(s): {', '.join(unknown)}")
-    kept = [d for d in dimensions.DIMENSIONS if d.name in breakdowns]
-    if len(kept) == len(dimensions.DIMENSIONS):
-        return bigquery_sql
-    grouped = {col for d in kept for col in d.group_columns}
-    drop = set(dimensions.COLUMNS) - grouped
-    sets_kept: set[frozenset[str]] = {frozenset(d.group_columns) for d in kept} | {frozenset()}
-    names_kept = {d.name for d in kept}
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(bigquery_sql, read="bigquery")
-    for cte in tree.find_all(exp.CTE):
-        inner = cte.this
-        if isinstance(inner, exp.Select):
-            inner.set("expressions", [e for e in inner.expressions if e.alias_or_name not in drop])
-    if not isinstance(tree, exp.Select):
-        raise ValueError("restrict_breakdowns expects a SELECT (with its CTE) as in daily_aggregates.sql")
-    tree.set("expressions", [_restrict_projection(e, drop, names_kept) for e in tree.expressions])
-    group = tree.args.get("group")
-    if group is not None:
-        for sets in group.find_all(exp.GroupingSets):
-            sets.set("expressions", [s for s in sets.expressions if _dimension_columns(s) in sets_kept])
-    _integer_intervals(tree)
-    return tree.sql(dialect="bigquery", pretty=True)
-
-
-def _dimension_columns(node: exp.Expr) -> frozenset[str]:
-    """The dimension columns a grouping set groups by (none for the totals' set)."""
-    from sqlglot import exp
-
-    return frozenset(col.name for col in node.find_all(exp.Column) if col.name in dimensions.COLUMNS)
-
-
-def _restrict_projection(node: exp.Expr, drop: set[str], names_kept: set[str]) -> exp.Expr:
-    """A dropped column becomes a typed NULL; the breakdown CASE keeps the branches of kept breakdowns."""
-    from sqlglot import exp
-
-    name = node.alias_or_name
-    if name in drop:
-        return exp.alias_(exp.cast(exp.null(), exp.DataType.build("STRING", dialect="bigquery")), name)
-    case = node.unalias()
-    if isinstance(case, exp.Case):
-        ifs = [branch for branch in case.args.get("ifs", []) if branch.args["true"].name in names_kept]
-        if ifs:
-            case.set("ifs", ifs)
-        else:
-            # Only the total is left: CASE with no WHEN is not valid SQL, so use its ELSE.
-            default = case.args.get("default") or exp.null()
-            return exp.alias_(default.copy(), name)
-    return node
-
-
-def _integer_intervals(tree: exp.Expression) -> None:
-    """sqlglot parses `INTERVAL 1 DAY` with a string '1' and would print `INTERVAL '1' DAY`;
-    print the integer form BigQuery documents for TIMESTAMP_ADD / DATE_ADD instead."""
-    from sqlglot import exp
-
-    for node in tree.find_all(exp.TimestampAdd, exp.DateAdd, exp.TimestampSub, exp.DateSub):
-        amount = node.expression
-        if isinstance(amount, exp.Literal) and amount.is_string and amount.this.lstrip("-").isdigit():
-            node.set("expression", exp.Literal.number(amount.this))

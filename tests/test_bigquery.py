@@ -610,7 +610,7 @@ def test_a_loopback_api_endpoint_uses_no_credentials(tmp_path: Path, fake: FakeB
 
 
 def test_restrict_breakdowns_keeps_the_canonical_text_when_nothing_is_dropped() -> None:
-    from generator.sql import restrict_breakdowns
+    from generator.sqlrewrite import restrict_breakdowns
 
     canonical = load("daily_aggregates")
     assert restrict_breakdowns(canonical, ALL_BREAKDOWNS) == canonical

@@ -197,6 +197,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "generator.sitewriter",
                 "generator.sources.retry",
                 "generator.sql",
+                "generator.sqlrewrite",
                 "generator.svg",
                 "generator.usercache",
                 "generator.vocabulary",

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from generator import queries, render, sql, usercache
+from generator import queries, render, sql, sqlrewrite, usercache
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def kept_translations(cache: Path) -> list[Path]:
 
 
 def test_a_kept_translation_is_what_sqlglot_translates(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    translated = sql._transpile(DAILY, "events")
+    translated = sqlrewrite.transpile(DAILY, "events")
     assert sql.to_duckdb(DAILY, "events") == translated
     assert len(kept_translations(cache)) == 1
     sql.to_duckdb.cache_clear()
@@ -76,7 +76,7 @@ def test_a_kept_translation_is_what_sqlglot_translates(cache: Path, monkeypatch:
     def no_sqlglot(*args: object) -> str:
         raise AssertionError("translated again although a translation was kept")
 
-    monkeypatch.setattr(sql, "_transpile", no_sqlglot)
+    monkeypatch.setattr(sqlrewrite, "transpile", no_sqlglot)
     assert sql.to_duckdb(DAILY, "events") == translated
 
 
@@ -90,7 +90,7 @@ def test_a_file_that_is_not_a_kept_translation_is_translated_again(cache: Path, 
     (kept,) = kept_translations(cache)
     kept.write_text(text, encoding="utf-8")
     sql.to_duckdb.cache_clear()
-    assert sql.to_duckdb(DAILY, "events") == sql._transpile(DAILY, "events")
+    assert sql.to_duckdb(DAILY, "events") == sqlrewrite.transpile(DAILY, "events")
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_another_sqlglot_reads_another_file(cache: Path, monkeypatch: pytest.Mon
 
 
 def test_translating_without_a_writable_cache_still_translates(unwritable: Path) -> None:
-    assert sql.to_duckdb(DAILY, "events") == sql._transpile(DAILY, "events")
+    assert sql.to_duckdb(DAILY, "events") == sqlrewrite.transpile(DAILY, "events")
     assert not unwritable.exists()
 
 

@@ -2,7 +2,7 @@
 tests/fakes/zetasql_check.py) against the public table's schema, with the parameter types the tool binds.
 
 What the tool can send: `daily_aggregates` for every breakdown setting (the canonical text, and each
-variant `generator.sql.restrict_breakdowns` derives), priced by a dry run and then run as the same
+variant `generator.sqlrewrite.restrict_breakdowns` derives), priced by a dry run and then run as the same
 statement. The month's job history is read with the REST jobs.list (no SQL). A new statement goes in
 `tool_statements` below, and the fake refuses it (invalidQuery) if ZetaSQL does.
 """

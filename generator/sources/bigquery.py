@@ -35,7 +35,7 @@ from generator.errors import ConfigError, CostLimitExceeded, PermissionDenied, S
 from generator.plan import Job
 from generator.sources import STORE_SCHEMA, FetchResult
 from generator.sources.retry import RetryPolicy, retrying
-from generator.sql import restrict_breakdowns
+from generator.sqlrewrite import restrict_breakdowns
 from generator.store import UNKNOWN_BILL, LedgerEntry, PartitionState
 
 TOOL_LABEL = "pypi-stats-site"

@@ -71,7 +71,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-from generator.sql import PUBLIC_TABLE, to_duckdb
+from generator.sql import to_duckdb
+from generator.sqlrewrite import PUBLIC_TABLE
 
 from .loopback import LoopbackFake, LoopbackHandler
 
