@@ -41,7 +41,7 @@ from generator.fetch import Progress, quiet
 from generator.pages import ListedPackage, SiteData
 from generator.plan import Plan, plan_for
 from generator.sitewriter import SiteWriter
-from generator.sources import Source, capabilities_of
+from generator.sources import Source, capabilities_of, is_billing
 from generator.store import BeforeStore, Store, open_store, store_lock
 
 if TYPE_CHECKING:
@@ -512,7 +512,7 @@ def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, p
     rest = plan_for(cfg, store, source.name, as_of, max_days_per_job=cost.days_per_job(cfg, None, as_of), refetch=())
     ledger = [e for e in store.ledger() if e.source == source.name]
     estimates = cost.estimate_plan(rest, None, ledger, price_per_tib=cfg.budget.price_per_tib)
-    today = source.today() if hasattr(source, "today") else utc_today()
+    today = source.today() if is_billing(source) else utc_today()
     billed, unknown = store.month_spend(source.name, budget.month_start(today))
     pace = budget.daily_pace(cfg, None, as_of, today, ledger)
     verdict = budget.backfill_pace(estimates, cfg.budget, pace=pace, as_of=as_of, month_billed=billed + unknown)

@@ -260,8 +260,7 @@ def fetch(
             break
         longest = max(longest, clock() - started)
         # Only a billing source (BigQuery) reports a job id and writes ledger rows.
-        ledger_entry = getattr(source, "ledger_entry", None)
-        ledger = ledger_entry(job, result) if ledger_entry is not None and result.job_id else None
+        ledger = source.ledger_entry(job, result) if is_billing(source) and result.job_id else None
         store.replace_days(
             source.name, job.projects, result.available_days, result.rows, ledger=ledger, partitions=partitions
         )
