@@ -130,6 +130,8 @@ class StoreExport:
         self._store = store
         self._folder = Path(tempfile.mkdtemp(prefix="store-export-"))
         self._reader = store.reader()
+        self._reused: dict[str, bytes] = {}
+        """Month files taken from the previous export, unchanged: name → bytes."""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-export")
         self._early = self._pool.submit(self._export_early, previous)
 
@@ -146,12 +148,12 @@ class StoreExport:
         kept = _previous_months(previous)
         months: dict[str, dict[str, Any]] = {}
         for month, rows in self._reader.aggregate_months().items():
-            name, target = month_file(month), self._folder / month_file(month)
+            name = month_file(month)
             same = kept.get(name)
             if same is not None and same[0]["rows"] == rows:
-                target.write_bytes(same[1])
+                self._reused[name] = same[1]
             else:
-                self._reader.export_month(month, target)
+                self._reader.export_month(month, self._folder / name)
             months[name] = {"rows": rows}
         return months
 
@@ -166,7 +168,7 @@ class StoreExport:
         self._store.export_parquet(self._folder, LATE_TABLES)
         order = [f"{t}.parquet" for t in (*EXPORT_TABLES, *store_module.OPTIONAL_EXPORT_TABLES) if t != "aggregates"]
         names = sorted(months) + [n for n in order if (self._folder / n).is_file()]
-        files = {name: (self._folder / name).read_bytes() for name in names}
+        files = {n: self._reused[n] if n in self._reused else (self._folder / n).read_bytes() for n in names}
         manifest = {
             "format": EXPORT_FORMAT,
             "aggregates": AGGREGATES_BY_MONTH,
