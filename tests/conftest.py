@@ -9,11 +9,12 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,37 @@ def run_cli_process(
         text=True,
         timeout=600,
     )
+
+
+INTERRUPTED = "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n"
+"""All a build prints when Ctrl-C stops it (exit 130)."""
+
+
+@contextlib.contextmanager
+def build_process(*args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """`python <args>` (a build, or a driver around one) running while the test drives it; killed if the
+    test ends while it still runs."""
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def interrupt(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Ctrl-C (SIGINT) to a running build, then its exit status and what it printed on stderr."""
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    return proc.returncode, err
 
 
 DEMO_AS_OF = "2026-10-31"

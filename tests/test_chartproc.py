@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_AS_OF, ROOT, write_config
+from conftest import DEMO_AS_OF, INTERRUPTED, ROOT, build_process, interrupt, write_config
 
 from generator import chartproc, drawing, sample, shapecache
 from generator.chartproc import PNG, SVG, ChartProcess
@@ -167,28 +167,14 @@ sys.exit(cli.main(sys.argv[1:]))
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_ctrl_c_while_pages_render_is_one_line_and_ends_the_chart_process(demo_events: Path, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "stats.toml", demo_events, list(sample.DEMO_PACKAGES), DEMO_AS_OF, history_days=210)
-    build = subprocess.Popen(
-        [sys.executable, "-c", HOLDING_DRIVER, "build", "--config", str(cfg), "--out", str(tmp_path / "site")],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "HOLD_RELEASE": str(tmp_path / "never")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    args = ("-c", HOLDING_DRIVER, "build", "--config", str(cfg), "--out", str(tmp_path / "site"))
+    with build_process(*args, env={"HOLD_RELEASE": str(tmp_path / "never")}) as build:
         assert build.stdout is not None
         line = build.stdout.readline()
         assert line.startswith("CHARTS "), line
         pid = int(line.split()[1])
         assert pid and not gone(pid)
-        build.send_signal(signal.SIGINT)
-        _out, err = build.communicate(timeout=120)
-    finally:
-        if build.poll() is None:
-            build.kill()
-    assert (build.returncode, err) == (
-        130,
-        "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n",
-    )
+        stopped = interrupt(build)
+    assert stopped == (130, INTERRUPTED)
     assert gone(pid)
     assert not (tmp_path / "site").exists()

@@ -9,13 +9,12 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_AS_OF, ROOT, event, write_config, write_events
+from conftest import DEMO_AS_OF, INTERRUPTED, build_process, event, interrupt, write_config, write_events
 
 from generator import parallel, sample
 from generator.cli import main
@@ -128,36 +127,11 @@ def test_ctrl_c_is_one_line_and_exit_130_in_every_phase(
     demo_events: Path, tmp_path: Path, phase: str, marker: str
 ) -> None:
     cfg = write_config(tmp_path / "stats.toml", demo_events, list(sample.DEMO_PACKAGES), DEMO_AS_OF, history_days=210)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "generator",
-            "build",
-            "--config",
-            str(cfg),
-            "--out",
-            str(tmp_path / "site"),
-            "--jobs",
-            "2",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    args = ("-m", "generator", "build", "--config", str(cfg), "--out", str(tmp_path / "site"), "--jobs", "2")
+    with build_process(*args) as proc:
         wait_for(tmp_path / marker, proc)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert (proc.returncode, err) == (
-        130,
-        "interrupted; the previous site is unchanged, and days fetched before the interrupt are kept\n",
-    ), phase
+        stopped = interrupt(proc)
+    assert stopped == (130, INTERRUPTED), phase
     assert not (tmp_path / "site").exists()
     assert not (tmp_path / ".site.staging").exists()
 
