@@ -81,6 +81,19 @@ def prepare_renderer() -> None:
         _renderer_ready = True
 
 
+def draw_svg(vega: dict[str, Any]) -> str:
+    """A filled Vega spec drawn as SVG by vl-convert in this process (started on first use)."""
+    prepare_renderer()
+    # An empty allowlist forbids any data or image fetch, should a spec ever name a URL.
+    return vl_convert.vega_to_svg(vega, allowed_base_urls=[])
+
+
+def draw_png(vega: dict[str, Any]) -> bytes:
+    """A filled Vega spec drawn as PNG, at its own size, by vl-convert in this process."""
+    prepare_renderer()
+    return vl_convert.vega_to_png(vega, scale=1, allowed_base_urls=[])
+
+
 # -- the chart process, seen from the build -----------------------------------------------------------
 _HEAD = struct.Struct(">cQ")
 SVG, PNG = b"s", b"p"
@@ -186,11 +199,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         what, length = _HEAD.unpack(head)
         try:
             vega = json.loads(stdin.read(length))
-            # An empty allowlist forbids any data or image fetch, should a spec ever name a URL.
-            if what == PNG:
-                out = vl_convert.vega_to_png(vega, scale=1, allowed_base_urls=[])
-            else:
-                out = vl_convert.vega_to_svg(vega, allowed_base_urls=[]).encode()
+            out = draw_png(vega) if what == PNG else draw_svg(vega).encode()
             answer = _HEAD.pack(_DRAWN, len(out)) + out
         except Exception as exc:  # noqa: BLE001 - any refusal is reported to the build, which raises it
             text = _first_words(exc).encode()

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import vl_convert
-
 from generator import chartproc
 from generator.categories import CATEGORIES, CATEGORY_COLORS
 from generator.chartproc import ChartProcess, prepare_renderer
@@ -145,10 +143,7 @@ def render_svg(vega: dict[str, Any], *, title: str, description: str, chart_id: 
             title,
             description,
         )
-    prepare_renderer()
-    # An empty allowlist forbids any data or image fetch, should a spec ever name a URL.
-    raw = vl_convert.vega_to_svg(vega, allowed_base_urls=[])
-    svg = postprocess_svg(raw, title=title, description=description, chart_id=chart_id)
+    svg = postprocess_svg(chartproc.draw_svg(vega), title=title, description=description, chart_id=chart_id)
     return Chart(svg, title, description)
 
 
@@ -399,5 +394,4 @@ def social_card_png(project: str, figure: str, words: str, values: Sequence[tupl
     vega = fill(_installed().card, datasets, scales)
     if _elsewhere is not None:
         return _elsewhere.submit(chartproc.PNG, vega).result()
-    prepare_renderer()
-    return vl_convert.vega_to_png(vega, scale=1, allowed_base_urls=[])
+    return chartproc.draw_png(vega)
