@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import os
@@ -16,7 +17,7 @@ import altair as alt
 import pytest
 import vl_convert
 
-from generator import charts, drawing
+from generator import chartproc, charts, drawing
 from generator.svg import INK, MAX_LABEL_CHARS, SVG_NS, check_safe, clean_label, postprocess_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -391,6 +392,48 @@ def test_210_day_chart_is_small() -> None:
     days = [drawing.HonestDay(day(i), 1000 + 37 * i, 50 + i, 5000 + 11 * i, 1000.0 + i) for i in range(210)]
     chart = drawing.honest_over_time(days, title="t", description="d", chart_id="big")
     assert len(chart.svg.encode()) < 30_000
+
+
+def _axes(node: Any) -> list[dict[str, Any]]:
+    """Every axis of a Vega spec, nested groups included."""
+    if isinstance(node, list):
+        return [axis for item in node for axis in _axes(item)]
+    if not isinstance(node, dict):
+        return []
+    return list(node.get("axes", [])) + [axis for value in node.values() for axis in _axes(value)]
+
+
+def _with_label_limit(vega: dict[str, Any]) -> dict[str, Any]:
+    limited = copy.deepcopy(vega)
+    for axis in _axes(limited):
+        axis["labelLimit"] = charts.LABEL_LIMIT
+    return limited
+
+
+def _extreme_charts() -> dict[str, dict[str, Any]]:
+    """Filled specs whose axis labels are as long as they get: counts in the hundreds of billions, a year
+    of days (every month name, "September" the widest), shares from 0% to 100%."""
+    days = [drawing.HonestDay(day(i), 987_654_321_000 + i, 1, 999_999_999_999, 987_654_321_000.0) for i in range(366)]
+    honest, honest_scales = drawing.honest_datasets(days, breaks=[(day(200), "only .whl/.tar.gz/.zip counted")])
+    weeks = [(day(7 * i), {"1.0": 1 + i, "2.0": 52 - i}) for i in range(52)]
+    share, share_scales = drawing.share_datasets(weeks, ["1.0", "2.0"])
+    shapes = charts.compile_shapes()
+    return {
+        "honest": drawing.fill(shapes.honest, honest, honest_scales),
+        "share": drawing.fill(shapes.share, share, share_scales),
+    }
+
+
+@pytest.mark.parametrize("name", ["honest", "share"])
+def test_axes_without_a_label_limit_draw_what_the_limit_would(name: str) -> None:
+    """Axes whose labels are short by construction ask Vega for no limit (charts.SHORT_LABELS), which spares
+    vl-convert a text measurement per label; with the longest labels they get, the drawing is the same."""
+    vega = _extreme_charts()[name]
+    unlimited = [axis for axis in _axes(vega) if axis.get("labelLimit") == charts.SHORT_LABELS]
+    assert len(unlimited) >= 2  # the day axis and the count (or share) axis
+    drawn = chartproc.draw_svg(vega)
+    assert "September" in texts(drawn)
+    assert drawn == chartproc.draw_svg(_with_label_limit(vega))  # (with a limit of 20 px, both differ)
 
 
 TZ_SCRIPT = """
