@@ -478,6 +478,7 @@ def build(
                 # Bounded: DuckDB's default is most of the machine's memory, and the export copies the whole
                 # store while the pages' rows are read.
                 store.limit_memory(STORE_MEMORY)
+                store.keep_blocks(STORE_MEMORY)
                 # Written while the pages render; a month of the aggregates the live site's export holds
                 # unchanged is that file again.
                 previous = None if full else out_dir / layout.STORE_EXPORT_DIR

@@ -76,3 +76,21 @@ def test_a_streamed_package_carries_its_own_rows_not_the_batch_it_was_cut_from()
     streamed = dict(pagerows.stream(OneBatchStore(batch), "local", sizes, AS_OF))  # type: ignore[arg-type]  # a stand-in: stream reads only page_rows
     assert streamed["small"].num_rows == sizes["small"]
     assert len(pickle.dumps(streamed["small"])) * 50 < len(pickle.dumps(streamed["big"]))
+
+
+def _blocks_kept(store) -> str:  # noqa: ANN001
+    return store.con.execute("SELECT current_setting('block_allocator_memory')").fetchone()[0]
+
+
+def test_the_store_keeps_memory_blocks_up_to_the_largest_size_asked(tmp_path) -> None:
+    """DuckDB refuses to lower its kept blocks: a smaller size keeps the larger, and a bad size is refused."""
+    from generator.store import open_store
+
+    with open_store(tmp_path / "store.duckdb") as store:
+        store.keep_blocks("512MB")
+        kept = _blocks_kept(store)
+        assert kept != "0 bytes"
+        store.keep_blocks("256MB")
+        assert _blocks_kept(store) == kept
+        with pytest.raises(ValueError, match="not a memory size"):
+            store.keep_blocks("512MB'; DROP TABLE meta; --")
