@@ -44,8 +44,8 @@ SHORT_LABELS = 0
 """The label limit of an axis whose labels are short by construction (month names, "1.5k", "50%"): none.
 
 vl-convert measures a label by shaping its text with the font (about 0.8 ms a label), and a limit
-makes Vega measure every label twice, once against the limit and once for its bounds: a third of
-the time a page's charts take. Such labels are far under LABEL_LIMIT, so the SVG is the same."""
+makes Vega measure every label twice, once against the limit and once for its bounds: a fifth of
+the time a page's charts took. Such labels are far under LABEL_LIMIT, so the SVG is the same."""
 TEXT_LIMIT = 190  # pixels; limit for annotation labels (versions, breaks), at TEXT_SIZE
 TEXT_SIZE = 12  # CSS px of chart text drawn at its own size: never under 11 px on a phone or a desktop
 NARROW = 300
