@@ -145,6 +145,14 @@ GROUP BY project, source
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*[KMGT]?i?B", re.IGNORECASE)
 
 
+def _memory_size(size: str) -> str:
+    """`size` ('512MB'), checked to be digits and a unit only: it is formatted into a SET statement, which
+    takes no parameters."""
+    if not _MEMORY.fullmatch(size):
+        raise ValueError(f"not a memory size: {size!r}")
+    return size
+
+
 @dataclass(frozen=True, slots=True)
 class AggRow:
     """One aggregate row as the analysis reads it: the breakdown's own column is `value`."""
@@ -600,9 +608,7 @@ class Store:
 
     def limit_memory(self, limit: str) -> None:
         """Bound DuckDB's memory for this connection (a size such as '512MB'); it spills to disk beyond it."""
-        if not _MEMORY.fullmatch(limit):
-            raise ValueError(f"not a memory size: {limit!r}")
-        self.con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit only
+        self.con.execute(f"SET memory_limit = '{_memory_size(limit)}'")
 
     def keep_blocks(self, size: str) -> None:
         """Let DuckDB keep up to `size` of the memory blocks it has used, instead of handing each back to the
@@ -614,10 +620,8 @@ class Store:
         system CPU. Only blocks DuckDB used are kept, within what `limit_memory` lets it use at once.
         DuckDB cannot lower the setting, so a size smaller than the current one keeps the current one.
         """
-        if not _MEMORY.fullmatch(size):
-            raise ValueError(f"not a memory size: {size!r}")
         with suppress(duckdb.InvalidInputException):  # smaller than the current setting
-            self.con.execute(f"SET block_allocator_memory = '{size}'")  # checked above: digits and a unit only
+            self.con.execute(f"SET block_allocator_memory = '{_memory_size(size)}'")
 
     def holdings(self) -> tuple[int, int, dt.date | None, dt.date | None]:
         """(packages, distinct days, first day, last day) the coverage table holds."""

@@ -5,7 +5,7 @@ files the tool writes and reads back, each named by a hash of everything its con
 change of code or library version reads another file:
 - `chart-shapes-<key>.json`: the compiled chart shapes (generator.shapecache);
 - `sql-<key>.json`: a SQL file translated for DuckDB (generator.sql);
-- `templates/`: the compiled templates (Jinja's own bytecode cache, checked against each template's text).
+- `templates-<key>/`: the compiled templates (Jinja's own bytecode cache, checked against each template's text).
 
 A missing, unreadable or malformed file is made again; a cache that cannot be written is skipped. Nothing
 else in the folder is touched.
