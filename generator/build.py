@@ -202,6 +202,8 @@ def collect(
 
 
 STORE_MEMORY = "512MB"
+STORE_THREADS = 1
+"""DuckDB's threads while the pages render: the page workers have the cores (Store.limit_threads)."""
 
 
 def _chart_shapes() -> drawing.Shapes:
@@ -479,6 +481,7 @@ def build(
                 # store while the pages' rows are read.
                 store.limit_memory(STORE_MEMORY)
                 store.keep_blocks(STORE_MEMORY)
+                store.limit_threads(STORE_THREADS)
                 # Written while the pages render; a month of the aggregates the live site's export holds
                 # unchanged is that file again.
                 previous = None if full else out_dir / layout.STORE_EXPORT_DIR

@@ -623,6 +623,18 @@ class Store:
         with suppress(duckdb.InvalidInputException):  # smaller than the current setting
             self.con.execute(f"SET block_allocator_memory = '{_memory_size(size)}'")
 
+    def limit_threads(self, threads: int) -> None:
+        """Let DuckDB work on this store with at most `threads` threads (the database's, every connection's).
+
+        While pages render, the page workers have the machine's cores: a full build's export and row
+        stream running in two threads beside them cost more CPU than in one (at 1,000 packages the export
+        11.5 s against 7.9, faulting 690 k fresh pages against 115 k), and wrote row groups whose bytes
+        differed from build to build.
+        """
+        if threads < 1:
+            raise ValueError(f"DuckDB needs at least one thread, not {threads}")
+        self.con.execute(f"SET threads = {int(threads)}")
+
     def holdings(self) -> tuple[int, int, dt.date | None, dt.date | None]:
         """(packages, distinct days, first day, last day) the coverage table holds."""
         row = self.con.execute(

@@ -94,3 +94,15 @@ def test_the_store_keeps_memory_blocks_up_to_the_largest_size_asked(tmp_path) ->
         assert _blocks_kept(store) == kept
         with pytest.raises(ValueError, match="not a memory size"):
             store.keep_blocks("512MB'; DROP TABLE meta; --")
+
+
+def test_the_store_works_in_as_many_threads_as_it_is_given(tmp_path) -> None:
+    """While pages render, the build leaves the cores to the page workers (build.STORE_THREADS)."""
+    from generator.store import open_store
+
+    with open_store(tmp_path / "store.duckdb") as store:
+        for threads in (3, 1):
+            store.limit_threads(threads)
+            assert store.con.execute("SELECT current_setting('threads')").fetchone() == (threads,)
+        with pytest.raises(ValueError, match="at least one thread"):
+            store.limit_threads(0)
