@@ -39,7 +39,7 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,7 @@ from bench.common import (  # noqa: E402
     generator_cli,
     print_table,
     run_measured,
+    scratch_dirs,
 )
 from generator import sample  # noqa: E402
 
@@ -70,6 +71,8 @@ CPU_COUNTS = (
     " bench's own memory sampler, not other users' processes"
 )
 WEIGHT_RATIO_LIMIT = 0.1
+Fresh = Callable[[str], Path]
+"""Makes a fresh directory for a build's output, kept until every build has run (common.scratch_dirs)."""
 
 
 def names(n: int) -> list[str]:
@@ -131,7 +134,7 @@ def cli_build(cfg: Path, out: Path, *extra: str, jobs: int | None = None):  # no
 
 
 # -- scaling ----------------------------------------------------------------------------------------
-def scaling(sizes: list[int], repeat: int, scale: float, jobs: int | None) -> list[Measurement]:
+def scaling(sizes: list[int], repeat: int, scale: float, jobs: int | None, fresh: Fresh) -> list[Measurement]:
     per_page: dict[int, float] = {}
     cpu_per_page: dict[int, float] = {}
     peak: dict[int, float] = {}
@@ -140,8 +143,7 @@ def scaling(sizes: list[int], repeat: int, scale: float, jobs: int | None) -> li
         base = ensure_dataset(n, scale)
         times, peaks, runs = [], [], []
         for _ in range(repeat):
-            with tempfile.TemporaryDirectory(prefix="bench-site-", dir=BENCH_DATA) as tmp:
-                run = cli_build(base / "stats.toml", Path(tmp) / "site", "--no-fetch", "--full", jobs=jobs)
+            run = cli_build(base / "stats.toml", fresh("site-") / "site", "--no-fetch", "--full", jobs=jobs)
             times.append(run.seconds)
             peaks.append(run.peak_mib)
             runs.append(run)
@@ -216,7 +218,7 @@ def scaling(sizes: list[int], repeat: int, scale: float, jobs: int | None) -> li
     return out
 
 
-def parallel_speedup(scale: float, repeat: int, jobs: int | None) -> Measurement:
+def parallel_speedup(scale: float, repeat: int, jobs: int | None, fresh: Fresh) -> Measurement:
     base = ensure_dataset(100, scale)
     from generator.parallel import default_jobs
 
@@ -225,8 +227,7 @@ def parallel_speedup(scale: float, repeat: int, jobs: int | None) -> Measurement
     for j in (1, workers):
         runs = []
         for _ in range(repeat):
-            with tempfile.TemporaryDirectory(prefix="bench-site-", dir=BENCH_DATA) as tmp:
-                runs.append(cli_build(base / "stats.toml", Path(tmp) / "site", "--no-fetch", "--full", jobs=j))
+            runs.append(cli_build(base / "stats.toml", fresh("site-") / "site", "--no-fetch", "--full", jobs=j))
         fastest = min(runs, key=lambda r: r.seconds)
         best[j], cpu[j], load[j], cores[j] = fastest.seconds, fastest.cpu_seconds, fastest.load, fastest.cores
     return Measurement(
@@ -292,7 +293,7 @@ def ensure_site(base: Path, jobs: int | None) -> Path:
     return base / "site"
 
 
-def incremental(scale: float, repeat: int, jobs: int | None) -> list[Measurement]:
+def incremental(scale: float, repeat: int, jobs: int | None, fresh: Fresh) -> list[Measurement]:
     base = ensure_dataset(100, scale)
     packages = names(100)
     ensure_site(base, jobs)
@@ -306,17 +307,17 @@ def incremental(scale: float, repeat: int, jobs: int | None) -> list[Measurement
     ):
         inc, full, rendered = [], [], ""
         for _ in range(repeat):
-            with tempfile.TemporaryDirectory(prefix="bench-inc-", dir=BENCH_DATA) as tmp:
-                cfg = state(base, Path(tmp), extra, packages, with_site=True)
-                inc.append(cli_build(cfg, Path(tmp) / "site", "--as-of", as_of.isoformat(), jobs=jobs))
-                manifest = json.loads((Path(tmp) / "site" / "build-manifest.json").read_text())
-                rendered = ", ".join(f"{n} {s}" for s, n in sorted(manifest["counts"].items()))
-                packages_rendered = sum(
-                    1 for k, u in manifest["units"].items() if k.startswith("package:") and u["status"] == "rendered"
-                )
-            with tempfile.TemporaryDirectory(prefix="bench-full-", dir=BENCH_DATA) as tmp:
-                cfg = state(base, Path(tmp), extra, packages, with_site=False)
-                full.append(cli_build(cfg, Path(tmp) / "site", "--as-of", as_of.isoformat(), jobs=jobs))
+            tmp = fresh("inc-")
+            cfg = state(base, tmp, extra, packages, with_site=True)
+            inc.append(cli_build(cfg, tmp / "site", "--as-of", as_of.isoformat(), jobs=jobs))
+            manifest = json.loads((tmp / "site" / "build-manifest.json").read_text())
+            rendered = ", ".join(f"{n} {s}" for s, n in sorted(manifest["counts"].items()))
+            packages_rendered = sum(
+                1 for k, u in manifest["units"].items() if k.startswith("package:") and u["status"] == "rendered"
+            )
+            tmp = fresh("full-")
+            cfg = state(base, tmp, extra, packages, with_site=False)
+            full.append(cli_build(cfg, tmp / "site", "--as-of", as_of.isoformat(), jobs=jobs))
         best_inc, best_full = min(inc, key=lambda r: r.seconds), min(full, key=lambda r: r.seconds)
         ratio = best_inc.seconds / best_full.seconds
         cpu_note = (
@@ -444,13 +445,14 @@ def _chart_specs(report) -> list[dict]:  # noqa: ANN001
 
 def run(sizes: list[int], repeat: int, scale: float, jobs: int | None, parts: set[str]) -> list[Measurement]:
     rows: list[Measurement] = []
-    if "weight" in parts:
-        rows += page_weight(scale, jobs)
-    if "incremental" in parts:
-        rows += incremental(scale, repeat, jobs)
-    if "scaling" in parts:
-        rows += scaling(sizes, repeat, scale, jobs)
-        rows.append(parallel_speedup(scale, 1, jobs))
+    with scratch_dirs() as fresh:  # every build's output kept until the last build has run
+        if "weight" in parts:
+            rows += page_weight(scale, jobs)
+        if "incremental" in parts:
+            rows += incremental(scale, repeat, jobs, fresh)
+        if "scaling" in parts:
+            rows += scaling(sizes, repeat, scale, jobs, fresh)
+            rows.append(parallel_speedup(scale, 1, jobs, fresh))
     return rows
 
 
