@@ -237,6 +237,31 @@ def test_rule_counts_add_up_to_every_sources_difference(rows: list[AggRow]) -> N
             assert not rule.parts or sum(c for _, c in rule.parts) == rule.count, (fig.key, rule)
 
 
+# Few installers and days, one in each kind of window (today, the week, the month, before it), so that
+# rows often share all but their CI or Python flag, or their day.
+alike_rows = st.builds(
+    row,
+    day=st.sampled_from([AS_OF - dt.timedelta(days=d) for d in (0, 1, 3, 12, 29, 30, 45, 200)]),
+    installer=st.sampled_from(["pip", "uv", None, "bandersnatch", "requests"]),
+    n=st.integers(1, 10_000),
+    ci=st.booleans(),
+    bad=st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(alike_rows, max_size=40))
+def test_every_source_explains_its_rows_summed_as_it_explains_them_one_by_one(rows: list[AggRow]) -> None:
+    """The page explains rows summed by what the sources' rules read (windows, installer, CI and Python
+    flags): every figure, rule, detail and their order are the same as from the rows one by one."""
+    first = min((r.day for r in rows), default=AS_OF)
+    emus = analysis.emulations(AS_OF, first)
+    summed = analysis.collapsed(rows, [e.window for e in emus])
+    assert sum(r.downloads for r in summed) == sum(r.downloads for r in rows)
+    for e in emus:
+        assert analysis.explain(summed, e, emus[0]) == analysis.explain(rows, e, emus[0]), e.key
+
+
 # -- the breakdowns count the headline's population; what maintainers ask -------------------------
 def dim_row(value: str, n: int, installer: str | None = "pip", ci: bool = False, bad: bool = False, days: int = 0):
     return row(AS_OF - dt.timedelta(days=days), installer, n, ci=ci, bad=bad, breakdown="python_minor", value=value)
