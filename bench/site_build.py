@@ -8,7 +8,9 @@ that 7-8 million events). Generated once into data/bench/site-N/, with the store
 (the fetch is the aggregation benchmark's subject, not this one's).
 
 Every build runs the real CLI in a subprocess; its peak memory is the proportional set size (PSS)
-of the build and its page workers together, sampled every 0.1 s.
+of the build and its page workers together, sampled every 0.1 s. Every build's output is kept until
+the last build has run (common.scratch_dirs): files removed just before a build would cost it system
+CPU that a fresh clone's build never pays.
 
 - Scaling: a full build (`--no-fetch --full`, into an empty directory) of N packages; seconds per
   package page and CPU seconds per page (build and workers, user + system). Target: at 1,000 packages
