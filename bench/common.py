@@ -61,7 +61,7 @@ def scratch_dirs() -> Iterator[Callable[[str], Path]]:
     for the removal: on ext4 without a journal (this machine's disk), the kernel does not hand out an
     inode freed in the last minute or more (fs/ext4/ialloc.c, `recently_deleted`), and it finds one by
     reading past each of them. A 1,000-package build writes 42,000 files: just after the previous
-    build's 42,000 were removed, its build process spent 20-31 s of system CPU, against 5-6 s with
+    build's 42,000 were removed, its build process spent 10-31 s of system CPU, against 5-8 s with
     them kept. A CI runner's fresh clone has no such files, and neither do the builds measured here.
     """
     BENCH_DATA.mkdir(parents=True, exist_ok=True)
