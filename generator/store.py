@@ -628,8 +628,8 @@ class Store:
 
         While pages render, the page workers have the machine's cores: a full build's export and row
         stream running in two threads beside them cost more CPU than in one (at 1,000 packages the export
-        11.5 s against 7.9, faulting 690 k fresh pages against 115 k), and wrote row groups whose bytes
-        differed from build to build.
+        11.5 s against 7.9, faulting 690 k fresh pages against 115 k); in two threads, two exports of the
+        same store also came out with files of different sizes.
         """
         if threads < 1:
             raise ValueError(f"DuckDB needs at least one thread, not {threads}")
