@@ -615,9 +615,10 @@ class Store:
         system after a query and faulting fresh pages in for the next.
 
         DuckDB's export and row stream caused about 1.6 M of a 1,000-package build's 2.28 M page faults,
-        for a store of 0.1 GB; with the blocks kept the build faulted 1.76 M. On a virtual machine whose
-        host takes freed pages back, a fault is a trip to the host: identical builds spent 10 to 42 s of
-        system CPU. Only blocks DuckDB used are kept, within what `limit_memory` lets it use at once.
+        for a store of 0.1 GB; with the blocks kept the build faulted 1.76 M. (The 10 to 42 s of system
+        CPU that identical builds once spent were mostly the bench removing the previous build's files
+        just before: see README's bench section.) Only blocks DuckDB used are kept, within what `limit_memory` lets it
+        use at once.
         DuckDB cannot lower the setting, so a size smaller than the current one keeps the current one.
         """
         with suppress(duckdb.InvalidInputException):  # smaller than the current setting
