@@ -22,6 +22,7 @@ from htmltools import parse
 from generator import build, config, drawing, incremental, pagerows, parallel
 from generator import site as site_pages
 from generator.dates import WindowCoverage, last_days
+from generator.errors import RenderError
 from generator.pages import FigureValue, ListedPackage, PackageSummary, SiteData
 from generator.sitewriter import SiteWriter
 
@@ -220,6 +221,29 @@ def test_rewriting_a_linked_file_never_touches_the_live_site(tmp_path: Path) -> 
     writer.write("a.txt", "three")
     assert writer.linked == {"b.txt"}
     writer.discard()
+
+
+@pytest.mark.parametrize("rel", ["../escape.txt", "a/../../escape.txt", "/etc/escape.txt", "", ".", "a/.."])
+def test_a_path_that_leaves_the_site_is_refused_and_the_live_site_stays(tmp_path: Path, rel: str) -> None:
+    site = tmp_path / "site"
+    writer = SiteWriter(site)
+    writer.write("kept.txt", "live")
+    writer.publish()
+    writer = SiteWriter(site)
+    with pytest.raises(RenderError, match="refusing to write outside the site directory"):
+        writer.write(rel, "x")
+    writer.discard()
+    assert not (tmp_path / "escape.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["site"]
+    assert (site / "kept.txt").read_text() == "live"
+
+
+def test_a_path_is_written_where_it_says_dots_and_doubled_slashes_aside(tmp_path: Path) -> None:
+    writer = SiteWriter(tmp_path / "site")
+    writer.write("a//b/./c.txt", "one")
+    writer.write("a/b/c.txt", "two")  # the same file: replaced, not written beside it
+    writer.publish()
+    assert (tmp_path / "site/a/b/c.txt").read_text() == "two"
 
 
 @pytest.mark.parametrize(
