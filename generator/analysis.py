@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -469,10 +469,23 @@ class DayPoint:
     """Trailing 7-day mean of the honest series, over the held days among the 7 (at least 4)."""
 
 
-def _trailing_mean(values: Mapping[dt.date, int], day: dt.date, days: int = 7, least: int = 4) -> float | None:
-    """Mean over the held days among the `days` ending on `day`; None when fewer than `least` are held."""
-    held = [values[d] for d in (day - dt.timedelta(days=i) for i in range(days)) if d in values]
-    return sum(held) / len(held) if len(held) >= least else None
+def _trailing_means(
+    values: Mapping[dt.date, int], days: Iterable[dt.date], span: int = 7, least: int = 4
+) -> dict[dt.date, float | None]:
+    """Per day of `days` (consecutive dates): the mean over the held days (`values`) among the `span`
+    ending on it; None when fewer than `least` are held. One pass, a running sum: the counts are
+    whole numbers, so the sum is exact whatever the order."""
+    means: dict[dt.date, float | None] = {}
+    inside: deque[dt.date] = deque()
+    running = 0
+    for day in days:
+        if day in values:
+            inside.append(day)
+            running += values[day]
+        while inside and (day - inside[0]).days >= span:
+            running -= values[inside.popleft()]
+        means[day] = running / len(inside) if len(inside) >= least else None
+    return means
 
 
 def daily_series(rows: Sequence[AggRow], days: Window, available: set[dt.date]) -> list[DayPoint]:
@@ -484,27 +497,15 @@ def daily_series(rows: Sequence[AggRow], days: Window, available: set[dt.date]) 
         per_day[r.day][kind] += r.downloads
         if kind == cat.PACKAGE_MANAGER and r.ci:
             ci_day[r.day] += r.downloads
-    points: list[DayPoint] = []
-    totals: dict[dt.date, int] = {}
-    honest: dict[dt.date, int] = {}
-    for day in days:
-        if day not in available:
-            continue
-        counts = {c: per_day[day].get(c, 0) for c in cat.CATEGORIES}
-        totals[day] = sum(counts.values())
-        honest[day] = counts[cat.PACKAGE_MANAGER] - ci_day[day]
-        points.append(
-            DayPoint(
-                day,
-                counts,
-                totals[day],
-                _trailing_mean(totals, day),
-                honest[day],
-                ci_day[day],
-                _trailing_mean(honest, day),
-            )
-        )
-    return points
+    held = [day for day in days if day in available]
+    counts = {day: {c: per_day[day].get(c, 0) for c in cat.CATEGORIES} for day in held}
+    totals = {day: sum(counts[day].values()) for day in held}
+    honest = {day: counts[day][cat.PACKAGE_MANAGER] - ci_day[day] for day in held}
+    total_means, honest_means = _trailing_means(totals, days), _trailing_means(honest, days)
+    return [
+        DayPoint(day, counts[day], totals[day], total_means[day], honest[day], ci_day[day], honest_means[day])
+        for day in held
+    ]
 
 
 @dataclass(frozen=True)
@@ -856,7 +857,8 @@ def _weekly(
         if dim.name not in caps or f"{dim.name}.by_installer" not in caps:
             continue  # a source without the installer on these rows cannot count the headline's population
         keep = is_honest if "ci" in caps else (lambda r: cat.category(r.installer) == cat.PACKAGE_MANAGER)
-        out[dim.name] = weekly_shares(rows, dim, as_of, available, keep)
+        # `retained` holds every breakdown's rows: this one's are a tenth of them
+        out[dim.name] = weekly_shares([r for r in rows if r.breakdown == dim.name], dim, as_of, available, keep)
     return out
 
 

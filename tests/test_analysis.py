@@ -202,6 +202,22 @@ def test_the_honest_series_and_its_mean_leave_out_ci_and_other_clients() -> None
     assert [p.honest_mean for p in points] == [None, None, None, 25.0]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    held=st.lists(st.booleans(), min_size=1, max_size=40),
+    counts=st.lists(st.integers(min_value=0, max_value=10**9), min_size=40, max_size=40),
+)
+def test_a_7_day_mean_is_over_the_held_days_of_its_7_and_needs_4_of_them(held: list[bool], counts: list[int]) -> None:
+    """Each day's mean is the mean of the held days among it and the 6 before it, or none with under 4 held:
+    a missing day is left out, never counted as zero."""
+    days = Window(AS_OF - dt.timedelta(days=len(held) - 1), AS_OF)
+    values = {d: n for d, n, h in zip(days, counts, held, strict=False) if h}
+    means = analysis._trailing_means(values, days)
+    for day in days:
+        week = [values[d] for d in Window(day - dt.timedelta(days=6), day) if d in values]
+        assert means[day] == (sum(week) / len(week) if len(week) >= 4 else None), day
+
+
 def test_release_first_seen_day_and_mirror_share() -> None:
     rows = [
         row(day=AS_OF - dt.timedelta(days=5), installer="bandersnatch", breakdown="version", value="2.0", n=40),
