@@ -105,7 +105,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(num=fmt_int, signed=fmt_signed, pct=fmt_pct, day=fmt_day, cell=fmt_cell, clean=clean_text)
-    env.globals.update(category_labels=categories.CATEGORY_LABELS, generator_version=__version__)
+    env.globals.update(category_labels=categories.CATEGORY_LABELS, generator_version=__version__, zip=zip)
     return env
 
 
