@@ -140,8 +140,22 @@ class PageRenderer:
             task.project, as_of, rows.retained, report.capabilities, ctx.breakdowns, held=rows.covered
         )
         files = site_pages.package_files(self.env, ctx.site, page, docs)
-        encoded = [(rel, data if isinstance(data, bytes) else data.encode("utf-8")) for rel, data in files]
-        return Result(task.project, encoded, PackageSummary.of(report))
+        return Result(task.project, _encoded(files), PackageSummary.of(report))
+
+
+def _encoded(files: list[tuple[str, str | bytes]]) -> list[tuple[str, bytes]]:
+    """Each file's bytes; a text that two paths share (an API document with and without its extension)
+    is encoded once, so the pickled result carries its bytes once."""
+    done: dict[int, bytes] = {}
+    out = []
+    for rel, data in files:
+        if isinstance(data, str):
+            # `files` holds every text until this returns: no two of them share an id
+            if id(data) not in done:
+                done[id(data)] = data.encode("utf-8")
+            data = done[id(data)]
+        out.append((rel, data))
+    return out
 
 
 # -- in a worker process ----------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from generator import parallel
@@ -24,3 +26,19 @@ from generator import parallel
 def test_page_processes(jobs: int | None, packages: int, workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "default_jobs", lambda: 2)
     assert parallel.workers_for(jobs, packages) == workers
+
+
+def test_a_text_two_paths_share_travels_to_the_build_once() -> None:
+    """An API document is written with and without its extension: one text, encoded and pickled once."""
+    document = '{"data":[]}\n' * 1000
+    files: list[tuple[str, str | bytes]] = [
+        ("api/packages/acme/overall", document),
+        ("api/packages/acme/overall.json", document),
+        ("packages/acme/index.html", "<p>page</p>"),
+        ("badges/acme.svg", b"<svg/>"),
+    ]
+    encoded = parallel._encoded(files)
+    assert [rel for rel, _ in encoded] == [rel for rel, _ in files]
+    assert [data for _, data in encoded] == [d.encode() if isinstance(d, str) else d for _, d in files]
+    assert encoded[0][1] is encoded[1][1]
+    assert len(pickle.dumps(encoded)) < 1.2 * len(document)
