@@ -20,7 +20,7 @@ import urllib3
 from browser import serving
 from conftest import DEMO_AS_OF
 
-from generator import api, badges, population, sample
+from generator import api, badges, population, sample, sources
 from generator.store import AggRow
 
 AS_OF = dt.date(2026, 10, 31)
@@ -51,6 +51,13 @@ TOTALS = [
     row(180, "pip", 17),
     row(181, "pip", 19),  # outside the 181 retained dates
 ]
+
+
+def test_a_package_without_rows_in_the_retained_dates_has_no_recent_or_overall_and_empty_breakdowns() -> None:
+    """pypistats.org answers 404 for recent and overall, and an empty series for each breakdown."""
+    docs = api.documents_for("acme", AS_OF, [row(181)], sources.ALL_CAPABILITIES, ("python_minor", "system"))
+    assert sorted(docs) == ["python_major", "python_minor", "system"]
+    assert all(doc["data"] == [] for doc in docs.values())
 
 
 def test_recent_is_without_mirrors_with_no_dates() -> None:
