@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator import pagerows
 from generator.store import PAGE_COLUMNS, AggRow
@@ -47,6 +49,38 @@ def test_rows_read_from_arrow_are_the_rows_their_fields_make() -> None:
     assert rows.others["clickpy"][0] == [AggRow(*ROWS[-1][1:])]
     with pytest.raises(dataclasses.FrozenInstanceError):
         read[0].downloads = 1  # still frozen
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["local", "local", "clickpy"]),
+            st.sampled_from([AS_OF - dt.timedelta(days=n) for n in (0, 1, 29, 30, 31, 179, 180, 181, 400)]),
+            st.sampled_from(["pip", None, "bandersnatch"]),
+            st.sampled_from([True, False, None]),
+            st.booleans(),
+            st.sampled_from(["total", "version", "python_minor", "country"]),
+            st.sampled_from([None, "1.0", "3.12"]),
+            st.integers(min_value=0, max_value=1000),
+            st.just(None),
+        ),
+        max_size=40,
+    )
+)
+def test_each_part_holds_the_rows_its_rule_picks_in_the_rows_order(rows: list[tuple]) -> None:
+    """History: the source's totals; month: its breakdown rows of the last 30 days; versions: its
+    version rows; retained: its rows of pypistats.org's 181 dates; others: other sources' rows."""
+    table = arrow(rows) if rows else pagerows._empty()
+    got = pagerows.partition(table, {"local": {}, "clickpy": {}}, "local", AS_OF)
+    ordered = [tuple(r.values()) for r in table.sort_by([(k, "ascending") for k in pagerows.ORDER]).to_pylist()]
+    mine = [AggRow(*r[1:]) for r in ordered if r[0] == "local"]
+    month_start, retained_start = AS_OF - dt.timedelta(days=29), AS_OF - dt.timedelta(days=180)
+    assert got.history == [r for r in mine if r.breakdown == "total"]
+    assert got.month == [r for r in mine if r.breakdown != "total" and r.day >= month_start]
+    assert got.versions == [r for r in mine if r.breakdown == "version"]
+    assert got.retained == [r for r in mine if r.day >= retained_start]
+    assert got.others["clickpy"][0] == [AggRow(*r[1:]) for r in ordered if r[0] == "clickpy"]
 
 
 def test_rows_are_made_column_by_column_as_their_constructor_makes_them() -> None:
