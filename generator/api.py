@@ -73,23 +73,55 @@ def retention_window(as_of: dt.date) -> Window:
     return last_days(as_of, PYPISTATS_RETENTION_DAYS)
 
 
-def _daily(
-    rows: Iterable[AggRow], window: Window, keep: Callable[[AggRow], bool], label: Callable[[AggRow], str]
-) -> list[dict[str, Any]]:
-    """Rows summed per (category, date), ordered by (category, date); zero counts have no row."""
-    sums: dict[tuple[str, dt.date], int] = defaultdict(int)
-    for r in rows:
-        if window.start <= r.day <= window.end and keep(r):
-            sums[(label(r), r.day)] += r.downloads
+def _daily(by_day: dict[tuple[str, dt.date], int]) -> list[dict[str, Any]]:
+    """Counts per (category, day) as rows ordered by (category, date); zero counts have no row."""
     return [
         {"category": category, "date": day.isoformat(), "downloads": n}
-        for (category, day), n in sorted(sums.items())
+        for (category, day), n in sorted(by_day.items())
         if n
     ]
 
 
 def _totals(rows: Sequence[AggRow]) -> list[AggRow]:
     return [r for r in rows if r.breakdown == dimensions.TOTAL]
+
+
+Daily = dict[dt.date, int]
+
+
+def _total_days(total_rows: Sequence[AggRow], as_of: dt.date) -> tuple[Daily, Daily]:
+    """The total rows of the 181 retained dates summed per day: (with mirrors, without mirrors), in one pass
+    (`overall`, its variants and every `recent` read them)."""
+    window = retention_window(as_of)
+    with_mirrors: Daily = defaultdict(int)
+    without_mirrors: Daily = defaultdict(int)
+    for r in _totals(total_rows):
+        if window.start <= r.day <= window.end and pypistats_with_mirrors(r):
+            with_mirrors[r.day] += r.downloads
+            if pypistats_without_mirrors(r):
+                without_mirrors[r.day] += r.downloads
+    return with_mirrors, without_mirrors
+
+
+def _value_days(rows: Sequence[AggRow], dim: Dimension, as_of: dt.date) -> dict[tuple[str | None, dt.date], int]:
+    """A breakdown's without-mirrors rows of the retained dates summed per (value, day): once for the
+    endpoints that label the same rows (python_major and python_minor)."""
+    window = retention_window(as_of)
+    sums: dict[tuple[str | None, dt.date], int] = defaultdict(int)
+    for r in rows:
+        if r.breakdown == dim.name and window.start <= r.day <= window.end and pypistats_without_mirrors(r):
+            sums[(r.value, r.day)] += r.downloads
+    return sums
+
+
+def _labelled(sums: dict[tuple[str | None, dt.date], int], label: Callable[[str | None], str]) -> list[dict[str, Any]]:
+    labels: dict[str | None, str] = {}
+    by_label: dict[tuple[str, dt.date], int] = defaultdict(int)
+    for (value, day), n in sums.items():
+        if value not in labels:
+            labels[value] = label(value)
+        by_label[(labels[value], day)] += n
+    return _daily(by_label)
 
 
 def _doc(project: str, kind: str, data: Any) -> Document:
@@ -110,14 +142,17 @@ def recent(
     `/recent` needs at least one row. `held` are the days the store holds: when a period lacks some,
     `days_held` says how many of its days its figure counts (pypistats.org has no such key).
     """
-    rows = _totals(total_rows)
+    return _recent(project, _total_days(total_rows, as_of)[1], as_of, period, held)
+
+
+def _recent(
+    project: str, without_mirrors: Daily, as_of: dt.date, period: str | None, held: Iterable[dt.date] | None
+) -> Document | None:
     periods = [period] if period else list(RECENT_PERIODS)
     data = {}
     for name in periods:
-        w = last_days(as_of, RECENT_PERIODS[name])
-        data[f"last_{name}"] = sum(
-            r.downloads for r in rows if w.start <= r.day <= w.end and pypistats_without_mirrors(r)
-        )
+        w = last_days(as_of, RECENT_PERIODS[name])  # inside the retained dates
+        data[f"last_{name}"] = sum(n for day, n in without_mirrors.items() if w.start <= day <= w.end)
     if not any(data.values()):
         return None
     doc = _doc(project, "recent_downloads", dict(sorted(data.items())))
@@ -141,11 +176,13 @@ Series = dict[bool, list[dict[str, Any]]]
 
 
 def _overall_series(total_rows: Sequence[AggRow], as_of: dt.date) -> Series:
-    rows = _totals(total_rows)
-    window = retention_window(as_of)
+    return _series(*_total_days(total_rows, as_of))
+
+
+def _series(with_mirrors: Daily, without_mirrors: Daily) -> Series:
     return {
-        True: _daily(rows, window, pypistats_with_mirrors, lambda r: "with_mirrors"),
-        False: _daily(rows, window, pypistats_without_mirrors, lambda r: "without_mirrors"),
+        True: _daily({("with_mirrors", day): n for day, n in with_mirrors.items()}),
+        False: _daily({("without_mirrors", day): n for day, n in without_mirrors.items()}),
     }
 
 
@@ -161,9 +198,13 @@ def _overall_doc(project: str, series: Series, mirrors: bool | None) -> Document
 def breakdown(project: str, endpoint: str, breakdown_rows: Sequence[AggRow], as_of: dt.date) -> Document:
     """`/python_major`, `/python_minor` or `/system`: without-mirrors rows only, per category and date."""
     dim, use = BREAKDOWN_ENDPOINTS[endpoint]
-    rows = [r for r in breakdown_rows if r.breakdown == dim.name]
-    data = _daily(rows, retention_window(as_of), pypistats_without_mirrors, lambda r: use.label(r.value))
-    return _doc(project, f"{endpoint}_downloads", data)
+    return _breakdown_doc(project, endpoint, _value_days(breakdown_rows, dim, as_of), use.label)
+
+
+def _breakdown_doc(
+    project: str, endpoint: str, sums: dict[tuple[str | None, dt.date], int], label: Callable[[str | None], str]
+) -> Document:
+    return _doc(project, f"{endpoint}_downloads", _labelled(sums, label))
 
 
 def package_documents(
@@ -183,15 +224,19 @@ def package_documents(
     """
     held = None if held is None else set(held)
     available = set(breakdowns)
-    series = _overall_series(total_rows, as_of)  # once for `overall` and both of its variants
+    days = _total_days(total_rows, as_of)  # once for `overall`, `recent` and their variants
+    series = _series(*days)
     docs: dict[str, Document | None] = {
-        "recent": recent(project, total_rows, as_of, held=held),
+        "recent": _recent(project, days[1], as_of, None, held),
         "overall": _overall_doc(project, series, None),
     }
-    for endpoint, (dim, _) in BREAKDOWN_ENDPOINTS.items():
+    summed: dict[str, dict[tuple[str | None, dt.date], int]] = {}
+    for endpoint, (dim, use) in BREAKDOWN_ENDPOINTS.items():
         if dim.name in available:
-            docs[endpoint] = breakdown(project, endpoint, breakdown_rows, as_of)
-    docs.update(variants(project, total_rows, as_of, held, series))
+            if dim.name not in summed:
+                summed[dim.name] = _value_days(breakdown_rows, dim, as_of)
+            docs[endpoint] = _breakdown_doc(project, endpoint, summed[dim.name], use.label)
+    docs.update(_variants(project, days[1], as_of, held, series))
     return {name: doc for name, doc in docs.items() if doc is not None}
 
 
@@ -208,12 +253,18 @@ def variants(
     the parameter's value is a whole path segment, so a rewrite rule can place it. `series` are
     `overall`'s, when the caller has them already.
     """
-    series = series if series is not None else _overall_series(total_rows, as_of)
+    days = _total_days(total_rows, as_of)
+    return _variants(project, days[1], as_of, held, series if series is not None else _series(*days))
+
+
+def _variants(
+    project: str, without_mirrors: Daily, as_of: dt.date, held: set[dt.date] | None, series: Series
+) -> dict[str, Document | None]:
     out: dict[str, Document | None] = {
         f"mirrors/{flag}/overall": _overall_doc(project, series, flag == "true") for flag in MIRRORS
     }
     for period in RECENT_PERIODS:
-        out[f"period/{period}/recent"] = recent(project, total_rows, as_of, period, held)
+        out[f"period/{period}/recent"] = _recent(project, without_mirrors, as_of, period, held)
     return out
 
 
