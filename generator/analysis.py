@@ -38,7 +38,7 @@ def total(rows: Iterable[AggRow], keep: Callable[[AggRow], bool] = lambda r: Tru
 
 def is_honest(r: AggRow) -> bool:
     """A package-manager install not flagged as CI: the honest number's rows."""
-    return cat.category(r.installer) == cat.PACKAGE_MANAGER and not r.ci
+    return r.installer in cat.PACKAGE_MANAGERS and not r.ci
 
 
 def pypistats_with_mirrors(r: AggRow) -> bool:
@@ -411,12 +411,13 @@ def breakdown(
     inside = dim.within
     days = None if inside is None or shapes is None else counted_days(inside, shapes)
     counts: dict[str, int] = defaultdict(int)
+    label_of = _Labels(dim)
     for r in rows:
         if r.breakdown != dim.name or not window.start <= r.day <= window.end or not keep(r):
             continue
         if inside is not None and (r.within != inside.value or (days is not None and r.day not in days)):
             continue
-        counts[breakdown_label(dim, r)] += r.downloads
+        counts[label_of.of(r)] += r.downloads
     out = Breakdown(dim.name, dim.title, top_items(counts, dim=dim), sum(counts.values()), table=dim.table)
     if inside is None:
         return out
@@ -444,6 +445,22 @@ def breakdown_label(dim: Dimension, r: AggRow) -> str:
     if dim is dimensions.PYTHON_MINOR and r.python_malformed:
         return label + MALFORMED_SUFFIX
     return label
+
+
+class _Labels:
+    """`breakdown_label` of one dimension's rows, made once per installer, value and Python flag (a page's
+    thousands of rows have some dozens of labels)."""
+
+    def __init__(self, dim: Dimension) -> None:
+        self.dim = dim
+        self.made: dict[tuple[str | None, str | None, bool], str] = {}
+
+    def of(self, r: AggRow) -> str:
+        key = (r.installer, r.value, r.python_malformed)
+        label = self.made.get(key)
+        if label is None:
+            label = self.made[key] = breakdown_label(self.dim, r)
+        return label
 
 
 def ci_split(rows: Sequence[AggRow], window: Window) -> Breakdown:
@@ -1074,10 +1091,11 @@ def weekly_shares(
     first = as_of - dt.timedelta(days=7 * weeks - 1)
     per_bin: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     overall: dict[str, int] = defaultdict(int)
+    label_of = _Labels(dim)
     for r in rows:
         if r.breakdown != dim.name or not first <= r.day <= as_of or not keep(r):
             continue
-        label = breakdown_label(dim, r)
+        label = label_of.of(r)
         per_bin[(as_of - r.day).days // 7][label] += r.downloads
         overall[label] += r.downloads
     ranked = sorted(overall.items(), key=lambda kv: (-kv[1], kv[0]))

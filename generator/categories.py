@@ -86,6 +86,9 @@ INSTALLERS: tuple[Installer, ...] = (
 
 _CATEGORY_OF: dict[str | None, str] = {None: UNKNOWN, **{i.name: i.category for i in INSTALLERS}}
 """Each listed name's category, and NULL's: one lookup for the row-by-row tests of every page."""
+PACKAGE_MANAGERS: frozenset[str] = frozenset(i.name for i in INSTALLERS if i.category == PACKAGE_MANAGER)
+"""The names whose category is PACKAGE_MANAGER: `installer in PACKAGE_MANAGERS` is the honest number's test
+of a row's installer, with no call per row (NULL and unlisted names are not in it)."""
 
 # pypistats.org's mirror list (psf/pypistats.org, pypistats/tasks/pypi.py: MIRRORS).
 PYPISTATS_MIRRORS: frozenset[str] = frozenset({"bandersnatch", "z3c.pypimirror", "Artifactory", "devpi"})

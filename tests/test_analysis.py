@@ -184,6 +184,13 @@ def test_missing_days_are_gaps_not_zeros() -> None:
     assert AS_OF - dt.timedelta(days=3) not in {p.day for p in points}
 
 
+@pytest.mark.parametrize("installer", [*(i.name for i in categories.INSTALLERS), None, "", "unlisted", "PIP"])
+@pytest.mark.parametrize("ci", [None, False, True])
+def test_an_honest_row_is_a_package_manager_install_not_flagged_as_ci(installer: str | None, ci: bool | None) -> None:
+    honest = analysis.is_honest(AggRow(AS_OF, installer, ci, False, "total", None, 1))
+    assert honest == (categories.category(installer) == categories.PACKAGE_MANAGER and not ci)
+
+
 def test_the_honest_series_and_its_mean_leave_out_ci_and_other_clients() -> None:
     """Honest per day = package-manager installs not flagged as CI; its 7-day mean needs 4 of 7 days held."""
     days = Window(AS_OF - dt.timedelta(days=6), AS_OF)
