@@ -34,6 +34,7 @@ from generator import (
 )
 from generator import site as site_pages
 from generator.budget import SETTING_PER_MONTH, SETTING_PER_RUN
+from generator.chartproc import ChartProcess  # the type; made as parallel.ChartProcess (tests watch it)
 from generator.config import Config
 from generator.dates import check_report_day, default_as_of, last_days, parse_day, utc_today
 from generator.errors import ConfigError
@@ -223,7 +224,13 @@ def _chart_shapes() -> drawing.Shapes:
 
 
 def render_packages(
-    prepared: Prepared, store: Store, writer: SiteWriter, *, jobs: int | None, progress: Progress = quiet
+    prepared: Prepared,
+    store: Store,
+    writer: SiteWriter,
+    *,
+    jobs: int | None,
+    progress: Progress = quiet,
+    charts: ChartProcess | None = None,
 ) -> SiteData:
     """Render the package pages that changed into `writer`, reuse the rest; returns the site with every
     package listed (prepared.site, its `packages` filled).
@@ -235,7 +242,9 @@ def render_packages(
     plan, site, cfg = prepared.plan, prepared.site, prepared.cfg
     todo = [p for p in cfg.packages if plan.render(incremental.package_unit(p))]
     # The workers start (a second or two each) while the unchanged units are linked and the rows read.
-    pool = parallel.PagePool(prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo))
+    pool = parallel.PagePool(
+        prepared.context, _chart_shapes() if todo else None, jobs=jobs, packages=len(todo), charts=charts
+    )
     try:
         for unit in plan.reused():
             writer.reuse(plan.previous_files[unit.key])
@@ -420,7 +429,9 @@ def build(
     deadline = time.monotonic() + max_minutes * 60 * FETCH_SHARE_OF_MAX_MINUTES if max_minutes else None
     source = fetch.open_source(cfg)
     source_open = True
+    charts: ChartProcess | None = None
     try:
+        charts = _early_charts(cfg, out_dir, as_of, jobs=jobs, full=full)
         with open_store(cfg.store.path) as store:
             try:
                 partitions = None
@@ -486,7 +497,7 @@ def build(
                 # unchanged is that file again.
                 previous = None if full else out_dir / layout.STORE_EXPORT_DIR
                 with publishing.StoreExport(store, previous) as export:
-                    site = render_packages(prepared, store, writer, jobs=jobs, progress=progress)
+                    site = render_packages(prepared, store, writer, jobs=jobs, progress=progress, charts=charts)
                     progress("Rendering site pages", len(cfg.packages), len(cfg.packages))
                     # The feed's history is kept in the store before the site is published, never after: a
                     # build killed between the two has kept its day (the next build remembers that day again,
@@ -500,9 +511,20 @@ def build(
     finally:
         if source_open:
             source.close()
+        if charts is not None:
+            charts.close()  # the page pool has closed it, unless the build stopped before rendering
     files = write_site(prepared, writer, out_dir)
     timings["render"] = time.perf_counter() - t2
     return BuildResult(as_of, plan, out_dir, files, timings, fetched.jobs_run, prepared.plan, fetched, held, runs_left)
+
+
+def _early_charts(cfg: Config, out_dir: Path, as_of: dt.date, *, jobs: int | None, full: bool) -> ChartProcess | None:
+    """The chart process, started before the fetch where the build will likely render its few pages in its
+    own process: a small site, or a rebuild of the same day by the same code (late rows). vl-convert's
+    start (half a second) then goes on while the build fetches and compares, not while its first page
+    waits. Elsewhere the page pool decides, once it knows how many pages change."""
+    few = len(cfg.packages) < parallel.PAGES_PER_WORKER * 2 or incremental.reuses_most(out_dir, as_of, full=full)
+    return parallel.ChartProcess() if few and parallel.charts_wanted(jobs) else None
 
 
 def _backfill_state(cfg: Config, store: Store, source: Source, as_of: dt.date, plan: Plan) -> tuple[int, int | None]:

@@ -234,6 +234,16 @@ DATA_CHANGED = {
 }
 
 
+def reuses_most(out_dir: Path, as_of: dt.date, *, full: bool = False) -> bool:
+    """Whether a build into `out_dir` will most likely render few units: the previous build there was made
+    by this code for the same as-of date (late rows, a changed package), so only what changed renders.
+    Another as-of date or other code renders every package page."""
+    if full:
+        return False
+    previous = Previous.read(out_dir)
+    return not previous.problem and previous.code == code_version() and previous.as_of == as_of.isoformat()
+
+
 def plan(
     out_dir: Path,
     units: Mapping[str, str],

@@ -70,6 +70,12 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def charts_wanted(jobs: int | None) -> bool:
+    """Whether pages rendered in the build's own process have their charts drawn by a chart process:
+    without --jobs, on more than one core."""
+    return jobs is None and default_jobs() > 1
+
+
 def workers_for(jobs: int | None, packages: int) -> int:
     """Page processes for `packages` pages: `jobs` as asked (never more than the pages); without it,
     one per PAGES_PER_WORKER pages, up to one per core. 1 renders in the build's own process."""
@@ -245,17 +251,27 @@ class PagePool:
     sent to each worker as it starts; None only when there is no package to render.
     """
 
-    def __init__(self, context: Context, shapes: drawing.Shapes | None, *, jobs: int | None, packages: int) -> None:
+    def __init__(
+        self,
+        context: Context,
+        shapes: drawing.Shapes | None,
+        *,
+        jobs: int | None,
+        packages: int,
+        charts: ChartProcess | None = None,
+    ) -> None:
         self.context = context
         self.shapes = shapes
         self.workers = workers_for(jobs, packages)
         self._pool: ProcessPoolExecutor | None = None
         self._charts: ChartProcess | None = None
         """Draws the charts of the pages rendered in this process, on another core (generator.chartproc)."""
-        if self.workers == 1 and shapes is not None and jobs is None and default_jobs() > 1:
-            # Started now: vl-convert's start (a third of a second) goes on while the build links the
-            # unchanged units and reads the first rows.
-            self._charts = ChartProcess()
+        if self.workers == 1 and shapes is not None and charts_wanted(jobs):
+            # Started now, if the build did not start it earlier (`charts`): vl-convert's start (a third
+            # of a second) goes on while the build links the unchanged units and reads the first rows.
+            self._charts = charts if charts is not None else ChartProcess()
+        elif charts is not None:
+            charts.close()  # started early for pages that page workers render, or for no page at all
         if self.workers > 1 and shapes is not None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pytest
@@ -344,3 +345,48 @@ def test_package_summary_survives_the_manifest() -> None:
     assert again == summary
     assert again.ratio == summary.ratio
     assert PackageSummary.of  # built from a report in the workers
+
+
+def test_a_rebuild_of_the_same_day_by_the_same_code_is_expected_to_render_little(
+    project: tuple[config.Config, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a build starts its chart process before fetching (build._early_charts); any other renders every page."""
+    cfg, _ = project
+    site = tmp_path / "site"
+    day = dt.date.fromisoformat(AS_OF)
+    assert not incremental.reuses_most(site, day), "no previous build"
+    run(cfg, site)
+    assert incremental.reuses_most(site, day)
+    assert not incremental.reuses_most(site, day, full=True)
+    assert not incremental.reuses_most(site, day - dt.timedelta(days=1)), "the as-of date moved"
+    monkeypatch.setattr(incremental, "code_version", lambda: "other code")
+    assert not incremental.reuses_most(site, day), "the code changed"
+
+
+@pytest.mark.parametrize(
+    ("packages", "same_day", "jobs", "cores", "started"),
+    [
+        (1000, True, None, 2, True),  # late rows: few pages, in the build's process
+        (1000, False, None, 2, False),  # a new day: every page, in page workers
+        (5, False, None, 2, True),  # a small site always renders in the build's process
+        (5, False, 1, 2, False),  # --jobs 1 draws its own charts
+        (5, False, None, 1, False),  # one core: no chart process
+    ],
+)
+def test_the_chart_process_starts_early_where_the_build_will_render_its_few_pages_itself(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    packages: int,
+    same_day: bool,
+    jobs: int | None,
+    cores: int,
+    started: bool,
+) -> None:
+    made: list[object] = []
+    monkeypatch.setattr(parallel, "ChartProcess", lambda: made.append("chart process") or made[-1])
+    monkeypatch.setattr(parallel, "default_jobs", lambda: cores)
+    monkeypatch.setattr(incremental, "reuses_most", lambda out_dir, as_of, full=False: same_day and not full)
+    cfg = SimpleNamespace(packages=[f"p{i}" for i in range(packages)])
+    charts = build._early_charts(cfg, tmp_path, dt.date.fromisoformat(AS_OF), jobs=jobs, full=False)
+    assert (charts is not None) == started
+    assert len(made) == int(started)
