@@ -41,7 +41,7 @@ import pyarrow as pa
 
 from generator import api, drawing, pagerows
 from generator import site as site_pages
-from generator.chartproc import ChartProcess
+from generator.chartproc import ChartProcess as ChartProcess  # re-exported: the build makes one early
 from generator.dates import Window
 from generator.errors import RenderError
 from generator.pages import PackagePage, PackageSummary, SiteData
