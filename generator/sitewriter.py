@@ -140,11 +140,9 @@ class SiteWriter:
 
     def reuse(self, files: Iterable[str]) -> None:
         """Link files of the live site, unchanged, into the new one (a unit this build did not render)."""
-        staging, live = os.fspath(self.staging), os.fspath(self.out_dir)
+        live = os.fspath(self.out_dir)
         for rel in files:
-            if rel.startswith("/") or ".." in rel.split("/"):
-                raise RenderError(f"{rel}: refusing to write outside the site directory")
-            target = os.path.join(staging, rel)
+            target = os.path.join(self._staging, self._checked(rel))
             try:
                 self._make_folder(os.path.dirname(target))
                 if os.path.lexists(target):

@@ -234,6 +234,10 @@ def test_a_path_that_leaves_the_site_is_refused_and_the_live_site_stays(tmp_path
     with pytest.raises(RenderError, match="refusing to write outside the site directory"):
         writer.write(rel, "x")
     writer.discard()
+    writer = SiteWriter(site)
+    with pytest.raises(RenderError, match="refusing to write outside the site directory"):
+        writer.reuse([rel])
+    writer.discard()
     assert not (tmp_path / "escape.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["site"]
     assert (site / "kept.txt").read_text() == "live"
