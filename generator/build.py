@@ -34,7 +34,6 @@ from generator import (
 )
 from generator import site as site_pages
 from generator.budget import SETTING_PER_MONTH, SETTING_PER_RUN
-from generator.chartproc import ChartProcess  # the type; made as parallel.ChartProcess (tests watch it)
 from generator.config import Config
 from generator.dates import check_report_day, default_as_of, last_days, parse_day, utc_today
 from generator.errors import ConfigError
@@ -230,7 +229,7 @@ def render_packages(
     *,
     jobs: int | None,
     progress: Progress = quiet,
-    charts: ChartProcess | None = None,
+    charts: parallel.ChartProcess | None = None,
 ) -> SiteData:
     """Render the package pages that changed into `writer`, reuse the rest; returns the site with every
     package listed (prepared.site, its `packages` filled).
@@ -429,7 +428,7 @@ def build(
     deadline = time.monotonic() + max_minutes * 60 * FETCH_SHARE_OF_MAX_MINUTES if max_minutes else None
     source = fetch.open_source(cfg)
     source_open = True
-    charts: ChartProcess | None = None
+    charts: parallel.ChartProcess | None = None
     try:
         charts = _early_charts(cfg, out_dir, as_of, jobs=jobs, full=full)
         with open_store(cfg.store.path) as store:
@@ -518,12 +517,14 @@ def build(
     return BuildResult(as_of, plan, out_dir, files, timings, fetched.jobs_run, prepared.plan, fetched, held, runs_left)
 
 
-def _early_charts(cfg: Config, out_dir: Path, as_of: dt.date, *, jobs: int | None, full: bool) -> ChartProcess | None:
+def _early_charts(
+    cfg: Config, out_dir: Path, as_of: dt.date, *, jobs: int | None, full: bool
+) -> parallel.ChartProcess | None:
     """The chart process, started before the fetch where the build will likely render its few pages in its
     own process: a small site, or a rebuild of the same day by the same code (late rows). vl-convert's
     start (half a second) then goes on while the build fetches and compares, not while its first page
     waits. Elsewhere the page pool decides, once it knows how many pages change."""
-    few = len(cfg.packages) < parallel.PAGES_PER_WORKER * 2 or incremental.reuses_most(out_dir, as_of, full=full)
+    few = parallel.workers_for(jobs, len(cfg.packages)) == 1 or incremental.reuses_most(out_dir, as_of, full=full)
     return parallel.ChartProcess() if few and parallel.charts_wanted(jobs) else None
 
 
