@@ -443,3 +443,17 @@ def test_the_csp_blocks_injected_content(browser, tmp_path: Path, csp: str) -> N
         }, page.evaluate("window.__csp")
         context.close()
     assert rec.foreign == [], "the probe reached another host"
+
+
+def test_every_character_clean_text_strips_shows_in_encoded_json_as_data_json_looks_for_it() -> None:
+    """data/<name>.json cleans its strings only when the encoded text shows such a character
+    (render._ENCODED_CONTROL): that pattern restates tables' set in escaped form, so it must match the
+    encoding of every character the set strips, alone and inside other text."""
+    from generator import render
+
+    stripped = [chr(c) for c in range(0x10000) if tables._CONTROL.match(chr(c))]
+    assert len(stripped) > 60  # C0, DEL, C1 and the bidi controls
+    for char in stripped:
+        for text in (char, f"pip{char}3.12", f"\\{char}"):
+            assert render._ENCODED_CONTROL.search(render._ENCODE({"v": text})), hex(ord(char))
+    assert render._json_lines({"v": "\x00a\u202eb"}, depth=1) == '{\n "v": "ab"\n}'
