@@ -238,15 +238,15 @@ def test_release_first_seen_day_and_mirror_share() -> None:
     ]
 
 
+def total_rows(
+    days: st.SearchStrategy[dt.date], installers: st.SearchStrategy[str | None]
+) -> st.SearchStrategy[AggRow]:
+    """Total rows on `days` by `installers`, with any count and either CI and Python flag."""
+    return st.builds(row, day=days, installer=installers, n=st.integers(1, 10_000), ci=st.booleans(), bad=st.booleans())
+
+
 installer_names = st.sampled_from([i.name for i in categories.INSTALLERS] + [None, "mystery"])
-agg_rows = st.builds(
-    row,
-    day=st.dates(AS_OF - dt.timedelta(days=250), AS_OF),
-    installer=installer_names,
-    n=st.integers(1, 10_000),
-    ci=st.booleans(),
-    bad=st.booleans(),
-)
+agg_rows = total_rows(st.dates(AS_OF - dt.timedelta(days=250), AS_OF), installer_names)
 
 
 @settings(max_examples=150, deadline=None)
@@ -262,13 +262,9 @@ def test_rule_counts_add_up_to_every_sources_difference(rows: list[AggRow]) -> N
 
 # Few installers and days, one in each kind of window (today, the week, the month, before it), so that
 # rows often share all but their CI or Python flag, or their day.
-alike_rows = st.builds(
-    row,
-    day=st.sampled_from([AS_OF - dt.timedelta(days=d) for d in (0, 1, 3, 12, 29, 30, 45, 200)]),
-    installer=st.sampled_from(["pip", "uv", None, "bandersnatch", "requests"]),
-    n=st.integers(1, 10_000),
-    ci=st.booleans(),
-    bad=st.booleans(),
+alike_rows = total_rows(
+    st.sampled_from([AS_OF - dt.timedelta(days=d) for d in (0, 1, 3, 12, 29, 30, 45, 200)]),
+    st.sampled_from(["pip", "uv", None, "bandersnatch", "requests"]),
 )
 
 
