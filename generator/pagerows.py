@@ -11,6 +11,7 @@ to a page worker as an Arrow table. `read_package` reads one package the same wa
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -125,7 +126,7 @@ def _compact(batches: list[pa.RecordBatch]) -> pa.Table:
 
 
 def _empty() -> pa.Table:
-    return pa.table({name: pa.array([], type=pa.null()) for name in PAGE_COLUMNS})
+    return pa.table({name: pa.nulls(0) for name in PAGE_COLUMNS})
 
 
 def partition(rows: pa.Table, covered: Mapping[str, Mapping[dt.date, int]], source: str, as_of: dt.date) -> PackageRows:
@@ -137,7 +138,7 @@ def partition(rows: pa.Table, covered: Mapping[str, Mapping[dt.date, int]], sour
     if rows.num_rows:
         rows = rows.sort_by([(name, "ascending") for name in ORDER])
         every = agg_rows([_pylist(rows.column(name)) for name in PAGE_COLUMNS[1:]])
-        own = pc.equal(rows.column("source"), source)
+        own = pc.equal(rows.column("source"), _scalar(source))
         # Each part's rows picked by an Arrow mask: four Python passes over ten thousand rows cost more.
         for part, mask in _parts(rows, own, month.start, retained.start).items():
             parts[part] = list(compress(every, mask.to_pylist()))
@@ -157,13 +158,30 @@ def partition(rows: pa.Table, covered: Mapping[str, Mapping[dt.date, int]], sour
 def _parts(rows: pa.Table, own: pa.ChunkedArray, month_start: dt.date, retained_start: dt.date) -> dict[str, Any]:
     """Which of the page source's (`own`) rows each part of PackageRows holds, as boolean columns."""
     kind, day = rows.column("breakdown"), rows.column("day")
-    total = pc.equal(kind, dimensions.TOTAL)
+    total = pc.equal(kind, _scalar(dimensions.TOTAL))
     return {
         "history": pc.and_(own, total),
-        "month": pc.and_(own, pc.and_(pc.invert(total), pc.greater_equal(day, pa.scalar(month_start)))),
-        "versions": pc.and_(own, pc.equal(kind, dimensions.VERSION.name)),
-        "retained": pc.and_(own, pc.greater_equal(day, pa.scalar(retained_start))),
+        "month": pc.and_(own, pc.and_(pc.invert(total), pc.greater_equal(day, _scalar(month_start)))),
+        "versions": pc.and_(own, pc.equal(kind, _scalar(dimensions.VERSION.name))),
+        "retained": pc.and_(own, pc.greater_equal(day, _scalar(retained_start))),
     }
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _scalar(value: str | dt.date) -> pa.Scalar[Any]:
+    """An Arrow string or date32 scalar, made from its bytes rather than converted from Python.
+
+    pyarrow's conversion of a Python value (`pa.scalar`, `pa.array`, a bare value given to `pc`)
+    first imports pandas when it is installed, to recognise pandas objects: 0.2-0.3 s, once per page
+    worker, and in a rebuild of a few pages on the build's own critical path. Nothing here needs it.
+    """
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+        buffers = [None, pa.py_buffer(struct.pack("<ii", 0, len(data))), pa.py_buffer(data)]
+        return pa.Array.from_buffers(pa.string(), 1, buffers)[0]
+    return pa.Array.from_buffers(pa.date32(), 1, [None, pa.py_buffer(struct.pack("<i", (value - _EPOCH).days))])[0]
 
 
 _FIELDS = tuple(f.name for f in fields(AggRow))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -140,3 +143,29 @@ def test_the_store_works_in_as_many_threads_as_it_is_given(tmp_path) -> None:
             assert store.con.execute("SELECT current_setting('threads')").fetchone() == (threads,)
         with pytest.raises(ValueError, match="at least one thread"):
             store.limit_threads(0)
+
+
+_NO_PANDAS = """
+import datetime as dt, sys
+import duckdb
+from generator import pagerows
+rows = duckdb.sql(
+    "SELECT * FROM (VALUES ('local', DATE '2026-03-31', 'pip', false, false, 'total', NULL, 10::BIGINT, NULL),"
+    " ('local', DATE '2026-03-30', 'uv', true, false, 'version', '1.0', 2::BIGINT, NULL),"
+    " ('clickpy', DATE '2026-03-30', NULL, NULL, false, 'total', NULL, 99::BIGINT, NULL))"
+    " AS t(source, day, installer, ci, python_malformed, breakdown, value, downloads, within)"
+).to_arrow_table()
+got = pagerows.partition(rows, {"local": {}}, "local", dt.date(2026, 3, 31))
+assert [r.downloads for r in got.history] == [10], got.history
+assert [r.downloads for r in got.versions] == [2], got.versions
+pagerows.partition(pagerows._empty(), {}, "local", dt.date(2026, 3, 31))
+print(sorted(m for m in sys.modules if m.split(".")[0] == "pandas")[:3])
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pyarrow imports pandas only where installed")
+def test_a_page_worker_never_makes_pyarrow_import_pandas() -> None:
+    """pyarrow imports pandas (0.2-0.3 s) on its first conversion of a Python value; partition makes none."""
+    done = subprocess.run([sys.executable, "-c", _NO_PANDAS], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
