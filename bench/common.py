@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import datetime as dt
 import itertools
@@ -210,6 +211,17 @@ def run_measured(args: Sequence[str], *, cwd: Path = ROOT, interval: float = 0.1
     total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     own = cpu.pop(proc.pid, 0.0)
     return Run(seconds, peak / 1024, err, total, own, sum(cpu.values()), statistics.fmean(loads) if loads else 0.0)
+
+
+def compile_bytecode() -> None:
+    """Compile the generator's bytecode, as pip does when it installs the package.
+
+    The builds run this checkout's source. Where PYTHONDONTWRITEBYTECODE is set (this machine sets
+    it), nothing would ever write the bytecode, and every build process, page worker and chart
+    process would compile the generator's modules again: about 0.08 s each, which no installed copy
+    pays. Bytecode of an older source is ignored by Python, so this never runs stale code.
+    """
+    compileall.compile_dir(ROOT / "generator", quiet=1)
 
 
 def generator_cli(*args: str) -> list[str]:

@@ -7,7 +7,8 @@ as-of date, at `--scale` (0.05: about 5,000 events per package; a thousand packa
 that 7-8 million events). Generated once into data/bench/site-N/, with the store filled from them
 (the fetch is the aggregation benchmark's subject, not this one's).
 
-Every build runs the real CLI in a subprocess; its peak memory is the proportional set size (PSS)
+Every build runs the real CLI in a subprocess, with the generator's bytecode compiled as an installed
+copy has it (common.compile_bytecode); its peak memory is the proportional set size (PSS)
 of the build and its page workers together, sampled every 0.1 s. Every build's output is kept until
 the last build has run (common.scratch_dirs): files removed just before a build would cost it system
 CPU that a fresh clone's build never pays.
@@ -51,6 +52,7 @@ if str(ROOT) not in sys.path:
 from bench.common import (  # noqa: E402
     BENCH_DATA,
     Measurement,
+    compile_bytecode,
     console,
     generator_cli,
     print_table,
@@ -447,6 +449,7 @@ def _chart_specs(report) -> list[dict]:  # noqa: ANN001
 
 def run(sizes: list[int], repeat: int, scale: float, jobs: int | None, parts: set[str]) -> list[Measurement]:
     rows: list[Measurement] = []
+    compile_bytecode()  # what an installed copy has (common.compile_bytecode)
     with scratch_dirs() as fresh:  # every build's output kept until the last build has run
         if "weight" in parts:
             rows += page_weight(scale, jobs)
