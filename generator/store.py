@@ -707,11 +707,12 @@ class Store:
         of each row's hash), which changes when any row of the month does. One scan, no row read out."""
         columns = [row[1] for row in self.con.execute("PRAGMA table_info('aggregates')").fetchall()]
         hashed = ", ".join(f'"{c}"' for c in columns)  # the table's own column names, quoted
+        # Grouped by the month's first day, named in Python: strftime per row cost a fifth of the scan.
         rows = self.con.execute(
-            f"SELECT strftime(day, '%Y-%m') AS month, count(*), sum(hash({hashed}))"  # noqa: S608
+            f"SELECT date_trunc('month', day) AS month, count(*), sum(hash({hashed}))"  # noqa: S608
             " FROM aggregates GROUP BY month ORDER BY month"
         ).fetchall()
-        return {month: f"{count}:{total}" for month, count, total in rows}
+        return {month.strftime("%Y-%m"): f"{count}:{total}" for month, count, total in rows}
 
     def export_month(self, month: str, path: Path) -> None:
         """Write one calendar month of the aggregates ("2026-10") as Parquet."""
