@@ -86,7 +86,14 @@ INSTALLERS: tuple[Installer, ...] = (
 
 _CATEGORY_OF: dict[str | None, str] = {None: UNKNOWN, **{i.name: i.category for i in INSTALLERS}}
 """Each listed name's category, and NULL's: one lookup for the row-by-row tests of every page."""
-PACKAGE_MANAGERS: frozenset[str] = frozenset(i.name for i in INSTALLERS if i.category == PACKAGE_MANAGER)
+
+
+def names_in(kind: str) -> tuple[str, ...]:
+    """The listed installer names of one category, in INSTALLERS order."""
+    return tuple(i.name for i in INSTALLERS if i.category == kind)
+
+
+PACKAGE_MANAGERS: frozenset[str] = frozenset(names_in(PACKAGE_MANAGER))
 """The names whose category is PACKAGE_MANAGER: `installer in PACKAGE_MANAGERS` is the honest number's test
 of a row's installer, with no call per row (NULL and unlisted names are not in it)."""
 

@@ -36,11 +36,9 @@ WINDOW_DAYS = 30
 PEAK_DAYS = 3
 """peak_days sums the installs of this many busiest days (a pip loop shows as most installs on a few days)."""
 
-PACKAGE_MANAGERS: tuple[str, ...] = tuple(
-    i.name for i in categories.INSTALLERS if i.category == categories.PACKAGE_MANAGER
-)
+PACKAGE_MANAGERS: tuple[str, ...] = categories.names_in(categories.PACKAGE_MANAGER)
 """Installer names whose downloads are installs (generator.categories, the one mapping)."""
-MIRRORS: tuple[str, ...] = tuple(i.name for i in categories.INSTALLERS if i.category == categories.MIRROR)
+MIRRORS: tuple[str, ...] = categories.names_in(categories.MIRROR)
 """Installer names of mirrors and proxies."""
 
 

@@ -448,7 +448,7 @@ def leaderboard_json(leaderboard: Leaderboard) -> str:
         "stale_note": leaderboard.stale_note,
         "definitions": {
             "installs": "downloads whose installer is a package manager ("
-            + ", ".join(i.name for i in categories.INSTALLERS if i.category == categories.PACKAGE_MANAGER)
+            + ", ".join(categories.names_in(categories.PACKAGE_MANAGER))
             + "); CI included: the source has no CI flag",
             "downloads": "all downloads, every installer, unknown (NULL or empty) included",
             "rank": "1-based by installs descending, ties by project name ascending",
@@ -473,7 +473,7 @@ def exclusions_markdown() -> str:
     """What the leaderboard leaves out and keeps, by name, from generator.categories (one source of truth)."""
 
     def names(category: str) -> str:
-        return ", ".join(f"`{i.name}`" for i in categories.INSTALLERS if i.category == category)
+        return ", ".join(f"`{name}`" for name in categories.names_in(category))
 
     kept = names(categories.PACKAGE_MANAGER)
     lines = [
